@@ -1,0 +1,149 @@
+# flussoc - one non-recursive Makefile.  Objects go to $(BUILD); flex and
+# bison output to $(BUILD)/gen.  `make V=1` shows the full commands;
+# `make SANITIZE=1` builds into build-asan/ with ASan and UBSan.
+
+ifeq ($(SANITIZE),1)
+BUILD   ?= build-asan
+SANFLAGS = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+else
+BUILD   ?= build
+SANFLAGS =
+endif
+
+CC      ?= cc
+OPT     ?= -O2
+CFLAGS  ?= $(OPT) -g
+WARN     = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes
+ALLFLAGS = -std=c11 -D_GNU_SOURCE $(SANFLAGS) $(CFLAGS)
+DEPFLAGS = -MMD -MP
+LDLIBS_FRONT = -lcjson
+LDLIBS_RT    = -lmicrohttpd -lcjson -lcrypto -lcurl -lsqlite3 -lpthread -lm
+PREFIX  ?= /usr/local
+
+Q = @
+ifeq ($(V),1)
+Q =
+endif
+
+GEN = $(BUILD)/gen
+
+# ---- the compiler ----------------------------------------------------------
+FRONT_SRC = $(filter-out compiler/main.c,$(wildcard compiler/*.c))
+FRONT_OBJ = $(FRONT_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/parser.o $(BUILD)/gen/lexer.o
+FRONT_LIB = $(BUILD)/libflussoc-front.a
+FLUSSOC   = $(BUILD)/flussoc
+
+# ---- the runtime library generated code links against ---------------------
+RT_SRC = $(wildcard runtime/*.c)
+RT_OBJ = $(RT_SRC:%.c=$(BUILD)/%.o)
+RT_LIB = $(BUILD)/libflusso.a
+
+# ---- tests ----------------------------------------------------------------
+UNIT_SRC = $(wildcard tests/unit/*.c)
+UNIT_OBJ = $(UNIT_SRC:%.c=$(BUILD)/%.o)
+UNIT_BIN = $(BUILD)/tests/unit_tests
+TOOL_SRC = $(wildcard tests/tools/*.c)
+TOOL_BIN = $(TOOL_SRC:tests/tools/%.c=$(BUILD)/tests/%)
+
+.PHONY: all deps demo check-examples test test-unit test-golden test-robust \
+        golden-update install clean asan-test
+.DEFAULT_GOAL := all
+
+all: $(FLUSSOC) $(RT_LIB)
+
+# `make deps` installs what is missing from Debian (as root or through sudo).
+deps:
+	$(Q)./tools/install-deps
+
+# The README's first command: build everything and check the examples.
+demo: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)$(MAKE) --no-print-directory check-examples
+
+check-examples: $(FLUSSOC)
+	$(Q)$(FLUSSOC) --check examples/*.json && echo "flussoc: all examples check clean"
+
+# The README's second command: every test.
+test: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)$(MAKE) --no-print-directory test-unit test-golden test-robust check-examples
+	@echo "all tests passed"
+
+test-unit: $(UNIT_BIN)
+	$(Q)$(UNIT_BIN)
+
+test-golden: $(FLUSSOC)
+	$(Q)tests/golden/run $(FLUSSOC)
+
+golden-update: $(FLUSSOC)
+	$(Q)tests/golden/run --update $(FLUSSOC)
+
+test-robust: $(FLUSSOC) $(TOOL_BIN)
+	$(Q)tests/robust/run $(FLUSSOC) $(BUILD)
+
+# The unit tests and the robustness suite again under ASan and UBSan.
+asan-test:
+	$(Q)$(MAKE) --no-print-directory SANITIZE=1 test-unit test-golden test-robust
+
+# ---- rules ------------------------------------------------------------------
+# flussoc links the runtime archive for what it shares with handlers (the
+# number printer); the linker takes only those objects.
+$(FLUSSOC): $(BUILD)/compiler/main.o $(FRONT_LIB) $(RT_LIB)
+	@echo "  LD      $@"
+	$(Q)$(CC) $(ALLFLAGS) -o $@ $^ $(LDLIBS_FRONT) -lm
+
+# Handlers built by a sanitized flussoc link the sanitized runtime.
+$(BUILD)/compiler/cc.o: ALLFLAGS += -DFLUSSOC_RUNTIME_FLAGS='"$(SANFLAGS)"'
+
+
+$(FRONT_LIB): $(FRONT_OBJ)
+	@echo "  AR      $@"
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(RT_LIB): $(RT_OBJ)
+	@echo "  AR      $@"
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(UNIT_BIN): $(UNIT_OBJ) $(FRONT_LIB) $(RT_LIB)
+	@mkdir -p $(@D)
+	@echo "  LD      $@"
+	$(Q)$(CC) $(ALLFLAGS) -o $@ $(UNIT_OBJ) $(FRONT_LIB) $(RT_LIB) -lcunit $(LDLIBS_RT)
+
+$(BUILD)/tests/%: tests/tools/%.c
+	@mkdir -p $(@D)
+	@echo "  CC      $@"
+	$(Q)$(CC) $(ALLFLAGS) $(WARN) -o $@ $<
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(@D)
+	@echo "  CC      $<"
+	$(Q)$(CC) $(ALLFLAGS) $(WARN) $(DEPFLAGS) -Icompiler -Iruntime -I$(GEN) -c -o $@ $<
+
+# Generated sources: compiled without -Wextra's noise about flex internals.
+$(GEN)/parser.c $(GEN)/parser.h: compiler/parser.y
+	@mkdir -p $(GEN)
+	@echo "  BISON   $<"
+	$(Q)bison -Wall -Werror --defines=$(GEN)/parser.h -o $(GEN)/parser.c $<
+
+$(GEN)/lexer.c $(GEN)/lexer.h: compiler/lexer.l
+	@mkdir -p $(GEN)
+	@echo "  FLEX    $<"
+	$(Q)flex --header-file=$(GEN)/lexer.h -o $(GEN)/lexer.c $<
+
+$(GEN)/%.o: $(GEN)/%.c $(GEN)/parser.h $(GEN)/lexer.h
+	@echo "  CC      $<"
+	$(Q)$(CC) $(ALLFLAGS) -Wall $(DEPFLAGS) -Icompiler -I$(GEN) -c -o $@ $<
+
+# Every front-end object may include the generated headers.
+$(FRONT_SRC:%.c=$(BUILD)/%.o) $(UNIT_OBJ): $(GEN)/parser.h $(GEN)/lexer.h
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include
+	install -m 755 $(FLUSSOC) $(DESTDIR)$(PREFIX)/bin/flussoc
+	install -m 644 $(RT_LIB) $(DESTDIR)$(PREFIX)/lib/libflusso.a
+	install -m 644 runtime/flusso.h $(DESTDIR)$(PREFIX)/include/flusso.h
+
+clean:
+	rm -rf build build-asan
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -1,0 +1,173 @@
+/* cc.c - writes the generated C to a private temporary directory and runs
+ * the C compiler on it.
+ *
+ * The compiler is started with posix_spawnp and an argument vector, never
+ * through a shell, so no file name or flag is ever re-parsed.  $CC and
+ * $CFLAGS are split on white space, as make does with them. */
+#include "cc.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <spawn.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#ifndef FLUSSOC_RUNTIME_FLAGS
+#define FLUSSOC_RUNTIME_FLAGS ""   /* e.g. sanitizer flags of the runtime */
+#endif
+
+extern char **environ;
+
+static const char *const runtime_libs[] = {
+    "-lmicrohttpd", "-lcjson", "-lcrypto", "-lcurl", "-lsqlite3",
+    "-lpthread", "-lm",
+};
+
+enum { MAX_ARGS = 256 };
+
+typedef struct {
+    char *items[MAX_ARGS];
+    int count;
+} Args;
+
+static void args_add(Args *a, const char *s)
+{
+    if (a->count < MAX_ARGS - 1)
+        a->items[a->count++] = strdup(s);
+}
+
+/* Adds every white-space separated word of s. */
+static void args_add_words(Args *a, const char *s)
+{
+    char *copy = strdup(s ? s : ""), *save = NULL;
+    for (char *w = strtok_r(copy, " \t\n", &save); w;
+         w = strtok_r(NULL, " \t\n", &save))
+        args_add(a, w);
+    free(copy);
+}
+
+static void args_free(Args *a)
+{
+    for (int i = 0; i < a->count; i++)
+        free(a->items[i]);
+}
+
+static bool file_exists(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+/* Finds libflusso.a and flusso.h relative to this executable. */
+static int find_runtime(char *lib, char *include, size_t size)
+{
+    char self[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (n < 0)
+        return -1;
+    self[n] = '\0';
+    char *slash = strrchr(self, '/');
+    *slash = '\0';
+    static const char *const layouts[][2] = {
+        { "%s/libflusso.a", "%s/../runtime" },        /* the build tree */
+        { "%s/../lib/libflusso.a", "%s/../include" },  /* make install */
+    };
+    for (size_t i = 0; i < sizeof layouts / sizeof layouts[0]; i++) {
+        char header[PATH_MAX + 16];
+        snprintf(lib, size, layouts[i][0], self);
+        snprintf(include, size, layouts[i][1], self);
+        snprintf(header, sizeof header, "%s/flusso.h", include);
+        if (file_exists(lib) && file_exists(header))
+            return 0;
+    }
+    return -1;
+}
+
+static int run_compiler(Args *args)
+{
+    pid_t pid;
+    args->items[args->count] = NULL;
+    int err = posix_spawnp(&pid, args->items[0], NULL, NULL, args->items,
+                           environ);
+    if (err) {
+        fprintf(stderr, "flussoc: cannot run the C compiler '%s': %s\n",
+                args->items[0], strerror(err));
+        return -1;
+    }
+    int status;
+    while (waitpid(pid, &status, 0) < 0)
+        if (errno != EINTR)
+            return -1;
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+        return 0;
+    fprintf(stderr, "flussoc: the C compiler '%s' failed\n", args->items[0]);
+    return -1;
+}
+
+static int write_source(const char *path, const char *program, size_t len)
+{
+    FILE *f = fopen(path, "w");
+    if (!f)
+        return -1;
+    size_t wrote = fwrite(program, 1, len, f);
+    return fclose(f) == 0 && wrote == len ? 0 : -1;
+}
+
+static int compile_in(const char *dir, const char *program, size_t len,
+                      const char *out, const char *opt_level)
+{
+    char lib[PATH_MAX], include[PATH_MAX], source[PATH_MAX + 16];
+    if (find_runtime(lib, include, sizeof lib) < 0) {
+        fputs("flussoc: cannot find the runtime (libflusso.a and flusso.h) "
+              "next to this flussoc\n", stderr);
+        return -1;
+    }
+    snprintf(source, sizeof source, "%s/handler.c", dir);
+    if (write_source(source, program, len) < 0) {
+        fprintf(stderr, "flussoc: cannot write %s: %s\n", source,
+                strerror(errno));
+        return -1;
+    }
+    Args args = { .count = 0 };
+    const char *cc = getenv("CC");
+    args_add_words(&args, cc && *cc ? cc : "cc");
+    char opt[64];
+    snprintf(opt, sizeof opt, "-O%s", opt_level);
+    args_add(&args, opt);
+    args_add(&args, "-std=c11");
+    args_add_words(&args, FLUSSOC_RUNTIME_FLAGS);
+    args_add(&args, "-I");
+    args_add(&args, include);
+    args_add(&args, source);
+    args_add(&args, lib);
+    for (size_t i = 0; i < sizeof runtime_libs / sizeof runtime_libs[0]; i++)
+        args_add(&args, runtime_libs[i]);
+    args_add(&args, "-o");
+    args_add(&args, out);
+    args_add_words(&args, getenv("CFLAGS"));
+    int status = run_compiler(&args);
+    unlink(source);
+    args_free(&args);
+    return status;
+}
+
+int cc_build(const char *program, size_t len, const char *out,
+             const char *opt_level)
+{
+    const char *tmp = getenv("TMPDIR");
+    char dir[PATH_MAX];
+    snprintf(dir, sizeof dir, "%s/flussoc-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    if (!mkdtemp(dir)) {
+        fprintf(stderr, "flussoc: cannot make a temporary directory: %s\n",
+                strerror(errno));
+        return -1;
+    }
+    int status = compile_in(dir, program, len, out, opt_level);
+    rmdir(dir);
+    return status;
+}

@@ -1,0 +1,15 @@
+/* cc.h - driving the C compiler that turns generated C into a handler. */
+#ifndef FLUSSOC_CC_H
+#define FLUSSOC_CC_H
+
+#include <stddef.h>
+
+/* Compiles the C program (len bytes) into the executable out, with $CC
+ * (default cc) at -O<opt_level>, $CFLAGS appended, against the runtime
+ * library and header found next to this flussoc (its build tree, or
+ * PREFIX/lib and PREFIX/include after `make install`).  Returns 0, or -1
+ * after printing why to stderr. */
+int cc_build(const char *program, size_t len, const char *out,
+             const char *opt_level);
+
+#endif

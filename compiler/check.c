@@ -1,0 +1,581 @@
+/* check.c - names, step order and response rules (spec §2, §4.4).
+ *
+ * Execution is structured (lists, and gates whose two branches join again),
+ * so one walk in document order knows at every step which steps have run on
+ * every path to it ("definite") and on at least one ("possible"): a gate's
+ * branches start from the state before them and join as the intersection
+ * and the union.  A reference to a step outside "possible" is an error, one
+ * inside "possible" but not "definite" a warning.  The same walk finds a
+ * webhook_response that may follow another one, and the worst-case
+ * blocking time before each response. */
+#include "check.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "suggest.h"
+
+/* Which steps have run before a point, and how long that may have taken. */
+typedef struct {
+    uint64_t *definite;    /* bit per Step.index: ran on every path */
+    uint64_t *possible;    /* ran on at least one path */
+    long long worst_ms;    /* worst-case blocking time so far */
+} Reach;
+
+typedef struct {
+    Arena *arena;
+    Diag *diag;
+    const Workflow *wf;
+    int words;                 /* uint64_t words in a bitset */
+    const Step *step;          /* the step whose templates are checked */
+    const Template *tmpl;      /* the template being checked */
+    const Reach *flow;          /* what ran before step */
+    bool env_only;             /* the verify secret: only env.NAME */
+    bool partial;              /* the loader reported errors: the tree may
+                                  lack steps, so only checks that need no
+                                  complete tree are made */
+    const char **env;          /* env names seen */
+    int env_count, env_cap;
+    const char **key_names;    /* every step key, for "did you mean" */
+} Checker;
+
+/* ---- bitsets --------------------------------------------------------- */
+
+static bool bit_get(const uint64_t *set, int i)
+{
+    return set[i / 64] >> (i % 64) & 1;
+}
+
+static void bit_set(uint64_t *set, int i)
+{
+    set[i / 64] |= UINT64_C(1) << (i % 64);
+}
+
+static Reach reach_copy(Checker *c, const Reach *from)
+{
+    size_t bytes = sizeof(uint64_t) * (size_t)c->words;
+    Reach f = { arena_alloc(c->arena, bytes), arena_alloc(c->arena, bytes),
+               from ? from->worst_ms : 0 };
+    if (from) {
+        memcpy(f.definite, from->definite, bytes);
+        memcpy(f.possible, from->possible, bytes);
+    }
+    return f;
+}
+
+/* Joins the two branch ends of a gate into *into. */
+static void reach_join(Checker *c, Reach *into, const Reach *a, const Reach *b)
+{
+    for (int i = 0; i < c->words; i++) {
+        into->definite[i] = a->definite[i] & b->definite[i];
+        into->possible[i] = a->possible[i] | b->possible[i];
+    }
+    into->worst_ms = a->worst_ms > b->worst_ms ? a->worst_ms : b->worst_ms;
+}
+
+/* ---- reporting ------------------------------------------------------- */
+
+static void report_at(Checker *c, DiagLevel level, size_t pos,
+                      const char *message)
+{
+    const Template *t = c->tmpl;
+    diag_report_at(c->diag, level, t->path, t->step_key, t->src, t->src_len,
+                   pos, "%s", message);
+}
+
+static const char *did_you_mean(Checker *c, const char *word,
+                                const char *const *names, int count)
+{
+    const char *hint = suggest_closest(word, names, count);
+    return hint ? arena_sprintf(c->arena, " (did you mean '%s'?)", hint) : "";
+}
+
+/* ---- step outputs ------------------------------------------------------ */
+
+static const char *const trigger_fields[] = {
+    "method", "path", "query", "headers", "body", "raw_body", "received_at"
+};
+static const char *const gate_fields[] = { "result" };
+static const char *const response_fields[] = { "sent", "status" };
+static const char *const log_fields[] = { "logged" };
+static const char *const delay_fields[] = { "waited_ms" };
+static const char *const http_fields[] = { "status", "headers", "body" };
+static const char *const run_fields[] = {
+    "id", "started_at", "workflow", "attempt"
+};
+
+#define COUNT(a) ((int)(sizeof(a) / sizeof((a)[0])))
+
+/* The fixed output fields of step s, plus "error" under on_error continue;
+ * returns their number and points *names at a list in the arena. */
+static int output_fields(Checker *c, const Step *s, const char ***names)
+{
+    const char *const *base = NULL;
+    int n = 0;
+    switch (s->type) {
+    case ST_TRIGGER:      base = trigger_fields; n = COUNT(trigger_fields); break;
+    case ST_LOGIC_GATE:   base = gate_fields; n = COUNT(gate_fields); break;
+    case ST_RESPONSE:     base = response_fields; n = COUNT(response_fields); break;
+    case ST_SET:          base = s->as.set.names; n = s->as.set.count; break;
+    case ST_LOG:          base = log_fields; n = COUNT(log_fields); break;
+    case ST_DELAY:        base = delay_fields; n = COUNT(delay_fields); break;
+    case ST_HTTP_REQUEST: base = http_fields; n = COUNT(http_fields); break;
+    }
+    const char **all = arena_alloc(c->arena, sizeof *all * (size_t)(n + 1));
+    for (int i = 0; i < n; i++)
+        all[i] = base[i];
+    if (s->on_error_continue)
+        all[n++] = "error";
+    *names = all;
+    return n;
+}
+
+static const Step *find_step(const Workflow *w, const char *key)
+{
+    for (int i = 0; i < w->step_count; i++)
+        if (strcmp(w->all_steps[i]->key, key) == 0)
+            return w->all_steps[i];
+    return NULL;
+}
+
+/* ---- references ---------------------------------------------------------- */
+
+/* The literal name a path segment selects (.name or ["name"]), else NULL. */
+static const char *segment_name(const Expr *seg)
+{
+    if (seg->kind == EX_FIELD)
+        return seg->str;
+    if (seg->kind == EX_INDEX && seg->rhs->kind == EX_STRING
+        && strlen(seg->rhs->str) == seg->rhs->len)
+        return seg->rhs->str;
+    return NULL;
+}
+
+static void check_env_ref(Checker *c, const Expr *root, const Expr *seg)
+{
+    const char *name = seg ? segment_name(seg) : NULL;
+    if (!name) {
+        report_at(c, DIAG_ERROR, root->pos,
+                  "'env' must be followed by a variable name: env.NAME");
+        return;
+    }
+    for (int i = 0; i < c->env_count; i++)
+        if (strcmp(c->env[i], name) == 0)
+            return;
+    c->env = (const char **)arena_push(c->arena, (void **)c->env,
+                                       &c->env_count, &c->env_cap,
+                                       (void *)name);
+}
+
+static void check_run_ref(Checker *c, const Expr *root, const Expr *seg)
+{
+    const char *name = seg ? segment_name(seg) : NULL;
+    if (!name) {
+        report_at(c, DIAG_ERROR, root->pos,
+                  "'run' must be followed by a field: run.id, "
+                  "run.started_at, run.workflow or run.attempt");
+        return;
+    }
+    for (int i = 0; i < COUNT(run_fields); i++)
+        if (strcmp(run_fields[i], name) == 0)
+            return;
+    report_at(c, DIAG_ERROR, seg->pos,
+              arena_sprintf(c->arena, "'run' has no field '%s'%s", name,
+                            did_you_mean(c, name, run_fields,
+                                         COUNT(run_fields))));
+}
+
+/* Is target reachable before the step being checked, on some or all paths?
+ * Reports an error or a warning when not on all of them. */
+static void check_step_order(Checker *c, const Expr *root, const Step *target)
+{
+    const Step *here = c->step;
+    const char *why = NULL;
+    if (target == here)
+        why = arena_sprintf(c->arena, "step '%s' cannot use its own output",
+                            target->key);
+    else if (!bit_get(c->flow->possible, target->index))
+        why = arena_sprintf(c->arena,
+                            target->index > here->index
+                                ? "step '%s' has not run yet here: it comes later"
+                                : "step '%s' cannot have run here: it is in "
+                                  "another branch",
+                            target->key);
+    if (why) {
+        report_at(c, DIAG_ERROR, root->pos, why);
+        return;
+    }
+    if (!bit_get(c->flow->definite, target->index))
+        report_at(c, DIAG_WARNING, root->pos,
+                  arena_sprintf(c->arena,
+                                "step '%s' runs on some paths to here but "
+                                "not all; its output is null on the others",
+                                target->key));
+}
+
+/* <key>.output.<field>: the segment after the key must be "output", and
+ * the first field must exist when the step type's output is fixed. */
+static void check_output_path(Checker *c, const Expr *root, const Step *target,
+                              const Expr *const *segs, int nsegs)
+{
+    const char *out = nsegs > 0 ? segment_name(segs[0]) : NULL;
+    if (!out || strcmp(out, "output") != 0) {
+        report_at(c, DIAG_ERROR, nsegs > 0 ? segs[0]->pos : root->pos,
+                  arena_sprintf(c->arena, "expected '%s.output' here",
+                                target->key));
+        return;
+    }
+    const char *field = nsegs > 1 ? segment_name(segs[1]) : NULL;
+    if (!field)
+        return;
+    const char **names;
+    int count = output_fields(c, target, &names);
+    for (int i = 0; i < count; i++)
+        if (strcmp(names[i], field) == 0)
+            return;
+    report_at(c, DIAG_ERROR, segs[1]->pos,
+              arena_sprintf(c->arena,
+                            "the output of step '%s' (%s) has no field "
+                            "'%s'%s",
+                            target->key, step_type_name(target->type), field,
+                            did_you_mean(c, field, names, count)));
+}
+
+/* Whether key belongs to some step of the file, in the tree or not. */
+static bool key_seen(const Workflow *w, const char *key)
+{
+    for (int i = 0; i < w->seen_key_count; i++)
+        if (strcmp(w->seen_keys[i], key) == 0)
+            return true;
+    return false;
+}
+
+/* A path root that names nothing: "unknown step" when it is used like one
+ * (name.output...), "unknown name" when it stands alone. */
+static void check_unknown_name(Checker *c, const Expr *root, int nsegs)
+{
+    const char *hint = did_you_mean(c, root->str, c->key_names,
+                                    c->wf->step_count + 2);
+    report_at(c, DIAG_ERROR, root->pos,
+              arena_sprintf(c->arena,
+                            nsegs > 0 ? "unknown step '%s'%s"
+                                      : "unknown name '%s'%s: a name is a "
+                                        "step key, env or run",
+                            root->str, hint));
+}
+
+/* Checks a path whose root is the name root; segs are the segments after
+ * it, outermost last. */
+static void check_path(Checker *c, const Expr *root, const Expr *const *segs,
+                       int nsegs)
+{
+    const Expr *first = nsegs > 0 ? segs[0] : NULL;
+    if (strcmp(root->str, "env") == 0) {
+        check_env_ref(c, root, first);
+        return;
+    }
+    if (c->env_only) {
+        report_at(c, DIAG_ERROR, root->pos,
+                  "the verify secret is evaluated before any step runs: "
+                  "it may use only env.NAME");
+        return;
+    }
+    if (strcmp(root->str, "run") == 0) {
+        check_run_ref(c, root, first);
+        return;
+    }
+    const Step *target = find_step(c->wf, root->str);
+    if (!target) {
+        if (!c->partial || !key_seen(c->wf, root->str))
+            check_unknown_name(c, root, nsegs);
+        return;
+    }
+    if (!c->partial)
+        check_step_order(c, root, target);
+    check_output_path(c, root, target, segs, nsegs);
+}
+
+static void check_expr(Checker *c, const Expr *e);
+
+static void check_call(Checker *c, const Expr *e)
+{
+    const Builtin *b = builtin_find(e->str);
+    if (!b) {
+        const char **names = arena_alloc(c->arena,
+                                         sizeof *names * (size_t)builtin_count);
+        for (int i = 0; i < builtin_count; i++)
+            names[i] = builtin_table[i].name;
+        report_at(c, DIAG_ERROR, e->pos,
+                  arena_sprintf(c->arena, "unknown function '%s'%s", e->str,
+                                did_you_mean(c, e->str, names, builtin_count)));
+    } else if (b->arity != e->count) {
+        report_at(c, DIAG_ERROR, e->pos,
+                  arena_sprintf(c->arena,
+                                "%s() takes %d argument%s, not %d", b->name,
+                                b->arity, b->arity == 1 ? "" : "s", e->count));
+    }
+    for (int i = 0; i < e->count; i++)
+        check_expr(c, e->items[i]);
+}
+
+/* A chain of .field and [index] segments: finds its root, checks the
+ * reference when the root is a name, and every index expression. */
+static void check_chain(Checker *c, const Expr *e)
+{
+    enum { MAX_SEGS = 512 };   /* the parser caps depth well below this */
+    const Expr *segs[MAX_SEGS] = { NULL };
+    int n = 0;
+    const Expr *root = e;
+    while ((root->kind == EX_FIELD || root->kind == EX_INDEX) && n < MAX_SEGS) {
+        segs[n++] = root;
+        root = root->lhs;
+    }
+    for (int i = 0; i < n / 2; i++) {       /* root-first order */
+        const Expr *t = segs[i];
+        segs[i] = segs[n - 1 - i];
+        segs[n - 1 - i] = t;
+    }
+    if (root->kind == EX_NAME)
+        check_path(c, root, segs, n);
+    else
+        check_expr(c, root);
+    for (int i = 0; i < n; i++)
+        if (segs[i]->kind == EX_INDEX)
+            check_expr(c, segs[i]->rhs);
+}
+
+static void check_expr(Checker *c, const Expr *e)
+{
+    switch (e->kind) {
+    case EX_NULL: case EX_BOOL: case EX_NUMBER: case EX_STRING:
+        break;
+    case EX_NAME:
+        check_path(c, e, NULL, 0);
+        break;
+    case EX_FIELD: case EX_INDEX:
+        check_chain(c, e);
+        break;
+    case EX_CALL:
+        check_call(c, e);
+        break;
+    case EX_ARRAY: case EX_OBJECT:
+        for (int i = 0; i < e->count; i++)
+            check_expr(c, e->items[i]);
+        break;
+    case EX_UNARY:
+        check_expr(c, e->lhs);
+        break;
+    case EX_BINARY:
+        check_expr(c, e->lhs);
+        check_expr(c, e->rhs);
+        break;
+    }
+}
+
+static void check_template(Checker *c, const Template *t)
+{
+    if (!t)
+        return;
+    c->tmpl = t;
+    for (int i = 0; i < t->count; i++)
+        if (t->parts[i].kind == TP_EXPR && t->parts[i].expr)
+            check_expr(c, t->parts[i].expr);
+}
+
+static void check_tvalue(Checker *c, const TValue *v)
+{
+    if (!v)
+        return;
+    if (v->kind == TV_TEMPLATE)
+        check_template(c, v->tmpl);
+    for (int i = 0; i < v->count; i++)
+        if (v->kind == TV_ARRAY || v->kind == TV_OBJECT)
+            check_tvalue(c, v->items[i]);
+}
+
+static void check_int_or_template(Checker *c, const IntOrTemplate *it)
+{
+    if (it->is_template)
+        check_template(c, it->tmpl);
+}
+
+static void check_headers(Checker *c, const NamedTemplate *h, int count)
+{
+    for (int i = 0; i < count; i++)
+        check_template(c, h[i].tmpl);
+}
+
+/* Every template of step s's configuration, in document order. */
+static void check_step_templates(Checker *c, const Step *s)
+{
+    switch (s->type) {
+    case ST_TRIGGER:
+        if (s->as.trigger.verify) {
+            c->env_only = true;
+            check_template(c, s->as.trigger.verify->secret);
+            c->env_only = false;
+        }
+        break;
+    case ST_LOGIC_GATE:
+        check_template(c, s->as.gate.condition);
+        for (int i = 0; i < s->as.gate.condition_count; i++) {
+            check_template(c, s->as.gate.conditions[i].left);
+            check_template(c, s->as.gate.conditions[i].right);
+        }
+        break;
+    case ST_RESPONSE:
+        check_int_or_template(c, &s->as.response.status);
+        check_tvalue(c, s->as.response.body);
+        check_headers(c, s->as.response.headers, s->as.response.header_count);
+        break;
+    case ST_SET:
+        for (int i = 0; i < s->as.set.count; i++)
+            check_tvalue(c, s->as.set.values[i]);
+        break;
+    case ST_LOG:
+        check_template(c, s->as.log.message);
+        break;
+    case ST_DELAY:
+        check_int_or_template(c, &s->as.delay.ms);
+        break;
+    case ST_HTTP_REQUEST:
+        check_template(c, s->as.http.method);
+        check_template(c, s->as.http.url);
+        check_headers(c, s->as.http.headers, s->as.http.header_count);
+        check_tvalue(c, s->as.http.body);
+        break;
+    }
+}
+
+/* ---- the walk ------------------------------------------------------------ */
+
+/* Worst-case time step s may block the run: a literal delay, or an
+ * http_request's attempts and the back-off between them (100 ms doubling,
+ * at most 5 s, plus up to 10% jitter). */
+static long long blocking_ms(const Step *s)
+{
+    if (s->type == ST_DELAY && !s->as.delay.ms.is_template)
+        return s->as.delay.ms.value;
+    if (s->type != ST_HTTP_REQUEST)
+        return 0;
+    const HttpConfig *h = &s->as.http;
+    long long total = (long long)h->timeout_ms * (h->retries + 1);
+    long long backoff = 100;
+    for (long i = 0; i < h->retries; i++) {
+        total += backoff + backoff / 10;
+        backoff = backoff * 2 > 5000 ? 5000 : backoff * 2;
+    }
+    return total;
+}
+
+static void check_response(Checker *c, const Step *s, const Reach *f)
+{
+    const Workflow *w = c->wf;
+    for (int i = 0; i < w->step_count; i++) {
+        const Step *r = w->all_steps[i];
+        if (r->type == ST_RESPONSE && r != s && bit_get(f->possible, r->index))
+            diag_report(c->diag, DIAG_ERROR, s->path, s->key,
+                        "two webhook_response steps on one path: '%s' (%s) "
+                        "may already have answered when '%s' runs",
+                        r->key, r->path, s->key);
+    }
+    long budget = w->trigger->as.trigger.response_timeout_ms;
+    if (f->worst_ms > budget)
+        diag_report(c->diag, DIAG_WARNING, s->path, s->key,
+                    "the steps before this response may block for up to "
+                    "%lld ms, longer than the trigger's response_timeout_ms "
+                    "(%ld): the caller may get a 504 first",
+                    f->worst_ms, budget);
+}
+
+static void check_list(Checker *c, const StepList *list, Reach *f);
+
+static void check_step(Checker *c, const Step *s, Reach *f)
+{
+    c->step = s;
+    c->flow = f;
+    check_step_templates(c, s);
+    if (s->type == ST_RESPONSE && !c->partial)
+        check_response(c, s, f);
+    bit_set(f->definite, s->index);
+    bit_set(f->possible, s->index);
+    f->worst_ms += blocking_ms(s);
+    if (s->type != ST_LOGIC_GATE)
+        return;
+    Reach on_true = reach_copy(c, f), on_false = reach_copy(c, f);
+    check_list(c, &s->on_true, &on_true);
+    check_list(c, &s->on_false, &on_false);
+    reach_join(c, f, &on_true, &on_false);
+}
+
+static void check_list(Checker *c, const StepList *list, Reach *f)
+{
+    for (int i = 0; i < list->count; i++)
+        check_step(c, list->items[i], f);
+}
+
+static int compare_names(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+void check_workflow(Arena *a, Diag *d, const Workflow *w, WorkflowFacts *facts)
+{
+    Checker c = { .arena = a, .diag = d, .wf = w,
+                  .partial = diag_error_count(d) > 0 };
+    c.words = (w->step_count + 63) / 64 + 1;
+    c.key_names = arena_alloc(a, sizeof *c.key_names * (size_t)(w->step_count + 2));
+    for (int i = 0; i < w->step_count; i++)
+        c.key_names[i] = w->all_steps[i]->key;
+    c.key_names[w->step_count] = "env";
+    c.key_names[w->step_count + 1] = "run";
+    Reach f = reach_copy(&c, NULL);
+    if (w->trigger)
+        check_step(&c, w->trigger, &f);
+    check_list(&c, &w->steps, &f);
+    if (c.env_count > 1)
+        qsort(c.env, (size_t)c.env_count, sizeof *c.env, compare_names);
+    facts->env_names = c.env;
+    facts->env_count = c.env_count;
+}
+
+/* ---- across workflows ------------------------------------------------------ */
+
+static bool same_route(const TriggerConfig *a, const TriggerConfig *b,
+                       const char **method)
+{
+    if (strcmp(a->path, b->path) != 0)
+        return false;
+    for (int i = 0; i < a->method_count; i++)
+        for (int j = 0; j < b->method_count; j++)
+            if (strcmp(a->methods[i], b->methods[j]) == 0) {
+                *method = a->methods[i];
+                return true;
+            }
+    return false;
+}
+
+void check_across(Workflow *const *ws, Diag *const *ds, int count)
+{
+    for (int j = 1; j < count; j++) {
+        for (int i = 0; i < j; i++) {
+            if (!ws[i] || !ws[j] || diag_error_count(ds[i]) > 0
+                || diag_error_count(ds[j]) > 0)
+                continue;
+            const char *method;
+            if (same_route(&ws[i]->trigger->as.trigger,
+                           &ws[j]->trigger->as.trigger, &method))
+                diag_report(ds[j], DIAG_ERROR, "trigger.config",
+                            ws[j]->trigger->key,
+                            "%s %s is already served by workflow '%s' (%s)",
+                            method, ws[j]->trigger->as.trigger.path,
+                            ws[i]->name, ws[i]->file);
+            if (ws[i]->name && ws[j]->name
+                && strcmp(ws[i]->name, ws[j]->name) == 0)
+                diag_report(ds[j], DIAG_ERROR, "name", NULL,
+                            "workflow name '%s' is already used by %s",
+                            ws[j]->name, ws[i]->file);
+        }
+    }
+}

@@ -1,0 +1,46 @@
+/* diag.h - the one sink every stage of the compiler reports into. */
+#ifndef FLUSSOC_DIAG_H
+#define FLUSSOC_DIAG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+#include "arena.h"
+
+typedef enum {
+    DIAG_ERROR,   /* the workflow cannot be compiled */
+    DIAG_WARNING  /* compiled, but probably not what the author meant */
+} DiagLevel;
+
+typedef struct Diag Diag;
+
+/* A sink for the diagnostics of one file; lives in arena a.
+ * With werror set, warnings are reported (and counted) as errors. */
+Diag *diag_new(Arena *a, const char *file, bool werror);
+
+/* Reports a problem with the JSON value at path (e.g.
+ * "steps[0].config.message") inside step key (NULL outside any step).
+ * path may be "" for the whole document. */
+void diag_report(Diag *d, DiagLevel level, const char *path, const char *key,
+                 const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+/* Like diag_report, for a problem inside a template or expression: src is
+ * the whole template text (src_len bytes), pos the byte offset the caret
+ * points at. */
+void diag_report_at(Diag *d, DiagLevel level, const char *path,
+                    const char *key, const char *src, size_t src_len,
+                    size_t pos, const char *fmt, ...)
+    __attribute__((format(printf, 8, 9)));
+
+/* A JSON syntax error at a 1-based line and column. */
+void diag_syntax(Diag *d, int line, int column, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+int diag_error_count(const Diag *d);
+int diag_warning_count(const Diag *d);
+
+/* Writes every diagnostic, in the order reported, to out. */
+void diag_print(const Diag *d, FILE *out);
+
+#endif

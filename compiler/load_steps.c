@@ -1,0 +1,515 @@
+/* load_steps.c - each step type's config (spec §3): its fields, their
+ * defaults, and the rules that hold for one type only (a route, a regular
+ * expression, a 204 without a body).
+ *
+ * One function per type reads its config object into the Step's union;
+ * the typed readers of load_value.c do the common work.  A config that is
+ * absent reads as {}: the required fields are then reported missing. */
+#include "load.h"
+
+#include <math.h>
+#include <regex.h>
+#include <string.h>
+#include <strings.h>
+
+#include "jsonpath.h"
+
+#define COUNT(a) ((int)(sizeof(a) / sizeof((a)[0])))
+
+static const char *const trigger_fields[] = {
+    "path", "method", "response_timeout_ms", "max_body_bytes", "verify"
+};
+static const char *const gate_fields[] = { "condition", "conditions", "match" };
+static const char *const response_fields[] = {
+    "status_code", "body", "content_type", "headers"
+};
+static const char *const set_fields[] = { "values" };
+static const char *const log_fields[] = { "message", "level", "file" };
+static const char *const delay_fields[] = { "ms" };
+static const char *const http_fields[] = {
+    "method", "url", "headers", "body", "timeout_ms", "retries",
+    "fail_on_status", "follow_redirects", "max_response_bytes"
+};
+
+const char *const *load_config_fields(StepType t, int *n)
+{
+    switch (t) {
+    case ST_TRIGGER:      *n = COUNT(trigger_fields); return trigger_fields;
+    case ST_LOGIC_GATE:   *n = COUNT(gate_fields); return gate_fields;
+    case ST_RESPONSE:     *n = COUNT(response_fields); return response_fields;
+    case ST_SET:          *n = COUNT(set_fields); return set_fields;
+    case ST_LOG:          *n = COUNT(log_fields); return log_fields;
+    case ST_DELAY:        *n = COUNT(delay_fields); return delay_fields;
+    case ST_HTTP_REQUEST: *n = COUNT(http_fields); return http_fields;
+    }
+    *n = 0;
+    return NULL;
+}
+
+static void report(Loader *l, const char *path, const char *message)
+{
+    diag_report(l->diag, DIAG_ERROR, path, l->key, "%s", message);
+}
+
+/* Whether t is plain text, with no {{ }} to evaluate. */
+static bool is_literal(const Template *t)
+{
+    return t && !strstr(t->src, "{{");
+}
+
+/* ---- webhook_trigger ------------------------------------------------- */
+
+static const char *route_problem(Arena *a, const char *path)
+{
+    if (path[0] != '/')
+        return "must start with '/'";
+    if (strcmp(path, "/healthz") == 0 || strcmp(path, "/metrics") == 0)
+        return arena_sprintf(a, "'%s' is reserved: the handler answers it "
+                             "itself", path);
+    for (const char *p = path; *p; p++) {
+        if (*p == '?')
+            return "may not contain '?': the path excludes the query string";
+        if (*p == '#')
+            return "may not contain '#'";
+        if ((unsigned char)*p <= ' ' || *p == 0x7f)
+            return "may not contain spaces or control characters";
+    }
+    return NULL;
+}
+
+static const char *load_route(Loader *l, Field f)
+{
+    const char *path = load_string(l, f);
+    const char *why = path ? route_problem(l->arena, path) : NULL;
+    if (why)
+        report(l, f.path, why);
+    return why ? NULL : path;
+}
+
+/* Why m is not an acceptable HTTP method, or NULL.  Methods are
+ * case-sensitive (RFC 9110) and every standard one is upper-case, so a
+ * lower-case one is taken for a slip. */
+static const char *method_problem(Arena *a, const char *m)
+{
+    const char *shown = jsonpath_excerpt(a, m);
+    if (!load_is_token(m))
+        return arena_sprintf(a, "'%s' is not a valid HTTP method", shown);
+    char *upper = arena_strdup(a, m);
+    for (char *p = upper; *p; p++)
+        if (*p >= 'a' && *p <= 'z')
+            *p = (char)(*p - 'a' + 'A');
+    if (strcmp(upper, m) == 0)
+        return NULL;
+    return arena_sprintf(a, "method '%s' must be upper-case (did you mean "
+                         "'%s'?)", shown, jsonpath_excerpt(a, upper));
+}
+
+/* One method of the trigger; NULL after reporting. */
+static const char *load_method(Loader *l, Field f, StrSet *seen)
+{
+    const char *m = load_string(l, f);
+    const char *why = m ? method_problem(l->arena, m) : NULL;
+    if (!m)
+        return NULL;
+    if (!why && strset_add(seen, m, (void *)m))
+        why = arena_sprintf(l->arena, "method '%s' is listed twice", m);
+    if (why)
+        report(l, f.path, why);
+    return why ? NULL : m;
+}
+
+static void load_methods(Loader *l, Field f, TriggerConfig *t)
+{
+    int n = f.v && cJSON_IsArray(f.v) ? cJSON_GetArraySize(f.v) : 1, i = 0;
+    t->methods = arena_alloc(l->arena, sizeof *t->methods * (size_t)(n + 1));
+    t->methods[t->method_count++] = "POST";
+    if (!f.v || !load_expect(l, f, cJSON_String | cJSON_Array,
+                             "a method or an array of methods"))
+        return;
+    StrSet *seen = strset_new(l->arena);
+    t->method_count = 0;
+    if (cJSON_IsString(f.v) && (t->methods[0] = load_method(l, f, seen)))
+        t->method_count = 1;
+    if (cJSON_IsArray(f.v) && n == 0)
+        report(l, f.path, "must not be empty");
+    for (const cJSON *m = cJSON_IsArray(f.v) ? f.v->child : NULL; m;
+         m = m->next, i++) {
+        Field item = { m, jsonpath_index(l->arena, f.path, i), NULL };
+        const char *method = load_method(l, item, seen);
+        if (method)
+            t->methods[t->method_count++] = method;
+    }
+}
+
+static const char *const verify_fields[] = {
+    "scheme", "secret", "tolerance_s", "header", "encoding", "prefix"
+};
+/* In VerifyScheme order. */
+static const char *const scheme_names[] = {
+    "github", "stripe", "shopify", "slack", "standard_webhooks", "hmac_sha256"
+};
+static const char *const encoding_names[] = { "hex", "base64" };
+
+/* header, encoding and prefix: the generic hmac_sha256 scheme's own. */
+static void load_hmac_fields(Loader *l, Field f, VerifyConfig *v)
+{
+    Field header = load_field(l, f.v, f.path, "header", true);
+    const char *name = load_string(l, header);
+    if (name && !load_is_token(name))
+        report(l, header.path, "must be a valid header name");
+    else if (name)
+        v->header = load_lower_copy(l->arena, name);
+    int enc = load_choice(l, load_field(l, f.v, f.path, "encoding", false),
+                          "encoding", encoding_names, COUNT(encoding_names));
+    v->base64 = enc == 1;
+    const char *prefix = load_literal(
+        l, load_field(l, f.v, f.path, "prefix", false));
+    if (prefix)
+        v->prefix = prefix;
+}
+
+/* The hmac_sha256 fields given to another scheme. */
+static void reject_hmac_fields(Loader *l, Field f)
+{
+    for (int i = 3; i < COUNT(verify_fields); i++) {
+        Field x = load_field(l, f.v, f.path, verify_fields[i], false);
+        if (x.v)
+            diag_report(l->diag, DIAG_ERROR, x.path, l->key,
+                        "unknown field '%s': only the hmac_sha256 scheme "
+                        "has it", verify_fields[i]);
+    }
+}
+
+static VerifyConfig *load_verify(Loader *l, Field f)
+{
+    if (!f.v || !load_expect(l, f, cJSON_Object, "an object"))
+        return NULL;
+    VerifyConfig *v = arena_alloc(l->arena, sizeof *v);
+    v->tolerance_s = 300;
+    v->prefix = "";
+    load_check_fields(l, f.v, f.path, verify_fields, COUNT(verify_fields));
+    int scheme = load_choice(l, load_field(l, f.v, f.path, "scheme", true),
+                             "scheme", scheme_names, COUNT(scheme_names));
+    v->scheme = scheme < 0 ? VS_GITHUB : (VerifyScheme)scheme;
+    v->secret = load_template(l, load_field(l, f.v, f.path, "secret", true),
+                              NULL);
+    load_integer(l, load_field(l, f.v, f.path, "tolerance_s", false), 1,
+                 LOAD_INT_MAX, &v->tolerance_s);
+    if (scheme == VS_HMAC_SHA256)
+        load_hmac_fields(l, f, v);
+    else if (scheme >= 0)
+        reject_hmac_fields(l, f);
+    return v;
+}
+
+static void load_trigger(Loader *l, Step *s, const cJSON *cfg,
+                         const char *path)
+{
+    TriggerConfig *t = &s->as.trigger;
+    t->response_timeout_ms = 30000;
+    t->max_body_bytes = 1048576;
+    t->path = load_route(l, load_field(l, cfg, path, "path", true));
+    load_methods(l, load_field(l, cfg, path, "method", false), t);
+    load_integer(l, load_field(l, cfg, path, "response_timeout_ms", false),
+                 1, LOAD_INT_MAX, &t->response_timeout_ms);
+    load_integer(l, load_field(l, cfg, path, "max_body_bytes", false), 1,
+                 LOAD_INT_MAX, &t->max_body_bytes);
+    t->verify = load_verify(l, load_field(l, cfg, path, "verify", false));
+}
+
+/* ---- logic_gate ------------------------------------------------------ */
+
+/* In CondOp order. */
+static const char *const op_names[] = {
+    "equals", "not_equals", "contains", "not_contains", "starts_with",
+    "ends_with", "greater_than", "greater_or_equal", "less_than",
+    "less_or_equal", "is_empty", "is_not_empty", "exists", "matches"
+};
+static const char *const match_names[] = { "all", "any" };
+static const char *const condition_fields[] = { "left", "operator", "right" };
+
+/* A JSON number, boolean or null operand, taken as the constant it is
+ * (writing "right": 5 compares with the number 5, where "5" would be
+ * text): a whole template whose one expression is that literal, and whose
+ * text is the JSON as written. */
+static Template *constant_template(Loader *l, Field f)
+{
+    Expr *e = arena_alloc(l->arena, sizeof *e);
+    const char *src = cJSON_IsNull(f.v) ? "null"
+                    : cJSON_IsTrue(f.v) ? "true" : "false";
+    e->kind = cJSON_IsNull(f.v) ? EX_NULL : EX_BOOL;
+    e->boolean = cJSON_IsTrue(f.v);
+    if (cJSON_IsNumber(f.v)) {
+        e->kind = EX_NUMBER;
+        e->number = f.v->valuedouble;
+        src = load_number_text(l->arena, e->number);
+    }
+    Template *t = arena_alloc(l->arena, sizeof *t);
+    t->src = src;
+    t->src_len = strlen(src);
+    t->path = f.path;
+    t->step_key = l->key;
+    t->parts = arena_alloc(l->arena, sizeof *t->parts);
+    t->parts[0] = (TemplatePart){ TP_EXPR, src, t->src_len, e };
+    t->count = 1;
+    t->whole = true;
+    return t;
+}
+
+static Template *load_operand(Loader *l, Field f)
+{
+    int constant = cJSON_Number | cJSON_True | cJSON_False | cJSON_NULL;
+    if (!f.v || !load_expect(l, f, cJSON_String | constant,
+                             "a string (a template), a number, true, false "
+                             "or null"))
+        return NULL;
+    if (cJSON_IsNumber(f.v) && !isfinite(f.v->valuedouble)) {
+        report(l, f.path, "number too large");
+        return NULL;
+    }
+    return f.v->type & constant ? constant_template(l, f)
+                                : load_template(l, f, NULL);
+}
+
+/* The right side of "matches": a literal POSIX extended regular
+ * expression, compiled here only to report a bad one now rather than at
+ * run time. */
+static void load_pattern(Loader *l, Field f, Condition *c)
+{
+    if (!load_expect(l, f, cJSON_String, "a string (a regular expression)"))
+        return;
+    const char *p = f.v->valuestring;
+    if (strstr(p, "{{")) {
+        report(l, f.path, "the pattern of 'matches' must be literal: no "
+                          "{{ }} templates");
+        return;
+    }
+    regex_t re;
+    int rc = regcomp(&re, p, REG_EXTENDED | REG_NOSUB);
+    if (rc != 0) {
+        char why[256];
+        regerror(rc, &re, why, sizeof why);
+        diag_report(l->diag, DIAG_ERROR, f.path, l->key,
+                    "invalid regular expression: %s", why);
+        return;
+    }
+    regfree(&re);
+    c->pattern = arena_strdup(l->arena, p);
+    c->right = load_template(l, f, NULL);
+}
+
+static bool is_unary(CondOp op)
+{
+    return op == COND_IS_EMPTY || op == COND_IS_NOT_EMPTY || op == COND_EXISTS;
+}
+
+static void load_right(Loader *l, Field right, const char *path,
+                       Condition *c)
+{
+    if (is_unary(c->op) && right.v)
+        diag_report(l->diag, DIAG_ERROR, right.path, l->key,
+                    "operator '%s' takes no 'right'", op_names[c->op]);
+    else if (!is_unary(c->op) && !right.v)
+        diag_report(l->diag, DIAG_ERROR, path, l->key,
+                    "missing required field 'right' (operator '%s' compares "
+                    "two values)", op_names[c->op]);
+    else if (c->op == COND_MATCHES)
+        load_pattern(l, right, c);
+    else if (right.v)
+        c->right = load_operand(l, right);
+}
+
+static void load_condition(Loader *l, const cJSON *v, const char *path,
+                           Condition *c)
+{
+    c->path = path;
+    if (!load_expect(l, (Field){ v, path, NULL }, cJSON_Object, "an object"))
+        return;
+    load_check_fields(l, v, path, condition_fields, COUNT(condition_fields));
+    c->left = load_operand(l, load_field(l, v, path, "left", true));
+    int op = load_choice(l, load_field(l, v, path, "operator", true),
+                         "operator", op_names, COUNT(op_names));
+    Field right = load_field(l, v, path, "right", false);
+    if (op < 0) {
+        load_operand(l, right);
+        return;
+    }
+    c->op = (CondOp)op;
+    load_right(l, right, path, c);
+}
+
+static void load_conditions(Loader *l, Field f, GateConfig *g)
+{
+    if (!load_expect(l, f, cJSON_Array, "an array"))
+        return;
+    int n = cJSON_GetArraySize(f.v), i = 0;
+    if (n == 0)
+        report(l, f.path, "must not be empty");
+    g->conditions = arena_alloc(l->arena,
+                                sizeof *g->conditions * (size_t)(n + 1));
+    for (const cJSON *m = f.v->child; m; m = m->next, i++)
+        load_condition(l, m, jsonpath_index(l->arena, f.path, i),
+                       &g->conditions[i]);
+    g->condition_count = n;
+}
+
+static void load_gate(Loader *l, Step *s, const cJSON *cfg, const char *path)
+{
+    GateConfig *g = &s->as.gate;
+    Field one = load_field(l, cfg, path, "condition", false);
+    Field many = load_field(l, cfg, path, "conditions", false);
+    Field match = load_field(l, cfg, path, "match", false);
+    bool ok;
+    if (one.v && many.v)
+        report(l, path, "use either 'condition' or 'conditions', not both");
+    else if (!one.v && !many.v)
+        report(l, path, "missing required field 'condition' "
+                        "(or 'conditions')");
+    g->condition = load_template(l, one, &ok);
+    if (g->condition && ok && !g->condition->whole)
+        report(l, one.path, "must be exactly one {{ expression }} and "
+                            "nothing else");
+    if (many.v)
+        load_conditions(l, many, g);
+    if (match.v && !many.v)
+        report(l, match.path, "'match' only goes with 'conditions'");
+    else
+        g->match_any = load_choice(l, match, "match", match_names,
+                                   COUNT(match_names)) == 1;
+}
+
+/* ---- webhook_response ------------------------------------------------ */
+
+static const char *const response_forbidden[] = {
+    "Content-Type", "Content-Length", "Transfer-Encoding", "Connection",
+    "X-Flusso-Run-Id"
+};
+
+static void load_response(Loader *l, Step *s, const cJSON *cfg,
+                          const char *path)
+{
+    ResponseConfig *r = &s->as.response;
+    r->status.value = 200;
+    r->content_type = "application/json";
+    load_int_or_template(l, load_field(l, cfg, path, "status_code", false),
+                         200, 599, &r->status);
+    Field body = load_field(l, cfg, path, "body", false);
+    r->body = load_tvalue(l, body);
+    if (body.v && !r->status.is_template
+        && (r->status.value == 204 || r->status.value == 304))
+        diag_report(l->diag, DIAG_ERROR, body.path, l->key,
+                    "a %ld response has no body", r->status.value);
+    const char *type = load_literal(
+        l, load_field(l, cfg, path, "content_type", false));
+    if (type)
+        r->content_type = type;
+    r->headers = load_headers(l, load_field(l, cfg, path, "headers", false),
+                              response_forbidden, COUNT(response_forbidden),
+                              "the handler", &r->header_count);
+}
+
+/* ---- set, log, delay ------------------------------------------------- */
+
+static void load_set(Loader *l, Step *s, const cJSON *cfg, const char *path)
+{
+    SetConfig *c = &s->as.set;
+    Field f = load_field(l, cfg, path, "values", true);
+    if (!f.v || !load_expect(l, f, cJSON_Object, "an object"))
+        return;
+    int n = cJSON_GetArraySize(f.v);
+    c->names = arena_alloc(l->arena, sizeof *c->names * (size_t)(n + 1));
+    c->values = arena_alloc(l->arena, sizeof *c->values * (size_t)(n + 1));
+    for (const cJSON *m = f.v->child; m; m = m->next, c->count++) {
+        Field v = { m, jsonpath_field(l->arena, f.path, m->string),
+                    m->string };
+        c->names[c->count] = arena_strdup(l->arena, m->string);
+        c->values[c->count] = load_tvalue(l, v);
+    }
+}
+
+/* In LogLevel order. */
+static const char *const level_names[] = { "debug", "info", "warn", "error" };
+
+static void load_log(Loader *l, Step *s, const cJSON *cfg, const char *path)
+{
+    LogConfig *c = &s->as.log;
+    c->message = load_template(l, load_field(l, cfg, path, "message", true),
+                               NULL);
+    int level = load_choice(l, load_field(l, cfg, path, "level", false),
+                            "level", level_names, COUNT(level_names));
+    c->level = level < 0 ? LOG_INFO : (LogLevel)level;
+    c->file = load_literal(l, load_field(l, cfg, path, "file", false));
+}
+
+static void load_delay(Loader *l, Step *s, const cJSON *cfg,
+                       const char *path)
+{
+    load_int_or_template(l, load_field(l, cfg, path, "ms", true), 0,
+                         LOAD_INT_MAX, &s->as.delay.ms);
+}
+
+/* ---- http_request ---------------------------------------------------- */
+
+/* Framing headers: the HTTP client sets them from the body it sends. */
+static const char *const http_forbidden[] = {
+    "Content-Length", "Transfer-Encoding", "Connection"
+};
+
+/* The method and url, checked now when they are literal text. */
+static void load_http_target(Loader *l, HttpConfig *h, const cJSON *cfg,
+                             const char *path)
+{
+    Field method = load_field(l, cfg, path, "method", false);
+    Field url = load_field(l, cfg, path, "url", true);
+    bool ok;
+    h->method = load_template(l, method, &ok);
+    const char *why = ok && is_literal(h->method)
+                      ? method_problem(l->arena, h->method->src) : NULL;
+    if (why)
+        report(l, method.path, why);
+    h->url = load_template(l, url, &ok);
+    if (ok && is_literal(h->url) && strncasecmp(h->url->src, "http://", 7)
+        && strncasecmp(h->url->src, "https://", 8))
+        report(l, url.path, "must start with http:// or https://");
+}
+
+static void load_http(Loader *l, Step *s, const cJSON *cfg, const char *path)
+{
+    HttpConfig *h = &s->as.http;
+    h->timeout_ms = 10000;
+    h->fail_on_status = true;
+    h->max_response_bytes = 10485760;
+    load_http_target(l, h, cfg, path);
+    h->headers = load_headers(l, load_field(l, cfg, path, "headers", false),
+                              http_forbidden, COUNT(http_forbidden),
+                              "the HTTP client", &h->header_count);
+    h->body = load_tvalue(l, load_field(l, cfg, path, "body", false));
+    load_integer(l, load_field(l, cfg, path, "timeout_ms", false), 1,
+                 LOAD_INT_MAX, &h->timeout_ms);
+    load_integer(l, load_field(l, cfg, path, "retries", false), 0, 10,
+                 &h->retries);
+    load_boolean(l, load_field(l, cfg, path, "fail_on_status", false),
+                 &h->fail_on_status);
+    load_boolean(l, load_field(l, cfg, path, "follow_redirects", false),
+                 &h->follow_redirects);
+    load_integer(l, load_field(l, cfg, path, "max_response_bytes", false), 1,
+                 LOAD_INT_MAX, &h->max_response_bytes);
+}
+
+/* ---- dispatch -------------------------------------------------------- */
+
+void load_step_config(Loader *l, Step *s, const cJSON *cfg, const char *path)
+{
+    int n;
+    const char *const *known = load_config_fields(s->type, &n);
+    load_check_fields(l, cfg, path, known, n);
+    switch (s->type) {
+    case ST_TRIGGER:      load_trigger(l, s, cfg, path); break;
+    case ST_LOGIC_GATE:   load_gate(l, s, cfg, path); break;
+    case ST_RESPONSE:     load_response(l, s, cfg, path); break;
+    case ST_SET:          load_set(l, s, cfg, path); break;
+    case ST_LOG:          load_log(l, s, cfg, path); break;
+    case ST_DELAY:        load_delay(l, s, cfg, path); break;
+    case ST_HTTP_REQUEST: load_http(l, s, cfg, path); break;
+    }
+}

@@ -1,0 +1,58 @@
+/* suggest.c - picks the plausible intended spelling of a misspelled name.
+ *
+ * Optimal string alignment distance (Levenshtein plus adjacent swaps, so
+ * "trigegr" is one edit from "trigger"), accepted when it is at most a third
+ * of the word's length, and at least 1. */
+#include "suggest.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+enum { SUGGEST_MAX_LEN = 64 };
+
+static int min3(int a, int b, int c)
+{
+    int m = a < b ? a : b;
+    return m < c ? m : c;
+}
+
+static int edit_distance(const char *a, const char *b)
+{
+    int n = (int)strlen(a), m = (int)strlen(b);
+    if (n > SUGGEST_MAX_LEN || m > SUGGEST_MAX_LEN)
+        return SUGGEST_MAX_LEN;
+    int d[SUGGEST_MAX_LEN + 1][SUGGEST_MAX_LEN + 1];
+    for (int i = 0; i <= n; i++)
+        d[i][0] = i;
+    for (int j = 0; j <= m; j++)
+        d[0][j] = j;
+    for (int i = 1; i <= n; i++) {
+        for (int j = 1; j <= m; j++) {
+            int cost = a[i - 1] != b[j - 1];
+            d[i][j] = min3(d[i - 1][j] + 1, d[i][j - 1] + 1,
+                           d[i - 1][j - 1] + cost);
+            if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1]
+                && d[i - 2][j - 2] + 1 < d[i][j])
+                d[i][j] = d[i - 2][j - 2] + 1;
+        }
+    }
+    return d[n][m];
+}
+
+const char *suggest_closest(const char *word, const char *const *candidates,
+                            int count)
+{
+    int limit = (int)strlen(word) / 3;
+    if (limit < 1)
+        limit = 1;
+    const char *best = NULL;
+    int best_distance = limit + 1;
+    for (int i = 0; i < count; i++) {
+        int dist = edit_distance(word, candidates[i]);
+        if (dist < best_distance && dist > 0) {
+            best = candidates[i];
+            best_distance = dist;
+        }
+    }
+    return best;
+}

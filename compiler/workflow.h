@@ -1,0 +1,192 @@
+/* workflow.h - the loaded workflow: the tree the checker and the code
+ * generator walk.
+ *
+ * The loader (load.c) builds it from cJSON, checking every structural rule of
+ * spec §1 and §3; every value that may hold a template is parsed already.
+ * Everything lives in the compilation's arena. */
+#ifndef FLUSSOC_WORKFLOW_H
+#define FLUSSOC_WORKFLOW_H
+
+#include <regex.h>
+#include <stdbool.h>
+
+#include "arena.h"
+#include "diag.h"
+#include "expr.h"
+
+typedef enum {
+    ST_TRIGGER,      /* webhook_trigger, only as the workflow's trigger */
+    ST_LOGIC_GATE,   /* logic_gate */
+    ST_RESPONSE,     /* webhook_response */
+    ST_SET,          /* set */
+    ST_LOG,          /* log */
+    ST_DELAY,        /* delay */
+    ST_HTTP_REQUEST  /* http_request */
+} StepType;
+
+/* A JSON value from the workflow whose strings are templates (a response
+ * body, set values, an http_request body). */
+typedef enum {
+    TV_NULL, TV_BOOL, TV_NUMBER, TV_TEMPLATE, TV_ARRAY, TV_OBJECT
+} TValueKind;
+
+typedef struct TValue TValue;
+struct TValue {
+    TValueKind kind;
+    bool boolean;        /* TV_BOOL */
+    double number;       /* TV_NUMBER */
+    Template *tmpl;      /* TV_TEMPLATE */
+    TValue **items;      /* TV_ARRAY items, TV_OBJECT values */
+    const char **keys;   /* TV_OBJECT keys, literal, in document order */
+    int count;
+    const char *path;    /* JSON path of this value */
+};
+
+/* An integer setting that may instead be a template (status_code, ms). */
+typedef struct {
+    bool is_template;
+    long value;          /* when !is_template */
+    Template *tmpl;      /* when is_template */
+} IntOrTemplate;
+
+/* A named template: a header of a response or request, a set value. */
+typedef struct {
+    const char *name;
+    Template *tmpl;
+} NamedTemplate;
+
+typedef enum {
+    VS_GITHUB, VS_STRIPE, VS_SHOPIFY, VS_SLACK, VS_STANDARD_WEBHOOKS,
+    VS_HMAC_SHA256
+} VerifyScheme;
+
+typedef struct {
+    VerifyScheme scheme;
+    Template *secret;
+    long tolerance_s;        /* default 300 */
+    const char *header;      /* hmac_sha256 only, lower-cased */
+    bool base64;             /* hmac_sha256: encoding "base64" */
+    const char *prefix;      /* hmac_sha256: optional, "" when absent */
+} VerifyConfig;
+
+typedef struct {
+    const char *path;           /* request path, starts with '/' */
+    const char **methods;       /* upper-case, declared order */
+    int method_count;
+    long response_timeout_ms;   /* default 30000 */
+    long max_body_bytes;        /* default 1048576 */
+    VerifyConfig *verify;       /* NULL when absent */
+} TriggerConfig;
+
+typedef enum {
+    COND_EQUALS, COND_NOT_EQUALS, COND_CONTAINS, COND_NOT_CONTAINS,
+    COND_STARTS_WITH, COND_ENDS_WITH, COND_GREATER_THAN,
+    COND_GREATER_OR_EQUAL, COND_LESS_THAN, COND_LESS_OR_EQUAL,
+    COND_IS_EMPTY, COND_IS_NOT_EMPTY, COND_EXISTS, COND_MATCHES
+} CondOp;
+
+typedef struct {
+    Template *left;
+    CondOp op;
+    Template *right;         /* NULL for the unary operators */
+    const char *pattern;     /* COND_MATCHES: the literal regex */
+    const char *path;        /* JSON path of the condition object */
+} Condition;
+
+typedef struct {
+    Template *condition;     /* the "condition" form, or NULL */
+    Condition *conditions;   /* the "conditions" form */
+    int condition_count;
+    bool match_any;          /* match: "any" */
+} GateConfig;
+
+typedef struct {
+    IntOrTemplate status;    /* default 200 */
+    TValue *body;            /* NULL: empty body */
+    const char *content_type;    /* default "application/json" */
+    NamedTemplate *headers;
+    int header_count;
+} ResponseConfig;
+
+typedef struct {
+    const char **names;      /* document order */
+    TValue **values;
+    int count;
+} SetConfig;
+
+typedef enum { LOG_DEBUG, LOG_INFO, LOG_WARN, LOG_ERROR } LogLevel;
+
+typedef struct {
+    Template *message;
+    LogLevel level;          /* default LOG_INFO */
+    const char *file;        /* NULL: the handler's log */
+} LogConfig;
+
+typedef struct {
+    IntOrTemplate ms;
+} DelayConfig;
+
+typedef struct {
+    Template *method;        /* NULL: GET */
+    Template *url;
+    NamedTemplate *headers;
+    int header_count;
+    TValue *body;            /* NULL when absent */
+    long timeout_ms;         /* default 10000 */
+    long retries;            /* default 0 */
+    bool fail_on_status;     /* default true */
+    bool follow_redirects;   /* default false */
+    long max_response_bytes; /* default 10485760 */
+} HttpConfig;
+
+typedef struct Step Step;
+
+typedef struct {
+    Step **items;
+    int count;
+} StepList;
+
+struct Step {
+    StepType type;
+    const char *key;
+    const char *name;        /* display name or NULL */
+    bool on_error_continue;
+    const char *path;        /* JSON path of the step object */
+    int index;               /* 0 for the trigger, then document order */
+    union {
+        TriggerConfig trigger;
+        GateConfig gate;
+        ResponseConfig response;
+        SetConfig set;
+        LogConfig log;
+        DelayConfig delay;
+        HttpConfig http;
+    } as;
+    StepList on_true, on_false;  /* ST_LOGIC_GATE only */
+};
+
+typedef struct {
+    const char *file;        /* as given on the command line */
+    const char *name;
+    const char *description; /* NULL when absent */
+    Step *trigger;
+    StepList steps;
+    Step **all_steps;        /* by index: trigger first, document order */
+    int step_count;
+    const char **seen_keys;  /* every step key in the file, also those of
+                                steps left out of the tree for errors */
+    int seen_key_count;
+} Workflow;
+
+/* Loads and structurally checks a workflow from len bytes read from file
+ * (need not end in NUL).  Every problem goes to d, which names file.
+ * Returns NULL when the bytes are not a JSON object (after reporting why),
+ * else the workflow, possibly partial when d has errors: the caller checks
+ * diag_error_count() before going on. */
+Workflow *workflow_load(Arena *a, Diag *d, const char *file,
+                        const char *bytes, size_t len);
+
+/* The type's name as written in JSON ("logic_gate"). */
+const char *step_type_name(StepType t);
+
+#endif

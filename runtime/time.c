@@ -1,0 +1,106 @@
+/* time.c - timestamps and random ids.
+ *
+ * Times are RFC 3339 in UTC with milliseconds, YYYY-MM-DDTHH:MM:SS.sssZ.
+ * They are computed with plain arithmetic (Hinnant's days-to-civil
+ * algorithm) rather than gmtime_r(), which takes glibc's time-zone lock.
+ * UUIDs are version 4 from OpenSSL's RAND_bytes (per-thread generators in
+ * OpenSSL 3, so no lock either). */
+#include "flusso.h"
+
+#include <openssl/rand.h>
+#include <time.h>
+
+/* 0000-01-01T00:00:00.000Z and 9999-12-31T23:59:59.999Z. */
+#define MS_MIN (-62167219200000LL)
+#define MS_MAX (253402300799999LL)
+
+int64_t fl_time_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Writes the `width` low decimal digits of `v` (non-negative) at p. */
+static char *put_digits(char *p, int64_t v, int width)
+{
+    for (int i = width - 1; i >= 0; i--) {
+        p[i] = (char)('0' + v % 10);
+        v /= 10;
+    }
+    return p + width;
+}
+
+/* The civil date of day `z`, counted from 0000-03-01 (may be negative). */
+static void civil(int64_t z, int64_t *y, int64_t *m, int64_t *d)
+{
+    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+    int64_t doe = z - era * 146097;
+    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    int64_t mp = (5 * doy + 2) / 153;
+    *d = doy - (153 * mp + 2) / 5 + 1;
+    *m = mp < 10 ? mp + 3 : mp - 9;
+    *y = yoe + era * 400 + (*m <= 2);
+}
+
+void fl_time_rfc3339(char out[25], int64_t ms)
+{
+    int64_t y, m, d;
+    ms = ms < MS_MIN ? MS_MIN : ms > MS_MAX ? MS_MAX : ms;
+    int64_t t = ms - MS_MIN;                    /* since 0000-01-01 */
+    int64_t rem = t % 86400000;
+    civil(t / 86400000 - 60, &y, &m, &d);      /* year 0 is a leap year */
+    char *p = put_digits(out, y, 4);
+    *p++ = '-';
+    p = put_digits(p, m, 2);
+    *p++ = '-';
+    p = put_digits(p, d, 2);
+    *p++ = 'T';
+    p = put_digits(p, rem / 3600000, 2);
+    *p++ = ':';
+    p = put_digits(p, rem / 60000 % 60, 2);
+    *p++ = ':';
+    p = put_digits(p, rem / 1000 % 60, 2);
+    *p++ = '.';
+    p = put_digits(p, rem % 1000, 3);
+    *p++ = 'Z';
+    *p = '\0';
+}
+
+int fl_uuid_v4(char out[37])
+{
+    static const char hex[] = "0123456789abcdef";
+    unsigned char r[16];
+    if (RAND_bytes(r, sizeof r) != 1)
+        return -1;
+    r[6] = (unsigned char)((r[6] & 0x0F) | 0x40);     /* version 4 */
+    r[8] = (unsigned char)((r[8] & 0x3F) | 0x80);     /* RFC 4122 variant */
+    char *p = out;
+    for (int i = 0; i < 16; i++) {
+        if (i == 4 || i == 6 || i == 8 || i == 10)
+            *p++ = '-';
+        *p++ = hex[r[i] >> 4];
+        *p++ = hex[r[i] & 15];
+    }
+    *p = '\0';
+    return 0;
+}
+
+const FlValue *fl_fn_now(FlArena *a)
+{
+    char s[25];
+    fl_time_rfc3339(s, fl_time_now_ms());
+    return fl_string(a, s, 24);
+}
+
+const FlValue *fl_fn_now_ms(FlArena *a)
+{
+    return fl_number(a, (double)fl_time_now_ms());
+}
+
+const FlValue *fl_fn_uuid(FlArena *a)
+{
+    char s[37];
+    return fl_uuid_v4(s) == 0 ? fl_string(a, s, 36) : &fl_null;
+}

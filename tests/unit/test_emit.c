@@ -1,0 +1,140 @@
+/* test_emit.c - the pieces of code generation that must be exactly right:
+ * C literals (no workflow text may escape them), comments, compile-time
+ * JSON, and the response-point analysis of spec §4.3. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "cwrite.h"
+#include "flow.h"
+#include "unit.h"
+
+static void test_c_string_escapes(void)
+{
+    Arena *a = arena_new();
+    const char in[] = "a\"b\\c?*/\n\x01\xc3\xa9%s\0z";
+    CU_ASSERT_STRING_EQUAL(cwrite_string(a, in, sizeof in - 1),
+                           "\"a\\\"b\\\\c\\?*/\\n\\001\\303\\251%s\\000z\"");
+    CU_ASSERT_STRING_EQUAL(cwrite_string(a, "", 0), "\"\"");
+    arena_free(a);
+}
+
+static void test_c_string_splits_long_text(void)
+{
+    Arena *a = arena_new();
+    char in[200];
+    memset(in, 'x', sizeof in);
+    const char *out = cwrite_string(a, in, sizeof in);
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "\"\n        \""));
+    /* every piece is a complete literal: quotes balance */
+    int quotes = 0;
+    for (const char *p = out; *p; p++)
+        quotes += *p == '"';
+    CU_ASSERT_EQUAL(quotes % 2, 0);
+    arena_free(a);
+}
+
+static void test_comment_cannot_close(void)
+{
+    Arena *a = arena_new();
+    CU_ASSERT_STRING_EQUAL(cwrite_comment(a, "a*/b\nc\xc3\xa9"), "a*|b?c??");
+    CU_ASSERT_STRING_EQUAL(cwrite_comment(a, "steps[0].branches.true[1]"),
+                           "steps[0].branches.true[1]");
+    arena_free(a);
+}
+
+static void test_json_string(void)
+{
+    Arena *a = arena_new();
+    CU_ASSERT_STRING_EQUAL(cwrite_json_string(a, "q\"\\\n\x1f/\xc3\xa9", 8),
+                           "\"q\\\"\\\\\\n\\u001f/\xc3\xa9\"");
+    arena_free(a);
+}
+
+/* Loads json (must be valid) and analyses it. */
+static const Flow *analyse(Arena *a, const char *json, const Workflow **w)
+{
+    Diag *d = diag_new(a, "t.json", false);
+    *w = workflow_load(a, d, "t.json", json, strlen(json));
+    CU_ASSERT_EQUAL_FATAL(diag_error_count(d), 0);
+    return flow_analyse(a, *w);
+}
+
+#define WF(steps)                                                         \
+    "{\"name\":\"t\",\"trigger\":{\"key\":\"trigger\",\"type\":"          \
+    "\"webhook_trigger\",\"config\":{\"path\":\"/t\"}},\"steps\":[" steps "]}"
+#define LOG(key) "{\"key\":\"" key "\",\"type\":\"log\",\"config\":{\"message\":\"m\"}}"
+#define RESP(key) "{\"key\":\"" key "\",\"type\":\"webhook_response\"}"
+#define GATE(key, t, f)                                                    \
+    "{\"key\":\"" key "\",\"type\":\"logic_gate\",\"config\":{\"condition\":" \
+    "\"{{ true }}\"},\"branches\":{\"true\":[" t "],\"false\":[" f "]}}"
+
+static void test_no_response_answers_at_start(void)
+{
+    Arena *a = arena_new();
+    const Workflow *w;
+    const Flow *f = analyse(a, WF(LOG("a") "," LOG("b")), &w);
+    CU_ASSERT_TRUE(f->default_at_start);
+    CU_ASSERT_EQUAL(f->first, 1);
+    CU_ASSERT_EQUAL(f->edges[1].next, 2);
+    CU_ASSERT_EQUAL(f->edges[2].next, FLOW_END);
+    arena_free(a);
+}
+
+static void test_response_in_one_branch(void)
+{
+    /* 1 g { true: 2 ack, 3 rec; false: 4 slow } 5 done */
+    Arena *a = arena_new();
+    const Workflow *w;
+    const Flow *f = analyse(a, WF(GATE("g", RESP("ack") "," LOG("rec"), LOG("slow"))
+                                  "," LOG("done")), &w);
+    CU_ASSERT_FALSE(f->default_at_start);
+    CU_ASSERT_EQUAL(f->edges[1].on_true, 2);
+    CU_ASSERT_EQUAL(f->edges[1].on_false, 4);
+    CU_ASSERT_FALSE(f->edges[1].default_on_true);
+    CU_ASSERT_TRUE(f->edges[1].default_on_false);
+    CU_ASSERT_EQUAL(f->edges[3].next, 5);
+    CU_ASSERT_EQUAL(f->edges[4].next, 5);
+    arena_free(a);
+}
+
+static void test_response_after_join(void)
+{
+    /* a response after the gate: no branch edge answers early */
+    Arena *a = arena_new();
+    const Workflow *w;
+    const Flow *f = analyse(a, WF(GATE("g", LOG("x"), "") "," RESP("r")), &w);
+    CU_ASSERT_FALSE(f->default_at_start);
+    CU_ASSERT_FALSE(f->edges[1].default_on_true);
+    CU_ASSERT_FALSE(f->edges[1].default_on_false);
+    CU_ASSERT_EQUAL(f->edges[1].on_false, 3);   /* empty branch: the join */
+    arena_free(a);
+}
+
+static void test_nested_gates(void)
+{
+    /* 1 g { true: 2 h { true: 3 r } ; false: 4 l } : h's false edge and
+     * g's false edge are the earliest response-free points */
+    Arena *a = arena_new();
+    const Workflow *w;
+    const Flow *f = analyse(a, WF(GATE("g", GATE("h", RESP("r"), ""), LOG("l"))), &w);
+    CU_ASSERT_TRUE(f->edges[1].default_on_false);
+    CU_ASSERT_FALSE(f->edges[1].default_on_true);
+    CU_ASSERT_TRUE(f->edges[2].default_on_false);
+    CU_ASSERT_FALSE(f->edges[2].default_on_true);
+    CU_ASSERT_EQUAL(f->edges[2].on_false, FLOW_END);
+    arena_free(a);
+}
+
+static const UnitTest tests[] = {
+    { "C string escapes", test_c_string_escapes },
+    { "long C strings split", test_c_string_splits_long_text },
+    { "comments cannot close", test_comment_cannot_close },
+    { "JSON strings", test_json_string },
+    { "no response: 202 at start", test_no_response_answers_at_start },
+    { "response in one branch", test_response_in_one_branch },
+    { "response after the join", test_response_after_join },
+    { "nested gates", test_nested_gates },
+    { NULL, NULL },
+};
+
+UNIT_SUITE("emit", tests)
