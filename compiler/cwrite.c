@@ -25,7 +25,8 @@ static void text_grow(Text *t, size_t n)
         return;
     size_t cap = (t->cap + n + 1) * 2;
     char *grown = arena_alloc(t->arena, cap);
-    memcpy(grown, t->data, t->len);
+    if (t->len)
+        memcpy(grown, t->data, t->len);
     t->data = grown;
     t->cap = cap;
 }

@@ -290,17 +290,21 @@ const FlValue *fl_json_text(FlArena *a, const FlValue *v);
  * gives "null".  Depends on no other runtime file: the compiler links it. */
 size_t fl_number_format(double n, char out[32]);
 
-/* Parses `len` bytes of strict JSON (RFC 8259: no trailing garbage, no
- * leading zeros, no raw control characters in strings, depth at most
- * FL_JSON_MAX_DEPTH).  Returns NULL when the text is invalid.  Strings
- * are copied into the arena; `p` may be freed afterwards.  Numbers too
- * large for a double become null; escaped lone surrogates become U+FFFD;
- * other bytes are kept as they are. */
+/* Parses `len` bytes of strict JSON with cJSON (RFC 8259: no trailing
+ * garbage, no leading zeros, no raw control characters, no byte order
+ * mark, depth at most FL_JSON_MAX_DEPTH, which is cJSON's nesting limit).
+ * Returns NULL when the text is invalid.  Strings are copied into the
+ * arena; `p` may be freed afterwards.  Numbers too large for a double
+ * become null; other bytes of strings are kept as they are.  Two limits
+ * come from cJSON: an escape of an unpaired surrogate (\ud83d alone) makes
+ * the text invalid, and so does an escaped NUL (\u0000), since cJSON's
+ * strings end at NUL and would be cut short - a string value holding a
+ * NUL byte cannot be parsed back from its JSON. */
 #define FL_JSON_MAX_DEPTH 1000
 const FlValue *fl_json_parse(FlArena *a, const char *p, size_t len);
-/* Like fl_json_parse(), but strings without escapes point into `p` instead
- * of being copied: `p` must stay unchanged while the result is used (the
- * request body held by the run, a string value of the run). */
+/* The same as fl_json_parse(), kept for its callers: it used to borrow
+ * strings from `p`, but cJSON copies them, so now nothing of `p` is used
+ * after the call. */
 const FlValue *fl_json_parse_ref(FlArena *a, const char *p, size_t len);
 
 /* ---- Operators (spec 2) -------------------------------------------------
@@ -369,8 +373,7 @@ const FlValue *fl_fn_split(FlArena *a, const FlValue *s, const FlValue *sep);
 /* The text of each item, `sep` between them. */
 const FlValue *fl_fn_join(FlArena *a, const FlValue *arr, const FlValue *sep);
 const FlValue *fl_fn_json(FlArena *a, const FlValue *v);
-/* Strict JSON; null when invalid or not a string.  Strings of the result
- * share `s`'s bytes. */
+/* JSON as fl_json_parse() reads it; null when invalid or not a string. */
 const FlValue *fl_fn_parse_json(FlArena *a, const FlValue *s);
 /* Number as is; true/false as 1/0; a string holding exactly a decimal
  * number (optional sign, digits with an optional fraction, optional

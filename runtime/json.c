@@ -1,27 +1,33 @@
 /* json.c - JSON text to values and back.
  *
- * The parser is strict RFC 8259 and builds arena values in one pass: no
- * intermediate tree, no malloc per node.  The items of the containers being
- * parsed wait on a scratch stack (on the C stack until it overflows to the
- * heap) and move to an exact-size arena array when their container closes.
- * Strings without escapes are copied with one memcpy - or, for
- * fl_json_parse_ref(), not copied at all.  Nesting is limited to
- * FL_JSON_MAX_DEPTH, so a hostile body cannot exhaust the C stack.
+ * Parsing is cJSON's: the text goes through cJSON_ParseWithLengthOpts()
+ * and the tree it builds is copied into the run's arena (keys in order,
+ * duplicate keys kept), then freed.  Where cJSON is more lenient than
+ * RFC 8259, or would change a value silently, one linear pre-check
+ * rejects the text first: raw control characters (cJSON takes any byte
+ * up to space as white space, and raw ones inside strings), an escaped
+ * NUL (cJSON's strings are NUL-terminated, so \u0000 - or a \u without
+ * four hex digits, which it reads as \u0000 - would cut the string
+ * there), leading zeros and a fraction point without digits on both
+ * sides ("01", "1.", "-.5"), and a byte order mark.  After the document,
+ * only white space may follow (cJSON stops at its end and leaves the
+ * rest to us).  Nesting is bounded by cJSON's CJSON_NESTING_LIMIT (1000,
+ * FL_JSON_MAX_DEPTH) and checked again while copying, so neither
+ * recursion goes deeper than that.
  *
- * (cJSON is not used here: it accepts trailing garbage and leading zeros,
- * cuts strings at an escaped \u0000, and builds a malloc()ed tree that
- * would have to be copied into the arena and freed.)
+ * cJSON is thread-safe as long as nobody calls cJSON_GetErrorPtr() or
+ * cJSON_InitHooks() once threads run; the runtime calls neither.
  *
- * The printer writes compact JSON with keys in order and numbers as
- * JavaScript prints them, escaping strings like JSON.stringify: `"`, `\`
- * and control characters.  Strings are bytes; any byte sequence that is
- * not valid UTF-8 is printed as U+FFFD, so the output is always valid
- * JSON text. */
+ * The printer is ours (cJSON's number printer is not JavaScript's): it
+ * writes compact JSON with keys in order and numbers as JavaScript prints
+ * them, escaping strings like JSON.stringify: `"`, `\` and control
+ * characters.  Strings are bytes; any byte sequence that is not valid
+ * UTF-8 is printed as U+FFFD, so the output is always valid JSON text. */
 #include "flusso.h"
 
 #include <math.h>
-#include <stdio.h>
-#include <stdlib.h>
+
+#include <cjson/cJSON.h>
 
 /* ---- Printing ----------------------------------------------------------- */
 
@@ -151,381 +157,228 @@ void fl_buf_append_json(FlBuf *b, const FlValue *v)
     }
 }
 
-/* ---- Parsing ------------------------------------------------------------ */
+/* ---- Parsing: the pre-check --------------------------------------------- */
 
-enum { SCRATCH_INLINE = 64 };
-
-/* A stack of pending array items or object members. */
-typedef struct {
-    void *base;
-    size_t len, cap, size;     /* in elements of `size` bytes */
-    bool heap;
-} Scratch;
-
-typedef struct {
-    FlArena *arena;
-    const char *p, *end;
-    bool ref;                  /* strings may point into the input */
-    int depth;
-    Scratch items, members;
-} Parser;
-
-static bool parse_value(Parser *P, FlValue *out);
-
-static void *scratch_push(Scratch *s)
+static bool is_digit(unsigned c)
 {
-    if (s->len == s->cap) {
-        size_t cap = s->cap * 2;
-        void *p = s->heap ? realloc(s->base, cap * s->size)
-                          : malloc(cap * s->size);
-        if (!p) {
-            fputs("flusso: out of memory\n", stderr);
-            abort();
-        }
-        if (!s->heap)
-            memcpy(p, s->base, s->len * s->size);
-        s->base = p;
-        s->cap = cap;
-        s->heap = true;
+    return c >= '0' && c <= '9';
+}
+
+static bool is_json_space(unsigned c)
+{
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+static bool is_hex(unsigned c)
+{
+    return is_digit(c) || ((c | 0x20) >= 'a' && (c | 0x20) <= 'f');
+}
+
+/* Whether cJSON would decode the escape at p[i] (a backslash) to a NUL:
+ * \u0000, or a \u not followed by four hex digits (its parse_hex4()
+ * returns 0 for those).  Hex digits may be of either case. */
+static bool escape_is_nul(const unsigned char *p, size_t i, size_t len)
+{
+    if (len - i < 6 || p[i + 1] != 'u')
+        return false;           /* a short one cJSON rejects by itself */
+    bool zero = true;
+    for (size_t k = i + 2; k < i + 6; k++) {
+        if (!is_hex(p[k]))
+            return true;
+        zero &= p[k] == '0';
     }
-    return (char *)s->base + s->len++ * s->size;
+    return zero;
 }
 
-/* Moves the elements above `from` into a new arena array. */
-static void *scratch_pop(Parser *P, Scratch *s, size_t from)
+/* The index of the closing quote of the string whose body starts at p[i],
+ * or len when the string is unterminated or holds a raw control character
+ * or an escaped NUL.  Skipping the byte after each backslash, as cJSON
+ * does, is what makes "\\u0000" (an escaped backslash, then text) pass
+ * and "\u0000" fail. */
+static size_t string_end(const unsigned char *p, size_t i, size_t len)
 {
-    size_t n = (s->len - from) * s->size;
-    void *p = fl_arena_alloc(P->arena, n);
-    memcpy(p, (char *)s->base + from * s->size, n);
-    s->len = from;
-    return p;
+    for (; i < len; i++) {
+        if (p[i] < 0x20)
+            return len;
+        if (p[i] == '"')
+            return i;
+        if (p[i] == '\\') {
+            if (escape_is_nul(p, i, len))
+                return len;
+            i++;
+        }
+    }
+    return len;
 }
 
-static void skip_ws(Parser *P)
+/* Whether p[i], outside strings, breaks a number rule cJSON (strtod)
+ * does not check: a fraction point needs a digit on each side ("1.",
+ * "-.5"), and an integer part may not start with 0 followed by a digit
+ * ("01", "-01"; an exponent may: "1e05"). */
+static bool bad_number_char(const unsigned char *p, size_t i, size_t len)
 {
-    while (P->p < P->end && (*P->p == ' ' || *P->p == '\n' ||
-                             *P->p == '\r' || *P->p == '\t'))
-        P->p++;
-}
-
-/* Consumes `c` (after white space) if it is next. */
-static bool eat(Parser *P, char c)
-{
-    skip_ws(P);
-    if (P->p < P->end && *P->p == c) {
-        P->p++;
+    bool digit_next = i + 1 < len && is_digit(p[i + 1]);
+    if (p[i] == '.')
+        return i == 0 || !is_digit(p[i - 1]) || !digit_next;
+    if (p[i] != '0' || !digit_next)
+        return false;
+    size_t j = i > 0 && p[i - 1] == '-' ? i - 1 : i;   /* back over a sign */
+    if (j == 0)
         return true;
-    }
-    return false;
+    unsigned c = p[j - 1];
+    return !(is_digit(c) || c == '.' || c == 'e' || c == 'E' || c == '+');
 }
 
-static int hex4(const char *p)
+/* Whether the text may go to cJSON: false for what cJSON would accept
+ * although RFC 8259 does not, or would read as a different value (see the
+ * top of the file).  Strings are told apart exactly as cJSON does, so
+ * whatever cJSON accepts was checked with the right string boundaries. */
+static bool precheck(const char *text, size_t len)
 {
-    int v = 0;
-    for (int i = 0; i < 4; i++) {
-        int c = (unsigned char)p[i], d;
-        if (c >= '0' && c <= '9') d = c - '0';
-        else if (c >= 'a' && c <= 'f') d = c - 'a' + 10;
-        else if (c >= 'A' && c <= 'F') d = c - 'A' + 10;
-        else return -1;
-        v = v * 16 + d;
-    }
-    return v;
-}
-
-static char *put_utf8(char *o, unsigned cp)
-{
-    if (cp < 0x80) {
-        *o++ = (char)cp;
-    } else if (cp < 0x800) {
-        *o++ = (char)(0xC0 | cp >> 6);
-        *o++ = (char)(0x80 | (cp & 0x3F));
-    } else if (cp < 0x10000) {
-        *o++ = (char)(0xE0 | cp >> 12);
-        *o++ = (char)(0x80 | (cp >> 6 & 0x3F));
-        *o++ = (char)(0x80 | (cp & 0x3F));
-    } else {
-        *o++ = (char)(0xF0 | cp >> 18);
-        *o++ = (char)(0x80 | (cp >> 12 & 0x3F));
-        *o++ = (char)(0x80 | (cp >> 6 & 0x3F));
-        *o++ = (char)(0x80 | (cp & 0x3F));
-    }
-    return o;
-}
-
-/* Decodes the \u escape at p (pointing after "\u") and a low surrogate
- * escape that may follow; sets *p past them.  Returns the code point, or
- * -1 for bad hex.  A lone surrogate gives U+FFFD. */
-static long decode_u(const char **p, const char *end)
-{
-    if (end - *p < 4)
-        return -1;
-    long cp = hex4(*p);
-    if (cp < 0)
-        return -1;
-    *p += 4;
-    if (cp < 0xD800 || cp > 0xDFFF)
-        return cp;
-    if (cp <= 0xDBFF && end - *p >= 6 && (*p)[0] == '\\' && (*p)[1] == 'u') {
-        long lo = hex4(*p + 2);
-        if (lo >= 0xDC00 && lo <= 0xDFFF) {
-            *p += 6;
-            return 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
-        }
-    }
-    return 0xFFFD;
-}
-
-/* Decodes the escaped string body [s, end) into `o`, which has room for
- * end - s bytes (escapes never grow).  Returns the end of the output or
- * NULL if an escape is invalid. */
-static char *unescape(char *o, const char *s, const char *end)
-{
-    while (s < end) {
-        if (*s != '\\') {
-            *o++ = *s++;
-            continue;
-        }
-        s++;
-        char c = *s++;
-        switch (c) {
-        case '"': case '\\': case '/': *o++ = c; break;
-        case 'b': *o++ = '\b'; break;
-        case 'f': *o++ = '\f'; break;
-        case 'n': *o++ = '\n'; break;
-        case 'r': *o++ = '\r'; break;
-        case 't': *o++ = '\t'; break;
-        case 'u': {
-            long cp = decode_u(&s, end);
-            if (cp < 0)
-                return NULL;
-            o = put_utf8(o, (unsigned)cp);
-            break;
-        }
-        default:
-            return NULL;
-        }
-    }
-    return o;
-}
-
-/* Parses the string at P->p (a '"') into (*s, *len). */
-static bool parse_string(Parser *P, const char **s, size_t *len)
-{
-    const char *start = ++P->p, *q = start;
-    bool escaped = false;
-    for (;; q++) {
-        if (q >= P->end || (unsigned char)*q < 0x20)
-            return false;
-        if (*q == '"')
-            break;
-        if (*q == '\\') {
-            escaped = true;
-            if (++q >= P->end)
+    const unsigned char *p = (const unsigned char *)text;
+    if (len >= 3 && memcmp(p, "\xEF\xBB\xBF", 3) == 0)
+        return false;
+    for (size_t i = 0; i < len; i++) {
+        unsigned c = p[i];
+        if (c == '"') {
+            i = string_end(p, i + 1, len);
+            if (i == len)
                 return false;
+        } else if (c < 0x20 ? !is_json_space(c) : bad_number_char(p, i, len)) {
+            return false;
         }
     }
-    P->p = q + 1;
-    size_t n = (size_t)(q - start);
-    if (!escaped && P->ref) {
-        *s = start;
-        *len = n;
-        return n <= FL_LEN_MAX;
-    }
-    char *o = fl_arena_alloc(P->arena, n + 1);
-    char *oend = escaped ? unescape(o, start, q) : (memcpy(o, start, n), o + n);
-    if (!oend)
-        return false;
-    *oend = '\0';
-    *s = o;
-    *len = (size_t)(oend - o);
-    return *len <= FL_LEN_MAX;
-}
-
-/* Length of the JSON number at p, or 0 if there is none. */
-static size_t scan_number(const char *p, const char *end, bool *integer)
-{
-    const char *q = p;
-#define DIGITS() while (q < end && *q >= '0' && *q <= '9') q++
-    if (q < end && *q == '-')
-        q++;
-    if (q < end && *q == '0')
-        q++;
-    else if (q < end && *q >= '1' && *q <= '9')
-        DIGITS();
-    else
-        return 0;
-    *integer = !(q < end && (*q == '.' || *q == 'e' || *q == 'E'));
-    if (q < end && *q == '.') {
-        const char *d = ++q;
-        DIGITS();
-        if (q == d)
-            return 0;
-    }
-    if (q < end && (*q == 'e' || *q == 'E')) {
-        q++;
-        if (q < end && (*q == '+' || *q == '-'))
-            q++;
-        const char *d = q;
-        DIGITS();
-        if (q == d)
-            return 0;
-    }
-#undef DIGITS
-    return (size_t)(q - p);
-}
-
-/* Parses a number; one too large for a double becomes null. */
-static bool parse_number(Parser *P, FlValue *out)
-{
-    bool integer;
-    size_t n = scan_number(P->p, P->end, &integer);
-    if (n == 0)
-        return false;
-    const char *p = P->p;
-    bool neg = *p == '-';
-    double d;
-    if (integer && n - neg <= 15) {
-        int64_t i = 0;
-        for (const char *q = p + neg; q < p + n; q++)
-            i = i * 10 + (*q - '0');
-        d = neg ? -(double)i : (double)i;
-    } else {
-        char small[64];
-        char *copy = n < sizeof small ? small : fl_arena_alloc(P->arena, n + 1);
-        memcpy(copy, p, n);
-        copy[n] = '\0';
-        d = strtod(copy, NULL);
-    }
-    P->p += n;
-    *out = isfinite(d) ? (FlValue){.type = FL_NUMBER, .u = {.n = d}} : fl_null;
     return true;
 }
 
-static bool parse_word(Parser *P, const char *w, size_t n, const FlValue *v,
-                       FlValue *out)
-{
-    if ((size_t)(P->end - P->p) < n || memcmp(P->p, w, n) != 0)
-        return false;
-    P->p += n;
-    *out = *v;
-    return true;
-}
+/* ---- Parsing: cJSON tree to values -------------------------------------- */
 
-static bool parse_array(Parser *P, FlValue *out)
+static bool convert(FlArena *a, const cJSON *j, int depth, FlValue *out);
+
+/* An arena copy of the NUL-terminated `s` (the pre-check made sure no
+ * escaped NUL shortened it). */
+static bool convert_string(FlArena *a, const char *s, const char **copy,
+                           uint32_t *len)
 {
-    size_t from = P->items.len;
-    P->p++;
-    if (!eat(P, ']')) {
-        do {
-            FlValue v;
-            if (!parse_value(P, &v))
-                return false;
-            *(FlValue *)scratch_push(&P->items) = v;
-        } while (eat(P, ','));
-        if (!eat(P, ']'))
-            return false;
-    }
-    size_t n = P->items.len - from;
+    size_t n = strlen(s);
     if (n > FL_LEN_MAX)
         return false;
+    char *o = fl_arena_alloc(a, n + 1);
+    memcpy(o, s, n + 1);
+    *copy = o;
+    *len = (uint32_t)n;
+    return true;
+}
+
+static size_t count_children(const cJSON *j)
+{
+    size_t n = 0;
+    const cJSON *c;
+    cJSON_ArrayForEach(c, j)
+        n++;
+    return n;
+}
+
+/* Items go straight into an exact-size arena array. */
+static bool convert_array(FlArena *a, const cJSON *j, int depth, FlValue *out)
+{
+    size_t n = count_children(j), i = 0;
+    if (n > FL_LEN_MAX)
+        return false;
+    FlValue *items = n ? fl_arena_alloc(a, n * sizeof *items) : NULL;
+    const cJSON *c;
+    cJSON_ArrayForEach(c, j)
+        if (!convert(a, c, depth, &items[i++]))
+            return false;
     *out = (FlValue){.type = FL_ARRAY, .len = (uint32_t)n,
-                     .u = {.items = scratch_pop(P, &P->items, from)}};
+                     .u = {.items = items}};
     return true;
 }
 
-static bool parse_member(Parser *P)
+/* Members keep cJSON's order, duplicate keys included. */
+static bool convert_object(FlArena *a, const cJSON *j, int depth, FlValue *out)
 {
-    const char *key;
-    size_t klen;
-    FlValue v;
-    skip_ws(P);
-    if (P->p >= P->end || *P->p != '"' || !parse_string(P, &key, &klen) ||
-        !eat(P, ':') || !parse_value(P, &v))
-        return false;
-    FlMember *m = scratch_push(&P->members);
-    *m = (FlMember){.key = key, .klen = (uint32_t)klen, .value = v};
-    return true;
-}
-
-static bool parse_object(Parser *P, FlValue *out)
-{
-    size_t from = P->members.len;
-    P->p++;
-    if (!eat(P, '}')) {
-        do {
-            if (!parse_member(P))
-                return false;
-        } while (eat(P, ','));
-        if (!eat(P, '}'))
-            return false;
-    }
-    size_t n = P->members.len - from;
+    size_t n = count_children(j), i = 0;
     if (n > FL_LEN_MAX)
         return false;
+    FlMember *members = n ? fl_arena_alloc(a, n * sizeof *members) : NULL;
+    const cJSON *c;
+    cJSON_ArrayForEach(c, j) {
+        FlMember *m = &members[i++];
+        if (!convert_string(a, c->string, &m->key, &m->klen) ||
+            !convert(a, c, depth, &m->value))
+            return false;
+    }
     *out = (FlValue){.type = FL_OBJECT, .len = (uint32_t)n,
-                     .u = {.members = scratch_pop(P, &P->members, from)}};
+                     .u = {.members = members}};
     return true;
 }
 
-static bool parse_value(Parser *P, FlValue *out)
+/* Converts `j`, which `depth` containers enclose, into *out.  A number
+ * too large for a double (cJSON gives infinity) becomes null. */
+static bool convert(FlArena *a, const cJSON *j, int depth, FlValue *out)
 {
-    skip_ws(P);
-    if (P->p >= P->end)
-        return false;
-    switch (*P->p) {
-    case '{':
-    case '[': {
-        if (++P->depth > FL_JSON_MAX_DEPTH)
-            return false;
-        bool ok = *P->p == '{' ? parse_object(P, out) : parse_array(P, out);
-        P->depth--;
-        return ok;
-    }
-    case '"': {
-        const char *s;
-        size_t len;
-        if (!parse_string(P, &s, &len))
-            return false;
-        *out = (FlValue){.type = FL_STRING, .len = (uint32_t)len, .u = {.s = s}};
+    switch (j->type & 0xFF) {
+    case cJSON_NULL:
+        *out = fl_null;
         return true;
-    }
-    case 't': return parse_word(P, "true", 4, &fl_true, out);
-    case 'f': return parse_word(P, "false", 5, &fl_false, out);
-    case 'n': return parse_word(P, "null", 4, &fl_null, out);
-    default:  return parse_number(P, out);
+    case cJSON_False:
+        *out = fl_false;
+        return true;
+    case cJSON_True:
+        *out = fl_true;
+        return true;
+    case cJSON_Number:
+        *out = isfinite(j->valuedouble)
+                   ? (FlValue){.type = FL_NUMBER, .u = {.n = j->valuedouble}}
+                   : fl_null;
+        return true;
+    case cJSON_String:
+        *out = (FlValue){.type = FL_STRING};
+        return convert_string(a, j->valuestring, &out->u.s, &out->len);
+    case cJSON_Array:
+        return depth < FL_JSON_MAX_DEPTH &&
+               convert_array(a, j, depth + 1, out);
+    case cJSON_Object:
+        return depth < FL_JSON_MAX_DEPTH &&
+               convert_object(a, j, depth + 1, out);
+    default:                    /* cJSON_Raw: never made by the parser */
+        return false;
     }
 }
 
-static const FlValue *parse(FlArena *a, const char *p, size_t len, bool ref)
+/* ---- Parsing: entry points ---------------------------------------------- */
+
+static bool only_space(const char *p, const char *end)
 {
-    FlValue items[SCRATCH_INLINE];
-    FlMember members[SCRATCH_INLINE];
-    Parser P = {
-        .arena = a, .p = p, .end = p + len, .ref = ref,
-        .items = {items, 0, SCRATCH_INLINE, sizeof items[0], false},
-        .members = {members, 0, SCRATCH_INLINE, sizeof members[0], false},
-    };
+    while (p < end && is_json_space((unsigned char)*p))
+        p++;
+    return p == end;
+}
+
+/* cJSON reports running out of malloc() memory as a failed parse, so
+ * there the text reads as invalid instead of aborting as the arena does. */
+const FlValue *fl_json_parse(FlArena *a, const char *p, size_t len)
+{
+    if (!precheck(p, len))
+        return NULL;
+    const char *end = NULL;
+    cJSON *root = cJSON_ParseWithLengthOpts(p, len, &end, false);
+    if (!root)
+        return NULL;
     FlValue v;
-    bool ok = parse_value(&P, &v);
-    skip_ws(&P);
-    if (P.items.heap)
-        free(P.items.base);
-    if (P.members.heap)
-        free(P.members.base);
-    if (!ok || P.p != P.end)
+    bool ok = only_space(end, p + len) && convert(a, root, 0, &v);
+    cJSON_Delete(root);
+    if (!ok)
         return NULL;
     FlValue *out = fl_arena_alloc(a, sizeof *out);
     *out = v;
     return out;
 }
 
-const FlValue *fl_json_parse(FlArena *a, const char *p, size_t len)
-{
-    return parse(a, p, len, false);
-}
-
+/* cJSON copies every string, and so does the conversion: nothing of `p`
+ * is borrowed any more. */
 const FlValue *fl_json_parse_ref(FlArena *a, const char *p, size_t len)
 {
-    return parse(a, p, len, true);
+    return fl_json_parse(a, p, len);
 }
