@@ -48,6 +48,15 @@ static void emit_fail_check(Emitter *e, const Step *s, const char *call,
             call, s->index, next_text(e, next));
 }
 
+/* The C for field of the value expression v: kN.u.s for a constant &kN,
+ * else v->u.s. */
+static const char *field_of(Emitter *e, const char *v, const char *field)
+{
+    if (v[0] == '&')
+        return arena_sprintf(e->arena, "%s.%s", v + 1, field);
+    return arena_sprintf(e->arena, "%s->%s", v, field);
+}
+
 /* ---- one function per step type -------------------------------------- */
 
 static const char *condition_call(Emitter *e, const Condition *c)
@@ -120,9 +129,9 @@ static const char *emit_headers(Emitter *e, const NamedTemplate *h, int count)
     const char *name = emit_local(e, "h");
     fprintf(e->fn, "    FlHeader %s[%d] = {\n", name, count);
     for (int i = 0; i < count; i++)
-        fprintf(e->fn, "        { %s, %s->u.s, %s->len },\n",
+        fprintf(e->fn, "        { %s, %s, %s },\n",
                 cwrite_string(e->arena, h[i].name, strlen(h[i].name)),
-                values[i], values[i]);
+                field_of(e, values[i], "u.s"), field_of(e, values[i], "len"));
     fputs("    };\n", e->fn);
     return name;
 }
@@ -152,8 +161,8 @@ static void emit_body(Emitter *e, const Step *s)
         value = emit_template_text(e, body->tmpl);
     else
         value = emit_tvalue_json(e, body);
-    fprintf(e->fn, "    resp.body = %s->u.s;\n    resp.body_len = %s->len;\n",
-            value, value);
+    fprintf(e->fn, "    resp.body = %s;\n    resp.body_len = %s;\n",
+            field_of(e, value, "u.s"), field_of(e, value, "len"));
 }
 
 static void emit_response(Emitter *e, const Step *s, int next)
@@ -200,8 +209,10 @@ static void emit_log(Emitter *e, const Step *s, int next)
     const char *file = c->file ? cwrite_string(e->arena, c->file, strlen(c->file))
                                : "NULL";
     emit_fail_check(e, s,
-                    arena_sprintf(e->arena, "fl_log(r, %d, %s, %s->u.s, %s->len, %s)",
-                                  s->index, levels[c->level], msg, msg, file),
+                    arena_sprintf(e->arena, "fl_log(r, %d, %s, %s, %s, %s)",
+                                  s->index, levels[c->level],
+                                  field_of(e, msg, "u.s"),
+                                  field_of(e, msg, "len"), file),
                     next);
     emit_return(e, "    ", next);
 }

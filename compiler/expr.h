@@ -72,8 +72,8 @@ typedef struct {
     const char *step_key;  /* step it belongs to, for diagnostics */
     TemplatePart *parts;
     int count;
-    bool whole;   /* exactly one {{ expr }} and nothing else but white space:
-                     yields the expression's typed value (spec §2) */
+    bool whole;   /* exactly one {{ expr }}, white space allowed only inside
+                     the braces: yields the expression's typed value */
 } Template;
 
 /* Parses the expression between byte offsets start and end of template t's

@@ -82,8 +82,11 @@ static const char *key_problem(Loader *l, const char *key, const char *path)
                              "a digit (did you mean '%s'?)", shown,
                              jsonpath_excerpt(l->arena,
                                               key_repair(l->arena, key)));
-    if (strcmp(key, "env") == 0 || strcmp(key, "run") == 0)
-        return arena_sprintf(l->arena, "step key '%s' is reserved", key);
+    static const char *const reserved[] = { "env", "run", "true", "false",
+                                            "null" };
+    for (int i = 0; i < COUNT(reserved); i++)
+        if (strcmp(key, reserved[i]) == 0)
+            return arena_sprintf(l->arena, "step key '%s' is reserved", key);
     const char *first = strset_add(l->keys, key, (void *)path);
     if (first)
         return arena_sprintf(l->arena, "step key '%s' is already used by the "
@@ -213,9 +216,15 @@ static Step *load_step_object(Loader *l, const cJSON *v, const char *path,
     if (type >= 0)
         add_step(l, s);
     s->name = load_string(l, load_field(l, v, path, "name", false));
-    s->on_error_continue = load_choice(
-        l, load_field(l, v, path, "on_error", false), "on_error",
-        on_error_names, COUNT(on_error_names)) == 1;
+    Field on_error = load_field(l, v, path, "on_error", false);
+    if (is_trigger && on_error.v)
+        diag_report(l->diag, DIAG_ERROR, on_error.path, l->key,
+                    "the trigger has no on_error: it runs no step that "
+                    "could fail");
+    else
+        s->on_error_continue = load_choice(l, on_error, "on_error",
+                                           on_error_names,
+                                           COUNT(on_error_names)) == 1;
     if (type >= 0)
         load_config(l, s, v, path);
     load_branches(l, s, v, path);

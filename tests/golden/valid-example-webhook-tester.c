@@ -39,7 +39,7 @@ static int w0_reply(FlRun *r)
     FlHeader h3[3] = {
         { "X-Echo-Method", t1->u.s, t1->len },
         { "X-Request-Id", t2->u.s, t2->len },
-        { "Cache-Control", &k3->u.s, &k3->len },
+        { "Cache-Control", k3.u.s, k3.len },
     };
     FlResponse resp = { 0 };
     resp.status = fl_status_from_value(r, fl_get_field(fl_out(r, 1), "status", 6));

@@ -53,7 +53,7 @@ static int w0_big(FlRun *r)
 /* small_note (log) - steps[0].branches.true[0].branches.false[0] */
 static int w0_small_note(FlRun *r)
 {
-    if (fl_log(r, 4, FL_LOG_INFO, &k3->u.s, &k3->len, NULL) < 0)
+    if (fl_log(r, 4, FL_LOG_INFO, k3.u.s, k3.len, NULL) < 0)
         return fl_step_failed(r, 4, fl_run_error(r), 5);
     return 5;  /* -> after_inner */
 }
@@ -75,7 +75,7 @@ static int w0_after_inner(FlRun *r)
 /* other (log) - steps[0].branches.false[0] */
 static int w0_other(FlRun *r)
 {
-    if (fl_log(r, 6, FL_LOG_INFO, &k4->u.s, &k4->len, NULL) < 0)
+    if (fl_log(r, 6, FL_LOG_INFO, k4.u.s, k4.len, NULL) < 0)
         return fl_step_failed(r, 6, fl_run_error(r), 7);
     return 7;  /* -> done */
 }

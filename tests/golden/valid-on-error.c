@@ -17,7 +17,7 @@ static int w0_maybe(FlRun *r)
 /* write (log) - steps[1] */
 static int w0_write(FlRun *r)
 {
-    if (fl_log(r, 2, FL_LOG_INFO, &k1->u.s, &k1->len, "/nonexistent/dir/log.txt") < 0)
+    if (fl_log(r, 2, FL_LOG_INFO, k1.u.s, k1.len, "/nonexistent/dir/log.txt") < 0)
         return fl_step_failed(r, 2, fl_run_error(r), 3);
     return 3;  /* -> reply */
 }

@@ -46,7 +46,7 @@ static int w0_wait(FlRun *r)
 /* slow (log) - steps[0].branches.false[1] */
 static int w0_slow(FlRun *r)
 {
-    if (fl_log(r, 4, FL_LOG_INFO, &k2->u.s, &k2->len, NULL) < 0)
+    if (fl_log(r, 4, FL_LOG_INFO, k2.u.s, k2.len, NULL) < 0)
         return fl_step_failed(r, 4, fl_run_error(r), 5);
     return 5;  /* -> tail */
 }
@@ -54,7 +54,7 @@ static int w0_slow(FlRun *r)
 /* tail (log) - steps[1] */
 static int w0_tail(FlRun *r)
 {
-    if (fl_log(r, 5, FL_LOG_INFO, &k3->u.s, &k3->len, NULL) < 0)
+    if (fl_log(r, 5, FL_LOG_INFO, k3.u.s, k3.len, NULL) < 0)
         return fl_step_failed(r, 5, fl_run_error(r), FL_NEXT_END);
     return FL_NEXT_END;
 }

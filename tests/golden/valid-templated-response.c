@@ -17,7 +17,7 @@ static int w0_reply(FlRun *r)
     const FlValue *t1 = fl_buf_finish(&b1);
     FlHeader h2[2] = {
         { "X-Request-Path", t1->u.s, t1->len },
-        { "Cache-Control", &k1->u.s, &k1->len },
+        { "Cache-Control", k1.u.s, k1.len },
     };
     FlResponse resp = { 0 };
     resp.status = fl_status_from_value(r, fl_fn_default(ar, fl_fn_number(ar, fl_get_field(fl_get_field(fl_out(r, 0), "query", 5), "status", 6)), &k2));
