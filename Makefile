@@ -46,7 +46,7 @@ TOOL_SRC = $(wildcard tests/tools/*.c)
 TOOL_BIN = $(TOOL_SRC:tests/tools/%.c=$(BUILD)/tests/%)
 
 .PHONY: all deps demo check-examples test test-unit test-golden test-robust \
-        golden-update install clean asan-test
+        test-e2e golden-update install clean asan-test
 .DEFAULT_GOAL := all
 
 all: $(FLUSSOC) $(RT_LIB)
@@ -55,10 +55,11 @@ all: $(FLUSSOC) $(RT_LIB)
 deps:
 	$(Q)./tools/install-deps
 
-# The README's first command: build everything and check the examples.
+# The README's first command: build everything, compile the payment example
+# and serve it on 127.0.0.1:8080 (printing a signed curl line to try).
 demo: deps
 	$(Q)$(MAKE) --no-print-directory all
-	$(Q)$(MAKE) --no-print-directory check-examples
+	$(Q)tools/demo $(FLUSSOC) $(BUILD)
 
 check-examples: $(FLUSSOC)
 	$(Q)$(FLUSSOC) --check examples/*.json && echo "flussoc: all examples check clean"
@@ -66,7 +67,7 @@ check-examples: $(FLUSSOC)
 # The README's second command: every test.
 test: deps
 	$(Q)$(MAKE) --no-print-directory all
-	$(Q)$(MAKE) --no-print-directory test-unit test-golden test-robust check-examples
+	$(Q)$(MAKE) --no-print-directory test-unit test-golden test-robust check-examples test-e2e
 	@echo "all tests passed"
 
 test-unit: $(UNIT_BIN)
@@ -81,9 +82,21 @@ golden-update: $(FLUSSOC)
 test-robust: $(FLUSSOC) $(TOOL_BIN)
 	$(Q)tests/robust/run $(FLUSSOC) $(BUILD)
 
-# The unit tests and the robustness suite again under ASan and UBSan.
+# End to end: the runtime driven by a hand-written program, then handlers
+# compiled by flussoc, on loopback ports.
+test-e2e: $(FLUSSOC) $(RT_LIB) $(BUILD)/tests/loadgen
+	$(Q)CC="$(CC)" E2E_CFLAGS="$(ALLFLAGS)" E2E_LDLIBS="$(LDLIBS_RT)" \
+	    tests/e2e/run_fake.sh $(BUILD)
+	$(Q)tests/e2e/compiled.sh $(FLUSSOC) $(BUILD)
+
+$(BUILD)/tests/loadgen: tests/e2e/loadgen.c
+	@mkdir -p $(@D)
+	@echo "  CC      $@"
+	$(Q)$(CC) $(ALLFLAGS) $(WARN) -o $@ $<
+
+# Every suite again under ASan and UBSan.
 asan-test:
-	$(Q)$(MAKE) --no-print-directory SANITIZE=1 test-unit test-golden test-robust
+	$(Q)$(MAKE) --no-print-directory SANITIZE=1 test-unit test-golden test-robust test-e2e
 
 # ---- rules ------------------------------------------------------------------
 # flussoc links the runtime archive for what it shares with handlers (the

@@ -6,7 +6,8 @@
  *   1. Values   - the JSON value model, the per-run arena, text and JSON,
  *                 the operators and built-ins of the expression language,
  *                 the `conditions` operators, crypto and time helpers.
- *   2. ...      - run and server sections follow below the values.
+ *   2. Runs     - what generated code calls: the step-function protocol,
+ *                 the workflow tables, fl_main() and the step helpers.
  *
  * Everything the runtime exports starts with `fl_` (functions, objects) or
  * `FL_` (macros, enum constants); types are `Fl` CamelCase. */
@@ -491,5 +492,180 @@ void fl_time_rfc3339(char out[25], int64_t unix_ms);
 int fl_uuid_v4(char out[37]);
 
 /* ===================== end of section 1: Values ========================= */
+
+/* ==========================================================================
+ * 2. Runs: the interface generated code drives
+ * ==========================================================================
+ *
+ * A compiled workflow is a table of step functions.  A run is a small state
+ * machine: the runtime calls the function of the run's current step, which
+ * does the step's work and returns the index of the next step to run (or
+ * FL_NEXT_END / FL_NEXT_WAIT / FL_NEXT_FAIL).  A step that must wait (delay,
+ * later an outbound HTTP call) registers what it waits for and returns
+ * FL_NEXT_WAIT; the runtime re-enters the run at the step the waiting helper
+ * recorded, on whatever thread is free.  So no thread is held by a waiting
+ * run, and after a crash a run can re-enter at its first unrecorded step.
+ *
+ * Step index 0 is the trigger; steps are numbered in document order
+ * (depth-first, true branch before false) from 1.  Step outputs live in the
+ * run, one slot per index. */
+
+typedef struct FlRun FlRun;
+
+enum {
+    FL_NEXT_END = -1,   /* the run is complete */
+    FL_NEXT_WAIT = -2,  /* the run waits; the runtime re-enters it later */
+    FL_NEXT_FAIL = -3   /* a step failed (on_error fail): the run ends */
+};
+
+/* Does one step; returns the next step's index or an FL_NEXT_ value. */
+typedef int (*FlStepFn)(FlRun *run);
+
+typedef struct {
+    const char *key;         /* the step's key */
+    const char *type;        /* its type as in JSON, e.g. "log" */
+    const char *path;        /* its JSON path, e.g. "steps[0].branches.true[1]" */
+    FlStepFn fn;             /* NULL for the trigger */
+    bool on_error_continue;  /* outputs get an "error" field */
+} FlStepInfo;
+
+typedef enum {
+    FL_VERIFY_NONE, FL_VERIFY_GITHUB, FL_VERIFY_STRIPE, FL_VERIFY_SHOPIFY,
+    FL_VERIFY_SLACK, FL_VERIFY_STANDARD_WEBHOOKS, FL_VERIFY_HMAC_SHA256
+} FlVerifyScheme;
+
+typedef struct {
+    FlVerifyScheme scheme;
+    /* Computes the secret once at start (it may use only env and
+     * literals); the result lives as long as the process. */
+    const FlValue *(*secret)(FlArena *arena);
+    long tolerance_s;
+    const char *header;      /* FL_VERIFY_HMAC_SHA256: lower-case name */
+    bool base64;
+    const char *prefix;
+} FlVerify;
+
+typedef struct {
+    const char *name;            /* workflow name */
+    const char *file;            /* source file, for --help and logs */
+    const char *path;            /* request path */
+    const char *const *methods;  /* declared order */
+    int method_count;
+    const char *allow;           /* methods joined with ", " for 405 */
+    long response_timeout_ms;
+    long max_body_bytes;
+    const FlVerify *verify;      /* NULL: no signature check */
+    const FlStepInfo *steps;     /* by index; [0] is the trigger */
+    int step_count;
+    int first;                   /* the first step's index, or FL_NEXT_END */
+    bool default_at_start;       /* no webhook_response can run: answer
+                                    202 before the first step (spec §4.1) */
+} FlWorkflow;
+
+typedef struct {
+    const char *pattern;         /* POSIX ERE, checked by flussoc */
+    regex_t compiled;            /* compiled once at start by the runtime */
+} FlRegex;
+
+typedef struct {
+    const FlWorkflow *const *workflows;
+    int workflow_count;
+    const char *const *env_names;  /* every env.NAME used, sorted */
+    int env_count;
+    FlRegex *regexes;              /* every `matches` pattern */
+    int regex_count;
+} FlProgram;
+
+/* The handler's main: parses the command line of spec §6, reads the
+ * environment, serves the program's workflows.  Returns the exit status. */
+int fl_main(int argc, char **argv, const FlProgram *program);
+
+/* ---- what step functions call ---------------------------------------- */
+
+/* The run's arena: everything allocated in it lives until the run ends. */
+FlArena *fl_run_arena(FlRun *run);
+
+/* The output of step index (the trigger's is index 0); fl_null when that
+ * step has not run. */
+const FlValue *fl_out(const FlRun *run, int index);
+
+/* run.id, run.started_at, run.workflow, run.attempt. */
+const FlValue *fl_run_id(const FlRun *run);
+const FlValue *fl_run_started_at(const FlRun *run);
+const FlValue *fl_run_workflow(const FlRun *run);
+const FlValue *fl_run_attempt(const FlRun *run);
+
+/* env.NAME: index into FlProgram.env_names; read once at start. */
+const FlValue *fl_env(int index);
+
+/* The compiled `matches` pattern number index of FlProgram.regexes. */
+const regex_t *fl_regex(int index);
+
+/* The output of a logic_gate: {"result": true} and {"result": false}. */
+extern const FlValue fl_gate_true, fl_gate_false;
+
+/* Records that step index completed with output (borrowed: it must live
+ * as long as the run, e.g. in the run's arena or static).  The runtime adds
+ * "error": null for on_error continue steps. */
+void fl_step_done(FlRun *run, int index, const FlValue *output);
+
+/* The step failed with message (copied).  Under on_error continue, sets
+ * the output {"error": message, <other fields>: null} and returns next;
+ * otherwise ends the run (a 500 when the caller is still waiting) and
+ * returns FL_NEXT_FAIL.  Step functions write
+ *     return fl_step_failed(run, 3, "...", 4);                          */
+int fl_step_failed(FlRun *run, int index, const char *message, int next);
+
+/* The failure message a runtime helper left when it returned -1. */
+const char *fl_run_error(const FlRun *run);
+
+typedef struct {
+    const char *name;            /* a valid token, checked by flussoc */
+    const char *value;           /* rendered; refused if it holds CR, LF, NUL */
+    size_t value_len;
+} FlHeader;
+
+typedef struct {
+    int status;                  /* 200..599, checked by the caller */
+    const char *body;            /* may be NULL when body_len is 0 */
+    size_t body_len;
+    bool body_static;            /* body outlives the process's use of it:
+                                    sent without copying */
+    const char *content_type;    /* NULL: none (the default 202) */
+    const FlHeader *headers;
+    int header_count;
+} FlResponse;
+
+/* The webhook_response step index: answers the caller with resp unless it
+ * was answered already, and records the output {"sent", "status"}.
+ * Returns 0, or -1 (fl_run_error says why) when a header value holds CR,
+ * LF or NUL. */
+int fl_respond(FlRun *run, int index, const FlResponse *resp);
+
+/* Converts a rendered status_code template value to a status: 200..599
+ * as a number (or a string holding one); -1 otherwise (with an error). */
+int fl_status_from_value(FlRun *run, const FlValue *v);
+
+/* The default answer of spec §4.1/§4.3: 202 with an empty body and no
+ * content type, unless the caller was answered already. */
+void fl_respond_default(FlRun *run);
+
+typedef enum { FL_LOG_DEBUG, FL_LOG_INFO, FL_LOG_WARN, FL_LOG_ERROR } FlLogLevel;
+
+/* The log step index: writes message as one JSON log line (level filtered
+ * by --log-level), or appends it and a newline to file when file is not
+ * NULL (newlines inside written as \n).  Records {"logged": true}.
+ * Returns 0, or -1 when the file cannot be written. */
+int fl_log(FlRun *run, int index, FlLogLevel level, const char *message,
+           size_t len, const char *file);
+
+/* The delay step index: records {"waited_ms": ms} and arranges for the run
+ * to continue at step next after ms milliseconds; the step function then
+ * returns FL_NEXT_WAIT.  Returns 0, or -1 (with an error; the step function
+ * then returns fl_step_failed(...)) when ms is not a non-negative finite
+ * number or integral numeric string. */
+int fl_delay(FlRun *run, int index, const FlValue *ms, int next);
+
+/* ====================== end of section 2: Runs ========================== */
 
 #endif

@@ -1,0 +1,195 @@
+/* internal.h - what the runtime's own files share; generated code never
+ * includes it.
+ *
+ * The runtime is five small modules around one object, the run:
+ *
+ *   cli.c      fl_main: options, environment, regexes, then the server
+ *   server.c   libmicrohttpd: routing, bodies, suspend/resume, answers
+ *   request.c  a request turned into the trigger's output (spec 3)
+ *   run.c      the run: life cycle, step loop, answers, the journal seam
+ *   sched.c    worker threads and the timer thread
+ *   steps.c    the step helpers generated code calls (fl_respond, ...)
+ *   log.c      JSON log lines and `log` step files
+ *
+ * Who owns a run: it is reference-counted.  Its execution holds one
+ * reference from run_accept() until it finishes (or is abandoned at
+ * shutdown); the request that created it holds one until libmicrohttpd
+ * reports the request completed; an armed 504 deadline holds one until it
+ * fires or is cancelled.  The last reference frees the run and its arena.
+ * So a run may outlive its connection (the tail after the answer), and a
+ * connection its run (the answer still being sent), without either
+ * freeing what the other uses. */
+#ifndef FLUSSO_INTERNAL_H
+#define FLUSSO_INTERNAL_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "flusso.h"
+
+struct MHD_Response;        /* generated code never sees microhttpd.h */
+typedef struct FlConn FlConn;
+
+/* ---- options (cli.c) ---------------------------------------------------- */
+
+typedef struct {
+    const char *listen;      /* [HOST:]PORT, already defaulted */
+    int workers;             /* MHD threads, and run workers, each */
+    FlLogLevel log_level;
+    long grace_ms;           /* drain bound on SIGTERM/SIGINT */
+    /* later: max_inflight, max_queue (503 when overloaded), journal */
+} FlOptions;
+
+/* The program fl_main() serves; set once before any thread starts. */
+extern const FlProgram *rt_program;
+
+/* Prints "flusso: out of memory" and aborts (the arena's policy). */
+void rt_oom(void);
+static inline void *rt_check(void *p)
+{
+    if (!p)
+        rt_oom();
+    return p;
+}
+
+/* ---- scheduler (sched.c) -------------------------------------------------
+ *
+ * Tasks run on a fixed pool of worker threads; timers fire on one timer
+ * thread.  Both are intrusive: the owner embeds them (run.c in the run).
+ * `discard` is true when the scheduler stops with the item still pending:
+ * the callback must then only release what the item held. */
+
+typedef struct FlTask FlTask;
+struct FlTask {
+    void (*run)(FlTask *t, bool discard);
+    FlTask *next;            /* private to sched.c */
+};
+
+typedef struct FlTimer FlTimer;
+struct FlTimer {
+    /* Runs on the timer thread: must not block (post a task instead). */
+    void (*fire)(FlTimer *t, bool discard);
+    int64_t due_ms;          /* sched_now_ms() clock; private to sched.c */
+    long heap_index;         /* -1 when not armed; private to sched.c */
+};
+
+/* Starts `workers` worker threads and the timer thread.  0 or -1. */
+int sched_start(int workers);
+/* Queues t for a worker (FIFO).  After sched_stop(): discarded at once. */
+void sched_post(FlTask *t);
+/* Arms t to fire at due_ms (sched_now_ms() clock); t must not be armed. */
+void sched_at(FlTimer *t, int64_t due_ms);
+/* Disarms t.  True when it was armed (so it will never fire); false when
+ * it already fired or is firing. */
+bool sched_cancel(FlTimer *t);
+/* Tasks queued, for --max-queue and /metrics later. */
+long sched_queue_depth(void);
+/* Stops the threads (each finishes its current task) and discards every
+ * task and timer still pending. */
+void sched_stop(void);
+/* Milliseconds on the monotonic clock. */
+int64_t sched_now_ms(void);
+
+/* ---- runs (run.c) ------------------------------------------------------- */
+
+/* A new, not yet accepted run of wf holding one reference (the request's).
+ * Its arena takes the request body while it arrives. */
+FlRun *run_new(const FlWorkflow *wf);
+/* Frees a run that was never accepted (413, 400, a dropped request). */
+void run_discard(FlRun *run);
+/* Accepts the run: trigger (in the run's arena) becomes step 0's output,
+ * the run gets its id, and its execution takes a second reference.
+ * received_ms is when the body completed, on sched_now_ms()'s clock: the
+ * 504 deadline counts from it.  conn is the waiting caller (or NULL). */
+void run_accept(FlRun *run, const FlValue *trigger, int64_t received_ms,
+                FlConn *conn);
+/* Runs an accepted run on the connection's own thread until the caller is
+ * answered (true: the answer is in the connection, the rest of the run was
+ * handed on) or the run must wait unanswered (false: the server suspends
+ * the connection, then calls run_park()). */
+bool run_start_inline(FlRun *run);
+/* Hands a run whose step returned FL_NEXT_WAIT to what it waits for, and
+ * arms the 504 deadline while its caller is unanswered.  Call it only
+ * after letting go of the run (the connection already suspended): from
+ * here on another thread may re-enter or answer it at once. */
+void run_park(FlRun *run);
+/* Answers the caller with an error {"error": message, "run_id": ...}
+ * unless it was answered already; 503 adds Retry-After.  Any thread. */
+bool run_answer_error(FlRun *run, int status, const char *message);
+void run_retain(FlRun *run);
+void run_release(FlRun *run);
+/* Accepted runs not yet finished. */
+long run_inflight(void);
+/* Sets the run's error message (printf-style) and returns -1. */
+int run_fail(FlRun *run, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* The helpers behind fl_respond() and fl_respond_default(): answer the
+ * caller unless answered already; true when this call answered. */
+bool run_answer(FlRun *run, const FlResponse *resp);
+bool run_answer_default(FlRun *run);
+/* Records where fl_delay() continues: step next at due_ms. */
+void run_set_wake(FlRun *run, int64_t due_ms, int next);
+/* The run's id ("" before acceptance) and the key of its current step. */
+const char *run_id_text(const FlRun *run);
+const char *run_step_key(const FlRun *run);
+
+/* ---- server (server.c) ---------------------------------------------------*/
+
+/* Serves the program until SIGTERM/SIGINT.  Returns the exit status. */
+int srv_run(const FlOptions *opt);
+/* A response to send: copies resp's body unless body_static, adds
+ * X-Flusso-Run-Id when run_id is not NULL.  The caller owns it. */
+struct MHD_Response *srv_response(const FlResponse *resp, const char *run_id);
+/* Hands the answer (taken) to the connection.  on_conn_thread: we are in
+ * its access handler, which queues it on return; otherwise the connection
+ * is suspended and is resumed.  Only the winner of the run's answered flag
+ * calls this, once. */
+void srv_deliver(FlConn *c, struct MHD_Response *r, int status,
+                 bool on_conn_thread);
+
+/* ---- request (request.c) -------------------------------------------------*/
+
+struct MHD_Connection;
+/* The trigger output of spec 3 for the request on mc, built in a: method,
+ * path and query from uri (the raw request target; path_len bytes of
+ * path), headers from mc, body and raw_body from raw (a string in a).
+ * Returns NULL when the body is declared JSON but does not parse. */
+const FlValue *req_trigger(FlArena *a, struct MHD_Connection *mc,
+                           const char *method, const char *uri,
+                           size_t path_len, const FlValue *raw,
+                           int64_t received_unix_ms);
+
+/* ---- log (log.c) ---------------------------------------------------------*/
+
+extern FlLogLevel log_min;
+static inline bool log_enabled(FlLogLevel level)
+{
+    return level >= log_min;
+}
+
+typedef struct {
+    const char *run_id;      /* NULL: absent, and so on */
+    const char *workflow;
+    const char *step;
+    const char *event;
+    const char *message;
+    size_t message_len;
+    long long duration_ms;   /* < 0: absent */
+} LogLine;
+
+/* Writes one JSON line to stderr (the caller checked log_enabled()). */
+void log_write(FlLogLevel level, const LogLine *line);
+/* A line without a run: event and a printf-style message. */
+void log_event(FlLogLevel level, const char *event, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Appends msg (its newlines as \n) and a newline to path in one write.
+ * Returns 0, or -1 with errno set. */
+int log_append_file(FlArena *a, const char *path, const char *msg, size_t len);
+/* Parses "debug" ... "error"; -1 when unknown. */
+int log_level_parse(const char *s);
+const char *log_level_name(FlLogLevel level);
+/* Closes the cached `log` step files. */
+void log_close_files(void);
+
+#endif

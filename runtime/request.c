@@ -1,0 +1,286 @@
+/* request.c - an HTTP request turned into the trigger's output (spec 3).
+ *
+ *   {method, path, query, headers, body, raw_body, received_at}
+ *
+ * built in the run's arena.  Path and query come from the raw request
+ * target (server.c keeps it from libmicrohttpd's URI log callback, which
+ * sees it before anything is unescaped): the path is exactly what was
+ * sent, without the query string; the query is decoded here by the form
+ * rules - `+` is a space, %XX a byte, the first of repeated keys wins.
+ * Header names are lower-cased and repeated headers joined with ", " in
+ * arrival order.  Repeated keys are found through a small hash index, so
+ * a request with thousands of fields still costs linear time. */
+#include "internal.h"
+
+#include <microhttpd.h>
+#include <strings.h>
+
+/* ---- an index of an object builder's keys ------------------------------- */
+
+typedef struct {
+    FlObjectBuilder *ob;
+    uint32_t *slots;         /* member index + 1; 0: empty */
+    size_t mask;             /* slot count - 1 (a power of two minus one) */
+} KeyIndex;
+
+static uint64_t hash_key(const char *p, size_t n)
+{
+    uint64_t h = 1469598103934665603u;           /* FNV-1a */
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ (unsigned char)p[i]) * 1099511628211u;
+    return h;
+}
+
+static void index_init(KeyIndex *ki, FlObjectBuilder *ob, size_t slots)
+{
+    ki->ob = ob;
+    ki->mask = slots - 1;
+    ki->slots = fl_arena_alloc(ob->arena, slots * sizeof *ki->slots);
+    memset(ki->slots, 0, slots * sizeof *ki->slots);
+}
+
+static void index_grow(KeyIndex *ki)
+{
+    size_t slots = 2 * (ki->mask + 1);
+    index_init(ki, ki->ob, slots);
+    for (size_t i = 0; i < ki->ob->len; i++) {
+        const FlMember *m = &ki->ob->members[i];
+        size_t s = hash_key(m->key, m->klen) & ki->mask;
+        while (ki->slots[s])
+            s = (s + 1) & ki->mask;
+        ki->slots[s] = (uint32_t)i + 1;
+    }
+}
+
+/* The member index of key, or -1 after noting that the member the caller
+ * appends next (index ob->len) will hold it. */
+static long index_find_or_claim(KeyIndex *ki, const char *key, size_t n)
+{
+    if (2 * (ki->ob->len + 1) > ki->mask + 1)
+        index_grow(ki);
+    size_t s = hash_key(key, n) & ki->mask;
+    for (; ki->slots[s]; s = (s + 1) & ki->mask) {
+        const FlMember *m = &ki->ob->members[ki->slots[s] - 1];
+        if (m->klen == n && memcmp(m->key, key, n) == 0)
+            return (long)ki->slots[s] - 1;
+    }
+    ki->slots[s] = (uint32_t)ki->ob->len + 1;
+    return -1;
+}
+
+/* ---- query strings and form bodies -------------------------------------- */
+
+static int hex_value(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    c = (char)(c | 0x20);
+    return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+/* Form-decodes n bytes at p into the arena; malformed escapes stay as
+ * they are.  Returns the decoded length. */
+static char *form_decode(FlArena *a, const char *p, size_t n, size_t *out_len)
+{
+    char *out = fl_arena_alloc(a, n + 1);
+    size_t o = 0;
+    for (size_t i = 0; i < n; i++) {
+        int hi, lo;
+        if (p[i] == '+') {
+            out[o++] = ' ';
+        } else if (p[i] == '%' && i + 2 < n && (hi = hex_value(p[i + 1])) >= 0
+                   && (lo = hex_value(p[i + 2])) >= 0) {
+            out[o++] = (char)(hi << 4 | lo);
+            i += 2;
+        } else {
+            out[o++] = p[i];
+        }
+    }
+    out[o] = '\0';
+    *out_len = o;
+    return out;
+}
+
+/* Adds "key=value" (or "key", with an empty value) unless key is there. */
+static void form_pair(KeyIndex *ki, const char *p, size_t n)
+{
+    FlArena *a = ki->ob->arena;
+    const char *eq = memchr(p, '=', n);
+    size_t klen = eq ? (size_t)(eq - p) : n, kdec, vdec = 0;
+    char *key = form_decode(a, p, klen, &kdec);
+    if (index_find_or_claim(ki, key, kdec) >= 0)
+        return;
+    const char *val = eq ? form_decode(a, eq + 1, n - klen - 1, &vdec) : "";
+    fl_object_add(ki->ob, key, kdec, fl_string_ref(a, val, vdec));
+}
+
+/* An object of strings from application/x-www-form-urlencoded text. */
+static const FlValue *form_parse(FlArena *a, const char *p, size_t n)
+{
+    FlObjectBuilder ob;
+    KeyIndex ki;
+    fl_object_init(&ob, a, 0);
+    index_init(&ki, &ob, 16);
+    for (const char *end = p + n; p < end;) {
+        const char *amp = memchr(p, '&', (size_t)(end - p));
+        size_t len = amp ? (size_t)(amp - p) : (size_t)(end - p);
+        if (len > 0)
+            form_pair(&ki, p, len);
+        p += len + 1;
+    }
+    return fl_object_finish(&ob);
+}
+
+/* ---- headers ------------------------------------------------------------ */
+
+typedef struct {
+    const char *value;
+    size_t len;
+    long member;             /* the member the value belongs to */
+} HeaderPart;
+
+typedef struct {
+    FlArena *arena;
+    FlObjectBuilder ob;
+    KeyIndex ki;
+    HeaderPart *parts;
+    size_t nparts, cap;
+} HeaderWalk;
+
+/* First pass: one member per distinct lower-cased name, and the parts of
+ * each value in arrival order. */
+static enum MHD_Result header_seen(void *cls, enum MHD_ValueKind kind,
+                                   const char *key, size_t klen,
+                                   const char *value, size_t vlen)
+{
+    HeaderWalk *w = cls;
+    (void)kind;
+    char *name = fl_arena_alloc(w->arena, klen + 1);
+    for (size_t i = 0; i < klen; i++)
+        name[i] = (key[i] >= 'A' && key[i] <= 'Z') ? (char)(key[i] | 0x20) : key[i];
+    name[klen] = '\0';
+    long m = index_find_or_claim(&w->ki, name, klen);
+    if (m < 0) {
+        m = (long)w->ob.len;
+        fl_object_add(&w->ob, name, klen, &fl_empty_string);
+    }
+    if (w->nparts == w->cap) {
+        size_t cap = w->cap ? 2 * w->cap : 32;
+        HeaderPart *p = fl_arena_alloc(w->arena, cap * sizeof *p);
+        if (w->nparts)
+            memcpy(p, w->parts, w->nparts * sizeof *p);
+        w->parts = p;
+        w->cap = cap;
+    }
+    w->parts[w->nparts++] = (HeaderPart){ value ? value : "", value ? vlen : 0, m };
+    return MHD_YES;
+}
+
+/* Second pass: each member's value, its parts joined with ", ". */
+static void headers_join(HeaderWalk *w)
+{
+    size_t n = w->ob.len;
+    size_t *total = fl_arena_alloc(w->arena, n * sizeof *total + 1);
+    uint32_t *count = fl_arena_alloc(w->arena, n * sizeof *count + 1);
+    char **fill = fl_arena_alloc(w->arena, n * sizeof *fill + 1);
+    memset(total, 0, n * sizeof *total);
+    memset(count, 0, n * sizeof *count);
+    for (size_t i = 0; i < w->nparts; i++) {
+        long m = w->parts[i].member;
+        total[m] += (count[m]++ ? 2 : 0) + w->parts[i].len;
+    }
+    for (size_t m = 0; m < n; m++) {
+        fill[m] = fl_arena_alloc(w->arena, total[m] + 1);
+        count[m] = 0;
+    }
+    for (size_t i = 0; i < w->nparts; i++) {
+        long m = w->parts[i].member;
+        if (count[m]++) {
+            memcpy(fill[m], ", ", 2);
+            fill[m] += 2;
+        }
+        memcpy(fill[m], w->parts[i].value, w->parts[i].len);
+        fill[m] += w->parts[i].len;
+    }
+    /* The builder's members are ours until fl_object_finish(). */
+    for (size_t m = 0; m < n; m++)
+        w->ob.members[m].value = *fl_string_ref(w->arena, fill[m] - total[m], total[m]);
+}
+
+static const FlValue *headers_object(FlArena *a, struct MHD_Connection *mc)
+{
+    HeaderWalk w = { .arena = a };
+    fl_object_init(&w.ob, a, 16);
+    index_init(&w.ki, &w.ob, 32);
+    MHD_get_connection_values_n(mc, MHD_HEADER_KIND, header_seen, &w);
+    headers_join(&w);
+    return fl_object_finish(&w.ob);
+}
+
+/* ---- the body ----------------------------------------------------------- */
+
+typedef enum { BODY_TEXT, BODY_JSON, BODY_FORM } BodyKind;
+
+/* The body's kind from its Content-Type: case-insensitive, parameters
+ * ignored; application/json and any type/subtype ending in +json are
+ * JSON. */
+static BodyKind body_kind(const char *ct)
+{
+    if (!ct)
+        return BODY_TEXT;
+    while (*ct == ' ' || *ct == '\t')
+        ct++;
+    size_t n = strcspn(ct, "; \t");
+    const char *slash = memchr(ct, '/', n);
+    if (n == 16 && strncasecmp(ct, "application/json", n) == 0)
+        return BODY_JSON;
+    if (slash && ct + n - slash > 5 && strncasecmp(ct + n - 5, "+json", 5) == 0)
+        return BODY_JSON;
+    if (n == 33 && strncasecmp(ct, "application/x-www-form-urlencoded", n) == 0)
+        return BODY_FORM;
+    return BODY_TEXT;
+}
+
+/* The trigger's body: NULL for a JSON body that does not parse. */
+static const FlValue *body_value(FlArena *a, struct MHD_Connection *mc,
+                                 const FlValue *raw)
+{
+    if (raw->len == 0)
+        return &fl_null;
+    switch (body_kind(MHD_lookup_connection_value(mc, MHD_HEADER_KIND,
+                                                  MHD_HTTP_HEADER_CONTENT_TYPE))) {
+    case BODY_JSON:
+        return fl_json_parse_ref(a, raw->u.s, raw->len);
+    case BODY_FORM:
+        return form_parse(a, raw->u.s, raw->len);
+    case BODY_TEXT:
+        break;
+    }
+    return raw;
+}
+
+/* ---- the trigger output ------------------------------------------------- */
+
+const FlValue *req_trigger(FlArena *a, struct MHD_Connection *mc,
+                           const char *method, const char *uri,
+                           size_t path_len, const FlValue *raw,
+                           int64_t received_unix_ms)
+{
+    const FlValue *body = body_value(a, mc, raw);
+    if (!body)
+        return NULL;
+    size_t uri_len = strlen(uri);
+    const char *query = path_len < uri_len ? uri + path_len + 1 : "";
+    char at[25];
+    fl_time_rfc3339(at, received_unix_ms);
+    FlObjectBuilder ob;
+    fl_object_init(&ob, a, 7);
+    fl_object_add(&ob, "method", 6, fl_string(a, method, strlen(method)));
+    fl_object_add(&ob, "path", 4, fl_string(a, uri, path_len));
+    fl_object_add(&ob, "query", 5, form_parse(a, query, strlen(query)));
+    fl_object_add(&ob, "headers", 7, headers_object(a, mc));
+    fl_object_add(&ob, "body", 4, body);
+    fl_object_add(&ob, "raw_body", 8, raw);
+    fl_object_add(&ob, "received_at", 11, fl_string(a, at, 24));
+    return fl_object_finish(&ob);
+}

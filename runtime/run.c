@@ -1,0 +1,584 @@
+/* run.c - the life of a run.
+ *
+ * A run is a small state machine over the workflow's table of step
+ * functions: advance() calls the current step, which returns the next
+ * index or FL_NEXT_END / FL_NEXT_WAIT / FL_NEXT_FAIL.  It starts inline on
+ * the connection's thread, so a workflow whose steps before its answer
+ * never wait is answered with no hand-off at all; from the answer on (or
+ * from its first wait) it goes on in worker threads, re-entered at the
+ * step the waiting helper recorded.
+ *
+ * The caller gets exactly one answer.  One atomic flag, `answered`, is
+ * claimed by whoever answers first - the response step, the default 202,
+ * a failure's 500, the 504 deadline, or shutdown's 503 - and only the
+ * claimant touches the connection (run->conn), once.
+ *
+ * Every life-cycle event passes through run_event(), the journal seam. */
+#include "internal.h"
+
+#include <assert.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/random.h>
+#include <time.h>
+
+#define container_of(p, T, m) ((T *)(void *)((char *)(p) - offsetof(T, m)))
+
+enum { RUN_FIRST_BLOCK = 7 * 1024 };   /* the arena's embedded first block */
+
+struct FlRun {
+    FlArena arena;
+    const FlWorkflow *wf;
+    const FlValue **outputs;    /* by step index; NULL: has not run */
+    int next;                   /* where the run (re-)enters */
+    int current;                /* the step running, or last run */
+    atomic_int refs;
+    atomic_bool answered;
+    bool on_conn_thread;        /* inside its connection's access handler */
+    atomic_bool deadline_armed; /* the 504 timer was armed (once) */
+    FlConn *conn;               /* the caller, until the claimant takes it */
+    const char *error;          /* a helper's failure message (arena) */
+    int64_t received_ms;        /* sched_now_ms() when the body completed */
+    int64_t started_ms;
+    int64_t wake_ms;            /* fl_delay: when to re-enter */
+    FlTask task;                /* re-entry on a worker */
+    FlTimer wake;               /* fl_delay */
+    FlTimer deadline;           /* the 504 */
+    FlValue id_v, started_v, workflow_v;
+    char id[37];
+    char started_at[25];
+    char first[RUN_FIRST_BLOCK];
+};
+
+typedef enum {
+    EV_ACCEPTED,     /* the trigger output is final */
+    EV_ANSWERED,     /* the answer is about to leave */
+    EV_STEP_DONE,    /* a step's output is recorded */
+    EV_FINISHED,     /* the run ended normally */
+    EV_FAILED,       /* a step failed with on_error fail */
+    EV_ABANDONED     /* shutdown dropped the run mid-way */
+} RunEvent;
+
+static atomic_long inflight;
+static const FlValue attempt_one = FL_NUMBER_LIT(1);
+
+static void run_task(FlTask *t, bool discard);
+static void wake_fire(FlTimer *t, bool discard);
+static void deadline_fire(FlTimer *t, bool discard);
+
+/* ---- the journal seam --------------------------------------------------- */
+
+/* Logs a run's event; with_step names the current step (only the thread
+ * running the run may ask: others would race with it). */
+static void event_log(FlRun *run, FlLogLevel level, const char *event,
+                      bool with_step, const char *msg, long long duration_ms)
+{
+    if (!log_enabled(level))
+        return;
+    LogLine l = {
+        .run_id = run->id, .workflow = run->wf->name,
+        .step = with_step && run->current > 0 ? run->wf->steps[run->current].key : NULL,
+        .event = event, .message = msg, .message_len = msg ? strlen(msg) : 0,
+        .duration_ms = duration_ms,
+    };
+    log_write(level, &l);
+}
+
+/* Every life-cycle event of a run passes here, in the order it happens to
+ * that run.  A journal (spec 7) hooks in here and nowhere else:
+ *   EV_ACCEPTED   store the trigger output;
+ *   EV_ANSWERED   the commit point: called before the answer leaves, so a
+ *                 group commit can wait here (and turn a failed write into
+ *                 a 503 for the caller);
+ *   EV_STEP_DONE  record step `arg` (after the answer: resume point);
+ *   EV_FINISHED, EV_FAILED, EV_ABANDONED   the run ends.
+ * Today it only logs, at debug level except failures and abandons. */
+static void run_event(FlRun *run, RunEvent ev, int arg)
+{
+    char msg[32];
+    long long took = sched_now_ms() - run->started_ms;
+    switch (ev) {
+    case EV_ACCEPTED:
+        event_log(run, FL_LOG_DEBUG, "started", false, NULL, -1);
+        break;
+    case EV_ANSWERED:
+        if (log_enabled(FL_LOG_DEBUG)) {
+            snprintf(msg, sizeof msg, "status %d", arg);
+            event_log(run, FL_LOG_DEBUG, "answered", false, msg, took);
+        }
+        break;
+    case EV_STEP_DONE:
+        event_log(run, FL_LOG_DEBUG, "step_done", true, NULL, -1);
+        break;
+    case EV_FINISHED:
+        event_log(run, FL_LOG_DEBUG, "finished", false, NULL, took);
+        break;
+    case EV_FAILED:
+        event_log(run, FL_LOG_ERROR, "failed", true, run->error, took);
+        break;
+    case EV_ABANDONED:
+        event_log(run, FL_LOG_WARN, "abandoned", true, "shutdown before the run finished", took);
+        break;
+    }
+}
+
+/* ---- run ids -----------------------------------------------------------------
+ *
+ * Version 4 UUIDs from a per-thread xoshiro256** generator seeded from
+ * getrandom(): unique, and cheap on the hot path - no lock and no system
+ * call per run (OpenSSL's RAND_bytes costs both).  Ids name runs; nothing
+ * secret depends on them. */
+
+static _Thread_local uint64_t rng[4];
+static _Thread_local bool rng_ready;
+
+static uint64_t rotl(uint64_t x, int k)
+{
+    return (x << k) | (x >> (64 - k));
+}
+
+static uint64_t rng_next(void)
+{
+    uint64_t out = rotl(rng[1] * 5, 7) * 9, t = rng[1] << 17;
+    rng[2] ^= rng[0];
+    rng[3] ^= rng[1];
+    rng[1] ^= rng[2];
+    rng[0] ^= rng[3];
+    rng[2] ^= t;
+    rng[3] = rotl(rng[3], 45);
+    return out;
+}
+
+/* Seeds this thread's generator; without getrandom(), from the clock and
+ * the thread's address through splitmix64. */
+static void rng_seed(void)
+{
+    if (getrandom(rng, sizeof rng, 0) != (ssize_t)sizeof rng) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        uint64_t x = (uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 30) ^ (uintptr_t)&rng;
+        for (int i = 0; i < 4; i++) {
+            uint64_t z = (x += 0x9e3779b97f4a7c15u);
+            z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
+            z = (z ^ (z >> 27)) * 0x94d049bb133111ebu;
+            rng[i] = z ^ (z >> 31);
+        }
+    }
+    rng_ready = true;
+}
+
+static void run_id_make(char out[37])
+{
+    static const char hex[] = "0123456789abcdef";
+    unsigned char b[16];
+    if (!rng_ready)
+        rng_seed();
+    uint64_t hi = rng_next(), lo = rng_next();
+    memcpy(b, &hi, 8);
+    memcpy(b + 8, &lo, 8);
+    b[6] = (unsigned char)((b[6] & 0x0F) | 0x40);     /* version 4 */
+    b[8] = (unsigned char)((b[8] & 0x3F) | 0x80);     /* RFC 4122 variant */
+    for (int i = 0; i < 16; i++) {
+        if (i == 4 || i == 6 || i == 8 || i == 10)
+            *out++ = '-';
+        *out++ = hex[b[i] >> 4];
+        *out++ = hex[b[i] & 15];
+    }
+    *out = '\0';
+}
+
+/* ---- references --------------------------------------------------------- */
+
+void run_retain(FlRun *run)
+{
+    atomic_fetch_add_explicit(&run->refs, 1, memory_order_relaxed);
+}
+
+void run_release(FlRun *run)
+{
+    if (atomic_fetch_sub_explicit(&run->refs, 1, memory_order_acq_rel) == 1) {
+        fl_arena_destroy(&run->arena);
+        free(run);
+    }
+}
+
+FlRun *run_new(const FlWorkflow *wf)
+{
+    FlRun *run = rt_check(malloc(sizeof *run));
+    memset(run, 0, offsetof(FlRun, first));
+    fl_arena_init(&run->arena, run->first, sizeof run->first);
+    run->wf = wf;
+    atomic_init(&run->refs, 1);
+    atomic_init(&run->answered, false);
+    atomic_init(&run->deadline_armed, false);
+    run->task.run = run_task;
+    run->wake = (FlTimer){ .fire = wake_fire, .heap_index = -1 };
+    run->deadline = (FlTimer){ .fire = deadline_fire, .heap_index = -1 };
+    return run;
+}
+
+void run_discard(FlRun *run)
+{
+    run_release(run);
+}
+
+long run_inflight(void)
+{
+    return atomic_load(&inflight);
+}
+
+void run_accept(FlRun *run, const FlValue *trigger, int64_t received_ms,
+                FlConn *conn)
+{
+    size_t n = (size_t)run->wf->step_count;
+    run->outputs = fl_arena_alloc(&run->arena, n * sizeof *run->outputs);
+    memset(run->outputs, 0, n * sizeof *run->outputs);
+    run->outputs[0] = trigger;
+    run_id_make(run->id);
+    fl_time_rfc3339(run->started_at, fl_time_now_ms());
+    run->id_v = (FlValue)FL_STRING_LEN_LIT(run->id, 36);
+    run->started_v = (FlValue)FL_STRING_LEN_LIT(run->started_at, 24);
+    run->workflow_v = (FlValue)FL_STRING_LEN_LIT(run->wf->name,
+                                                (uint32_t)strlen(run->wf->name));
+    run->next = run->wf->first;
+    run->received_ms = received_ms;
+    run->started_ms = sched_now_ms();
+    run->conn = conn;
+    run_retain(run);                          /* the execution's reference */
+    atomic_fetch_add(&inflight, 1);
+    run_event(run, EV_ACCEPTED, 0);
+}
+
+/* The execution ends: its reference goes. */
+static void run_end(FlRun *run)
+{
+    atomic_fetch_sub(&inflight, 1);
+    run_release(run);
+}
+
+/* ---- answering ---------------------------------------------------------- */
+
+static bool is_answered(FlRun *run)
+{
+    return atomic_load_explicit(&run->answered, memory_order_acquire);
+}
+
+/* Claims the right to answer; true for exactly one caller per run. */
+static bool claim(FlRun *run)
+{
+    bool expected = false;
+    if (is_answered(run))
+        return false;
+    return atomic_compare_exchange_strong(&run->answered, &expected, true);
+}
+
+/* The claimant's half of answering: r (NULL when there is no connection)
+ * goes to the caller, and the 504 deadline is disarmed. */
+static void deliver(FlRun *run, struct MHD_Response *r, int status)
+{
+    FlConn *c = run->conn;
+    run->conn = NULL;
+    run_event(run, EV_ANSWERED, status);
+    if (atomic_load_explicit(&run->deadline_armed, memory_order_relaxed)
+        && sched_cancel(&run->deadline))
+        run_release(run);
+    if (c)
+        srv_deliver(c, r, status, run->on_conn_thread);
+}
+
+bool run_answer(FlRun *run, const FlResponse *resp)
+{
+    if (!claim(run))
+        return false;
+    deliver(run, run->conn ? srv_response(resp, run->id) : NULL, resp->status);
+    return true;
+}
+
+bool run_answer_default(FlRun *run)
+{
+    static const FlResponse accepted = { .status = 202, .body_static = true };
+    return run_answer(run, &accepted);
+}
+
+/* Builds {"error": message, "run_id": id} in a private arena: this may run
+ * on the timer thread while the run's own arena is busy elsewhere. */
+bool run_answer_error(FlRun *run, int status, const char *message)
+{
+    static const FlHeader retry = { "Retry-After", "5", 1 };
+    char first[1024];
+    FlArena a;
+    FlBuf b;
+    if (!claim(run))
+        return false;
+    fl_arena_init(&a, first, sizeof first);
+    fl_buf_init(&b, &a);
+    FlValue msg = FL_STRING_LEN_LIT(message, (uint32_t)strlen(message));
+    FL_BUF_APPEND_LIT(&b, "{\"error\":");
+    fl_buf_append_json(&b, &msg);
+    FL_BUF_APPEND_LIT(&b, ",\"run_id\":");
+    fl_buf_append_json(&b, &run->id_v);
+    fl_buf_putc(&b, '}');
+    FlResponse resp = {
+        .status = status, .body = b.data, .body_len = b.len,
+        .content_type = "application/json",
+        .headers = &retry, .header_count = status == 503,
+    };
+    deliver(run, run->conn ? srv_response(&resp, run->id) : NULL, status);
+    fl_arena_destroy(&a);
+    return true;
+}
+
+/* ---- the step loop ------------------------------------------------------ */
+
+/* Runs steps from run->next until the run ends, waits or fails - or, with
+ * stop_answered, as soon as the caller is answered.  Returns the last
+ * step's result: an FL_NEXT_ value, or the next index when stopped. */
+static int advance(FlRun *run, bool stop_answered)
+{
+    const FlStepInfo *steps = run->wf->steps;
+    int next = run->next;
+    while (next >= 0) {
+        assert(next < run->wf->step_count && steps[next].fn);
+        run->current = next;
+        next = steps[next].fn(run);
+        if (next == FL_NEXT_WAIT) {      /* the helper recorded run->next */
+            if (run->wake_ms > sched_now_ms())
+                return next;
+            next = run->next;            /* a delay already over (0 ms) */
+            continue;
+        }
+        run->next = next;
+        if (stop_answered && is_answered(run))
+            break;
+    }
+    return next;
+}
+
+/* The run is over: the caller, if still waiting, gets a 500 for a failure
+ * or the default 202 (the compiler normally sent it already, spec 4.3). */
+static void finish(FlRun *run, int rc)
+{
+    if (rc == FL_NEXT_FAIL) {
+        run_answer_error(run, 500, run->error ? run->error : "step failed");
+        run_event(run, EV_FAILED, 0);
+    } else {
+        run_answer_default(run);
+        run_event(run, EV_FINISHED, 0);
+    }
+    run_end(run);
+}
+
+static void abandon(FlRun *run)
+{
+    run_event(run, EV_ABANDONED, 0);
+    run_end(run);
+}
+
+bool run_start_inline(FlRun *run)
+{
+    int rc;
+    run->on_conn_thread = true;
+    if (run->wf->default_at_start) {
+        run_answer_default(run);
+        rc = run->next;
+    } else {
+        rc = advance(run, true);
+    }
+    if (rc == FL_NEXT_END || rc == FL_NEXT_FAIL) {
+        finish(run, rc);      /* the request's reference keeps run valid */
+        return true;
+    }
+    run->on_conn_thread = false;
+    if (!is_answered(run))
+        return false;         /* rc is FL_NEXT_WAIT */
+    if (rc == FL_NEXT_WAIT)
+        run_park(run);
+    else
+        sched_post(&run->task);
+    return true;
+}
+
+/* Called once the thread that ran the step has let go of the run (and the
+ * server has suspended the connection), so that what the run waits for
+ * may complete at once without racing anyone.  Timers are all a run waits
+ * for so far; an outbound HTTP call will hand the run to its thread here. */
+void run_park(FlRun *run)
+{
+    if (!atomic_load_explicit(&run->deadline_armed, memory_order_relaxed)
+        && !is_answered(run)) {
+        atomic_store_explicit(&run->deadline_armed, true, memory_order_relaxed);
+        run_retain(run);                     /* the deadline's reference */
+        sched_at(&run->deadline, run->received_ms + run->wf->response_timeout_ms);
+    }
+    sched_at(&run->wake, run->wake_ms);
+}
+
+/* A worker re-enters the run. */
+static void run_task(FlTask *t, bool discard)
+{
+    FlRun *run = container_of(t, FlRun, task);
+    if (discard) {
+        abandon(run);
+        return;
+    }
+    int rc = advance(run, false);
+    if (rc == FL_NEXT_WAIT)
+        run_park(run);
+    else
+        finish(run, rc);
+}
+
+static void wake_fire(FlTimer *t, bool discard)
+{
+    FlRun *run = container_of(t, FlRun, wake);
+    if (discard)
+        abandon(run);
+    else
+        sched_post(&run->task);
+}
+
+static void deadline_fire(FlTimer *t, bool discard)
+{
+    FlRun *run = container_of(t, FlRun, deadline);
+    if (!discard)
+        run_answer_error(run, 504, "workflow did not respond in time");
+    run_release(run);
+}
+
+void run_set_wake(FlRun *run, int64_t due_ms, int next)
+{
+    run->wake_ms = due_ms;
+    run->next = next;
+}
+
+int run_fail(FlRun *run, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    n = n < 0 ? 0 : (size_t)n >= sizeof msg ? (int)sizeof msg - 1 : n;
+    run->error = fl_string(&run->arena, msg, (size_t)n)->u.s;
+    return -1;
+}
+
+const char *run_id_text(const FlRun *run)
+{
+    return run->id;
+}
+
+const char *run_step_key(const FlRun *run)
+{
+    return run->wf->steps[run->current].key;
+}
+
+/* ---- what step functions call (flusso_run.h) ---------------------------- */
+
+FlArena *fl_run_arena(FlRun *run)
+{
+    return &run->arena;
+}
+
+const FlValue *fl_out(const FlRun *run, int index)
+{
+    assert(index >= 0 && index < run->wf->step_count);
+    const FlValue *v = run->outputs[index];
+    return v ? v : &fl_null;
+}
+
+const FlValue *fl_run_id(const FlRun *run)
+{
+    return &run->id_v;
+}
+
+const FlValue *fl_run_started_at(const FlRun *run)
+{
+    return &run->started_v;
+}
+
+const FlValue *fl_run_workflow(const FlRun *run)
+{
+    return &run->workflow_v;
+}
+
+const FlValue *fl_run_attempt(const FlRun *run)
+{
+    (void)run;                 /* recovery (spec 7) will count attempts */
+    return &attempt_one;
+}
+
+const char *fl_run_error(const FlRun *run)
+{
+    return run->error ? run->error : "";
+}
+
+/* output with "error": err appended (on_error continue steps). */
+static const FlValue *with_error(FlArena *a, const FlValue *output,
+                                 const FlValue *err)
+{
+    FlObjectBuilder ob;
+    fl_object_init(&ob, a, output->type == FL_OBJECT ? output->len + 1 : 1);
+    if (output->type == FL_OBJECT)
+        for (uint32_t i = 0; i < output->len; i++)
+            fl_object_add(&ob, output->u.members[i].key, output->u.members[i].klen,
+                          &output->u.members[i].value);
+    fl_object_set(&ob, "error", 5, err);
+    return fl_object_finish(&ob);
+}
+
+void fl_step_done(FlRun *run, int index, const FlValue *output)
+{
+    assert(index > 0 && index < run->wf->step_count);
+    if (run->wf->steps[index].on_error_continue)
+        output = with_error(&run->arena, output, &fl_null);
+    run->outputs[index] = output;
+    run->current = index;
+    run_event(run, EV_STEP_DONE, index);
+}
+
+/* The fields of the step types whose output is fixed (spec 3), so that a
+ * failed on_error continue step reads them as null. */
+static const struct {
+    const char *type;
+    const char *fields[4];
+} fixed_outputs[] = {
+    { "webhook_response", { "sent", "status" } },
+    { "log", { "logged" } },
+    { "delay", { "waited_ms" } },
+    { "logic_gate", { "result" } },
+    { "http_request", { "status", "headers", "body" } },
+};
+
+static const FlValue *failed_output(FlArena *a, const char *type,
+                                    const FlValue *message)
+{
+    FlObjectBuilder ob;
+    fl_object_init(&ob, a, 4);
+    for (size_t i = 0; i < sizeof fixed_outputs / sizeof fixed_outputs[0]; i++) {
+        if (strcmp(fixed_outputs[i].type, type) != 0)
+            continue;
+        for (const char *const *f = fixed_outputs[i].fields; *f; f++)
+            fl_object_add(&ob, *f, strlen(*f), &fl_null);
+    }
+    fl_object_add(&ob, "error", 5, message);
+    return fl_object_finish(&ob);
+}
+
+int fl_step_failed(FlRun *run, int index, const char *message, int next)
+{
+    assert(index > 0 && index < run->wf->step_count);
+    const FlStepInfo *s = &run->wf->steps[index];
+    if (!message || !*message)
+        message = "step failed";
+    const FlValue *m = fl_string(&run->arena, message, strlen(message));
+    run->current = index;
+    run->error = m->u.s;
+    if (!s->on_error_continue)
+        return FL_NEXT_FAIL;
+    run->outputs[index] = failed_output(&run->arena, s->type, m);
+    run_event(run, EV_STEP_DONE, index);
+    return next;
+}

@@ -1,0 +1,296 @@
+/* sched.c - the worker pool and the timer thread.
+ *
+ * Everything a run waits for ends up here, and no waiting run holds a
+ * thread: a fixed pool of workers takes tasks from one FIFO, and a single
+ * timer thread keeps a binary min-heap of timers ordered by due time,
+ * sleeping on a condition variable until the earliest one (or a new,
+ * earlier one) is due.  A due timer's callback runs on the timer thread
+ * and only posts a task or answers a caller.  So the thread count is fixed
+ * at start however many runs wait.
+ *
+ * Nothing here knows about runs.  Tasks and timers are intrusive (run.c
+ * embeds them), which keeps the interface to six calls: an outbound-HTTP
+ * thread (curl multi) will post tasks the same way, and a journal can
+ * re-enter recovered runs by posting them at start. */
+#include "internal.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <time.h>
+
+static struct {
+    pthread_mutex_t lock;
+    pthread_cond_t ready;       /* a task was queued, or stopping */
+    FlTask *head, *tail;
+    long depth;
+    bool stopping;
+    pthread_t *threads;
+    int nthreads;
+} work = { .lock = PTHREAD_MUTEX_INITIALIZER };
+
+static struct {
+    pthread_mutex_t lock;
+    pthread_cond_t changed;     /* a new earliest timer, or stopping */
+    FlTimer **heap;
+    size_t len, cap;
+    bool stopping;
+    bool started;
+    pthread_t thread;
+} timers = { .lock = PTHREAD_MUTEX_INITIALIZER };
+
+static bool stopped;            /* after sched_stop(): discard at once */
+
+int64_t sched_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* ---- the worker pool --------------------------------------------------- */
+
+void sched_post(FlTask *t)
+{
+    pthread_mutex_lock(&work.lock);
+    if (stopped) {
+        pthread_mutex_unlock(&work.lock);
+        t->run(t, true);
+        return;
+    }
+    t->next = NULL;
+    if (work.tail)
+        work.tail->next = t;
+    else
+        work.head = t;
+    work.tail = t;
+    work.depth++;
+    pthread_cond_signal(&work.ready);
+    pthread_mutex_unlock(&work.lock);
+}
+
+/* Takes the first task, or NULL when empty.  Called with the lock held. */
+static FlTask *work_pop(void)
+{
+    FlTask *t = work.head;
+    if (t) {
+        work.head = t->next;
+        if (!work.head)
+            work.tail = NULL;
+        work.depth--;
+    }
+    return t;
+}
+
+static void *worker_main(void *arg)
+{
+    (void)arg;
+    pthread_mutex_lock(&work.lock);
+    while (!work.stopping) {
+        FlTask *t = work_pop();
+        if (!t) {
+            pthread_cond_wait(&work.ready, &work.lock);
+            continue;
+        }
+        pthread_mutex_unlock(&work.lock);
+        t->run(t, false);
+        pthread_mutex_lock(&work.lock);
+    }
+    pthread_mutex_unlock(&work.lock);
+    return NULL;
+}
+
+long sched_queue_depth(void)
+{
+    pthread_mutex_lock(&work.lock);
+    long n = work.depth;
+    pthread_mutex_unlock(&work.lock);
+    return n;
+}
+
+/* ---- the timer heap ---------------------------------------------------- */
+
+static void heap_set(size_t i, FlTimer *t)
+{
+    timers.heap[i] = t;
+    t->heap_index = (long)i;
+}
+
+static void heap_up(size_t i)
+{
+    FlTimer *t = timers.heap[i];
+    while (i > 0 && timers.heap[(i - 1) / 2]->due_ms > t->due_ms) {
+        heap_set(i, timers.heap[(i - 1) / 2]);
+        i = (i - 1) / 2;
+    }
+    heap_set(i, t);
+}
+
+static void heap_down(size_t i)
+{
+    FlTimer *t = timers.heap[i];
+    for (;;) {
+        size_t c = 2 * i + 1;
+        if (c >= timers.len)
+            break;
+        if (c + 1 < timers.len && timers.heap[c + 1]->due_ms < timers.heap[c]->due_ms)
+            c++;
+        if (timers.heap[c]->due_ms >= t->due_ms)
+            break;
+        heap_set(i, timers.heap[c]);
+        i = c;
+    }
+    heap_set(i, t);
+}
+
+/* Removes the timer at index i.  Called with the lock held. */
+static void heap_remove(size_t i)
+{
+    FlTimer *gone = timers.heap[i];
+    FlTimer *last = timers.heap[--timers.len];
+    gone->heap_index = -1;
+    if (i == timers.len)
+        return;
+    heap_set(i, last);
+    heap_up(i);
+    heap_down((size_t)last->heap_index);
+}
+
+void sched_at(FlTimer *t, int64_t due_ms)
+{
+    pthread_mutex_lock(&timers.lock);
+    if (stopped) {
+        pthread_mutex_unlock(&timers.lock);
+        t->fire(t, true);
+        return;
+    }
+    if (timers.len == timers.cap) {
+        timers.cap = timers.cap ? 2 * timers.cap : 256;
+        timers.heap = rt_check(realloc(timers.heap, timers.cap * sizeof *timers.heap));
+    }
+    t->due_ms = due_ms;
+    heap_set(timers.len++, t);
+    heap_up(timers.len - 1);
+    if (t->heap_index == 0)
+        pthread_cond_signal(&timers.changed);
+    pthread_mutex_unlock(&timers.lock);
+}
+
+bool sched_cancel(FlTimer *t)
+{
+    pthread_mutex_lock(&timers.lock);
+    bool armed = t->heap_index >= 0;
+    if (armed)
+        heap_remove((size_t)t->heap_index);
+    pthread_mutex_unlock(&timers.lock);
+    return armed;
+}
+
+static void until(struct timespec *ts, int64_t due_ms)
+{
+    ts->tv_sec = (time_t)(due_ms / 1000);
+    ts->tv_nsec = (long)(due_ms % 1000) * 1000000;
+}
+
+static void *timer_main(void *arg)
+{
+    (void)arg;
+    pthread_mutex_lock(&timers.lock);
+    while (!timers.stopping) {
+        if (timers.len == 0) {
+            pthread_cond_wait(&timers.changed, &timers.lock);
+            continue;
+        }
+        FlTimer *t = timers.heap[0];
+        if (t->due_ms > sched_now_ms()) {
+            struct timespec ts;
+            until(&ts, t->due_ms);
+            pthread_cond_timedwait(&timers.changed, &timers.lock, &ts);
+            continue;
+        }
+        heap_remove(0);
+        pthread_mutex_unlock(&timers.lock);
+        t->fire(t, false);
+        pthread_mutex_lock(&timers.lock);
+    }
+    pthread_mutex_unlock(&timers.lock);
+    return NULL;
+}
+
+/* ---- start and stop ---------------------------------------------------- */
+
+static int timer_start(void)
+{
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&timers.changed, &ca);
+    pthread_condattr_destroy(&ca);
+    if (pthread_create(&timers.thread, NULL, timer_main, NULL) != 0)
+        return -1;
+    timers.started = true;
+    return 0;
+}
+
+int sched_start(int workers)
+{
+    pthread_cond_init(&work.ready, NULL);
+    work.threads = rt_check(calloc((size_t)workers, sizeof *work.threads));
+    for (; work.nthreads < workers; work.nthreads++)
+        if (pthread_create(&work.threads[work.nthreads], NULL, worker_main, NULL) != 0)
+            return -1;
+    return timer_start();
+}
+
+/* Discards what is left, one item at a time and without a lock held: a
+ * discard callback may cancel another timer. */
+static void discard_pending(void)
+{
+    for (;;) {
+        pthread_mutex_lock(&timers.lock);
+        FlTimer *t = timers.len ? timers.heap[0] : NULL;
+        if (t)
+            heap_remove(0);
+        pthread_mutex_unlock(&timers.lock);
+        if (!t)
+            break;
+        t->fire(t, true);
+    }
+    for (;;) {
+        pthread_mutex_lock(&work.lock);
+        FlTask *t = work_pop();
+        pthread_mutex_unlock(&work.lock);
+        if (!t)
+            break;
+        t->run(t, true);
+    }
+}
+
+void sched_stop(void)
+{
+    pthread_mutex_lock(&timers.lock);
+    timers.stopping = true;
+    pthread_cond_broadcast(&timers.changed);
+    pthread_mutex_unlock(&timers.lock);
+    pthread_mutex_lock(&work.lock);
+    work.stopping = true;
+    pthread_cond_broadcast(&work.ready);
+    pthread_mutex_unlock(&work.lock);
+    if (timers.started)
+        pthread_join(timers.thread, NULL);
+    for (int i = 0; i < work.nthreads; i++)
+        pthread_join(work.threads[i], NULL);
+    pthread_mutex_lock(&timers.lock);
+    pthread_mutex_lock(&work.lock);
+    stopped = true;
+    pthread_mutex_unlock(&work.lock);
+    pthread_mutex_unlock(&timers.lock);
+    discard_pending();
+    free(work.threads);
+    free(timers.heap);
+    work.threads = NULL;
+    timers.heap = NULL;
+    timers.len = timers.cap = 0;
+    pthread_cond_destroy(&work.ready);
+    if (timers.started)
+        pthread_cond_destroy(&timers.changed);
+}

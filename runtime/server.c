@@ -1,0 +1,696 @@
+/* server.c - the HTTP side: libmicrohttpd's daemon and each request's life.
+ *
+ * The life cycle is libmicrohttpd's own: the URI log callback makes the
+ * per-request state (FlConn) - and hands us the raw request target before
+ * libmicrohttpd unescapes it -, the first access-handler call routes the
+ * request, the next ones take the body into the run's arena, the final
+ * call starts the run, and the completion callback frees the state.
+ *
+ * The hot path: a run whose steps before its answer do not wait runs
+ * inline in that final call and its answer is queued right there - no
+ * suspend, no hand-off.  A run that must wait first suspends its
+ * connection; whoever answers (the run on a worker, the 504 timer,
+ * shutdown) stores the answer in the FlConn and resumes the connection,
+ * and the access handler, called again, queues it.  A connection stays
+ * suspended only while its caller waits, and sits meanwhile in the
+ * waiting list, so that shutdown can answer every one of them before it
+ * stops the daemon (which must not find a suspended connection).
+ *
+ * Answers given before a run exists (404, 405, 413, 400, 503, /healthz)
+ * are made once at start and shared by every request. */
+#include "internal.h"
+
+#include <microhttpd.h>
+#include <netdb.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/resource.h>
+#include <time.h>
+
+enum {
+    CONN_LIMIT = 10000,            /* connections, suspended ones included */
+    CONN_TIMEOUT_S = 30,           /* idle connections */
+    DISCARD_MAX = 16 << 20,        /* body bytes read past a 413, at most */
+    FLUSH_MS = 1000                /* shutdown: time to send the last answers */
+};
+
+typedef enum {
+    CONN_ROUTE,      /* the first call is due: route the request */
+    CONN_BODY,       /* taking the body into the run's arena */
+    CONN_REJECT,     /* answered without a run; the body is dropped */
+    CONN_WAITING,    /* suspended until the run's answer is stored */
+    CONN_DONE        /* an answer is queued */
+} ConnState;
+
+struct FlConn {
+    ConnState state;
+    struct MHD_Connection *mhd;
+    const FlWorkflow *wf;
+    FlRun *run;                  /* a reference, or NULL */
+    bool accepted;               /* run accepted: release it, not discard */
+    bool listed;                 /* in the waiting list */
+    FlBuf body;
+    size_t discarded;            /* CONN_REJECT: body bytes dropped */
+    struct MHD_Response *reject; /* CONN_REJECT: the shared answer */
+    int reject_status;
+    _Atomic(struct MHD_Response *) answer;  /* the run's answer, once */
+    int answer_status;
+    FlConn *prev, *next;         /* the waiting list */
+    size_t path_len;
+    char uri[];                  /* the raw request target */
+};
+
+/* Requests to one path: the workflows serving it and its 405. */
+typedef struct {
+    const char *path;
+    size_t len;
+    const FlWorkflow **wfs;
+    int count;
+    struct MHD_Response *not_allowed;
+} Route;
+
+static struct {
+    struct MHD_Daemon *daemon;
+    Route *routes;
+    int nroutes;
+    atomic_bool draining;
+    atomic_long live;            /* FlConn objects */
+    pthread_mutex_t wait_lock;   /* guards the waiting list and closing */
+    FlConn *waiting;
+    bool closing;                /* shutdown answers the waiting: no more */
+} srv = { .wait_lock = PTHREAD_MUTEX_INITIALIZER };
+
+static struct {
+    struct MHD_Response *not_found, *too_large, *bad_signature, *bad_json,
+        *unavailable, *health_ok, *health_draining, *health_405;
+} canned;
+
+/* ---- responses ---------------------------------------------------------- */
+
+static void add_header(struct MHD_Response *r, const char *name, const char *value)
+{
+    /* libmicrohttpd 0.9.75 refuses empty values: such a header is omitted */
+    (void)MHD_add_response_header(r, name, value);
+}
+
+/* A header value as a C string; values come as (pointer, length). */
+static void add_header_n(struct MHD_Response *r, const char *name,
+                         const char *value, size_t len)
+{
+    char small[256];
+    char *v = len < sizeof small ? small : rt_check(malloc(len + 1));
+    memcpy(v, value, len);
+    v[len] = '\0';
+    add_header(r, name, v);
+    if (v != small)
+        free(v);
+}
+
+struct MHD_Response *srv_response(const FlResponse *resp, const char *run_id)
+{
+    struct MHD_Response *r = MHD_create_response_from_buffer(
+        resp->body_len, (void *)resp->body,
+        resp->body_static ? MHD_RESPMEM_PERSISTENT : MHD_RESPMEM_MUST_COPY);
+    rt_check(r);
+    if (run_id)
+        add_header(r, "X-Flusso-Run-Id", run_id);
+    if (resp->content_type)
+        add_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, resp->content_type);
+    for (int i = 0; i < resp->header_count; i++)
+        add_header_n(r, resp->headers[i].name, resp->headers[i].value,
+                     resp->headers[i].value_len);
+    return r;
+}
+
+/* A shared JSON answer made at start. */
+static struct MHD_Response *canned_json(const char *body)
+{
+    FlResponse resp = { .body = body, .body_len = strlen(body), .body_static = true,
+                        .content_type = "application/json" };
+    return srv_response(&resp, NULL);
+}
+
+static void canned_make(void)
+{
+    canned.not_found = canned_json("{\"error\":\"not found\"}");
+    canned.too_large = canned_json("{\"error\":\"request body too large\"}");
+    canned.bad_signature = canned_json("{\"error\":\"invalid signature\"}");
+    canned.bad_json = canned_json("{\"error\":\"invalid JSON body\"}");
+    canned.unavailable = canned_json("{\"error\":\"shutting down\"}");
+    add_header(canned.unavailable, "Retry-After", "5");
+    add_header(canned.unavailable, MHD_HTTP_HEADER_CONNECTION, "close");
+    canned.health_ok = canned_json("{\"status\":\"ok\"}");
+    canned.health_draining = canned_json("{\"status\":\"draining\"}");
+    canned.health_405 = canned_json("{\"error\":\"method not allowed\"}");
+    add_header(canned.health_405, MHD_HTTP_HEADER_ALLOW, "GET");
+}
+
+static void canned_free(void)
+{
+    struct MHD_Response **all[] = {
+        &canned.not_found, &canned.too_large, &canned.bad_signature,
+        &canned.bad_json, &canned.unavailable,
+        &canned.health_ok, &canned.health_draining, &canned.health_405,
+    };
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
+        MHD_destroy_response(*all[i]);
+        *all[i] = NULL;
+    }
+}
+
+/* ---- routes ------------------------------------------------------------- */
+
+static Route *route_find(const char *path, size_t len)
+{
+    for (int i = 0; i < srv.nroutes; i++)
+        if (srv.routes[i].len == len && memcmp(srv.routes[i].path, path, len) == 0)
+            return &srv.routes[i];
+    return NULL;
+}
+
+static const FlWorkflow *route_method(const Route *rt, const char *method)
+{
+    for (int i = 0; i < rt->count; i++)
+        for (int m = 0; m < rt->wfs[i]->method_count; m++)
+            if (strcmp(rt->wfs[i]->methods[m], method) == 0)
+                return rt->wfs[i];
+    return NULL;
+}
+
+/* The Allow header of a path: its workflows' methods, in declared order. */
+static void route_allow(Route *rt)
+{
+    char allow[512] = "";
+    size_t n = 0;
+    for (int i = 0; i < rt->count; i++)
+        n += strlen(rt->wfs[i]->allow) + 2;
+    char *s = n < sizeof allow ? allow : rt_check(malloc(n + 1));
+    s[0] = '\0';
+    for (int i = 0; i < rt->count; i++) {
+        if (i > 0)
+            strcat(s, ", ");
+        strcat(s, rt->wfs[i]->allow);
+    }
+    rt->not_allowed = canned_json("{\"error\":\"method not allowed\"}");
+    add_header(rt->not_allowed, MHD_HTTP_HEADER_ALLOW, s);
+    if (s != allow)
+        free(s);
+}
+
+static void routes_make(const FlProgram *p)
+{
+    srv.routes = rt_check(calloc((size_t)p->workflow_count + 1, sizeof *srv.routes));
+    for (int i = 0; i < p->workflow_count; i++) {
+        const FlWorkflow *wf = p->workflows[i];
+        Route *rt = route_find(wf->path, strlen(wf->path));
+        if (!rt) {
+            rt = &srv.routes[srv.nroutes++];
+            rt->path = wf->path;
+            rt->len = strlen(wf->path);
+            rt->wfs = rt_check(calloc((size_t)p->workflow_count, sizeof *rt->wfs));
+        }
+        rt->wfs[rt->count++] = wf;
+    }
+    for (int i = 0; i < srv.nroutes; i++)
+        route_allow(&srv.routes[i]);
+}
+
+static void routes_free(void)
+{
+    for (int i = 0; i < srv.nroutes; i++) {
+        MHD_destroy_response(srv.routes[i].not_allowed);
+        free(srv.routes[i].wfs);
+    }
+    free(srv.routes);
+    srv.routes = NULL;
+    srv.nroutes = 0;
+}
+
+/* ---- the waiting list ----------------------------------------------------*/
+
+/* Lists a suspended connection; false when shutdown has begun answering
+ * the waiting (the caller then answers this one itself). */
+static bool waitlist_add(FlConn *c)
+{
+    pthread_mutex_lock(&srv.wait_lock);
+    bool ok = !srv.closing;
+    if (ok) {
+        c->prev = NULL;
+        c->next = srv.waiting;
+        if (srv.waiting)
+            srv.waiting->prev = c;
+        srv.waiting = c;
+        c->listed = true;
+    }
+    pthread_mutex_unlock(&srv.wait_lock);
+    return ok;
+}
+
+/* Unlinks c.  Called with the lock held. */
+static void waitlist_unlink(FlConn *c)
+{
+    if (!c->listed)
+        return;
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        srv.waiting = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    c->listed = false;
+}
+
+void srv_deliver(FlConn *c, struct MHD_Response *r, int status,
+                 bool on_conn_thread)
+{
+    c->answer_status = status;
+    atomic_store_explicit(&c->answer, r, memory_order_release);
+    if (on_conn_thread)
+        return;                  /* the access handler queues it on return */
+    /* Resumed under the lock, so shutdown never sees c unlisted yet still
+     * suspended.  libmicrohttpd calls us under none of its locks that
+     * MHD_resume_connection() takes. */
+    pthread_mutex_lock(&srv.wait_lock);
+    waitlist_unlink(c);
+    MHD_resume_connection(c->mhd);
+    pthread_mutex_unlock(&srv.wait_lock);
+}
+
+/* Shutdown: answers 503 to every caller still waiting, and makes later
+ * suspensions answer themselves. */
+static void waitlist_answer_all(void)
+{
+    pthread_mutex_lock(&srv.wait_lock);
+    srv.closing = true;
+    size_t n = 0;
+    for (FlConn *c = srv.waiting; c; c = c->next)
+        n++;
+    FlRun **runs = rt_check(calloc(n + 1, sizeof *runs));
+    n = 0;
+    for (FlConn *c = srv.waiting; c; c = c->next) {
+        run_retain(c->run);      /* c may be answered and freed meanwhile */
+        runs[n++] = c->run;
+    }
+    pthread_mutex_unlock(&srv.wait_lock);
+    for (size_t i = 0; i < n; i++) {
+        run_answer_error(runs[i], 503, "shutting down");
+        run_release(runs[i]);
+    }
+    free(runs);
+}
+
+/* ---- the request's life -------------------------------------------------- */
+
+static void *on_uri(void *cls, const char *uri, struct MHD_Connection *mc)
+{
+    (void)cls;
+    uri = uri ? uri : "";
+    size_t n = strlen(uri);
+    FlConn *c = malloc(sizeof *c + n + 1);
+    if (!c)
+        return NULL;             /* the access handler drops the request */
+    memset(c, 0, sizeof *c);
+    c->mhd = mc;
+    atomic_init(&c->answer, NULL);
+    memcpy(c->uri, uri, n + 1);
+    const char *q = memchr(uri, '?', n);
+    c->path_len = q ? (size_t)(q - uri) : n;
+    atomic_fetch_add_explicit(&srv.live, 1, memory_order_relaxed);
+    return c;
+}
+
+static void on_completed(void *cls, struct MHD_Connection *mc, void **ctx,
+                         enum MHD_RequestTerminationCode why)
+{
+    FlConn *c = *ctx;
+    (void)cls, (void)mc, (void)why;
+    if (!c)
+        return;
+    *ctx = NULL;
+    struct MHD_Response *r = atomic_load(&c->answer);
+    if (r)
+        MHD_destroy_response(r);
+    if (c->run && c->accepted)
+        run_release(c->run);
+    else if (c->run)
+        run_discard(c->run);
+    atomic_fetch_sub_explicit(&srv.live, 1, memory_order_relaxed);
+    free(c);
+}
+
+static bool has_body(struct MHD_Connection *mc)
+{
+    const char *cl = MHD_lookup_connection_value(mc, MHD_HEADER_KIND,
+                                                 MHD_HTTP_HEADER_CONTENT_LENGTH);
+    return (cl && strcmp(cl, "0") != 0) ||
+           MHD_lookup_connection_value(mc, MHD_HEADER_KIND,
+                                       MHD_HTTP_HEADER_TRANSFER_ENCODING);
+}
+
+/* Queues r (shared) now; the request is done. */
+static enum MHD_Result answer_now(FlConn *c, int status, struct MHD_Response *r)
+{
+    c->state = CONN_DONE;
+    return MHD_queue_response(c->mhd, (unsigned)status, r);
+}
+
+/* Answers r (shared) without a run.  On the first call of a request with
+ * a body, at once (libmicrohttpd then skips the body and closes the
+ * connection); otherwise in the final call, keeping the connection alive,
+ * with any body read and dropped. */
+static enum MHD_Result answer_canned(FlConn *c, int status, struct MHD_Response *r)
+{
+    if (c->state == CONN_ROUTE && has_body(c->mhd))
+        return answer_now(c, status, r);
+    c->reject = r;
+    c->reject_status = status;
+    c->state = CONN_REJECT;
+    return MHD_YES;
+}
+
+static enum MHD_Result answer_health(FlConn *c, const char *method)
+{
+    if (strcmp(method, MHD_HTTP_METHOD_GET) != 0)
+        return answer_canned(c, 405, canned.health_405);
+    if (atomic_load(&srv.draining))
+        return answer_canned(c, 503, canned.health_draining);
+    return answer_canned(c, 200, canned.health_ok);
+}
+
+/* Content-Length over the workflow's limit. */
+static bool declared_too_large(struct MHD_Connection *mc, const FlWorkflow *wf)
+{
+    const char *cl = MHD_lookup_connection_value(mc, MHD_HEADER_KIND,
+                                                 MHD_HTTP_HEADER_CONTENT_LENGTH);
+    return cl && strtoull(cl, NULL, 10) > (unsigned long long)wf->max_body_bytes;
+}
+
+/* The first call: the checks of spec 4.8 that need only the headers, in
+ * their order - 404, 405, 503, 413. */
+static enum MHD_Result conn_route(FlConn *c, const char *method)
+{
+    if (c->path_len == 8 && memcmp(c->uri, "/healthz", 8) == 0)
+        return answer_health(c, method);
+    const Route *rt = route_find(c->uri, c->path_len);
+    if (!rt)
+        return answer_canned(c, 404, canned.not_found);
+    const FlWorkflow *wf = route_method(rt, method);
+    if (!wf)
+        return answer_canned(c, 405, rt->not_allowed);
+    if (atomic_load_explicit(&srv.draining, memory_order_relaxed))
+        return answer_canned(c, 503, canned.unavailable);
+    /* Later: --max-inflight / --max-queue answer 503 here as well. */
+    if (declared_too_large(c->mhd, wf))
+        return answer_canned(c, 413, canned.too_large);
+    c->wf = wf;
+    c->run = run_new(wf);
+    fl_buf_init(&c->body, fl_run_arena(c->run));
+    c->state = CONN_BODY;
+    return MHD_YES;
+}
+
+/* A piece of the body; past max_body_bytes the run goes and 413 waits
+ * for the final call. */
+static enum MHD_Result conn_take(FlConn *c, const char *data, size_t *size)
+{
+    size_t n = *size;
+    *size = 0;
+    if (n > (size_t)c->wf->max_body_bytes - c->body.len) {
+        run_discard(c->run);
+        c->run = NULL;
+        return answer_canned(c, 413, canned.too_large);
+    }
+    fl_buf_append(&c->body, data, n);
+    return MHD_YES;
+}
+
+static enum MHD_Result conn_drop(FlConn *c, size_t *size)
+{
+    c->discarded += *size;
+    *size = 0;
+    return c->discarded > DISCARD_MAX ? MHD_NO : MHD_YES;
+}
+
+/* Queues the answer a run stored (the final or the resumed call). */
+static enum MHD_Result conn_queue_answer(FlConn *c)
+{
+    struct MHD_Response *r = atomic_exchange_explicit(&c->answer, NULL,
+                                                      memory_order_acquire);
+    if (!r)
+        return MHD_NO;
+    enum MHD_Result ok = MHD_queue_response(c->mhd, (unsigned)c->answer_status, r);
+    MHD_destroy_response(r);
+    c->state = CONN_DONE;
+    return ok;
+}
+
+/* The run must wait before it answers: the connection waits suspended. */
+static enum MHD_Result conn_suspend(FlConn *c)
+{
+    FlRun *run = c->run;
+    MHD_suspend_connection(c->mhd);
+    c->state = CONN_WAITING;
+    if (!waitlist_add(c))
+        run_answer_error(run, 503, "shutting down");
+    run_park(run);               /* from here on c may be answered any time */
+    return MHD_YES;
+}
+
+/* Signature verification (spec 3, trigger `verify`) goes here: on the raw
+ * bytes, after 413 and before the body is parsed; a failure answers 401
+ * {"error":"invalid signature"} and starts no run.  Next issue. */
+static bool signature_ok(const FlConn *c, const FlValue *raw)
+{
+    (void)c, (void)raw;          /* HOOK(verify): c->wf->verify, raw */
+    return true;
+}
+
+/* The final call: the body is complete.  401, 400, or the run starts. */
+static enum MHD_Result conn_finish(FlConn *c, const char *method)
+{
+    FlRun *run = c->run;
+    int64_t received_unix = fl_time_now_ms(), received = sched_now_ms();
+    const FlValue *raw = fl_buf_finish(&c->body);
+    const FlValue *trigger = NULL;
+    struct MHD_Response *refusal = canned.bad_signature;
+    if (signature_ok(c, raw)) {
+        refusal = canned.bad_json;
+        trigger = req_trigger(fl_run_arena(run), c->mhd, method, c->uri,
+                              c->path_len, raw, received_unix);
+    }
+    if (!trigger) {
+        run_discard(run);
+        c->run = NULL;
+        return answer_now(c, refusal == canned.bad_json ? 400 : 401, refusal);
+    }
+    run_accept(run, trigger, received, c);
+    c->accepted = true;
+    if (run_start_inline(run))
+        return conn_queue_answer(c);
+    return conn_suspend(c);
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc,
+                                  const char *url, const char *method,
+                                  const char *version, const char *data,
+                                  size_t *size, void **ctx)
+{
+    FlConn *c = *ctx;
+    (void)cls, (void)mc, (void)url, (void)version;
+    if (!c)
+        return MHD_NO;
+    switch (c->state) {
+    case CONN_ROUTE:
+        return conn_route(c, method);
+    case CONN_BODY:
+        return *size ? conn_take(c, data, size) : conn_finish(c, method);
+    case CONN_REJECT:
+        if (*size)
+            return conn_drop(c, size);
+        return answer_now(c, c->reject_status, c->reject);
+    case CONN_WAITING:
+        return conn_queue_answer(c);
+    case CONN_DONE:
+        break;
+    }
+    return MHD_NO;
+}
+
+/* libmicrohttpd's own messages, as log lines. */
+static void on_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    char msg[512];
+    (void)cls;
+    if (!log_enabled(FL_LOG_WARN))
+        return;
+    int n = vsnprintf(msg, sizeof msg, fmt, ap);
+    n = n < 0 ? 0 : (size_t)n >= sizeof msg ? (int)sizeof msg - 1 : n;
+    while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == ' '))
+        n--;
+    LogLine l = { .event = "http", .message = msg, .message_len = (size_t)n,
+                  .duration_ms = -1 };
+    log_write(FL_LOG_WARN, &l);
+}
+
+/* ---- listening ----------------------------------------------------------- */
+
+/* Splits [HOST:]PORT ([::1]:PORT for IPv6) and resolves it.  The printable
+ * host goes to host (brackets for IPv6).  0 or -1. */
+static int listen_resolve(const char *spec, struct sockaddr_storage *ss,
+                          socklen_t *sslen, char host[80])
+{
+    char name[256];
+    const char *port = spec, *colon = strrchr(spec, ':');
+    snprintf(name, sizeof name, "127.0.0.1");
+    if (spec[0] == '[') {
+        const char *close = strchr(spec, ']');
+        if (!close || close[1] != ':' || (size_t)(close - spec - 1) >= sizeof name)
+            return -1;
+        snprintf(name, sizeof name, "%.*s", (int)(close - spec - 1), spec + 1);
+        port = close + 2;
+    } else if (colon) {
+        if (colon == spec || (size_t)(colon - spec) >= sizeof name)
+            return -1;
+        snprintf(name, sizeof name, "%.*s", (int)(colon - spec), spec);
+        port = colon + 1;
+    }
+    if (!*port || strspn(port, "0123456789") != strlen(port) || strlen(port) > 5
+        || atoi(port) > 65535)
+        return -1;
+    struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+                              .ai_flags = AI_NUMERICSERV | AI_PASSIVE }, *res;
+    if (getaddrinfo(name, port, &hints, &res) != 0)
+        return -1;
+    memcpy(ss, res->ai_addr, res->ai_addrlen);
+    *sslen = res->ai_addrlen;
+    freeaddrinfo(res);
+    char num[64];
+    if (getnameinfo((struct sockaddr *)ss, *sslen, num, sizeof num, NULL, 0,
+                    NI_NUMERICHOST) != 0)
+        return -1;
+    snprintf(host, 80, ss->ss_family == AF_INET6 ? "[%s]" : "%s", num);
+    return 0;
+}
+
+/* Raises the descriptor limit to its hard limit; returns the soft one. */
+static rlim_t raise_nofile(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return 1024;
+    rl.rlim_cur = rl.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &rl);
+    getrlimit(RLIMIT_NOFILE, &rl);
+    return rl.rlim_cur;
+}
+
+static struct MHD_Daemon *daemon_start(const FlOptions *o, const struct sockaddr *sa)
+{
+    rlim_t fds = raise_nofile();
+    unsigned limit = fds > CONN_LIMIT + 64 ? CONN_LIMIT
+                   : fds > 128 ? (unsigned)(fds - 64) : 64;
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_ALLOW_SUSPEND_RESUME
+                   | MHD_USE_ERROR_LOG | MHD_USE_TURBO;
+    flags |= MHD_is_feature_supported(MHD_FEATURE_EPOLL) == MHD_YES
+           ? MHD_USE_EPOLL : MHD_USE_POLL;
+    if (sa->sa_family == AF_INET6)
+        flags |= MHD_USE_IPv6;
+    return MHD_start_daemon(flags, 0, NULL, NULL, on_request, NULL,
+                            MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL,
+                            MHD_OPTION_SOCK_ADDR, sa,
+                            MHD_OPTION_THREAD_POOL_SIZE, (unsigned)o->workers,
+                            MHD_OPTION_CONNECTION_LIMIT, limit,
+                            MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)CONN_TIMEOUT_S,
+                            MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)4096,
+                            MHD_OPTION_URI_LOG_CALLBACK, on_uri, NULL,
+                            MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
+                            MHD_OPTION_END);
+}
+
+/* ---- the server's life ---------------------------------------------------- */
+
+static void sleep_ms(long ms)
+{
+    struct timespec ts = { ms / 1000, (ms % 1000) * 1000000 };
+    nanosleep(&ts, NULL);
+}
+
+/* SIGTERM/SIGINT: new requests get 503 while the runs in flight finish
+ * (within the grace period); then callers still waiting get 503, the last
+ * answers are sent, and the daemon stops. */
+static void drain(long grace_ms)
+{
+    atomic_store(&srv.draining, true);
+    log_event(FL_LOG_INFO, "draining", "%ld run(s) in flight", run_inflight());
+    int64_t end = sched_now_ms() + grace_ms;
+    while (run_inflight() > 0 && sched_now_ms() < end)
+        sleep_ms(10);
+    waitlist_answer_all();
+    end = sched_now_ms() + FLUSH_MS;
+    while (atomic_load(&srv.live) > 0 && sched_now_ms() < end)
+        sleep_ms(10);
+}
+
+static sigset_t stop_signals(void)
+{
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    return set;
+}
+
+/* Listens, announces, and starts the threads.  0, or the exit status. */
+static int start(const FlOptions *o)
+{
+    struct sockaddr_storage ss;
+    socklen_t sslen;
+    char host[80];
+    if (listen_resolve(o->listen, &ss, &sslen, host) < 0) {
+        fprintf(stderr, "flusso: cannot listen on '%s': expected [HOST:]PORT\n", o->listen);
+        return 2;
+    }
+    if (sched_start(o->workers) < 0) {
+        fprintf(stderr, "flusso: cannot start worker threads\n");
+        return 2;
+    }
+    srv.daemon = daemon_start(o, (struct sockaddr *)&ss);
+    if (!srv.daemon) {
+        fprintf(stderr, "flusso: cannot listen on %s\n", o->listen);
+        return 2;
+    }
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(srv.daemon,
+                                                          MHD_DAEMON_INFO_BIND_PORT);
+    fprintf(stderr, "listening on http://%s:%u\n", host, info ? info->port : 0);
+    fflush(stderr);
+    return 0;
+}
+
+int srv_run(const FlOptions *o)
+{
+    sigset_t set = stop_signals();
+    int sig, rc;
+    /* Every thread started from here on inherits the mask: only sigwait()
+     * below sees the stop signals. */
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    canned_make();
+    routes_make(rt_program);
+    rc = start(o);
+    if (rc == 0) {
+        sigwait(&set, &sig);
+        drain(o->grace_ms);
+    }
+    if (srv.daemon)
+        MHD_stop_daemon(srv.daemon);
+    srv.daemon = NULL;
+    sched_stop();
+    routes_free();
+    canned_free();
+    if (rc == 0)
+        log_event(FL_LOG_INFO, "stopped", "stopped after signal %d", sig);
+    return rc;
+}

@@ -1,0 +1,389 @@
+#!/bin/bash
+# run_fake.sh - end-to-end tests of the runtime with a hand-written program.
+#
+#   tests/e2e/run_fake.sh [BUILD]     (BUILD: build/ by default)
+#
+# Builds tests/e2e/fake_program.c and tests/e2e/loadgen.c against
+# BUILD/libflusso.a (CC, E2E_CFLAGS and E2E_LDLIBS may override the
+# compiler, flags and libraries), then checks the handler from outside
+# with curl: answers, their order and timing, the CLI, and 5,000 runs
+# waiting at once on a fixed number of threads.
+set -u
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+BUILD=$(cd "${1:-$ROOT/build}" && pwd) || exit 1
+. "$ROOT/tests/e2e/lib.sh"
+
+CC=${CC:-cc}
+CFLAGS_DEFAULT="-std=c11 -D_GNU_SOURCE -O2 -g"
+case "$BUILD" in
+*asan*) CFLAGS_DEFAULT="$CFLAGS_DEFAULT -fsanitize=address,undefined -fno-omit-frame-pointer" ;;
+esac
+E2E_CFLAGS=${E2E_CFLAGS:-$CFLAGS_DEFAULT}
+E2E_LDLIBS=${E2E_LDLIBS:--lmicrohttpd -lcjson -lcrypto -lcurl -lsqlite3 -lpthread -lm}
+WARN="-Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes"
+FAKE=$BUILD/tests/e2e/fake_handler
+LOADGEN=$BUILD/tests/loadgen
+UUID_RE='^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$'
+
+build() {
+    mkdir -p "$BUILD/tests/e2e" || return 1
+    # shellcheck disable=SC2086
+    $CC $E2E_CFLAGS $WARN -I"$ROOT/runtime" -o "$FAKE" "$ROOT/tests/e2e/fake_program.c" \
+        "$BUILD/libflusso.a" $E2E_LDLIBS || return 1
+    # shellcheck disable=SC2086
+    [ -x "$LOADGEN" ] || $CC $E2E_CFLAGS $WARN -o "$LOADGEN" "$ROOT/tests/e2e/loadgen.c" || return 1
+}
+
+export FAKE_TAG=tag1 FAKE_ZONE=zone1
+unset FLUSSO_LISTEN
+
+# ---- the command line --------------------------------------------------------
+
+test_cli() {
+    local out rc
+    out=$(env -u FAKE_TAG -u FAKE_ZONE "$FAKE" --help 2>&1); rc=$?
+    expect_eq "--help exits 0 without env" "$rc" 0
+    expect_match "--help lists ack" "$out" 'POST /hooks/ack +ack \(ack.json\)'
+    expect_match "--help lists each method" "$out" 'PUT /hooks/fire +fire'
+    expect_match "--help lists /healthz" "$out" 'GET /healthz'
+    expect_match "--help lists FAKE_TAG" "$out" 'FAKE_TAG'
+    expect_match "--help lists FAKE_ZONE" "$out" 'FAKE_ZONE'
+    out=$(env -u FAKE_TAG "$FAKE" --version 2>&1); rc=$?
+    expect_eq "--version exits 0" "$rc" 0
+    expect_match "--version prints a version" "$out" '[0-9]+\.[0-9]+'
+    out=$(env -u FAKE_TAG -u FAKE_ZONE "$FAKE" --listen 127.0.0.1:0 2>&1); rc=$?
+    expect_eq "missing env exits 2" "$rc" 2
+    expect_match "missing env names FAKE_TAG" "$out" 'FAKE_TAG'
+    expect_match "missing env names FAKE_ZONE" "$out" 'FAKE_ZONE'
+    out=$(env -u FAKE_ZONE "$FAKE" --listen 127.0.0.1:0 2>&1); rc=$?
+    expect_eq "one missing variable exits 2" "$rc" 2
+    expect_true "only the missing variable is named" \
+        test "$(printf '%s' "$out" | grep -c FAKE_TAG)" = 0
+    "$FAKE" --bogus 2>/dev/null; expect_eq "unknown option exits 2" "$?" 2
+    "$FAKE" --workers 0 2>/dev/null; expect_eq "--workers 0 exits 2" "$?" 2
+    "$FAKE" --log-level loud 2>/dev/null; expect_eq "bad --log-level exits 2" "$?" 2
+    "$FAKE" --listen 127.0.0.1:99999 2>/dev/null; expect_eq "bad port exits 2" "$?" 2
+    "$FAKE" extra 2>/dev/null; expect_eq "an argument exits 2" "$?" 2
+}
+
+test_listen() {
+    local log=$E2E_DIR/listen1.log first_pid first_port rc
+    start_handler "$log" "$FAKE" --listen 0 || { fail "bare port 0 starts"; return; }
+    expect_match "port 0: the listening line" "$(grep '^listening' "$log")" \
+        '^listening on http://127\.0\.0\.1:[1-9][0-9]*$'
+    expect_eq "exactly one listening line" "$(grep -c '^listening' "$log")" 1
+    first_pid=$HANDLER_PID
+    first_port=$HANDLER_PORT
+    "$FAKE" --listen "127.0.0.1:$first_port" 2>/dev/null; rc=$?
+    expect_eq "a failed bind exits 2" "$rc" 2
+    stop_handler "$first_pid"
+    expect_eq "SIGTERM exits 0" "$STOP_STATUS" 0
+    log=$E2E_DIR/listen2.log
+    start_handler "$log" env FLUSSO_LISTEN=127.0.0.1:0 "$FAKE" ||
+        { fail "FLUSSO_LISTEN is used"; return; }
+    pass "FLUSSO_LISTEN is used"
+    stop_handler "$HANDLER_PID"
+    log=$E2E_DIR/listen3.log
+    start_handler "$log" env FLUSSO_LISTEN=127.0.0.1:1 "$FAKE" --listen 127.0.0.1:0 ||
+        { fail "--listen wins over FLUSSO_LISTEN"; return; }
+    pass "--listen wins over FLUSSO_LISTEN"
+    stop_handler "$HANDLER_PID"
+    if grep -q '^0\{31\}1 ' /proc/net/if_inet6 2>/dev/null; then     # ::1 exists
+        log=$E2E_DIR/listen4.log
+        start_handler "$log" "$FAKE" --listen '[::1]:0' || { fail "IPv6 listen"; return; }
+        expect_match "IPv6 listening line" "$HANDLER_URL" '^http://\[::1\]:[1-9][0-9]*$'
+        http GET "$HANDLER_URL/healthz"
+        expect_eq "IPv6 /healthz" "$HTTP_STATUS" 200
+        stop_handler "$HANDLER_PID"
+    fi
+}
+
+# ---- answers -----------------------------------------------------------------
+
+test_errors() {
+    local u=$1 big
+    http GET "$u/nope"
+    expect_eq "404 status" "$HTTP_STATUS" 404
+    expect_eq "404 body" "$HTTP_BODY" '{"error":"not found"}'
+    expect_eq "404 has no run id" "$(header X-Flusso-Run-Id)" ""
+    http POST "$u/hooks/ack/" -d '{}'
+    expect_eq "no trailing-slash folding" "$HTTP_STATUS" 404
+    http GET "$u/hooks/ack"
+    expect_eq "405 status" "$HTTP_STATUS" 405
+    expect_eq "405 Allow" "$(header Allow)" "POST"
+    expect_match "405 body is a JSON error" "$HTTP_BODY" '^\{"error":".+"\}$'
+    expect_eq "405 has no run id" "$(header X-Flusso-Run-Id)" ""
+    http DELETE "$u/hooks/fire"
+    expect_eq "405 Allow lists methods in order" "$(header Allow)" "POST, PUT"
+    big=$(head -c 2000 /dev/zero | tr '\0' 'x')
+    http POST "$u/hooks/ack" -H 'Content-Type: text/plain' --data-binary "$big"
+    expect_eq "413 by Content-Length" "$HTTP_STATUS" 413
+    expect_eq "413 body" "$HTTP_BODY" '{"error":"request body too large"}'
+    expect_eq "413 has no run id" "$(header X-Flusso-Run-Id)" ""
+    http POST "$u/hooks/ack" -H 'Transfer-Encoding: chunked' -H 'Content-Type: text/plain' \
+        --data-binary "$big"
+    expect_eq "413 when a chunked body grows too large" "$HTTP_STATUS" 413
+    http POST "$u/hooks/nope" --data-binary "$big"
+    expect_eq "404 comes before 413" "$HTTP_STATUS" 404
+    http POST "$u/hooks/ack" -H 'Content-Type: application/json; charset=utf-8' -d '{bad'
+    expect_eq "400 status" "$HTTP_STATUS" 400
+    expect_eq "400 body" "$HTTP_BODY" '{"error":"invalid JSON body"}'
+    expect_eq "400 has no run id" "$(header X-Flusso-Run-Id)" ""
+    http POST "$u/hooks/ack" -H 'Content-Type: Application/VND.api+JSON' -d '[1,'
+    expect_eq "400 for +json, any case" "$HTTP_STATUS" 400
+    http POST "$u/hooks/ack" -H 'Content-Type: text/plain' -d '{bad'
+    expect_eq "text bodies are not parsed" "$HTTP_STATUS" 200
+    http GET "$u/healthz"
+    expect_eq "/healthz status" "$HTTP_STATUS" 200
+    expect_eq "/healthz body" "$HTTP_BODY" '{"status":"ok"}'
+    http POST "$u/healthz"
+    expect_eq "POST /healthz is 405" "$HTTP_STATUS" 405
+}
+
+test_ack() {
+    local u=$1 id t0 elapsed
+    http POST "$u/hooks/ack?q=a+b%21&q=second" -H 'Content-Type: application/json' \
+        -d '{"id":42}'
+    expect_eq "200 status" "$HTTP_STATUS" 200
+    expect_eq "200 templated body" "$HTTP_BODY" '{"received":true,"id":42,"q":"a b!"}'
+    expect_eq "200 content type" "$(header Content-Type)" "application/json"
+    expect_eq "200 workflow header" "$(header X-Ack)" "ack-42"
+    expect_match "200 has a run id" "$(header X-Flusso-Run-Id)" "$UUID_RE"
+    expect_true "tail line appears" wait_for_line "$E2E_DIR/run/tail.log" '^tail 42 tag1$' 5
+
+    # The answer leaves before the 2 s tail; the tail's line comes after.
+    t0=$(now_ms)
+    http POST "$u/hooks/ack?tail_ms=2000" -H 'Content-Type: application/json' -d '{"id":"slowtail"}'
+    expect_eq "answer before a long tail" "$HTTP_STATUS" 200
+    expect_true "answered well before the tail ends ($HTTP_MS ms)" test "$HTTP_MS" -lt 1000
+    expect_true "no tail line at answer time" \
+        test "$(grep -c slowtail "$E2E_DIR/run/tail.log")" = 0
+    expect_true "tail line after the delay" \
+        wait_for_line "$E2E_DIR/run/tail.log" '^tail slowtail tag1$' 8
+    elapsed=$(( $(now_ms) - t0 ))
+    expect_true "tail line came after ~2 s ($elapsed ms)" test "$elapsed" -ge 1900
+
+    http POST "$u/hooks/ack?tail_ms=0&note=%0A%7B%22forged%22:1%7D" \
+        -H 'Content-Type: application/json' -d '{"id":"injection"}'
+    expect_true "log line with a newline inside" \
+        wait_for_line "$E2E_DIR/run/handler.log" 'done [0-9a-f-]{36}\\n\{\\"forged' 5
+}
+
+test_fire() {
+    local u=$1
+    http PUT "$u/hooks/fire" -H 'Content-Type: application/json' -d '{"n":7}'
+    expect_eq "202 status" "$HTTP_STATUS" 202
+    expect_eq "202 empty body" "$HTTP_BODY" ""
+    expect_eq "202 has no content type" "$(header Content-Type)" ""
+    expect_match "202 has a run id" "$(header X-Flusso-Run-Id)" "$UUID_RE"
+    expect_true "202 at once ($HTTP_MS ms)" test "$HTTP_MS" -lt 1000
+    expect_true "fire's steps ran" wait_for_line "$E2E_DIR/run/fire.log" '^fire 7 PUT zone1 fire$' 5
+    http POST "$u/hooks/fire" -H 'Content-Type: application/json' -d '{"n":"two\nlines \"q\""}'
+    expect_true "file log: newlines written as \\n" \
+        wait_for_line "$E2E_DIR/run/fire.log" '^fire two\\nlines "q" POST zone1 fire$' 5
+}
+
+test_waits() {
+    local u=$1 id
+    http POST "$u/hooks/slow?ms=400&id=s1"
+    expect_eq "delay then answer: status" "$HTTP_STATUS" 201
+    id=$(header X-Flusso-Run-Id)
+    expect_eq "delay then answer: body" "$HTTP_BODY" "{\"waited\":400,\"run\":\"$id\",\"id\":\"s1\"}"
+    expect_true "answered after the delay ($HTTP_MS ms)" test "$HTTP_MS" -ge 390
+    expect_true "answered soon after the delay ($HTTP_MS ms)" test "$HTTP_MS" -lt 3000
+    http POST "$u/hooks/late"
+    id=$(header X-Flusso-Run-Id)
+    expect_eq "504 status" "$HTTP_STATUS" 504
+    expect_eq "504 body" "$HTTP_BODY" "{\"error\":\"workflow did not respond in time\",\"run_id\":\"$id\"}"
+    expect_match "504 has a run id" "$id" "$UUID_RE"
+    expect_true "504 after response_timeout_ms ($HTTP_MS ms)" \
+        test "$HTTP_MS" -ge 950 -a "$HTTP_MS" -lt 1450
+    expect_true "the run goes on: sent=false" \
+        wait_for_line "$E2E_DIR/run/late.log" '^late sent=false$' 5
+}
+
+test_check() {
+    local u=$1
+    http POST "$u/hooks/check?h=abc"
+    expect_eq "gate true: status" "$HTTP_STATUS" 200
+    expect_eq "gate true: text body" "$HTTP_BODY" "hello abc"
+    expect_eq "gate true: content type" "$(header Content-Type)" "text/plain"
+    expect_eq "gate true: header" "$(header X-Echo)" "abc"
+    http POST "$u/hooks/check?h=ABC"
+    expect_eq "gate false: status from a template" "$HTTP_STATUS" 422
+    expect_eq "gate false: empty body" "$HTTP_BODY" ""
+    http POST "$u/hooks/check?h=A%0d%0aX-Evil:%201"
+    expect_eq "CR/LF header value: 500" "$HTTP_STATUS" 500
+    expect_eq "CR/LF header value: nothing injected" "$(header X-Evil)" ""
+    expect_match "CR/LF header value: 500 body" "$HTTP_BODY" \
+        '^\{"error":"header X-Echo: value contains CR, LF or NUL","run_id":"[0-9a-f-]{36}"\}$'
+    expect_eq "500 run id in body and header" \
+        "$(printf '%s' "$HTTP_BODY" | sed 's/.*"run_id":"\([^"]*\)".*/\1/')" \
+        "$(header X-Flusso-Run-Id)"
+    http POST "$u/hooks/check?h=A&status=abc"
+    expect_eq "bad status template: 500" "$HTTP_STATUS" 500
+    expect_match "bad status template: message" "$HTTP_BODY" 'status_code must be'
+    http POST "$u/hooks/check?h=A&status=%20301%20"
+    expect_eq "numeric string status" "$HTTP_STATUS" 301
+}
+
+test_trigger() {
+    local u=$1 b
+    http POST "$u/hooks/echo?a=1&a=2&sp=x+y&pct=%41%2B%zz&flag&=e" \
+        -H 'X-Multi: one' -H 'x-multi: two' -H 'X-Case: Keep' \
+        -H 'Content-Type: application/x-www-form-urlencoded' \
+        --data-binary 'k=v+w&k=second&e=%E2%82%AC&n'
+    b=$HTTP_BODY
+    expect_match "method" "$b" '"method":"POST"'
+    expect_match "path without the query" "$b" '"path":"/hooks/echo"'
+    expect_match "query: first wins, decoded" "$b" \
+        '"query":\{"a":"1","sp":"x y","pct":"A\+%zz","flag":"","":"e"\}'
+    expect_match "headers: lower-cased, joined" "$b" '"x-multi":"one, two"'
+    expect_match "headers: values kept" "$b" '"x-case":"Keep"'
+    expect_match "form body" "$b" '"body":\{"k":"v w","e":"€","n":""\}'
+    expect_match "raw body" "$b" '"raw_body":"k=v\+w&k=second&e=%E2%82%AC&n"'
+    expect_match "received_at" "$b" \
+        '"received_at":"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z"'
+    http POST "$u/hooks/echo" -H 'Content-Type: application/json' -d '{"a":[1,2.5,"x"]}'
+    expect_match "JSON body" "$HTTP_BODY" '"body":\{"a":\[1,2\.5,"x"\]\}'
+    http GET "$u/hooks/echo"
+    expect_match "empty body is null" "$HTTP_BODY" '"body":null,"raw_body":""'
+    printf 'a\0b' > "$E2E_DIR/nul.bin"
+    http POST "$u/hooks/echo" -H 'Content-Type: text/plain' --data-binary "@$E2E_DIR/nul.bin"
+    expect_match "raw body keeps NUL" "$HTTP_BODY" '"raw_body":"a\\u0000b"'
+    expect_match "text body" "$HTTP_BODY" '"body":"a\\u0000b"'
+}
+
+# 200 requests at once, each with its own answer.
+test_concurrent() {
+    local u=$1 i bad=0 dir=$E2E_DIR/conc pids=""
+    mkdir -p "$dir"
+    for i in $(seq 1 200); do
+        curl -s --max-time 20 -o "$dir/$i" -H 'Content-Type: application/json' \
+            -d "{\"id\":$i}" "$u/hooks/ack?q=c$i" &
+        pids="$pids $!"
+    done
+    # shellcheck disable=SC2086
+    wait $pids
+    for i in $(seq 1 200); do
+        [ "$(cat "$dir/$i" 2>/dev/null)" = "{\"received\":true,\"id\":$i,\"q\":\"c$i\"}" ] ||
+            bad=$((bad + 1))
+    done
+    expect_eq "200 concurrent requests, each its own answer" "$bad" 0
+}
+
+# 5,000 runs waiting in a 1 s delay at once, on a fixed number of threads.
+test_many_waiting() {
+    local before out
+    if [ "$(ulimit -Hn)" != unlimited ] && [ "$(ulimit -Hn)" -lt 12000 ]; then
+        echo "  skip 5000 waiting runs: descriptor limit $(ulimit -Hn)"
+        return
+    fi
+    ulimit -n "$(ulimit -Hn)"
+    before=$(threads "$HANDLER_PID")
+    out=$("$LOADGEN" 127.0.0.1 "$HANDLER_PORT" '/hooks/slow?ms=1000' 5000 201 "$HANDLER_PID")
+    echo "  5000 waiting runs: $out (threads before: $before)"
+    expect_match "5000 waiting runs all answered 201" "$out" '^ok=5000 failed=0 '
+    expect_match "thread count unchanged while 5000 runs wait" "$out" \
+        "threads_min=$before threads_max=$before "
+    expect_eq "thread count unchanged after" "$(threads "$HANDLER_PID")" "$before"
+}
+
+test_logs() {
+    local log=$1
+    expect_true "log step lines are JSON on stderr" \
+        grep -Eq '^\{"time":"[^"]+","level":"info","run_id":"[0-9a-f-]{36}","workflow":"ack","step":"done","event":"log","message":"done [0-9a-f-]{36}"\}$' "$log"
+    expect_true "every stderr line but one is a JSON object" \
+        test "$(grep -cv '^{"time":.*}$' "$log")" = 1
+    expect_true "no line forged from request content" \
+        test "$(grep -c '^{"forged"' "$log")" = 0
+    expect_true "failures before the answer are logged" \
+        grep -q '"level":"error".*"event":"failed","message":"header X-Echo' "$log"
+}
+
+# SIGTERM: runs in flight finish; new requests get 503 meanwhile.
+test_drain() {
+    local log=$E2E_DIR/drain.log pid u curl_pid
+    start_handler "$log" "$FAKE" --listen 127.0.0.1:0 --log-level warn || { fail "drain: start"; return; }
+    pid=$HANDLER_PID
+    u=$HANDLER_URL
+    curl -s --max-time 20 -o "$E2E_DIR/drain.body" -w '%{http_code}' -X POST \
+        "$u/hooks/slow?ms=1500&id=d" > "$E2E_DIR/drain.status" &
+    curl_pid=$!
+    sleep 0.4
+    kill -TERM "$pid"
+    sleep 0.2
+    http GET "$u/healthz"
+    expect_eq "draining: /healthz 503" "$HTTP_STATUS" 503
+    http POST "$u/hooks/fire" -d '{}'
+    expect_eq "draining: new request 503" "$HTTP_STATUS" 503
+    expect_eq "draining: Retry-After" "$(header Retry-After)" "5"
+    expect_eq "draining: no run id" "$(header X-Flusso-Run-Id)" ""
+    wait "$curl_pid"
+    expect_eq "draining: the run in flight answers" "$(cat "$E2E_DIR/drain.status")" 201
+    stop_handler "$pid" 15
+    expect_eq "draining: exit 0" "$STOP_STATUS" 0
+    expect_true "--log-level warn filters info lines" test "$(grep -c '"level":"info"' "$log")" = 0
+}
+
+# SIGTERM with a caller still waiting when the 10 s grace ends: 503.
+test_drain_grace() {
+    local log=$E2E_DIR/grace.log pid u curl_pid t0 took
+    start_handler "$log" "$FAKE" --listen 127.0.0.1:0 || { fail "grace: start"; return; }
+    pid=$HANDLER_PID
+    u=$HANDLER_URL
+    curl -s --max-time 30 -D "$E2E_DIR/grace.headers" -o "$E2E_DIR/grace.body" \
+        -w '%{http_code}' -X POST "$u/hooks/hold" > "$E2E_DIR/grace.status" &
+    curl_pid=$!
+    sleep 0.3
+    t0=$(now_ms)
+    kill -TERM "$pid"
+    wait "$curl_pid"
+    took=$(( $(now_ms) - t0 ))
+    HTTP_HEADERS=$E2E_DIR/grace.headers
+    expect_eq "grace over: the waiting caller gets 503" "$(cat "$E2E_DIR/grace.status")" 503
+    expect_match "grace over: 503 carries the run id" "$(header X-Flusso-Run-Id)" "$UUID_RE"
+    expect_eq "grace over: Retry-After" "$(header Retry-After)" "5"
+    expect_match "grace over: JSON error" "$(cat "$E2E_DIR/grace.body")" \
+        '^\{"error":"shutting down","run_id":"[0-9a-f-]{36}"\}$'
+    expect_true "grace over: after about 10 s ($took ms)" test "$took" -ge 9500 -a "$took" -lt 13000
+    stop_handler "$pid" 10
+    expect_eq "grace over: exit 0" "$STOP_STATUS" 0
+    expect_true "grace over: the run is logged abandoned" grep -q '"event":"abandoned"' "$log"
+}
+
+# Sanitizer reports anywhere in the handlers' logs.
+test_sanitizers() {
+    expect_eq "no sanitizer reports" \
+        "$(grep -rlE 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$E2E_DIR" | wc -l)" 0
+}
+
+main() {
+    e2e_init
+    echo "e2e: building the fake handler"
+    build || { echo "e2e: build failed" >&2; exit 1; }
+    test_cli
+    test_listen
+    mkdir -p "$E2E_DIR/run"
+    local log=$E2E_DIR/run/handler.log
+    cd "$E2E_DIR/run" || exit 1          # the log steps' files land here
+    start_handler "$log" "$FAKE" --listen 127.0.0.1:0 --workers 2 || exit 1
+    cd "$ROOT" || exit 1
+    test_errors "$HANDLER_URL"
+    test_ack "$HANDLER_URL"
+    test_fire "$HANDLER_URL"
+    test_waits "$HANDLER_URL"
+    test_check "$HANDLER_URL"
+    test_trigger "$HANDLER_URL"
+    test_concurrent "$HANDLER_URL"
+    test_many_waiting
+    stop_handler "$HANDLER_PID" 20
+    expect_eq "exit 0 after SIGTERM" "$STOP_STATUS" 0
+    test_logs "$log"
+    test_drain
+    test_drain_grace
+    test_sanitizers
+    e2e_finish
+}
+
+main "$@"
