@@ -42,6 +42,19 @@ static void emit_return(Emitter *e, const char *indent, int next)
 static void emit_fail_check(Emitter *e, const Step *s, const char *call,
                             int next)
 {
+    /* A webhook_response that fails under on_error continue has answered
+     * nothing, and no other response can follow it on this path (the
+     * checker allows one per path): the default 202 goes out right away. */
+    if (s->type == ST_RESPONSE && s->on_error_continue) {
+        fprintf(e->fn,
+                "    if (%s < 0) {\n"
+                "        int next = fl_step_failed(r, %d, fl_run_error(r), %s);\n"
+                "        fl_respond_default(r);  /* no response can follow */\n"
+                "        return next;\n"
+                "    }\n",
+                call, s->index, next_text(e, next));
+        return;
+    }
     fprintf(e->fn,
             "    if (%s < 0)\n"
             "        return fl_step_failed(r, %d, fl_run_error(r), %s);\n",

@@ -30,7 +30,7 @@ compile() {   # compile OUT WORKFLOW...
 echo "e2e compiled: building handlers"
 compile main "$WF/respond-then-tail.json" "$WF/branch-default.json" \
     "$WF/no-response.json" "$WF/delay-first.json" "$WF/echo.json" \
-    "$WF/failing.json" || exit 1
+    "$WF/failing.json" "$WF/response-continue.json" || exit 1
 compile sleepers "$WF/sleepers.json" || exit 1
 compile payment "$ROOT/examples/payment.json" || exit 1
 
@@ -104,6 +104,12 @@ test_failures() {
     http POST "$URL/fail?ms=0&h=fine"
     expect_eq "plain header value: 200" "$HTTP_STATUS" 200
     expect_eq "plain header value: sent" "$(header X-Value)" fine
+    http POST "$URL/continue?h=a%0aB:%20c"
+    expect_eq "failed response, on_error continue: default 202" "$HTTP_STATUS" 202
+    expect_true "failed response: 202 at once, before the 1 s tail ($HTTP_MS ms)" \
+        test "$HTTP_MS" -lt 800
+    expect_true "failed response: the run went on with the error" \
+        wait_for_line continue.log '^sent=(false)? error=.+' 15
 }
 
 # ---- strings echoed byte for byte -------------------------------------------------

@@ -39,8 +39,11 @@ static int w0_reply(FlRun *r)
     resp.body = t1->u.s;
     resp.body_len = t1->len;
     resp.content_type = "application/json";
-    if (fl_respond(r, 3, &resp) < 0)
-        return fl_step_failed(r, 3, fl_run_error(r), FL_NEXT_END);
+    if (fl_respond(r, 3, &resp) < 0) {
+        int next = fl_step_failed(r, 3, fl_run_error(r), FL_NEXT_END);
+        fl_respond_default(r);  /* no response can follow */
+        return next;
+    }
     return FL_NEXT_END;
 }
 
@@ -48,7 +51,7 @@ static const FlStepInfo w0_steps[] = {
     { "trigger", "webhook_trigger", "trigger", NULL, false },
     { "maybe", "delay", "steps[0]", w0_maybe, true },
     { "write", "log", "steps[1]", w0_write, true },
-    { "reply", "webhook_response", "steps[2]", w0_reply, false },
+    { "reply", "webhook_response", "steps[2]", w0_reply, true },
 };
 static const char *const w0_methods[] = { "POST" };
 static const FlWorkflow w0 = {
