@@ -61,13 +61,18 @@ demo: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)tools/demo $(FLUSSOC) $(BUILD)
 
+# Every example checks clean, together, and has its generated-C golden.
 check-examples: $(FLUSSOC)
 	$(Q)$(FLUSSOC) --check examples/*.json && echo "flussoc: all examples check clean"
+	$(Q)for f in examples/*.json; do \
+	    g=tests/golden/valid-example-$$(basename $$f); \
+	    [ -e $$g ] || { echo "missing $$g: ln -s ../../$$f $$g" >&2; exit 1; }; \
+	done
 
 # The README's second command: every test.
 test: deps
 	$(Q)$(MAKE) --no-print-directory all
-	$(Q)$(MAKE) --no-print-directory test-unit test-golden test-robust check-examples test-e2e
+	$(Q)$(MAKE) --no-print-directory test-unit test-golden test-robust check-examples test-e2e bench-build fuzz-smoke
 	@echo "all tests passed"
 
 test-unit: $(UNIT_BIN)
@@ -112,7 +117,10 @@ $(FLUSSOC): $(BUILD)/compiler/main.o $(FRONT_LIB) $(RT_LIB)
 	$(Q)$(CC) $(ALLFLAGS) -o $@ $^ $(LDLIBS_FRONT) -lm
 
 # Handlers built by a sanitized flussoc link the sanitized runtime.
-$(BUILD)/compiler/cc.o: ALLFLAGS += -DFLUSSOC_RUNTIME_FLAGS='"$(SANFLAGS)"'
+# A flussoc built outside the source tree (BUILD=/elsewhere) still finds
+# flusso.h in it.
+$(BUILD)/compiler/cc.o: ALLFLAGS += -DFLUSSOC_RUNTIME_FLAGS='"$(SANFLAGS)"' \
+    -DFLUSSOC_SOURCE_INCLUDE='"$(abspath runtime)"'
 
 
 $(FRONT_LIB): $(FRONT_OBJ)
@@ -163,6 +171,62 @@ install: all
 	install -m 644 runtime/flusso.h $(DESTDIR)$(PREFIX)/include/flusso.h
 
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-fuzz
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+
+# ---- the benchmark (docs/performance.md) ------------------------------------
+# `make bench` measures the compiled payment handler against bench/handwritten.c
+# on loopback with wrk (about 4 minutes on 2 cores).  `make bench-build` only
+# builds both and checks the script: it is part of `make test`.
+.PHONY: bench bench-build
+BENCH_BIN = $(BUILD)/bench/handwritten $(BUILD)/bench/payment
+
+bench-build: $(BENCH_BIN)
+	$(Q)bash -n bench/run && echo "bench: builds"
+
+bench: deps bench-build
+	$(Q)./tools/install-deps wrk
+	$(Q)bench/run $(FLUSSOC) $(BUILD)
+
+$(BUILD)/bench/handwritten: bench/handwritten.c
+	@mkdir -p $(@D)
+	@echo "  CC      $@"
+	$(Q)$(CC) $(ALLFLAGS) $(WARN) -o $@ $< -lmicrohttpd -lcjson -lcrypto -lpthread
+
+$(BUILD)/bench/payment: examples/payment.json $(FLUSSOC) $(RT_LIB)
+	@mkdir -p $(@D)
+	@echo "  FLUSSOC $@"
+	$(Q)$(FLUSSOC) examples/payment.json -o $@
+
+# ---- fuzzing (libFuzzer: clang with -fsanitize=fuzzer) ---------------------
+# `make fuzz` builds the targets of tests/fuzz/ with clang, ASan and UBSan
+# into $(FUZZ_BUILD), replays tests/fuzz/regressions/ and fuzzes each target
+# for FUZZ_SECONDS; `make fuzz-smoke` (part of `make test`) does the same
+# for FUZZ_SMOKE_SECONDS.
+FUZZ_CC            ?= clang
+FUZZ_BUILD         ?= $(BUILD)-fuzz
+FUZZ_SECONDS       ?= 20
+FUZZ_SMOKE_SECONDS ?= 10
+FUZZ_SAN     = -fsanitize=address,undefined -fno-sanitize-recover=undefined \
+               -fno-omit-frame-pointer
+FUZZ_TARGETS = workflow template request
+
+.PHONY: fuzz fuzz-smoke fuzz-build fuzz-bins
+fuzz: fuzz-build
+	$(Q)tests/fuzz/run $(FUZZ_BUILD) $(FUZZ_SECONDS)
+
+fuzz-smoke: fuzz-build
+	$(Q)tests/fuzz/run $(FUZZ_BUILD) $(FUZZ_SMOKE_SECONDS)
+
+fuzz-build:
+	$(Q)$(MAKE) --no-print-directory BUILD=$(FUZZ_BUILD) CC=$(FUZZ_CC) OPT=-O1 \
+	    SANFLAGS="$(FUZZ_SAN) -fsanitize=fuzzer-no-link" fuzz-bins
+
+fuzz-bins: $(FUZZ_TARGETS:%=$(BUILD)/fuzz/%)
+
+$(BUILD)/fuzz/%: tests/fuzz/fuzz_%.c $(FRONT_LIB) $(RT_LIB)
+	@mkdir -p $(@D)
+	@echo "  FUZZ    $@"
+	$(Q)$(CC) $(ALLFLAGS) $(WARN) -fsanitize=fuzzer -Icompiler -Iruntime -I$(GEN) \
+	    -o $@ $< $(FRONT_LIB) $(RT_LIB) $(LDLIBS_RT)

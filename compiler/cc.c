@@ -17,6 +17,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#ifndef FLUSSOC_SOURCE_INCLUDE
+#define FLUSSOC_SOURCE_INCLUDE "%s/../runtime"  /* the source tree's runtime/ */
+#endif
+
 #ifndef FLUSSOC_RUNTIME_FLAGS
 #define FLUSSOC_RUNTIME_FLAGS ""   /* e.g. sanitizer flags of the runtime */
 #endif
@@ -76,11 +80,15 @@ static int find_runtime(char *lib, char *include, size_t size)
     static const char *const layouts[][2] = {
         { "%s/libflusso.a", "%s/../runtime" },        /* the build tree */
         { "%s/../lib/libflusso.a", "%s/../include" },  /* make install */
+        { "%s/libflusso.a", FLUSSOC_SOURCE_INCLUDE },  /* make BUILD=elsewhere */
     };
     for (size_t i = 0; i < sizeof layouts / sizeof layouts[0]; i++) {
         char header[PATH_MAX + 16];
         snprintf(lib, size, layouts[i][0], self);
-        snprintf(include, size, layouts[i][1], self);
+        if (strstr(layouts[i][1], "%s"))
+            snprintf(include, size, layouts[i][1], self);
+        else   /* an absolute path, which may hold a '%' of its own */
+            snprintf(include, size, "%s", layouts[i][1]);
         snprintf(header, sizeof header, "%s/flusso.h", include);
         if (file_exists(lib) && file_exists(header))
             return 0;

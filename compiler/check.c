@@ -32,6 +32,7 @@ typedef struct {
     const Template *tmpl;      /* the template being checked */
     const Reach *flow;          /* what ran before step */
     bool env_only;             /* the verify secret: only env.NAME */
+    bool saw_env;              /* env_only: the secret used env.NAME */
     bool partial;              /* the loader reported errors: the tree may
                                   lack steps, so only checks that need no
                                   complete tree are made */
@@ -273,6 +274,7 @@ static void check_path(Checker *c, const Expr *root, const Expr *const *segs,
     const Expr *first = nsegs > 0 ? segs[0] : NULL;
     if (strcmp(root->str, "env") == 0) {
         check_env_ref(c, root, first);
+        c->saw_env = true;
         return;
     }
     if (c->env_only) {
@@ -406,16 +408,29 @@ static void check_headers(Checker *c, const NamedTemplate *h, int count)
         check_template(c, h[i].tmpl);
 }
 
+/* The verify secret is computed at start, before any step: env.NAME only.
+ * One that uses no env.NAME would be written into the handler binary. */
+static void check_verify_secret(Checker *c, const VerifyConfig *v)
+{
+    if (!v->secret)
+        return;                  /* missing: the loader reported it */
+    c->env_only = true;
+    c->saw_env = false;
+    check_template(c, v->secret);
+    c->env_only = false;
+    if (!c->saw_env)
+        diag_report(c->diag, DIAG_WARNING, v->secret->path, v->secret->step_key,
+                    "the verify secret uses no env.NAME: it is written into "
+                    "the handler binary (use {{ env.NAME }})");
+}
+
 /* Every template of step s's configuration, in document order. */
 static void check_step_templates(Checker *c, const Step *s)
 {
     switch (s->type) {
     case ST_TRIGGER:
-        if (s->as.trigger.verify) {
-            c->env_only = true;
-            check_template(c, s->as.trigger.verify->secret);
-            c->env_only = false;
-        }
+        if (s->as.trigger.verify)
+            check_verify_secret(c, s->as.trigger.verify);
         break;
     case ST_LOGIC_GATE:
         check_template(c, s->as.gate.condition);

@@ -1,5 +1,5 @@
 /* emit.c - the generated program: one step function per step, a table per
- * workflow, and main().
+ * workflow (with its verify settings and secret function), and main().
  *
  * The shape mirrors the workflow: each step becomes a function named after
  * the workflow's number and the step's key, introduced by a comment with
@@ -248,6 +248,51 @@ static void emit_delay(Emitter *e, const Step *s, int next)
     fputs("    return FL_NEXT_WAIT;\n", e->fn);
 }
 
+/* The request body: constant bodies become static text, compact JSON
+ * serialised here; a string body is text, anything else JSON. */
+static const char *http_body(Emitter *e, const TValue *body)
+{
+    if (tvalue_is_constant(body)) {
+        size_t len;
+        const char *text = body->kind == TV_TEMPLATE
+            ? template_constant_text(e->arena, body->tmpl, &len)
+            : cwrite_json(e->arena, body, &len);
+        return emit_const_string(e, text, len);
+    }
+    if (body->kind == TV_TEMPLATE)
+        return emit_template_text(e, body->tmpl);
+    return emit_tvalue_json(e, body);
+}
+
+/* The rendered request goes to fl_http(), which continues the run at next
+ * when the answer is in (or fails the step); the run waits on no thread. */
+static void emit_http(Emitter *e, const Step *s, int next)
+{
+    const HttpConfig *c = &s->as.http;
+    const char *method = c->method ? emit_template_text(e, c->method)
+                                   : emit_const_string(e, "GET", 3);
+    const char *url = emit_template_text(e, c->url);
+    const char *headers = emit_headers(e, c->headers, c->header_count);
+    const char *body = c->body ? http_body(e, c->body) : NULL;
+    fprintf(e->fn, "    const FlHttpRequest req = {\n"
+                   "        .method = %s,\n        .url = %s,\n", method, url);
+    if (headers)
+        fprintf(e->fn, "        .headers = %s,\n        .header_count = %d,\n",
+                headers, c->header_count);
+    if (body)
+        fprintf(e->fn, "        .body = %s,\n        .body_is_json = %s,\n", body,
+                c->body->kind == TV_TEMPLATE ? "false" : "true");
+    fprintf(e->fn, "        .timeout_ms = %ld,\n        .retries = %ld,\n"
+                   "        .fail_on_status = %s,\n        .follow_redirects = %s,\n"
+                   "        .max_response_bytes = %ld,\n    };\n",
+            c->timeout_ms, c->retries, c->fail_on_status ? "true" : "false",
+            c->follow_redirects ? "true" : "false", c->max_response_bytes);
+    emit_fail_check(e, s, arena_sprintf(e->arena, "fl_http(r, %d, &req, %s)",
+                                        s->index, next_text(e, next)),
+                    next);
+    fputs("    return FL_NEXT_WAIT;\n", e->fn);
+}
+
 /* ---- a step function --------------------------------------------------- */
 
 static void emit_step_body(Emitter *e, const Step *s, const FlowEdge *edge)
@@ -258,8 +303,8 @@ static void emit_step_body(Emitter *e, const Step *s, const FlowEdge *edge)
     case ST_SET:          emit_set(e, s, edge->next); break;
     case ST_LOG:          emit_log(e, s, edge->next); break;
     case ST_DELAY:        emit_delay(e, s, edge->next); break;
+    case ST_HTTP_REQUEST: emit_http(e, s, edge->next); break;
     case ST_TRIGGER:      /* not a function: the runtime fills its output */
-    case ST_HTTP_REQUEST: /* refused before emitting (main.c) */
         abort();
     }
 }
@@ -286,6 +331,56 @@ static void emit_step(Emitter *e, FILE *out, const Step *s, const FlowEdge *edge
     fputs(body, out);
     fputs("}\n", out);
     free(body);
+}
+
+/* ---- trigger verify ------------------------------------------------------ */
+
+/* In VerifyScheme order. */
+static const char *const scheme_names[][2] = {
+    { "github", "FL_VERIFY_GITHUB" }, { "stripe", "FL_VERIFY_STRIPE" },
+    { "shopify", "FL_VERIFY_SHOPIFY" }, { "slack", "FL_VERIFY_SLACK" },
+    { "standard_webhooks", "FL_VERIFY_STANDARD_WEBHOOKS" },
+    { "hmac_sha256", "FL_VERIFY_HMAC_SHA256" },
+};
+
+/* The secret as a function the runtime calls once at start; the checker
+ * let it use env.NAME only, so it needs no run. */
+static void emit_verify_secret(Emitter *e, FILE *out, const VerifyConfig *v)
+{
+    char *body = NULL;
+    size_t len = 0;
+    e->fn = open_memstream(&body, &len);
+    e->local_count = 0;
+    fprintf(e->fn, "    return %s;\n", emit_template_value(e, v->secret));
+    fclose(e->fn);
+    fprintf(out, "\n/* verify secret (%s) - %s.config.verify.secret */\n"
+                 "static const FlValue *w%d_secret(FlArena *ar)\n{\n",
+            scheme_names[v->scheme][0],
+            cwrite_comment(e->arena, e->wf->trigger->path), e->wf_index);
+    if (!uses_arena(body))
+        fputs("    (void)ar;\n", out);
+    fputs(body, out);
+    fputs("}\n", out);
+    free(body);
+}
+
+/* The FlVerify table: the scheme and its settings, and the secret's
+ * function - never the secret itself. */
+static void emit_verify_table(Emitter *e, FILE *out, const VerifyConfig *v)
+{
+    Arena *a = e->arena;
+    fprintf(out,
+            "static const FlVerify w%d_verify = {\n"
+            "    .scheme = %s,\n    .secret = w%d_secret,\n"
+            "    .tolerance_s = %ld,\n",
+            e->wf_index, scheme_names[v->scheme][1], e->wf_index,
+            v->tolerance_s);
+    if (v->scheme == VS_HMAC_SHA256)
+        fprintf(out, "    .header = %s,\n    .base64 = %s,\n    .prefix = %s,\n",
+                cwrite_string(a, v->header, strlen(v->header)),
+                v->base64 ? "true" : "false",
+                cwrite_string(a, v->prefix, strlen(v->prefix)));
+    fputs("};\n", out);
 }
 
 /* ---- tables ------------------------------------------------------------- */
@@ -326,20 +421,24 @@ static void emit_workflow_table(Emitter *e, FILE *out, const Flow *flow)
                 cwrite_string(a, t->methods[i], strlen(t->methods[i])));
     fputs(" };\n", out);
     const char *allow = methods_joined(e, t);
+    if (t->verify)
+        emit_verify_table(e, out, t->verify);
     fprintf(out,
             "static const FlWorkflow w%d = {\n"
             "    .name = %s,\n    .file = %s,\n    .path = %s,\n"
             "    .methods = w%d_methods,\n    .method_count = %d,\n"
             "    .allow = %s,\n"
             "    .response_timeout_ms = %ld,\n    .max_body_bytes = %ld,\n"
-            "    .verify = NULL,\n"
+            "    .verify = %s,\n"
             "    .steps = w%d_steps,\n    .step_count = %d,\n"
             "    .first = %s,\n    .default_at_start = %s,\n};\n",
             e->wf_index, cwrite_string(a, w->name, strlen(w->name)),
             cwrite_string(a, w->file, strlen(w->file)),
             cwrite_string(a, t->path, strlen(t->path)), e->wf_index,
             t->method_count, cwrite_string(a, allow, strlen(allow)),
-            t->response_timeout_ms, t->max_body_bytes, e->wf_index,
+            t->response_timeout_ms, t->max_body_bytes,
+            t->verify ? arena_sprintf(a, "&w%d_verify", e->wf_index) : "NULL",
+            e->wf_index,
             w->step_count, next_text(e, flow->first),
             flow->default_at_start ? "true" : "false");
 }
@@ -352,13 +451,16 @@ static void emit_workflow(Emitter *e, FILE *out)
     size_t consts_len = 0, fns_len = 0;
     e->consts = open_memstream(&consts, &consts_len);
     FILE *functions = open_memstream(&fns, &fns_len);
+    if (w->trigger->as.trigger.verify)
+        emit_verify_secret(e, functions, w->trigger->as.trigger.verify);
     for (int i = 1; i < w->step_count; i++)
         emit_step(e, functions, w->all_steps[i], &flow->edges[i]);
     fclose(functions);
     fclose(e->consts);
-    fprintf(out, "\n/* ==== workflow %d: %s (%s) ==== */\n\n", e->wf_index,
+    fprintf(out, "\n/* ==== workflow %d: %s (%s) ==== */\n", e->wf_index,
             cwrite_comment(e->arena, w->name), cwrite_comment(e->arena, w->file));
-    fputs(consts, out);
+    if (consts_len)
+        fprintf(out, "\n%s", consts);
     fputs(fns, out);
     emit_step_table(e, out);
     emit_workflow_table(e, out, flow);

@@ -157,30 +157,6 @@ static int load_all(Arena *a, const Options *o, Workflow **ws, Diag **ds,
     return status;
 }
 
-/* Refuses what the code generator cannot build yet (outbound HTTP and
- * signature checks arrive with the next runtime features): compiling them
- * into a handler that skipped them would be worse than no handler. */
-static int refuse_unsupported(Workflow *const *ws, Diag *const *ds, int n)
-{
-    int status = EXIT_OK;
-    for (int i = 0; i < n; i++) {
-        const Workflow *w = ws[i];
-        for (int j = 0; j < w->step_count; j++) {
-            const Step *s = w->all_steps[j];
-            bool http = s->type == ST_HTTP_REQUEST;
-            if (!http && !(s->type == ST_TRIGGER && s->as.trigger.verify))
-                continue;
-            diag_report(ds[i], DIAG_ERROR, s->path, s->key,
-                        "%s cannot be compiled into a handler by this "
-                        "version of flussoc yet (--check accepts it)",
-                        http ? "an http_request step" : "trigger verify");
-            status = EXIT_ERRORS;
-        }
-        diag_print(ds[i], stderr);
-    }
-    return status;
-}
-
 /* Writes the program to --emit-c's file, or compiles it into -o's. */
 static int generate(Arena *a, const Options *o, Workflow *const *ws,
                     const WorkflowFacts *facts)
@@ -223,11 +199,6 @@ int main(int argc, char **argv)
     Diag **ds = arena_alloc(a, sizeof *ds * (size_t)n);
     WorkflowFacts *facts = arena_alloc(a, sizeof *facts * (size_t)n);
     status = load_all(a, &o, ws, ds, facts);
-    if (status == EXIT_OK && !o.check_only) {
-        for (int i = 0; i < n; i++)
-            ds[i] = diag_new(a, o.files[i], false);
-        status = refuse_unsupported(ws, ds, n);
-    }
     if (status == EXIT_OK && !o.check_only)
         status = generate(a, &o, ws, facts);
     arena_free(a);

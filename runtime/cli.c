@@ -4,7 +4,8 @@
  * a usage error -, answers --help and --version without looking at the
  * environment, then reads every env.NAME the workflows use once into
  * values (refusing to start, naming each one missing), compiles the
- * `matches` patterns, and hands over to the server.  Everything it made is
+ * `matches` patterns, computes the verify secrets (verify.c), and hands
+ * over to the server.  Everything it made is
  * freed before it returns.  Exit status: 0; 2 for bad usage, a missing
  * variable or a failed start. */
 #include "internal.h"
@@ -94,9 +95,19 @@ static void print_help(const char *prog, const FlProgram *p)
            "                        [::1]:PORT is IPv6, port 0 picks a free one\n"
            "  --workers N           HTTP threads, and as many run workers\n"
            "                        (default: the number of CPUs)\n"
+           "  --max-inflight N      runs in flight (asynchronous tails included)\n"
+           "                        before new requests get 503 (default %d)\n"
+           "  --max-queue N         answered runs whose tail has not finished\n"
+           "                        before new requests get 503 (default %d)\n"
+           "  --grace-ms N          drain time on SIGTERM/SIGINT (default 10000)\n"
+           "  --header-timeout-ms N request line and headers must arrive within\n"
+           "                        N ms (default 10000)\n"
+           "  --body-timeout-ms N   the body must arrive within N ms of the\n"
+           "                        headers (default 60000)\n"
            "  --log-level LEVEL     debug | info | warn | error (default info)\n"
            "  --help                this text\n"
-           "  --version             the version\n");
+           "  --version             the version\n",
+           LIM_DEFAULT_INFLIGHT, LIM_DEFAULT_QUEUE);
 }
 
 /* The value of option argv[*i] ("--opt VALUE" or "--opt=VALUE"). */
@@ -124,6 +135,49 @@ static int parse_workers(const char *s)
     return (errno || *end || end == s || n < 1 || n > 1024) ? -1 : (int)n;
 }
 
+/* The options that take a count or a time in ms, with their least value. */
+typedef struct {
+    const char *name;
+    long *field;
+    long min;
+} NumOption;
+
+enum { NUM_OPTION_MAX = 1000000000 };
+
+/* Whether arg is one of them; *num says which, *len its name's length. */
+static bool numeric_option(const char *arg, FlOptions *o, size_t *len, NumOption *num)
+{
+    const NumOption all[] = {
+        { "--max-inflight", &o->max_inflight, 1 },
+        { "--max-queue", &o->max_queue, 1 },
+        { "--grace-ms", &o->grace_ms, 0 },
+        { "--header-timeout-ms", &o->header_timeout_ms, 1 },
+        { "--body-timeout-ms", &o->body_timeout_ms, 1 },
+    };
+    for (size_t k = 0; k < sizeof all / sizeof all[0]; k++)
+        if (option_is(arg, all[k].name, len)) {
+            *num = all[k];
+            return true;
+        }
+    return false;
+}
+
+/* Sets num's field from the option's value; 0, or 2 (bad usage). */
+static int parse_numeric(int argc, char **argv, int *i, size_t len, const NumOption *num)
+{
+    const char *prog = prog_name(argv[0]), *v = option_value(argc, argv, i, len);
+    char *end;
+    if (!v)
+        return usage_error(prog, "option '%s' needs a value", num->name);
+    errno = 0;
+    long x = strtol(v, &end, 10);
+    if (errno || *end || end == v || x < num->min || x > NUM_OPTION_MAX)
+        return usage_error(prog, "%s: expected a number from %ld to %d, got '%s'",
+                           num->name, num->min, NUM_OPTION_MAX, v);
+    *num->field = x;
+    return 0;
+}
+
 /* Sets one option from argv[*i]; 0, 1 (stop: exit 0), or 2 (bad usage). */
 static int parse_option(int argc, char **argv, int *i, FlOptions *o,
                         const FlProgram *p)
@@ -138,6 +192,9 @@ static int parse_option(int argc, char **argv, int *i, FlOptions *o,
         printf("%s (flusso %s)\n", prog, FLUSSOC_VERSION);
         return 1;
     }
+    NumOption num;
+    if (numeric_option(arg, o, &n, &num))
+        return parse_numeric(argc, argv, i, n, &num);
     bool listen = option_is(arg, "--listen", &n);
     bool workers = !listen && option_is(arg, "--workers", &n);
     if (!listen && !workers && !option_is(arg, "--log-level", &n))
@@ -168,6 +225,10 @@ static int parse_options(int argc, char **argv, FlOptions *o, const FlProgram *p
         .workers = cpus < 1 ? 1 : cpus > 1024 ? 1024 : (int)cpus,
         .log_level = FL_LOG_INFO,
         .grace_ms = 10000,
+        .max_inflight = LIM_DEFAULT_INFLIGHT,
+        .max_queue = LIM_DEFAULT_QUEUE,
+        .header_timeout_ms = 10000,
+        .body_timeout_ms = 60000,
     };
     for (int i = 1; i < argc; i++) {
         if (argv[i][0] != '-')
@@ -244,8 +305,10 @@ int fl_main(int argc, char **argv, const FlProgram *program)
         rc = regexes_compile(program, &compiled);
     if (rc == 0) {
         fl_crypto_init();
-        /* Later: FlVerify secrets are computed here, once (next issue). */
-        rc = srv_run(&o);
+        rc = verify_init(program);   /* the verify secrets, once */
+        if (rc == 0)
+            rc = srv_run(&o);
+        verify_free();
     }
     regexes_free(program, compiled);
     env_free(program);

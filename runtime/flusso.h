@@ -501,7 +501,7 @@ int fl_uuid_v4(char out[37]);
  * machine: the runtime calls the function of the run's current step, which
  * does the step's work and returns the index of the next step to run (or
  * FL_NEXT_END / FL_NEXT_WAIT / FL_NEXT_FAIL).  A step that must wait (delay,
- * later an outbound HTTP call) registers what it waits for and returns
+ * an outbound HTTP call) registers what it waits for and returns
  * FL_NEXT_WAIT; the runtime re-enters the run at the step the waiting helper
  * recorded, on whatever thread is free.  So no thread is held by a waiting
  * run, and after a crash a run can re-enter at its first unrecorded step.
@@ -665,6 +665,38 @@ int fl_log(FlRun *run, int index, FlLogLevel level, const char *message,
  * then returns fl_step_failed(...)) when ms is not a non-negative finite
  * number or integral numeric string. */
 int fl_delay(FlRun *run, int index, const FlValue *ms, int next);
+
+/* An http_request step's config, rendered (spec 3).  method, url and body
+ * are string values that live as long as the run (its arena, or static
+ * data): the body is sent from where it is, not copied.  headers (names
+ * checked by flussoc, values rendered) are copied by fl_http(). */
+typedef struct {
+    const FlValue *method;       /* NULL: GET */
+    const FlValue *url;          /* must start with http:// or https:// */
+    const FlHeader *headers;
+    int header_count;
+    const FlValue *body;         /* the bytes to send; NULL: no body */
+    bool body_is_json;           /* Content-Type application/json (else
+                                    text/plain; charset=utf-8) unless a
+                                    header sets one */
+    long timeout_ms;             /* each attempt */
+    int retries;                 /* 429, 5xx, time-outs, connection errors */
+    bool fail_on_status;         /* status >= 400 fails the step */
+    bool follow_redirects;
+    long max_response_bytes;
+} FlHttpRequest;
+
+/* The http_request step index: starts the request and arranges for the
+ * run to continue once it has ended (retries included) - at step next with
+ * the output {"status", "headers", "body"} recorded, or, when it failed,
+ * as fl_step_failed(run, index, message, next) decides (on_error continue
+ * goes on at next; otherwise the run ends, with a 500 while the caller
+ * waits).  The step function then returns FL_NEXT_WAIT: no thread waits
+ * for the answer.  Returns 0, or -1 (with an error; the step function then
+ * returns fl_step_failed(...)) when the rendered request is unusable: a
+ * method that is not an HTTP token, a url that is not http(s), a header
+ * value holding CR, LF or NUL. */
+int fl_http(FlRun *run, int index, const FlHttpRequest *req, int next);
 
 /* ====================== end of section 2: Runs ========================== */
 

@@ -10,6 +10,11 @@
  *   sched.c    worker threads and the timer thread
  *   steps.c    the step helpers generated code calls (fl_respond, ...)
  *   log.c      JSON log lines and `log` step files
+ *   http.c     http_request: libcurl's multi interface on one thread
+ *   verify.c   trigger `verify`: the signature schemes, keys made at start
+ *   limits.c   bounded work: --max-inflight, --max-queue
+ *   metrics.c  the counters behind /metrics
+ *   guard.c    header and body deadlines for slow clients
  *
  * Who owns a run: it is reference-counted.  Its execution holds one
  * reference from run_accept() until it finishes (or is abandoned at
@@ -23,6 +28,7 @@
 #define FLUSSO_INTERNAL_H
 
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -38,7 +44,11 @@ typedef struct {
     int workers;             /* MHD threads, and run workers, each */
     FlLogLevel log_level;
     long grace_ms;           /* drain bound on SIGTERM/SIGINT */
-    /* later: max_inflight, max_queue (503 when overloaded), journal */
+    long max_inflight;       /* limits.c: 503 past these */
+    long max_queue;
+    long header_timeout_ms;  /* guard.c: slow clients are cut off */
+    long body_timeout_ms;
+    /* later: journal */
 } FlOptions;
 
 /* The program fl_main() serves; set once before any thread starts. */
@@ -98,6 +108,9 @@ int64_t sched_now_ms(void);
 FlRun *run_new(const FlWorkflow *wf);
 /* Frees a run that was never accepted (413, 400, a dropped request). */
 void run_discard(FlRun *run);
+/* The run takes over the in-flight slot lim_reserve() gave its request;
+ * it gives it back when discarded or when its execution ends. */
+void run_hold_slot(FlRun *run);
 /* Accepts the run: trigger (in the run's arena) becomes step 0's output,
  * the run gets its id, and its execution takes a second reference.
  * received_ms is when the body completed, on sched_now_ms()'s clock: the
@@ -130,6 +143,18 @@ bool run_answer(FlRun *run, const FlResponse *resp);
 bool run_answer_default(FlRun *run);
 /* Records where fl_delay() continues: step next at due_ms. */
 void run_set_wake(FlRun *run, int64_t due_ms, int next);
+/* Records that the current step waits for something other than a timer
+ * (an outbound HTTP call): run_park() calls start(arg) instead of arming
+ * the wake timer, once the step's thread has let go of the run.  From then
+ * on the waiter owns the run's re-entry: it calls run_resume() once, or
+ * run_abandon() at shutdown. */
+void run_set_wait(FlRun *run, void (*start)(void *arg), void *arg);
+/* Re-enters a waiting run at step next on a worker; FL_NEXT_FAIL ends it
+ * as failed (after fl_step_failed(): a 500 while the caller waits).  Any
+ * thread. */
+void run_resume(FlRun *run, int next);
+/* Ends a waiting run that will never be re-entered (shutdown). */
+void run_abandon(FlRun *run);
 /* The run's id ("" before acceptance) and the key of its current step. */
 const char *run_id_text(const FlRun *run);
 const char *run_step_key(const FlRun *run);
@@ -159,6 +184,53 @@ const FlValue *req_trigger(FlArena *a, struct MHD_Connection *mc,
                            const char *method, const char *uri,
                            size_t path_len, const FlValue *raw,
                            int64_t received_unix_ms);
+
+/* One request header as received (name in its original case). */
+typedef struct {
+    const char *name;
+    size_t name_len;
+    const char *value;       /* NUL-terminated as well */
+    size_t value_len;
+} ReqHeader;
+
+/* The same without libmicrohttpd, for tests and the fuzzer: the headers
+ * are the n of hs in arrival order (borrowed: they must live as long as
+ * the result, like uri's and method's bytes are copied). */
+const FlValue *req_trigger_of(FlArena *a, const char *method, const char *uri,
+                              size_t path_len, const ReqHeader *hs, size_t n,
+                              const FlValue *raw, int64_t received_unix_ms);
+/* Whether a Content-Type value names JSON: application/json or any
+ * type/subtype ending in +json, case-insensitive, parameters ignored. */
+bool req_type_is_json(const char *content_type);
+
+/* ---- signatures (verify.c) ---------------------------------------------------
+ *
+ * A request header by name (any letter case), or NULL when absent. */
+typedef const char *VerifyHeaderFn(void *ctx, const char *name);
+
+/* Computes every workflow's verify secret once (after the environment is
+ * read) and keeps its key until verify_free().  0, or 2 after naming the
+ * workflow whose secret cannot be a key (empty; not base64 for
+ * standard_webhooks) - never printing the secret. */
+int verify_init(const FlProgram *p);
+void verify_free(void);
+/* Whether the request to wf (which has a verify) carries a valid signature
+ * on raw, its exact body; a failure is logged with its reason.  Any thread. */
+bool verify_request(const FlWorkflow *wf, const FlValue *raw,
+                    VerifyHeaderFn *header, void *ctx);
+/* The check itself, for tests: NULL when the signature is valid, else a
+ * fixed reason ("signature mismatch", ...).  key is borrowed, now_s is the
+ * Unix time in seconds. */
+const char *verify_check(const FlVerify *v, FlBytes key, const FlValue *raw,
+                         VerifyHeaderFn *header, void *ctx, int64_t now_s);
+
+/* ---- outbound HTTP (http.c) ------------------------------------------------
+ *
+ * One thread drives every http_request transfer (libcurl multi).  Start it
+ * after sched_start(); stop it after sched_stop(): transfers still running
+ * are aborted and their runs abandoned. */
+int http_start(void);
+void http_stop(void);
 
 /* ---- log (log.c) ---------------------------------------------------------*/
 
@@ -191,5 +263,79 @@ int log_level_parse(const char *s);
 const char *log_level_name(FlLogLevel level);
 /* Closes the cached `log` step files. */
 void log_close_files(void);
+
+/* ---- bounded work (limits.c) ----------------------------------------------
+ *
+ * Runs in flight (admitted, not finished) and queued work (answered, tail
+ * not finished), each bounded; see limits.c.  A run's slot state is an
+ * atomic int holding one of LimSlot. */
+
+enum { LIM_DEFAULT_INFLIGHT = 20000, LIM_DEFAULT_QUEUE = 10000 };
+typedef enum { LIM_NONE, LIM_INFLIGHT, LIM_QUEUED } LimSlot;
+
+void lim_init(long max_inflight, long max_queue);
+/* Takes an in-flight slot for a new request; false (take nothing: answer
+ * 503) when either bound is reached. */
+bool lim_reserve(void);
+/* Gives back a slot lim_reserve() took that no run holds. */
+void lim_unreserve(void);
+/* The run holding *slot was answered: its slot counts as queued work. */
+void lim_answered(atomic_int *slot);
+/* The run holding *slot ended or was discarded: its slot goes. */
+void lim_release(atomic_int *slot);
+long lim_inflight(void);
+long lim_queued(void);
+long lim_max_inflight(void);
+long lim_max_queue(void);
+
+/* ---- metrics (metrics.c) --------------------------------------------------*/
+
+typedef enum {
+    MET_STARTED, MET_FINISHED, MET_FAILED, MET_ABANDONED, MET_RUN_EVENTS
+} MetRunEvent;
+
+/* The gauges metrics_render() prints, read by the caller. */
+typedef struct {
+    long inflight, queued, worker_queue, connections;
+    bool draining;
+} MetGauges;
+
+/* Makes the per-workflow and per-step tables; before it, the counters of
+ * runs and steps count nothing. */
+void metrics_init(const FlProgram *p);
+void metrics_free(void);
+/* The monotonic clock in microseconds. */
+int64_t metrics_now_us(void);
+/* One answer sent with this status. */
+void metrics_request(int status);
+/* A run of wf started or ended (took_us: its duration; ignored for
+ * MET_STARTED). */
+void metrics_run(const FlWorkflow *wf, MetRunEvent ev, int64_t took_us);
+/* The run left step index of wf after took_us. */
+void metrics_step(const FlWorkflow *wf, int step, int64_t took_us);
+/* A connection was cut off for slowness, in its body or its headers. */
+void metrics_timeout(bool in_body);
+/* The Prometheus text (version 0.0.4); returns new malloc()ed text of
+ * *len bytes, the caller frees it. */
+char *metrics_render(const MetGauges *g, size_t *len);
+
+/* ---- slow clients (guard.c) -----------------------------------------------*/
+
+typedef struct Guard Guard;
+typedef enum { GUARD_NONE, GUARD_HEADERS, GUARD_BODY } GuardPhase;
+
+/* Starts the sweeper thread: connections still in GUARD_HEADERS after
+ * header_ms, or in GUARD_BODY after body_ms, are shut down.  0 or -1. */
+int guard_start(long header_ms, long body_ms);
+void guard_stop(void);
+/* A new connection on socket fd, in GUARD_HEADERS from now; returns its
+ * guard (new; guard_close() frees it). */
+Guard *guard_open(int fd);
+/* The connection is closing: called before its descriptor is closed. */
+void guard_close(Guard *g);
+/* The connection enters phase (its deadline counts from now).  Any
+ * thread; g may be NULL. */
+void guard_set(Guard *g, GuardPhase phase);
+long guard_connections(void);
 
 #endif

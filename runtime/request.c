@@ -9,7 +9,11 @@
  * rules - `+` is a space, %XX a byte, the first of repeated keys wins.
  * Header names are lower-cased and repeated headers joined with ", " in
  * arrival order.  Repeated keys are found through a small hash index, so
- * a request with thousands of fields still costs linear time. */
+ * a request with thousands of fields still costs linear time.
+ *
+ * req_trigger_of() does the work on plain bytes (no libmicrohttpd), so
+ * tests and the fuzzer call it directly; req_trigger() only collects the
+ * connection's headers for it. */
 #include "internal.h"
 
 #include <microhttpd.h>
@@ -149,12 +153,9 @@ typedef struct {
 
 /* First pass: one member per distinct lower-cased name, and the parts of
  * each value in arrival order. */
-static enum MHD_Result header_seen(void *cls, enum MHD_ValueKind kind,
-                                   const char *key, size_t klen,
-                                   const char *value, size_t vlen)
+static void header_seen(HeaderWalk *w, const char *key, size_t klen,
+                        const char *value, size_t vlen)
 {
-    HeaderWalk *w = cls;
-    (void)kind;
     char *name = fl_arena_alloc(w->arena, klen + 1);
     for (size_t i = 0; i < klen; i++)
         name[i] = (key[i] >= 'A' && key[i] <= 'Z') ? (char)(key[i] | 0x20) : key[i];
@@ -173,7 +174,6 @@ static enum MHD_Result header_seen(void *cls, enum MHD_ValueKind kind,
         w->cap = cap;
     }
     w->parts[w->nparts++] = (HeaderPart){ value ? value : "", value ? vlen : 0, m };
-    return MHD_YES;
 }
 
 /* Second pass: each member's value, its parts joined with ", ". */
@@ -207,14 +207,25 @@ static void headers_join(HeaderWalk *w)
         w->ob.members[m].value = *fl_string_ref(w->arena, fill[m] - total[m], total[m]);
 }
 
-static const FlValue *headers_object(FlArena *a, struct MHD_Connection *mc)
+static const FlValue *headers_object(FlArena *a, const ReqHeader *hs, size_t n)
 {
     HeaderWalk w = { .arena = a };
     fl_object_init(&w.ob, a, 16);
     index_init(&w.ki, &w.ob, 32);
-    MHD_get_connection_values_n(mc, MHD_HEADER_KIND, header_seen, &w);
+    for (size_t i = 0; i < n; i++)
+        header_seen(&w, hs[i].name, hs[i].name_len, hs[i].value, hs[i].value_len);
     headers_join(&w);
     return fl_object_finish(&w.ob);
+}
+
+/* The value of the first header called name (any case), or NULL. */
+static const char *header_find(const ReqHeader *hs, size_t n, const char *name)
+{
+    size_t len = strlen(name);
+    for (size_t i = 0; i < n; i++)
+        if (hs[i].name_len == len && strncasecmp(hs[i].name, name, len) == 0)
+            return hs[i].value;
+    return NULL;
 }
 
 /* ---- the body ----------------------------------------------------------- */
@@ -241,14 +252,18 @@ static BodyKind body_kind(const char *ct)
     return BODY_TEXT;
 }
 
+bool req_type_is_json(const char *content_type)
+{
+    return body_kind(content_type) == BODY_JSON;
+}
+
 /* The trigger's body: NULL for a JSON body that does not parse. */
-static const FlValue *body_value(FlArena *a, struct MHD_Connection *mc,
+static const FlValue *body_value(FlArena *a, const char *content_type,
                                  const FlValue *raw)
 {
     if (raw->len == 0)
         return &fl_null;
-    switch (body_kind(MHD_lookup_connection_value(mc, MHD_HEADER_KIND,
-                                                  MHD_HTTP_HEADER_CONTENT_TYPE))) {
+    switch (body_kind(content_type)) {
     case BODY_JSON:
         return fl_json_parse_ref(a, raw->u.s, raw->len);
     case BODY_FORM:
@@ -261,12 +276,13 @@ static const FlValue *body_value(FlArena *a, struct MHD_Connection *mc,
 
 /* ---- the trigger output ------------------------------------------------- */
 
-const FlValue *req_trigger(FlArena *a, struct MHD_Connection *mc,
-                           const char *method, const char *uri,
-                           size_t path_len, const FlValue *raw,
-                           int64_t received_unix_ms)
+const FlValue *req_trigger_of(FlArena *a, const char *method, const char *uri,
+                              size_t path_len, const ReqHeader *headers,
+                              size_t nheaders, const FlValue *raw,
+                              int64_t received_unix_ms)
 {
-    const FlValue *body = body_value(a, mc, raw);
+    const char *ct = header_find(headers, nheaders, MHD_HTTP_HEADER_CONTENT_TYPE);
+    const FlValue *body = body_value(a, ct, raw);
     if (!body)
         return NULL;
     size_t uri_len = strlen(uri);
@@ -278,9 +294,46 @@ const FlValue *req_trigger(FlArena *a, struct MHD_Connection *mc,
     fl_object_add(&ob, "method", 6, fl_string(a, method, strlen(method)));
     fl_object_add(&ob, "path", 4, fl_string(a, uri, path_len));
     fl_object_add(&ob, "query", 5, form_parse(a, query, strlen(query)));
-    fl_object_add(&ob, "headers", 7, headers_object(a, mc));
+    fl_object_add(&ob, "headers", 7, headers_object(a, headers, nheaders));
     fl_object_add(&ob, "body", 4, body);
     fl_object_add(&ob, "raw_body", 8, raw);
     fl_object_add(&ob, "received_at", 11, fl_string(a, at, 24));
     return fl_object_finish(&ob);
+}
+
+/* ---- from libmicrohttpd ------------------------------------------------- */
+
+typedef struct {
+    FlArena *arena;
+    ReqHeader *hs;
+    size_t n, cap;
+} HeaderList;
+
+static enum MHD_Result header_collect(void *cls, enum MHD_ValueKind kind,
+                                      const char *key, size_t klen,
+                                      const char *value, size_t vlen)
+{
+    HeaderList *l = cls;
+    (void)kind;
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? 2 * l->cap : 32;
+        ReqHeader *hs = fl_arena_alloc(l->arena, cap * sizeof *hs);
+        if (l->n)
+            memcpy(hs, l->hs, l->n * sizeof *hs);
+        l->hs = hs;
+        l->cap = cap;
+    }
+    l->hs[l->n++] = (ReqHeader){ key, klen, value ? value : "", value ? vlen : 0 };
+    return MHD_YES;
+}
+
+const FlValue *req_trigger(FlArena *a, struct MHD_Connection *mc,
+                           const char *method, const char *uri,
+                           size_t path_len, const FlValue *raw,
+                           int64_t received_unix_ms)
+{
+    HeaderList l = { .arena = a };
+    MHD_get_connection_values_n(mc, MHD_HEADER_KIND, header_collect, &l);
+    return req_trigger_of(a, method, uri, path_len, l.hs, l.n, raw,
+                          received_unix_ms);
 }

@@ -43,6 +43,11 @@ struct FlRun {
     int64_t received_ms;        /* sched_now_ms() when the body completed */
     int64_t started_ms;
     int64_t wake_ms;            /* fl_delay: when to re-enter */
+    void (*wait_start)(void *); /* run_set_wait: hands the wait on */
+    void *wait_arg;
+    atomic_int slot;            /* admission (limits.c): a LimSlot */
+    int64_t step_started_us;    /* when the current step began (metrics) */
+    bool waited;                /* left by FL_NEXT_WAIT: re-entry pending */
     FlTask task;                /* re-entry on a worker */
     FlTimer wake;               /* fl_delay */
     FlTimer deadline;           /* the 504 */
@@ -110,8 +115,7 @@ static void run_event(FlRun *run, RunEvent ev, int arg)
         }
         break;
     case EV_STEP_DONE:
-        event_log(run, FL_LOG_DEBUG, "step_done", true, NULL, -1);
-        break;
+        break;                   /* logged as the run leaves it: step_left() */
     case EV_FINISHED:
         event_log(run, FL_LOG_DEBUG, "finished", false, NULL, took);
         break;
@@ -213,6 +217,7 @@ FlRun *run_new(const FlWorkflow *wf)
     atomic_init(&run->refs, 1);
     atomic_init(&run->answered, false);
     atomic_init(&run->deadline_armed, false);
+    atomic_init(&run->slot, LIM_NONE);
     run->task.run = run_task;
     run->wake = (FlTimer){ .fire = wake_fire, .heap_index = -1 };
     run->deadline = (FlTimer){ .fire = deadline_fire, .heap_index = -1 };
@@ -221,7 +226,13 @@ FlRun *run_new(const FlWorkflow *wf)
 
 void run_discard(FlRun *run)
 {
+    lim_release(&run->slot);
     run_release(run);
+}
+
+void run_hold_slot(FlRun *run)
+{
+    atomic_store(&run->slot, LIM_INFLIGHT);
 }
 
 long run_inflight(void)
@@ -249,12 +260,14 @@ void run_accept(FlRun *run, const FlValue *trigger, int64_t received_ms,
     run_retain(run);                          /* the execution's reference */
     atomic_fetch_add(&inflight, 1);
     run_event(run, EV_ACCEPTED, 0);
+    metrics_run(run->wf, MET_STARTED, 0);
 }
 
 /* The execution ends: its reference goes. */
 static void run_end(FlRun *run)
 {
     atomic_fetch_sub(&inflight, 1);
+    lim_release(&run->slot);
     run_release(run);
 }
 
@@ -281,6 +294,7 @@ static void deliver(FlRun *run, struct MHD_Response *r, int status)
     FlConn *c = run->conn;
     run->conn = NULL;
     run_event(run, EV_ANSWERED, status);
+    lim_answered(&run->slot);
     if (atomic_load_explicit(&run->deadline_armed, memory_order_relaxed)
         && sched_cancel(&run->deadline))
         run_release(run);
@@ -332,6 +346,15 @@ bool run_answer_error(FlRun *run, int status, const char *message)
 
 /* ---- the step loop ------------------------------------------------------ */
 
+/* The run leaves its current step (done, failed, or done waiting): the
+ * step's latency, waits included, goes to the metrics and a debug line. */
+static void step_left(FlRun *run)
+{
+    int64_t took = metrics_now_us() - run->step_started_us;
+    metrics_step(run->wf, run->current, took);
+    event_log(run, FL_LOG_DEBUG, "step_done", true, NULL, took / 1000);
+}
+
 /* Runs steps from run->next until the run ends, waits or fails - or, with
  * stop_answered, as soon as the caller is answered.  Returns the last
  * step's result: an FL_NEXT_ value, or the next index when stopped. */
@@ -339,16 +362,26 @@ static int advance(FlRun *run, bool stop_answered)
 {
     const FlStepInfo *steps = run->wf->steps;
     int next = run->next;
+    bool resumed = run->waited && next == run->current;
+    if (run->waited && !resumed)
+        step_left(run);                  /* the step that waited is over */
+    run->waited = false;
     while (next >= 0) {
         assert(next < run->wf->step_count && steps[next].fn);
-        run->current = next;
+        if (!resumed) {
+            run->current = next;
+            run->step_started_us = metrics_now_us();
+        }
+        resumed = false;
         next = steps[next].fn(run);
         if (next == FL_NEXT_WAIT) {      /* the helper recorded run->next */
-            if (run->wake_ms > sched_now_ms())
+            if (run->wait_start || run->wake_ms > sched_now_ms()) {
+                run->waited = true;
                 return next;
+            }
             next = run->next;            /* a delay already over (0 ms) */
-            continue;
         }
+        step_left(run);
         run->next = next;
         if (stop_answered && is_answered(run))
             break;
@@ -360,12 +393,15 @@ static int advance(FlRun *run, bool stop_answered)
  * or the default 202 (the compiler normally sent it already, spec 4.3). */
 static void finish(FlRun *run, int rc)
 {
+    int64_t took_us = (sched_now_ms() - run->started_ms) * 1000;
     if (rc == FL_NEXT_FAIL) {
         run_answer_error(run, 500, run->error ? run->error : "step failed");
         run_event(run, EV_FAILED, 0);
+        metrics_run(run->wf, MET_FAILED, took_us);
     } else {
         run_answer_default(run);
         run_event(run, EV_FINISHED, 0);
+        metrics_run(run->wf, MET_FINISHED, took_us);
     }
     run_end(run);
 }
@@ -373,6 +409,7 @@ static void finish(FlRun *run, int rc)
 static void abandon(FlRun *run)
 {
     run_event(run, EV_ABANDONED, 0);
+    metrics_run(run->wf, MET_ABANDONED, (sched_now_ms() - run->started_ms) * 1000);
     run_end(run);
 }
 
@@ -402,8 +439,8 @@ bool run_start_inline(FlRun *run)
 
 /* Called once the thread that ran the step has let go of the run (and the
  * server has suspended the connection), so that what the run waits for
- * may complete at once without racing anyone.  Timers are all a run waits
- * for so far; an outbound HTTP call will hand the run to its thread here. */
+ * may complete at once without racing anyone: a delay arms the wake
+ * timer, an outbound HTTP call (run_set_wait) goes to its thread. */
 void run_park(FlRun *run)
 {
     if (!atomic_load_explicit(&run->deadline_armed, memory_order_relaxed)
@@ -411,6 +448,12 @@ void run_park(FlRun *run)
         atomic_store_explicit(&run->deadline_armed, true, memory_order_relaxed);
         run_retain(run);                     /* the deadline's reference */
         sched_at(&run->deadline, run->received_ms + run->wf->response_timeout_ms);
+    }
+    if (run->wait_start) {
+        void (*start)(void *) = run->wait_start;
+        run->wait_start = NULL;
+        start(run->wait_arg);                /* may re-enter the run at once */
+        return;
     }
     sched_at(&run->wake, run->wake_ms);
 }
@@ -451,6 +494,23 @@ void run_set_wake(FlRun *run, int64_t due_ms, int next)
 {
     run->wake_ms = due_ms;
     run->next = next;
+}
+
+void run_set_wait(FlRun *run, void (*start)(void *arg), void *arg)
+{
+    run->wait_start = start;
+    run->wait_arg = arg;
+}
+
+void run_resume(FlRun *run, int next)
+{
+    run->next = next;
+    sched_post(&run->task);
+}
+
+void run_abandon(FlRun *run)
+{
+    abandon(run);
 }
 
 int run_fail(FlRun *run, const char *fmt, ...)
@@ -579,6 +639,7 @@ int fl_step_failed(FlRun *run, int index, const char *message, int next)
     if (!s->on_error_continue)
         return FL_NEXT_FAIL;
     run->outputs[index] = failed_output(&run->arena, s->type, m);
+    event_log(run, FL_LOG_WARN, "step_error", true, message, -1);
     run_event(run, EV_STEP_DONE, index);
     return next;
 }

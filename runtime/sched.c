@@ -23,10 +23,13 @@ static struct {
     pthread_cond_t ready;       /* a task was queued, or stopping */
     FlTask *head, *tail;
     long depth;
+    int idle;                   /* workers waiting for a task */
+    int waking;                 /* signalled and not yet awake (0 or 1) */
     bool stopping;
     pthread_t *threads;
     int nthreads;
-} work = { .lock = PTHREAD_MUTEX_INITIALIZER };
+} work = { .lock = PTHREAD_MUTEX_INITIALIZER,
+            .ready = PTHREAD_COND_INITIALIZER };
 
 static struct {
     pthread_mutex_t lock;
@@ -49,6 +52,21 @@ int64_t sched_now_ms(void)
 
 /* ---- the worker pool --------------------------------------------------- */
 
+/* Whether to wake a sleeping worker for what is queued: only when none is
+ * waking up already.  A wake-up costs more than a short task (a futex call
+ * and two context switches each way), and an awake worker takes every
+ * queued task before it sleeps; a burst still reaches every worker, as a
+ * woken one that finds more queued wakes the next.  Called with the lock
+ * held; the caller signals once it has let go of the lock, so that the
+ * woken worker does not block on it at once. */
+static bool work_wake_one(void)
+{
+    if (work.waking > 0 || work.idle == 0)
+        return false;
+    work.waking++;
+    return true;
+}
+
 void sched_post(FlTask *t)
 {
     pthread_mutex_lock(&work.lock);
@@ -64,8 +82,10 @@ void sched_post(FlTask *t)
         work.head = t;
     work.tail = t;
     work.depth++;
-    pthread_cond_signal(&work.ready);
+    bool wake = work_wake_one();
     pthread_mutex_unlock(&work.lock);
+    if (wake)
+        pthread_cond_signal(&work.ready);
 }
 
 /* Takes the first task, or NULL when empty.  Called with the lock held. */
@@ -88,10 +108,17 @@ static void *worker_main(void *arg)
     while (!work.stopping) {
         FlTask *t = work_pop();
         if (!t) {
+            work.idle++;
             pthread_cond_wait(&work.ready, &work.lock);
+            work.idle--;
+            if (work.waking > 0)
+                work.waking--;
             continue;
         }
+        bool wake = work.head && work_wake_one();
         pthread_mutex_unlock(&work.lock);
+        if (wake)
+            pthread_cond_signal(&work.ready);
         t->run(t, false);
         pthread_mutex_lock(&work.lock);
     }
@@ -233,7 +260,6 @@ static int timer_start(void)
 
 int sched_start(int workers)
 {
-    pthread_cond_init(&work.ready, NULL);
     work.threads = rt_check(calloc((size_t)workers, sizeof *work.threads));
     for (; work.nthreads < workers; work.nthreads++)
         if (pthread_create(&work.threads[work.nthreads], NULL, worker_main, NULL) != 0)
@@ -290,7 +316,8 @@ void sched_stop(void)
     work.threads = NULL;
     timers.heap = NULL;
     timers.len = timers.cap = 0;
-    pthread_cond_destroy(&work.ready);
+    /* work.ready stays: a thread that queued a task may signal it after
+     * letting go of the lock, as late as now. */
     if (timers.started)
         pthread_cond_destroy(&timers.changed);
 }

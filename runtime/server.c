@@ -17,7 +17,9 @@
  * stops the daemon (which must not find a suspended connection).
  *
  * Answers given before a run exists (404, 405, 413, 400, 503, /healthz)
- * are made once at start and shared by every request. */
+ * are made once at start and shared by every request.  Each connection
+ * carries a Guard (guard.c: header and body deadlines), every answer
+ * queued is counted (metrics.c), and admission is bounded (limits.c). */
 #include "internal.h"
 
 #include <microhttpd.h>
@@ -27,11 +29,13 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <strings.h>
 #include <sys/resource.h>
 #include <time.h>
 
 enum {
     CONN_LIMIT = 10000,            /* connections, suspended ones included */
+    CONN_MEMORY = 64 << 10,        /* per connection: request line, headers */
     CONN_TIMEOUT_S = 30,           /* idle connections */
     DISCARD_MAX = 16 << 20,        /* body bytes read past a 413, at most */
     FLUSH_MS = 1000                /* shutdown: time to send the last answers */
@@ -59,6 +63,7 @@ struct FlConn {
     _Atomic(struct MHD_Response *) answer;  /* the run's answer, once */
     int answer_status;
     FlConn *prev, *next;         /* the waiting list */
+    Guard *guard;                /* the connection's deadlines (guard.c) */
     size_t path_len;
     char uri[];                  /* the raw request target */
 };
@@ -85,7 +90,8 @@ static struct {
 
 static struct {
     struct MHD_Response *not_found, *too_large, *bad_signature, *bad_json,
-        *unavailable, *health_ok, *health_draining, *health_405;
+        *unavailable, *overloaded, *bad_framing, *health_ok, *health_draining,
+        *health_405;
 } canned;
 
 /* ---- responses ---------------------------------------------------------- */
@@ -142,6 +148,11 @@ static void canned_make(void)
     canned.unavailable = canned_json("{\"error\":\"shutting down\"}");
     add_header(canned.unavailable, "Retry-After", "5");
     add_header(canned.unavailable, MHD_HTTP_HEADER_CONNECTION, "close");
+    canned.bad_framing = canned_json("{\"error\":\"ambiguous request body length\"}");
+    add_header(canned.bad_framing, MHD_HTTP_HEADER_CONNECTION, "close");
+    canned.overloaded = canned_json("{\"error\":\"overloaded\"}");
+    add_header(canned.overloaded, "Retry-After", "1");
+    add_header(canned.overloaded, MHD_HTTP_HEADER_CONNECTION, "close");
     canned.health_ok = canned_json("{\"status\":\"ok\"}");
     canned.health_draining = canned_json("{\"status\":\"draining\"}");
     canned.health_405 = canned_json("{\"error\":\"method not allowed\"}");
@@ -152,7 +163,7 @@ static void canned_free(void)
 {
     struct MHD_Response **all[] = {
         &canned.not_found, &canned.too_large, &canned.bad_signature,
-        &canned.bad_json, &canned.unavailable,
+        &canned.bad_json, &canned.unavailable, &canned.overloaded, &canned.bad_framing,
         &canned.health_ok, &canned.health_draining, &canned.health_405,
     };
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
@@ -316,6 +327,9 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *mc)
     c->mhd = mc;
     atomic_init(&c->answer, NULL);
     memcpy(c->uri, uri, n + 1);
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(mc, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    c->guard = ci ? ci->socket_context : NULL;
     const char *q = memchr(uri, '?', n);
     c->path_len = q ? (size_t)(q - uri) : n;
     atomic_fetch_add_explicit(&srv.live, 1, memory_order_relaxed);
@@ -333,6 +347,7 @@ static void on_completed(void *cls, struct MHD_Connection *mc, void **ctx,
     struct MHD_Response *r = atomic_load(&c->answer);
     if (r)
         MHD_destroy_response(r);
+    guard_set(c->guard, GUARD_HEADERS);     /* keep-alive: the next request */
     if (c->run && c->accepted)
         run_release(c->run);
     else if (c->run)
@@ -354,6 +369,8 @@ static bool has_body(struct MHD_Connection *mc)
 static enum MHD_Result answer_now(FlConn *c, int status, struct MHD_Response *r)
 {
     c->state = CONN_DONE;
+    guard_set(c->guard, GUARD_NONE);
+    metrics_request(status);
     return MHD_queue_response(c->mhd, (unsigned)status, r);
 }
 
@@ -380,6 +397,75 @@ static enum MHD_Result answer_health(FlConn *c, const char *method)
     return answer_canned(c, 200, canned.health_ok);
 }
 
+/* GET /metrics: the Prometheus text, made for this request. */
+static enum MHD_Result answer_metrics(FlConn *c, const char *method)
+{
+    if (strcmp(method, MHD_HTTP_METHOD_GET) != 0)
+        return answer_canned(c, 405, canned.health_405);
+    MetGauges g = {
+        .inflight = lim_inflight(), .queued = lim_queued(),
+        .worker_queue = sched_queue_depth(), .connections = guard_connections(),
+        .draining = atomic_load(&srv.draining),
+    };
+    size_t len;
+    char *text = metrics_render(&g, &len);
+    struct MHD_Response *r = rt_check(
+        MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE));
+    add_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8");
+    enum MHD_Result ok = answer_now(c, 200, r);
+    MHD_destroy_response(r);
+    return ok;
+}
+
+/* 503 for a request past --max-inflight or --max-queue; a warning at
+ * most once a second says so. */
+static enum MHD_Result answer_overloaded(FlConn *c)
+{
+    static atomic_llong last_ms;
+    int64_t now = sched_now_ms();
+    long long last = atomic_load_explicit(&last_ms, memory_order_relaxed);
+    if (now - last >= 1000
+        && atomic_compare_exchange_strong(&last_ms, &last, (long long)now))
+        log_event(FL_LOG_WARN, "overloaded",
+                  "answering 503: %ld run(s) in flight (max %ld), %ld queued (max %ld)",
+                  lim_inflight(), lim_max_inflight(), lim_queued(), lim_max_queue());
+    return answer_canned(c, 503, canned.overloaded);
+}
+
+typedef struct {
+    int count;               /* Content-Length headers */
+    const char *first;
+    bool differ;             /* two of them disagree */
+} Lengths;
+
+static enum MHD_Result length_seen(void *cls, enum MHD_ValueKind kind,
+                                   const char *key, const char *value)
+{
+    Lengths *l = cls;
+    (void)kind;
+    if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) != 0)
+        return MHD_YES;
+    if (l->count++ == 0)
+        l->first = value ? value : "";
+    else if (strcmp(l->first, value ? value : "") != 0)
+        l->differ = true;
+    return MHD_YES;
+}
+
+/* RFC 9112 section 6.3: a request whose body length is ambiguous -
+ * Content-Length twice with different values, or beside
+ * Transfer-Encoding - is refused (400), so that no proxy in front of the
+ * handler can frame it differently (request smuggling).  libmicrohttpd
+ * 0.9.75 would take the first Content-Length. */
+static bool framing_ok(struct MHD_Connection *mc)
+{
+    Lengths l = { 0 };
+    MHD_get_connection_values(mc, MHD_HEADER_KIND, length_seen, &l);
+    return !l.differ
+        && !(l.count && MHD_lookup_connection_value(mc, MHD_HEADER_KIND,
+                                                    MHD_HTTP_HEADER_TRANSFER_ENCODING));
+}
+
 /* Content-Length over the workflow's limit. */
 static bool declared_too_large(struct MHD_Connection *mc, const FlWorkflow *wf)
 {
@@ -389,11 +475,19 @@ static bool declared_too_large(struct MHD_Connection *mc, const FlWorkflow *wf)
 }
 
 /* The first call: the checks of spec 4.8 that need only the headers, in
- * their order - 404, 405, 503, 413. */
+ * their order - 404, 405, 503 (draining, or past --max-inflight or
+ * --max-queue: limits.c reserves the run's slot here), 413 - after the
+ * framing check and the handler's own paths.  From here the body's
+ * deadline runs (guard.c). */
 static enum MHD_Result conn_route(FlConn *c, const char *method)
 {
+    guard_set(c->guard, GUARD_BODY);
+    if (!framing_ok(c->mhd))
+        return answer_now(c, 400, canned.bad_framing);
     if (c->path_len == 8 && memcmp(c->uri, "/healthz", 8) == 0)
         return answer_health(c, method);
+    if (c->path_len == 8 && memcmp(c->uri, "/metrics", 8) == 0)
+        return answer_metrics(c, method);
     const Route *rt = route_find(c->uri, c->path_len);
     if (!rt)
         return answer_canned(c, 404, canned.not_found);
@@ -402,11 +496,15 @@ static enum MHD_Result conn_route(FlConn *c, const char *method)
         return answer_canned(c, 405, rt->not_allowed);
     if (atomic_load_explicit(&srv.draining, memory_order_relaxed))
         return answer_canned(c, 503, canned.unavailable);
-    /* Later: --max-inflight / --max-queue answer 503 here as well. */
-    if (declared_too_large(c->mhd, wf))
+    if (!lim_reserve())
+        return answer_overloaded(c);
+    if (declared_too_large(c->mhd, wf)) {
+        lim_unreserve();
         return answer_canned(c, 413, canned.too_large);
+    }
     c->wf = wf;
     c->run = run_new(wf);
+    run_hold_slot(c->run);
     fl_buf_init(&c->body, fl_run_arena(c->run));
     c->state = CONN_BODY;
     return MHD_YES;
@@ -441,6 +539,7 @@ static enum MHD_Result conn_queue_answer(FlConn *c)
                                                       memory_order_acquire);
     if (!r)
         return MHD_NO;
+    metrics_request(c->answer_status);
     enum MHD_Result ok = MHD_queue_response(c->mhd, (unsigned)c->answer_status, r);
     MHD_destroy_response(r);
     c->state = CONN_DONE;
@@ -459,13 +558,18 @@ static enum MHD_Result conn_suspend(FlConn *c)
     return MHD_YES;
 }
 
-/* Signature verification (spec 3, trigger `verify`) goes here: on the raw
- * bytes, after 413 and before the body is parsed; a failure answers 401
- * {"error":"invalid signature"} and starts no run.  Next issue. */
+/* A request header for verify.c; libmicrohttpd ignores the name's case. */
+static const char *conn_header(void *mhd, const char *name)
+{
+    return MHD_lookup_connection_value(mhd, MHD_HEADER_KIND, name);
+}
+
+/* Signature verification (spec 3, trigger `verify`, in verify.c): on the
+ * raw bytes, after 413 and before the body is parsed; a failure answers
+ * 401 {"error":"invalid signature"} and starts no run. */
 static bool signature_ok(const FlConn *c, const FlValue *raw)
 {
-    (void)c, (void)raw;          /* HOOK(verify): c->wf->verify, raw */
-    return true;
+    return !c->wf->verify || verify_request(c->wf, raw, conn_header, c->mhd);
 }
 
 /* The final call: the body is complete.  401, 400, or the run starts. */
@@ -473,6 +577,12 @@ static enum MHD_Result conn_finish(FlConn *c, const char *method)
 {
     FlRun *run = c->run;
     int64_t received_unix = fl_time_now_ms(), received = sched_now_ms();
+    guard_set(c->guard, GUARD_NONE);
+    if (atomic_load_explicit(&srv.draining, memory_order_relaxed)) {
+        run_discard(run);        /* no new run once draining began */
+        c->run = NULL;
+        return answer_now(c, 503, canned.unavailable);
+    }
     const FlValue *raw = fl_buf_finish(&c->body);
     const FlValue *trigger = NULL;
     struct MHD_Response *refusal = canned.bad_signature;
@@ -517,6 +627,21 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc,
         break;
     }
     return MHD_NO;
+}
+
+/* A connection opens or closes: its deadlines (guard.c) live as long. */
+static void on_connection(void *cls, struct MHD_Connection *mc, void **socket_ctx,
+                          enum MHD_ConnectionNotificationCode code)
+{
+    (void)cls;
+    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(mc, MHD_CONNECTION_INFO_CONNECTION_FD);
+        *socket_ctx = ci ? guard_open(ci->connect_fd) : NULL;
+    } else if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
+        guard_close(*socket_ctx);
+        *socket_ctx = NULL;
+    }
 }
 
 /* libmicrohttpd's own messages, as log lines. */
@@ -604,6 +729,8 @@ static struct MHD_Daemon *daemon_start(const FlOptions *o, const struct sockaddr
                             MHD_OPTION_THREAD_POOL_SIZE, (unsigned)o->workers,
                             MHD_OPTION_CONNECTION_LIMIT, limit,
                             MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)CONN_TIMEOUT_S,
+                            MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONN_MEMORY,
+                            MHD_OPTION_NOTIFY_CONNECTION, on_connection, NULL,
                             MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)4096,
                             MHD_OPTION_URI_LOG_CALLBACK, on_uri, NULL,
                             MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
@@ -628,6 +755,12 @@ static void drain(long grace_ms)
     int64_t end = sched_now_ms() + grace_ms;
     while (run_inflight() > 0 && sched_now_ms() < end)
         sleep_ms(10);
+    long left = run_inflight();
+    if (left > 0)
+        log_event(FL_LOG_WARN, "unfinished",
+                  "%ld run(s) did not finish within the %ld ms grace period", left, grace_ms);
+    else
+        log_event(FL_LOG_INFO, "drained", "every run finished");
     waitlist_answer_all();
     end = sched_now_ms() + FLUSH_MS;
     while (atomic_load(&srv.live) > 0 && sched_now_ms() < end)
@@ -653,8 +786,13 @@ static int start(const FlOptions *o)
         fprintf(stderr, "flusso: cannot listen on '%s': expected [HOST:]PORT\n", o->listen);
         return 2;
     }
-    if (sched_start(o->workers) < 0) {
+    if (sched_start(o->workers) < 0
+        || guard_start(o->header_timeout_ms, o->body_timeout_ms) < 0) {
         fprintf(stderr, "flusso: cannot start worker threads\n");
+        return 2;
+    }
+    if (http_start() < 0) {
+        fprintf(stderr, "flusso: cannot start the HTTP client\n");
         return 2;
     }
     srv.daemon = daemon_start(o, (struct sockaddr *)&ss);
@@ -679,6 +817,8 @@ int srv_run(const FlOptions *o)
     signal(SIGPIPE, SIG_IGN);
     canned_make();
     routes_make(rt_program);
+    lim_init(o->max_inflight, o->max_queue);
+    metrics_init(rt_program);
     rc = start(o);
     if (rc == 0) {
         sigwait(&set, &sig);
@@ -687,9 +827,12 @@ int srv_run(const FlOptions *o)
     if (srv.daemon)
         MHD_stop_daemon(srv.daemon);
     srv.daemon = NULL;
+    guard_stop();
     sched_stop();
+    http_stop();                 /* after the scheduler: see internal.h */
     routes_free();
     canned_free();
+    metrics_free();
     if (rc == 0)
         log_event(FL_LOG_INFO, "stopped", "stopped after signal %d", sig);
     return rc;

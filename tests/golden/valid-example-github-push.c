@@ -4,52 +4,46 @@
 
 /* ==== workflow 0: github-push (valid-example-github-push.json) ==== */
 
-static const FlValue k1 = FL_STRING_LIT("sha256=");
-static const FlValue k2 = FL_STRING_LIT("push");
-static const FlValue k3 = FL_STRING_LIT("refs/heads/");
-static const FlValue k4 = FL_STRING_LIT("");
-static const FlValue k5 = FL_STRING_LIT("unknown");
+static const FlValue k1 = FL_STRING_LIT("push");
+static const FlValue k2 = FL_STRING_LIT("refs/heads/");
+static const FlValue k3 = FL_STRING_LIT("");
+static const FlValue k4 = FL_STRING_LIT("unknown");
+static const FlValue k5 = FL_NUMBER_LIT(3000);
 static const FlValue k6 = FL_STRING_LIT("unknown");
 static const FlValue k7 = FL_STRING_LIT("no ref");
-static const char w0_unsigned_body[] = "{\"error\":\"invalid signature\"}";
 
-/* signed (logic_gate) - steps[0] */
-static int w0_signed(FlRun *r)
+/* verify secret (github) - trigger.config.verify.secret */
+static const FlValue *w0_secret(FlArena *ar)
 {
-    FlArena *ar = fl_run_arena(r);
-    bool pass = fl_truthy(fl_fn_secure_equals(ar, fl_get_field(fl_get_field(fl_out(r, 0), "headers", 7), "x-hub-signature-256", 19), fl_op_add(ar, &k1, fl_fn_hmac_sha256(ar, fl_env(0), fl_get_field(fl_out(r, 0), "raw_body", 8)))));
-    fl_step_done(r, 1, pass ? &fl_gate_true : &fl_gate_false);
-    if (pass) {
-        return 2;  /* -> release_push */
-    }
-    return 9;  /* -> unsigned */
+    (void)ar;
+    return fl_env(0);
 }
 
-/* release_push (logic_gate) - steps[0].branches.true[0] */
+/* release_push (logic_gate) - steps[0] */
 static int w0_release_push(FlRun *r)
 {
-    bool c1 = fl_cond_equals(fl_get_field(fl_get_field(fl_out(r, 0), "headers", 7), "x-github-event", 14), &k2);
+    bool c1 = fl_cond_equals(fl_get_field(fl_get_field(fl_out(r, 0), "headers", 7), "x-github-event", 14), &k1);
     bool c2 = fl_cond_matches(fl_regex(0), fl_get_field(fl_get_field(fl_out(r, 0), "body", 4), "ref", 3));
     bool c3 = fl_cond_is_not_empty(fl_get_field(fl_get_field(fl_out(r, 0), "body", 4), "commits", 7));
     bool c4 = fl_cond_not_equals(fl_get_field(fl_get_field(fl_out(r, 0), "body", 4), "deleted", 7), &fl_true);
     bool pass = c1 && c2 && c3 && c4;
-    fl_step_done(r, 2, pass ? &fl_gate_true : &fl_gate_false);
+    fl_step_done(r, 1, pass ? &fl_gate_true : &fl_gate_false);
     if (pass) {
-        return 3;  /* -> push */
+        return 2;  /* -> push */
     }
     fl_respond_default(r);  /* no response can follow */
     return 8;  /* -> ignored */
 }
 
-/* push (set) - steps[0].branches.true[0].branches.true[0] */
+/* push (set) - steps[0].branches.true[0] */
 static int w0_push(FlRun *r)
 {
     FlArena *ar = fl_run_arena(r);
-    fl_step_done(r, 3, fl_object_of(ar, (const char *const[]){"repository", "branch", "head", "commit_count", "pusher", "forced"}, (const FlValue *const[]){fl_get_field(fl_get_field(fl_get_field(fl_out(r, 0), "body", 4), "repository", 10), "full_name", 9), fl_fn_join(ar, fl_fn_split(ar, fl_get_field(fl_get_field(fl_out(r, 0), "body", 4), "ref", 3), &k3), &k4), fl_get_field(fl_get_field(fl_out(r, 0), "body", 4), "after", 5), fl_fn_len(ar, fl_get_field(fl_get_field(fl_out(r, 0), "body", 4), "commits", 7)), fl_fn_default(ar, fl_get_field(fl_get_field(fl_get_field(fl_out(r, 0), "body", 4), "pusher", 6), "name", 4), &k5), fl_op_eq(ar, fl_get_field(fl_get_field(fl_out(r, 0), "body", 4), "forced", 6), &fl_true)}, 6));
-    return 4;  /* -> accepted */
+    fl_step_done(r, 2, fl_object_of(ar, (const char *const[]){"repository", "branch", "head", "commit_count", "pusher", "forced"}, (const FlValue *const[]){fl_get_field(fl_get_field(fl_get_field(fl_out(r, 0), "body", 4), "repository", 10), "full_name", 9), fl_fn_join(ar, fl_fn_split(ar, fl_get_field(fl_get_field(fl_out(r, 0), "body", 4), "ref", 3), &k2), &k3), fl_get_field(fl_get_field(fl_out(r, 0), "body", 4), "after", 5), fl_fn_len(ar, fl_get_field(fl_get_field(fl_out(r, 0), "body", 4), "commits", 7)), fl_fn_default(ar, fl_get_field(fl_get_field(fl_get_field(fl_out(r, 0), "body", 4), "pusher", 6), "name", 4), &k4), fl_op_eq(ar, fl_get_field(fl_get_field(fl_out(r, 0), "body", 4), "forced", 6), &fl_true)}, 6));
+    return 3;  /* -> accepted */
 }
 
-/* accepted (webhook_response) - steps[0].branches.true[0].branches.true[1] */
+/* accepted (webhook_response) - steps[0].branches.true[1] */
 static int w0_accepted(FlRun *r)
 {
     FlArena *ar = fl_run_arena(r);
@@ -57,10 +51,12 @@ static int w0_accepted(FlRun *r)
     resp.status = 200;
     FlBuf b1;
     fl_buf_init(&b1, ar);
-    FL_BUF_APPEND_LIT(&b1, "{\"accepted\":true,\"branch\":");
-    fl_buf_append_json(&b1, fl_get_field(fl_out(r, 3), "branch", 6));
+    FL_BUF_APPEND_LIT(&b1, "{\"accepted\":true,\"delivery\":");
+    fl_buf_append_json(&b1, fl_get_field(fl_get_field(fl_out(r, 0), "headers", 7), "x-github-delivery", 17));
+    FL_BUF_APPEND_LIT(&b1, ",\"branch\":");
+    fl_buf_append_json(&b1, fl_get_field(fl_out(r, 2), "branch", 6));
     FL_BUF_APPEND_LIT(&b1, ",\"commits\":");
-    fl_buf_append_json(&b1, fl_get_field(fl_out(r, 3), "commit_count", 12));
+    fl_buf_append_json(&b1, fl_get_field(fl_out(r, 2), "commit_count", 12));
     FL_BUF_APPEND_LIT(&b1, ",\"run_id\":");
     fl_buf_append_json(&b1, fl_run_id(r));
     FL_BUF_APPEND_LIT(&b1, "}");
@@ -68,36 +64,47 @@ static int w0_accepted(FlRun *r)
     resp.body = t1->u.s;
     resp.body_len = t1->len;
     resp.content_type = "application/json";
-    if (fl_respond(r, 4, &resp) < 0)
-        return fl_step_failed(r, 4, fl_run_error(r), 5);
-    return 5;  /* -> announce */
+    if (fl_respond(r, 3, &resp) < 0)
+        return fl_step_failed(r, 3, fl_run_error(r), 4);
+    return 4;  /* -> build */
 }
 
-/* announce (log) - steps[0].branches.true[0].branches.true[2] */
+/* build (delay) - steps[0].branches.true[2] */
+static int w0_build(FlRun *r)
+{
+    if (fl_delay(r, 4, &k5, 5) < 0)
+        return fl_step_failed(r, 4, fl_run_error(r), 5);
+    return FL_NEXT_WAIT;
+}
+
+/* announce (log) - steps[0].branches.true[3] */
 static int w0_announce(FlRun *r)
 {
     FlArena *ar = fl_run_arena(r);
     FlBuf b1;
     fl_buf_init(&b1, ar);
-    fl_buf_append_text(&b1, fl_get_field(fl_out(r, 3), "pusher", 6));
+    fl_buf_append_text(&b1, fl_get_field(fl_out(r, 2), "pusher", 6));
     FL_BUF_APPEND_LIT(&b1, " pushed ");
-    fl_buf_append_text(&b1, fl_get_field(fl_out(r, 3), "commit_count", 12));
+    fl_buf_append_text(&b1, fl_get_field(fl_out(r, 2), "commit_count", 12));
     FL_BUF_APPEND_LIT(&b1, " commit(s) to ");
-    fl_buf_append_text(&b1, fl_get_field(fl_out(r, 3), "repository", 10));
+    fl_buf_append_text(&b1, fl_get_field(fl_out(r, 2), "repository", 10));
     FL_BUF_APPEND_LIT(&b1, "@");
-    fl_buf_append_text(&b1, fl_get_field(fl_out(r, 3), "branch", 6));
+    fl_buf_append_text(&b1, fl_get_field(fl_out(r, 2), "branch", 6));
     FL_BUF_APPEND_LIT(&b1, ", head ");
-    fl_buf_append_text(&b1, fl_get_field(fl_out(r, 3), "head", 4));
+    fl_buf_append_text(&b1, fl_get_field(fl_out(r, 2), "head", 4));
+    FL_BUF_APPEND_LIT(&b1, ": built after ");
+    fl_buf_append_text(&b1, fl_get_field(fl_out(r, 4), "waited_ms", 9));
+    FL_BUF_APPEND_LIT(&b1, " ms");
     const FlValue *t1 = fl_buf_finish(&b1);
     if (fl_log(r, 5, FL_LOG_INFO, t1->u.s, t1->len, NULL) < 0)
         return fl_step_failed(r, 5, fl_run_error(r), 6);
     return 6;  /* -> forced_push */
 }
 
-/* forced_push (logic_gate) - steps[0].branches.true[0].branches.true[3] */
+/* forced_push (logic_gate) - steps[0].branches.true[4] */
 static int w0_forced_push(FlRun *r)
 {
-    bool pass = fl_truthy(fl_get_field(fl_out(r, 3), "forced", 6));
+    bool pass = fl_truthy(fl_get_field(fl_out(r, 2), "forced", 6));
     fl_step_done(r, 6, pass ? &fl_gate_true : &fl_gate_false);
     if (pass) {
         return 7;  /* -> forced_warning */
@@ -105,23 +112,23 @@ static int w0_forced_push(FlRun *r)
     return FL_NEXT_END;
 }
 
-/* forced_warning (log) - steps[0].branches.true[0].branches.true[3].branches.true[0] */
+/* forced_warning (log) - steps[0].branches.true[4].branches.true[0] */
 static int w0_forced_warning(FlRun *r)
 {
     FlArena *ar = fl_run_arena(r);
     FlBuf b1;
     fl_buf_init(&b1, ar);
     FL_BUF_APPEND_LIT(&b1, "forced push to ");
-    fl_buf_append_text(&b1, fl_get_field(fl_out(r, 3), "branch", 6));
+    fl_buf_append_text(&b1, fl_get_field(fl_out(r, 2), "branch", 6));
     FL_BUF_APPEND_LIT(&b1, " by ");
-    fl_buf_append_text(&b1, fl_get_field(fl_out(r, 3), "pusher", 6));
+    fl_buf_append_text(&b1, fl_get_field(fl_out(r, 2), "pusher", 6));
     const FlValue *t1 = fl_buf_finish(&b1);
     if (fl_log(r, 7, FL_LOG_WARN, t1->u.s, t1->len, NULL) < 0)
         return fl_step_failed(r, 7, fl_run_error(r), FL_NEXT_END);
     return FL_NEXT_END;
 }
 
-/* ignored (log) - steps[0].branches.true[0].branches.false[0] */
+/* ignored (log) - steps[0].branches.false[0] */
 static int w0_ignored(FlRun *r)
 {
     FlArena *ar = fl_run_arena(r);
@@ -129,7 +136,9 @@ static int w0_ignored(FlRun *r)
     fl_buf_init(&b1, ar);
     FL_BUF_APPEND_LIT(&b1, "ignoring ");
     fl_buf_append_text(&b1, fl_fn_default(ar, fl_get_field(fl_get_field(fl_out(r, 0), "headers", 7), "x-github-event", 14), &k6));
-    FL_BUF_APPEND_LIT(&b1, " event for ");
+    FL_BUF_APPEND_LIT(&b1, " event ");
+    fl_buf_append_text(&b1, fl_get_field(fl_get_field(fl_out(r, 0), "headers", 7), "x-github-delivery", 17));
+    FL_BUF_APPEND_LIT(&b1, " for ");
     fl_buf_append_text(&b1, fl_fn_default(ar, fl_get_field(fl_get_field(fl_out(r, 0), "body", 4), "ref", 3), &k7));
     const FlValue *t1 = fl_buf_finish(&b1);
     if (fl_log(r, 8, FL_LOG_DEBUG, t1->u.s, t1->len, NULL) < 0)
@@ -137,48 +146,23 @@ static int w0_ignored(FlRun *r)
     return FL_NEXT_END;
 }
 
-/* unsigned (webhook_response) - steps[0].branches.false[0] */
-static int w0_unsigned(FlRun *r)
-{
-    FlResponse resp = { 0 };
-    resp.status = 401;
-    resp.body = w0_unsigned_body;
-    resp.body_len = sizeof w0_unsigned_body - 1;
-    resp.body_static = true;
-    resp.content_type = "application/json";
-    if (fl_respond(r, 9, &resp) < 0)
-        return fl_step_failed(r, 9, fl_run_error(r), 10);
-    return 10;  /* -> unsigned_log */
-}
-
-/* unsigned_log (log) - steps[0].branches.false[1] */
-static int w0_unsigned_log(FlRun *r)
-{
-    FlArena *ar = fl_run_arena(r);
-    FlBuf b1;
-    fl_buf_init(&b1, ar);
-    FL_BUF_APPEND_LIT(&b1, "rejected unsigned delivery ");
-    fl_buf_append_text(&b1, fl_get_field(fl_get_field(fl_out(r, 0), "headers", 7), "x-github-delivery", 17));
-    const FlValue *t1 = fl_buf_finish(&b1);
-    if (fl_log(r, 10, FL_LOG_WARN, t1->u.s, t1->len, NULL) < 0)
-        return fl_step_failed(r, 10, fl_run_error(r), FL_NEXT_END);
-    return FL_NEXT_END;
-}
-
 static const FlStepInfo w0_steps[] = {
     { "trigger", "webhook_trigger", "trigger", NULL, false },
-    { "signed", "logic_gate", "steps[0]", w0_signed, false },
-    { "release_push", "logic_gate", "steps[0].branches.true[0]", w0_release_push, false },
-    { "push", "set", "steps[0].branches.true[0].branches.true[0]", w0_push, false },
-    { "accepted", "webhook_response", "steps[0].branches.true[0].branches.true[1]", w0_accepted, false },
-    { "announce", "log", "steps[0].branches.true[0].branches.true[2]", w0_announce, false },
-    { "forced_push", "logic_gate", "steps[0].branches.true[0].branches.true[3]", w0_forced_push, false },
-    { "forced_warning", "log", "steps[0].branches.true[0].branches.true[3].branches.true[0]", w0_forced_warning, false },
-    { "ignored", "log", "steps[0].branches.true[0].branches.false[0]", w0_ignored, false },
-    { "unsigned", "webhook_response", "steps[0].branches.false[0]", w0_unsigned, false },
-    { "unsigned_log", "log", "steps[0].branches.false[1]", w0_unsigned_log, false },
+    { "release_push", "logic_gate", "steps[0]", w0_release_push, false },
+    { "push", "set", "steps[0].branches.true[0]", w0_push, false },
+    { "accepted", "webhook_response", "steps[0].branches.true[1]", w0_accepted, false },
+    { "build", "delay", "steps[0].branches.true[2]", w0_build, false },
+    { "announce", "log", "steps[0].branches.true[3]", w0_announce, false },
+    { "forced_push", "logic_gate", "steps[0].branches.true[4]", w0_forced_push, false },
+    { "forced_warning", "log", "steps[0].branches.true[4].branches.true[0]", w0_forced_warning, false },
+    { "ignored", "log", "steps[0].branches.false[0]", w0_ignored, false },
 };
 static const char *const w0_methods[] = { "POST" };
+static const FlVerify w0_verify = {
+    .scheme = FL_VERIFY_GITHUB,
+    .secret = w0_secret,
+    .tolerance_s = 300,
+};
 static const FlWorkflow w0 = {
     .name = "github-push",
     .file = "valid-example-github-push.json",
@@ -187,10 +171,10 @@ static const FlWorkflow w0 = {
     .method_count = 1,
     .allow = "POST",
     .response_timeout_ms = 10000,
-    .max_body_bytes = 1048576,
-    .verify = NULL,
+    .max_body_bytes = 26214400,
+    .verify = &w0_verify,
     .steps = w0_steps,
-    .step_count = 11,
+    .step_count = 9,
     .first = 1,
     .default_at_start = false,
 };

@@ -11,6 +11,13 @@ static const FlValue k4 = FL_STRING_LIT("stripe");
 static const FlValue k5 = FL_NUMBER_LIT(5000);
 static const FlValue k6 = FL_NUMBER_LIT(0);
 
+/* verify secret (stripe) - trigger.config.verify.secret */
+static const FlValue *w0_secret(FlArena *ar)
+{
+    (void)ar;
+    return fl_env(0);
+}
+
 /* paid (logic_gate) - steps[0] */
 static int w0_paid(FlRun *r)
 {
@@ -160,6 +167,11 @@ static const FlStepInfo w0_steps[] = {
     { "other_event", "webhook_response", "steps[0].branches.false[0]", w0_other_event, false },
 };
 static const char *const w0_methods[] = { "POST" };
+static const FlVerify w0_verify = {
+    .scheme = FL_VERIFY_STRIPE,
+    .secret = w0_secret,
+    .tolerance_s = 300,
+};
 static const FlWorkflow w0 = {
     .name = "invoice-paid",
     .file = "valid-example-invoice-paid.json",
@@ -169,7 +181,7 @@ static const FlWorkflow w0 = {
     .allow = "POST",
     .response_timeout_ms = 30000,
     .max_body_bytes = 1048576,
-    .verify = NULL,
+    .verify = &w0_verify,
     .steps = w0_steps,
     .step_count = 9,
     .first = 1,
@@ -179,11 +191,14 @@ static const FlWorkflow w0 = {
 /* ==== the program ==== */
 
 static const FlWorkflow *const workflows[] = { &w0 };
+static const char *const env_names[] = {
+    "STRIPE_WEBHOOK_SECRET",
+};
 static const FlProgram program = {
     .workflows = workflows,
     .workflow_count = 1,
-    .env_names = NULL,
-    .env_count = 0,
+    .env_names = env_names,
+    .env_count = 1,
     .regexes = NULL,
     .regex_count = 0,
 };

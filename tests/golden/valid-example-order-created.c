@@ -12,6 +12,13 @@ static const FlValue k5 = FL_STRING_LIT("express");
 static const FlValue k6 = FL_STRING_LIT("priority");
 static const char w0_invalid_body[] = "{\"error\":\"an order needs an id, line items and a positive total_price\"}";
 
+/* verify secret (shopify) - trigger.config.verify.secret */
+static const FlValue *w0_secret(FlArena *ar)
+{
+    (void)ar;
+    return fl_env(0);
+}
+
 /* is_test (logic_gate) - steps[0] */
 static int w0_is_test(FlRun *r)
 {
@@ -231,6 +238,11 @@ static const FlStepInfo w0_steps[] = {
     { "done", "log", "steps[1]", w0_done, false },
 };
 static const char *const w0_methods[] = { "POST" };
+static const FlVerify w0_verify = {
+    .scheme = FL_VERIFY_SHOPIFY,
+    .secret = w0_secret,
+    .tolerance_s = 300,
+};
 static const FlWorkflow w0 = {
     .name = "order-created",
     .file = "valid-example-order-created.json",
@@ -240,7 +252,7 @@ static const FlWorkflow w0 = {
     .allow = "POST",
     .response_timeout_ms = 5000,
     .max_body_bytes = 262144,
-    .verify = NULL,
+    .verify = &w0_verify,
     .steps = w0_steps,
     .step_count = 14,
     .first = 1,
@@ -250,11 +262,14 @@ static const FlWorkflow w0 = {
 /* ==== the program ==== */
 
 static const FlWorkflow *const workflows[] = { &w0 };
+static const char *const env_names[] = {
+    "SHOPIFY_WEBHOOK_SECRET",
+};
 static const FlProgram program = {
     .workflows = workflows,
     .workflow_count = 1,
-    .env_names = NULL,
-    .env_count = 0,
+    .env_names = env_names,
+    .env_count = 1,
     .regexes = NULL,
     .regex_count = 0,
 };

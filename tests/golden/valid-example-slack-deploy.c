@@ -12,6 +12,13 @@ static const FlValue k5 = FL_NUMBER_LIT(1);
 static const FlValue k6 = FL_STRING_LIT("staging");
 static const FlValue k7 = FL_NUMBER_LIT(1500);
 
+/* verify secret (slack) - trigger.config.verify.secret */
+static const FlValue *w0_secret(FlArena *ar)
+{
+    (void)ar;
+    return fl_env(0);
+}
+
 /* known (logic_gate) - steps[0] */
 static int w0_known(FlRun *r)
 {
@@ -128,6 +135,11 @@ static const FlStepInfo w0_steps[] = {
     { "usage", "webhook_response", "steps[0].branches.false[0]", w0_usage, false },
 };
 static const char *const w0_methods[] = { "POST" };
+static const FlVerify w0_verify = {
+    .scheme = FL_VERIFY_SLACK,
+    .secret = w0_secret,
+    .tolerance_s = 300,
+};
 static const FlWorkflow w0 = {
     .name = "slack-deploy",
     .file = "valid-example-slack-deploy.json",
@@ -137,7 +149,7 @@ static const FlWorkflow w0 = {
     .allow = "POST",
     .response_timeout_ms = 3000,
     .max_body_bytes = 1048576,
-    .verify = NULL,
+    .verify = &w0_verify,
     .steps = w0_steps,
     .step_count = 8,
     .first = 1,
@@ -147,11 +159,14 @@ static const FlWorkflow w0 = {
 /* ==== the program ==== */
 
 static const FlWorkflow *const workflows[] = { &w0 };
+static const char *const env_names[] = {
+    "SLACK_SIGNING_SECRET",
+};
 static const FlProgram program = {
     .workflows = workflows,
     .workflow_count = 1,
-    .env_names = NULL,
-    .env_count = 0,
+    .env_names = env_names,
+    .env_count = 1,
     .regexes = NULL,
     .regex_count = 0,
 };

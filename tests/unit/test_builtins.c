@@ -83,6 +83,41 @@ static void test_hmac_sha256(void)
     END();
 }
 
+/* A thread re-uses the key schedule of its last HMAC key: switching keys,
+ * keys that are prefixes of each other, and keys too long to keep must
+ * all still give the right MAC. */
+static void test_hmac_key_reuse(void)
+{
+    static const char jefe[] =
+        "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843";
+    BEGIN();
+    char key1[20], a127[127], a128[128], key6[131];
+    memset(key1, 0x0b, sizeof key1);
+    memset(a127, 'a', sizeof a127);
+    memset(a128, 'a', sizeof a128);
+    memset(key6, 0xaa, sizeof key6);
+    const FlValue *msg = S(a, "what do ya want for nothing?");
+    for (int round = 0; round < 2; round++) {
+        CU_ASSERT(STR_IS(fl_fn_hmac_sha256(a, S(a, "Jefe"), msg), jefe));
+        CU_ASSERT(STR_IS(fl_fn_hmac_sha256(a, S(a, "Jefe"), msg), jefe));
+        CU_ASSERT(STR_IS(fl_fn_hmac_sha256(a, S(a, "Jef"), S(a, "abc")),
+            "3496521ced16b8e2e63152f32b50830b9e1fe33f4b46a180ffbd1c1530596fb8"));
+        CU_ASSERT(STR_IS(fl_fn_hmac_sha256(a, B(a, key1, 20), S(a, "Hi There")),
+            "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7"));
+        CU_ASSERT(STR_IS(fl_fn_hmac_sha256(a, S(a, ""), S(a, "")),
+            "b613679a0814d9ec772f95d778c35fc5ff1697c493715653c6c712144292c5ad"));
+        CU_ASSERT(STR_IS(fl_fn_hmac_sha256(a, B(a, a128, 128), S(a, "abc")),
+            "0c4848880b965d427100cd3d4aa0c4520631a73daafa6be9b19a06f3e25a93c2"));
+        CU_ASSERT(STR_IS(fl_fn_hmac_sha256(a, B(a, a127, 127), S(a, "abc")),
+            "7ad21f76f25253c4ce511b5dd51d3fcd47e0516bdf7d4b3da7345f41c5ad8edd"));
+        for (int i = 0; i < 2; i++)
+            CU_ASSERT(STR_IS(fl_fn_hmac_sha256(a, B(a, key6, 131),
+                S(a, "Test Using Larger Than Block-Size Key - Hash Key First")),
+                "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54"));
+    }
+    END();
+}
+
 static void test_sha256(void)
 {
     BEGIN();
@@ -499,6 +534,7 @@ static void test_regex(void)
 
 static const UnitTest tests[] = {
     {"hmac_sha256", test_hmac_sha256},
+    {"hmac_key_reuse", test_hmac_key_reuse},
     {"sha256", test_sha256},
     {"crypto_threads", test_crypto_threads},
     {"base64", test_base64},

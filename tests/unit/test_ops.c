@@ -1,0 +1,161 @@
+/* test_ops.c - the runtime's operating machinery without a server:
+ * admission bounds (limits.c), the /metrics text (metrics.c), and the
+ * request -> trigger output path on plain bytes (request.c). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+#include "unit.h"
+
+/* ---- limits --------------------------------------------------------------- */
+
+static void test_inflight_bound(void)
+{
+    atomic_int a = LIM_NONE, b = LIM_NONE;
+    lim_init(2, 100);
+    CU_ASSERT_TRUE(lim_reserve());
+    atomic_store(&a, LIM_INFLIGHT);
+    CU_ASSERT_TRUE(lim_reserve());
+    atomic_store(&b, LIM_INFLIGHT);
+    CU_ASSERT_FALSE(lim_reserve());              /* the third: 503 */
+    CU_ASSERT_EQUAL(lim_inflight(), 2);
+    lim_release(&a);
+    CU_ASSERT_EQUAL(lim_inflight(), 1);
+    lim_release(&a);                             /* twice: counts once */
+    CU_ASSERT_EQUAL(lim_inflight(), 1);
+    CU_ASSERT_TRUE(lim_reserve());
+    lim_unreserve();                             /* e.g. a 413 after it */
+    lim_release(&b);
+    CU_ASSERT_EQUAL(lim_inflight(), 0);
+    lim_init(LIM_DEFAULT_INFLIGHT, LIM_DEFAULT_QUEUE);
+}
+
+static void test_queue_bound(void)
+{
+    atomic_int s[3] = { LIM_NONE, LIM_NONE, LIM_NONE };
+    lim_init(100, 2);
+    for (int i = 0; i < 3; i++) {
+        CU_ASSERT_TRUE(lim_reserve());
+        atomic_store(&s[i], LIM_INFLIGHT);
+    }
+    lim_answered(&s[0]);
+    lim_answered(&s[0]);                         /* a second answer: nothing */
+    CU_ASSERT_EQUAL(lim_queued(), 1);
+    lim_answered(&s[1]);
+    CU_ASSERT_EQUAL(lim_queued(), 2);
+    CU_ASSERT_FALSE(lim_reserve());              /* the queue is full */
+    lim_answered(&s[2]);                         /* admitted before: counted */
+    CU_ASSERT_EQUAL(lim_queued(), 3);
+    for (int i = 0; i < 3; i++)
+        lim_release(&s[i]);
+    CU_ASSERT_EQUAL(lim_queued(), 0);
+    CU_ASSERT_EQUAL(lim_inflight(), 0);
+    lim_answered(&s[0]);                         /* after the end: nothing */
+    CU_ASSERT_EQUAL(lim_queued(), 0);
+    CU_ASSERT_TRUE(lim_reserve());
+    lim_unreserve();
+    lim_init(LIM_DEFAULT_INFLIGHT, LIM_DEFAULT_QUEUE);
+}
+
+/* ---- metrics -------------------------------------------------------------- */
+
+static const FlStepInfo steps[] = {
+    { "trigger", "webhook_trigger", "trigger", NULL, false },
+    { "ack", "webhook_response", "steps[0]", NULL, false },
+};
+static const FlWorkflow wf = { .name = "wf-a", .path = "/a", .steps = steps, .step_count = 2 };
+static const FlWorkflow *const wfs[] = { &wf };
+static const FlProgram program = { .workflows = wfs, .workflow_count = 1 };
+
+/* The value of one series in text, or -1. */
+static long series(const char *text, const char *name)
+{
+    size_t n = strlen(name);
+    for (const char *p = text; (p = strstr(p, name)); p += n)
+        if ((p == text || p[-1] == '\n') && p[n] == ' ')
+            return strtol(p + n + 1, NULL, 10);
+    return -1;
+}
+
+static void test_metrics_text(void)
+{
+    metrics_init(&program);
+    metrics_request(200);
+    metrics_request(200);
+    metrics_request(503);
+    metrics_request(42);
+    metrics_run(&wf, MET_STARTED, 0);
+    metrics_run(&wf, MET_FINISHED, 2000);
+    metrics_step(&wf, 1, 500);                   /* <= 1 ms */
+    metrics_step(&wf, 1, 70000000);              /* over 60 s */
+    metrics_step(&wf, 5, 1);                     /* no such step: ignored */
+    metrics_timeout(false);
+    MetGauges g = { .inflight = 3, .queued = 1, .draining = true };
+    size_t len;
+    char *t = metrics_render(&g, &len);
+    CU_ASSERT_EQUAL(strlen(t), len);
+    CU_ASSERT_EQUAL(series(t, "flusso_http_requests_total{status=\"200\"}"), 2);
+    CU_ASSERT_EQUAL(series(t, "flusso_http_requests_total{status=\"503\"}"), 1);
+    CU_ASSERT_EQUAL(series(t, "flusso_http_requests_total{status=\"other\"}"), 1);
+    CU_ASSERT_EQUAL(series(t, "flusso_http_requests_total{status=\"404\"}"), -1);
+    CU_ASSERT_EQUAL(series(t, "flusso_runs_started_total{workflow=\"wf-a\"}"), 1);
+    CU_ASSERT_EQUAL(series(t, "flusso_runs_finished_total{workflow=\"wf-a\"}"), 1);
+    CU_ASSERT_EQUAL(series(t, "flusso_runs_failed_total{workflow=\"wf-a\"}"), 0);
+    CU_ASSERT_EQUAL(series(t, "flusso_runs_in_flight"), 3);
+    CU_ASSERT_EQUAL(series(t, "flusso_queued_work"), 1);
+    CU_ASSERT_EQUAL(series(t, "flusso_draining"), 1);
+    CU_ASSERT_EQUAL(series(t, "flusso_connections_timed_out_total{phase=\"headers\"}"), 1);
+    const char *b = "flusso_step_duration_seconds_bucket{workflow=\"wf-a\",step=\"ack\","
+                    "type=\"webhook_response\",le=";
+    char name[256];
+    snprintf(name, sizeof name, "%s\"0.001\"}", b);
+    CU_ASSERT_EQUAL(series(t, name), 1);
+    snprintf(name, sizeof name, "%s\"60\"}", b);
+    CU_ASSERT_EQUAL(series(t, name), 1);
+    snprintf(name, sizeof name, "%s\"+Inf\"}", b);
+    CU_ASSERT_EQUAL(series(t, name), 2);
+    CU_ASSERT_PTR_NOT_NULL(strstr(t, "flusso_step_duration_seconds_sum{workflow=\"wf-a\","
+                                     "step=\"ack\",type=\"webhook_response\"} 70.000500\n"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(t, "# TYPE flusso_run_duration_seconds histogram\n"));
+    free(t);
+    metrics_free();
+    metrics_run(&wf, MET_STARTED, 0);            /* after free: ignored */
+}
+
+/* ---- the trigger output from plain bytes ---------------------------------- */
+
+static void test_trigger_of(void)
+{
+    FlArena a;
+    fl_arena_init(&a, NULL, 0);
+    const ReqHeader hs[] = {
+        { "X-Multi", 7, "one", 3 },
+        { "Content-TYPE", 12, "application/json; charset=utf-8", 31 },
+        { "x-multi", 7, "two", 3 },
+        { "content-type", 12, "text/plain", 10 },   /* the first one counts */
+    };
+    const char *uri = "/p?a=1&a=2&b=%41+c";
+    const FlValue *raw = fl_string(&a, "{\"k\":[1]}", 9);
+    const FlValue *t = req_trigger_of(&a, "POST", uri, 2, hs, 4, raw, 0);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+    const FlValue *json = fl_json_text(&a, t);
+    CU_ASSERT_STRING_EQUAL(json->u.s,
+        "{\"method\":\"POST\",\"path\":\"/p\",\"query\":{\"a\":\"1\",\"b\":\"A c\"},"
+        "\"headers\":{\"x-multi\":\"one, two\",\"content-type\":"
+        "\"application/json; charset=utf-8, text/plain\"},\"body\":{\"k\":[1]},"
+        "\"raw_body\":\"{\\\"k\\\":[1]}\",\"received_at\":\"1970-01-01T00:00:00.000Z\"}");
+    raw = fl_string(&a, "{\"k\":", 5);
+    CU_ASSERT_PTR_NULL(req_trigger_of(&a, "POST", "/p", 2, hs, 2, raw, 0));
+    CU_ASSERT_PTR_NOT_NULL(req_trigger_of(&a, "POST", "/p", 2, NULL, 0, raw, 0));
+    fl_arena_destroy(&a);
+}
+
+static const UnitTest tests[] = {
+    {"inflight_bound", test_inflight_bound},
+    {"queue_bound", test_queue_bound},
+    {"metrics_text", test_metrics_text},
+    {"trigger_of", test_trigger_of},
+    {NULL, NULL},
+};
+
+UNIT_SUITE("ops", tests)
