@@ -105,6 +105,10 @@ static void print_help(const char *prog, const FlProgram *p)
            "  --body-timeout-ms N   the body must arrive within N ms of the\n"
            "                        headers (default 60000)\n"
            "  --log-level LEVEL     debug | info | warn | error (default info)\n"
+           "  --journal PATH|none   the journal of runs (default: this binary's\n"
+           "                        name and .journal, in the working directory)\n"
+           "  --runs                list the journal's unfinished and abandoned\n"
+           "                        runs, and stop\n"
            "  --help                this text\n"
            "  --version             the version\n",
            LIM_DEFAULT_INFLIGHT, LIM_DEFAULT_QUEUE);
@@ -195,6 +199,16 @@ static int parse_option(int argc, char **argv, int *i, FlOptions *o,
     NumOption num;
     if (numeric_option(arg, o, &n, &num))
         return parse_numeric(argc, argv, i, n, &num);
+    if (strcmp(arg, "--runs") == 0) {
+        o->runs = true;
+        return 0;
+    }
+    if (option_is(arg, "--journal", &n)) {
+        if (!(v = option_value(argc, argv, i, n)) || !*v)
+            return usage_error(prog, "option '%s' needs a path or 'none'", arg);
+        o->journal = v;
+        return 0;
+    }
     bool listen = option_is(arg, "--listen", &n);
     bool workers = !listen && option_is(arg, "--workers", &n);
     if (!listen && !workers && !option_is(arg, "--log-level", &n))
@@ -300,6 +314,8 @@ int fl_main(int argc, char **argv, const FlProgram *program)
         return rc == 1 ? 0 : rc;
     log_min = o.log_level;
     rt_program = program;
+    if (o.runs)
+        return recover_list(o.journal, argv[0]);
     rc = env_load(program);
     if (rc == 0)
         rc = regexes_compile(program, &compiled);
@@ -307,7 +323,10 @@ int fl_main(int argc, char **argv, const FlProgram *program)
         fl_crypto_init();
         rc = verify_init(program);   /* the verify secrets, once */
         if (rc == 0)
+            rc = recover_open(o.journal, argv[0]);   /* spec 7 */
+        if (rc == 0)
             rc = srv_run(&o);
+        recover_close();
         verify_free();
     }
     regexes_free(program, compiled);

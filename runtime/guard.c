@@ -36,6 +36,7 @@ struct Guard {
     atomic_int phase;            /* GUARD_NONE, GUARD_HEADERS, GUARD_BODY */
     atomic_llong since_ms;       /* sched_now_ms() when the phase began */
     bool cut;                    /* shut down once already */
+    void *request;               /* the server's state of the current request */
     Guard *prev, *next;
 };
 
@@ -88,6 +89,15 @@ void guard_set(Guard *g, GuardPhase phase)
     /* since first: a sweeper that sees the new phase sees its start */
     atomic_store_explicit(&g->since_ms, sched_now_ms(), memory_order_relaxed);
     atomic_store_explicit(&g->phase, (int)phase, memory_order_release);
+}
+
+void *guard_swap_request(Guard *g, void *request)
+{
+    if (!g)
+        return NULL;
+    void *old = g->request;
+    g->request = request;
+    return old;
 }
 
 long guard_connections(void)

@@ -10,6 +10,7 @@
  *   sched.c    worker threads and the timer thread
  *   steps.c    the step helpers generated code calls (fl_respond, ...)
  *   log.c      JSON log lines and `log` step files
+ *   recover.c  the journal at start: resuming runs, --runs (journal.h)
  *   http.c     http_request: libcurl's multi interface on one thread
  *   verify.c   trigger `verify`: the signature schemes, keys made at start
  *   limits.c   bounded work: --max-inflight, --max-queue
@@ -48,7 +49,8 @@ typedef struct {
     long max_queue;
     long header_timeout_ms;  /* guard.c: slow clients are cut off */
     long body_timeout_ms;
-    /* later: journal */
+    const char *journal;     /* --journal: a path, "none", NULL: default */
+    bool runs;               /* --runs: list the journal's runs and stop */
 } FlOptions;
 
 /* The program fl_main() serves; set once before any thread starts. */
@@ -157,6 +159,14 @@ void run_resume(FlRun *run, int next);
 void run_abandon(FlRun *run);
 /* The run's id ("" before acceptance) and the key of its current step. */
 const char *run_id_text(const FlRun *run);
+/* Rebuilds an acknowledged run the journal kept (recover.c): its outputs,
+ * id, attempt and position, its caller answered already.  It holds only
+ * its execution's reference.  NULL when its saved bytes do not decode. */
+struct JournalSaved;
+FlRun *run_restore(const FlWorkflow *wf, const struct JournalSaved *saved);
+/* Starts a rebuilt run: at its next step, or in its delay for what is
+ * left of it; with discard, drops it instead (the server never started). */
+void run_restart(FlRun *run, bool discard);
 const char *run_step_key(const FlRun *run);
 
 /* ---- server (server.c) ---------------------------------------------------*/
@@ -231,6 +241,21 @@ const char *verify_check(const FlVerify *v, FlBytes key, const FlValue *raw,
  * are aborted and their runs abandoned. */
 int http_start(void);
 void http_stop(void);
+
+/* ---- the journal at start (recover.c, spec 7) ----------------------------
+ *
+ * journal: the --journal option (a path, "none", or NULL for the binary's
+ * name with ".journal" in the working directory). */
+
+/* Opens the journal and rebuilds the runs it kept; 0, or 2 after printing
+ * why (unopenable, in use, damaged). */
+int recover_open(const char *journal, const char *argv0);
+/* Starts the rebuilt runs (the scheduler runs). */
+void recover_resume(void);
+/* Drops rebuilt runs never started and closes the journal. */
+void recover_close(void);
+/* --runs: prints one line per pending or abandoned run; 0 or 2. */
+int recover_list(const char *journal, const char *argv0);
 
 /* ---- log (log.c) ---------------------------------------------------------*/
 
@@ -336,6 +361,12 @@ void guard_close(Guard *g);
 /* The connection enters phase (its deadline counts from now).  Any
  * thread; g may be NULL. */
 void guard_set(Guard *g, GuardPhase phase);
+/* Stores the server's per-request state in g and returns the one stored
+ * before (NULL if none); g may be NULL.  Only the connection's thread
+ * calls it.  libmicrohttpd 0.9.75 sometimes drops a request without its
+ * completion callback (a 431 to a client that hung up): the state still
+ * stored when the connection closes is the server's to free. */
+void *guard_swap_request(Guard *g, void *request);
 long guard_connections(void);
 
 #endif

@@ -15,8 +15,10 @@
  *
  * Every life-cycle event passes through run_event(), the journal seam. */
 #include "internal.h"
+#include "journal.h"
 
 #include <assert.h>
+#include <microhttpd.h>
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -27,6 +29,13 @@
 #define container_of(p, T, m) ((T *)(void *)((char *)(p) - offsetof(T, m)))
 
 enum { RUN_FIRST_BLOCK = 7 * 1024 };   /* the arena's embedded first block */
+
+/* What the journal has of a run. */
+typedef enum {
+    JP_NONE,         /* nothing */
+    JP_STARTED,      /* noted while it waits for its answer */
+    JP_ACKED         /* its acknowledgement is durable: steps recorded */
+} JournalPhase;
 
 struct FlRun {
     FlArena arena;
@@ -52,6 +61,15 @@ struct FlRun {
     FlTimer wake;               /* fl_delay */
     FlTimer deadline;           /* the 504 */
     FlValue id_v, started_v, workflow_v;
+    /* the journal (spec 7): see "the journal" below */
+    JournalPhase jphase;
+    int jstep;                  /* a step output not journaled yet; 0: none */
+    bool holding;               /* an answer waits for its commit */
+    struct MHD_Response *held;  /* that answer (NULL: no connection) */
+    int held_status;
+    int held_rc;                /* where the run goes on once committed */
+    int attempt;                /* run.attempt */
+    FlValue attempt_v;
     char id[37];
     char started_at[25];
     char first[RUN_FIRST_BLOCK];
@@ -59,6 +77,7 @@ struct FlRun {
 
 typedef enum {
     EV_ACCEPTED,     /* the trigger output is final */
+    EV_WAITING,      /* it waits before its answer */
     EV_ANSWERED,     /* the answer is about to leave */
     EV_STEP_DONE,    /* a step's output is recorded */
     EV_FINISHED,     /* the run ended normally */
@@ -67,11 +86,14 @@ typedef enum {
 } RunEvent;
 
 static atomic_long inflight;
-static const FlValue attempt_one = FL_NUMBER_LIT(1);
 
 static void run_task(FlTask *t, bool discard);
 static void wake_fire(FlTimer *t, bool discard);
 static void deadline_fire(FlTimer *t, bool discard);
+static void journal_event(FlRun *run, RunEvent ev, int arg);
+static void journal_progress(FlRun *run, int next, int64_t wake_ms);
+static bool must_commit(FlRun *run, int rc);
+static void commit(FlRun *run);
 
 /* ---- the journal seam --------------------------------------------------- */
 
@@ -92,14 +114,18 @@ static void event_log(FlRun *run, FlLogLevel level, const char *event,
 }
 
 /* Every life-cycle event of a run passes here, in the order it happens to
- * that run.  A journal (spec 7) hooks in here and nowhere else:
- *   EV_ACCEPTED   store the trigger output;
- *   EV_ANSWERED   the commit point: called before the answer leaves, so a
- *                 group commit can wait here (and turn a failed write into
- *                 a 503 for the caller);
- *   EV_STEP_DONE  record step `arg` (after the answer: resume point);
- *   EV_FINISHED, EV_FAILED, EV_ABANDONED   the run ends.
- * Today it only logs, at debug level except failures and abandons. */
+ * that run; it logs (at debug level except failures and abandons) and
+ * tells the journal (spec 7, journal_event() below):
+ *   EV_ACCEPTED   nothing yet: a run answered at once costs one write;
+ *   EV_WAITING    the run waits unanswered: noted, so that a crash now
+ *                 leaves it to be marked abandoned;
+ *   EV_ANSWERED   the answer leaves - with a journal, only once the run's
+ *                 acknowledgement is durable (commit() below);
+ *   EV_STEP_DONE  step `arg` has its output: journaled with the run's
+ *                 position as soon as that is known;
+ *   EV_FINISHED, EV_FAILED   the run ends: deleted from the journal;
+ *   EV_ABANDONED  shutdown (arg 0) or a failed commit (arg 1) dropped it:
+ *                 an acknowledged run stays in the journal and resumes. */
 static void run_event(FlRun *run, RunEvent ev, int arg)
 {
     char msg[32];
@@ -107,6 +133,8 @@ static void run_event(FlRun *run, RunEvent ev, int arg)
     switch (ev) {
     case EV_ACCEPTED:
         event_log(run, FL_LOG_DEBUG, "started", false, NULL, -1);
+        break;
+    case EV_WAITING:
         break;
     case EV_ANSWERED:
         if (log_enabled(FL_LOG_DEBUG)) {
@@ -123,9 +151,13 @@ static void run_event(FlRun *run, RunEvent ev, int arg)
         event_log(run, FL_LOG_ERROR, "failed", true, run->error, took);
         break;
     case EV_ABANDONED:
-        event_log(run, FL_LOG_WARN, "abandoned", true, "shutdown before the run finished", took);
+        event_log(run, FL_LOG_WARN, "abandoned", true, arg ? "the journal could not "
+                  "record its acknowledgement: answered 503" : "shutdown before the run "
+                  "finished", took);
         break;
     }
+    if (journal_enabled())
+        journal_event(run, ev, arg);
 }
 
 /* ---- run ids -----------------------------------------------------------------
@@ -253,6 +285,8 @@ void run_accept(FlRun *run, const FlValue *trigger, int64_t received_ms,
     run->started_v = (FlValue)FL_STRING_LEN_LIT(run->started_at, 24);
     run->workflow_v = (FlValue)FL_STRING_LEN_LIT(run->wf->name,
                                                 (uint32_t)strlen(run->wf->name));
+    run->attempt = 1;
+    run->attempt_v = (FlValue)FL_NUMBER_LIT(1);
     run->next = run->wf->first;
     run->received_ms = received_ms;
     run->started_ms = sched_now_ms();
@@ -302,11 +336,20 @@ static void deliver(FlRun *run, struct MHD_Response *r, int status)
         srv_deliver(c, r, status, run->on_conn_thread);
 }
 
+/* An acknowledgement (a webhook_response or the default 202): with a
+ * journal it is held until the run is durable (commit() below). */
 bool run_answer(FlRun *run, const FlResponse *resp)
 {
     if (!claim(run))
         return false;
-    deliver(run, run->conn ? srv_response(resp, run->id) : NULL, resp->status);
+    struct MHD_Response *r = run->conn ? srv_response(resp, run->id) : NULL;
+    if (journal_enabled()) {
+        run->holding = true;
+        run->held = r;
+        run->held_status = resp->status;
+    } else {
+        deliver(run, r, resp->status);
+    }
     return true;
 }
 
@@ -316,16 +359,18 @@ bool run_answer_default(FlRun *run)
     return run_answer(run, &accepted);
 }
 
-/* Builds {"error": message, "run_id": id} in a private arena: this may run
- * on the timer thread while the run's own arena is busy elsewhere. */
-bool run_answer_error(FlRun *run, int status, const char *message)
+/* {"error": message, "run_id": id} for the run's caller (NULL when it has
+ * none), built in a private arena: this may run on the timer thread while
+ * the run's own arena is busy elsewhere. */
+static struct MHD_Response *error_response(FlRun *run, int status,
+                                           const char *message)
 {
     static const FlHeader retry = { "Retry-After", "5", 1 };
     char first[1024];
     FlArena a;
     FlBuf b;
-    if (!claim(run))
-        return false;
+    if (!run->conn)
+        return NULL;
     fl_arena_init(&a, first, sizeof first);
     fl_buf_init(&b, &a);
     FlValue msg = FL_STRING_LEN_LIT(message, (uint32_t)strlen(message));
@@ -339,8 +384,16 @@ bool run_answer_error(FlRun *run, int status, const char *message)
         .content_type = "application/json",
         .headers = &retry, .header_count = status == 503,
     };
-    deliver(run, run->conn ? srv_response(&resp, run->id) : NULL, status);
+    struct MHD_Response *r = srv_response(&resp, run->id);
     fl_arena_destroy(&a);
+    return r;
+}
+
+bool run_answer_error(FlRun *run, int status, const char *message)
+{
+    if (!claim(run))
+        return false;
+    deliver(run, error_response(run, status, message), status);
     return true;
 }
 
@@ -366,6 +419,7 @@ static int advance(FlRun *run, bool stop_answered)
     if (run->waited && !resumed)
         step_left(run);                  /* the step that waited is over */
     run->waited = false;
+    journal_progress(run, next, 0);      /* an output recorded while waiting */
     while (next >= 0) {
         assert(next < run->wf->step_count && steps[next].fn);
         if (!resumed) {
@@ -375,7 +429,9 @@ static int advance(FlRun *run, bool stop_answered)
         resumed = false;
         next = steps[next].fn(run);
         if (next == FL_NEXT_WAIT) {      /* the helper recorded run->next */
-            if (run->wait_start || run->wake_ms > sched_now_ms()) {
+            if (run->jstep == run->current)   /* a delay: output and due time */
+                journal_progress(run, run->next, run->wake_ms);
+            if (run->holding || run->wait_start || run->wake_ms > sched_now_ms()) {
                 run->waited = true;
                 return next;
             }
@@ -383,8 +439,9 @@ static int advance(FlRun *run, bool stop_answered)
         }
         step_left(run);
         run->next = next;
-        if (stop_answered && is_answered(run))
-            break;
+        journal_progress(run, next, 0);
+        if (run->holding || (stop_answered && is_answered(run)))
+            break;                       /* a held answer: commit() first */
     }
     return next;
 }
@@ -423,6 +480,10 @@ bool run_start_inline(FlRun *run)
     } else {
         rc = advance(run, true);
     }
+    if (must_commit(run, rc)) {
+        run->on_conn_thread = false;
+        return false;         /* the server suspends, then run_park() commits */
+    }
     if (rc == FL_NEXT_END || rc == FL_NEXT_FAIL) {
         finish(run, rc);      /* the request's reference keeps run valid */
         return true;
@@ -443,8 +504,13 @@ bool run_start_inline(FlRun *run)
  * timer, an outbound HTTP call (run_set_wait) goes to its thread. */
 void run_park(FlRun *run)
 {
+    if (run->holding) {                      /* what it waits for: the disk */
+        commit(run);
+        return;
+    }
     if (!atomic_load_explicit(&run->deadline_armed, memory_order_relaxed)
         && !is_answered(run)) {
+        run_event(run, EV_WAITING, 0);
         atomic_store_explicit(&run->deadline_armed, true, memory_order_relaxed);
         run_retain(run);                     /* the deadline's reference */
         sched_at(&run->deadline, run->received_ms + run->wf->response_timeout_ms);
@@ -467,7 +533,9 @@ static void run_task(FlTask *t, bool discard)
         return;
     }
     int rc = advance(run, false);
-    if (rc == FL_NEXT_WAIT)
+    if (must_commit(run, rc))
+        commit(run);          /* its connection waits suspended already */
+    else if (rc == FL_NEXT_WAIT)
         run_park(run);
     else
         finish(run, rc);
@@ -535,6 +603,193 @@ const char *run_step_key(const FlRun *run)
     return run->wf->steps[run->current].key;
 }
 
+/* ---- the journal (spec 7) -------------------------------------------------
+ *
+ * With a journal, an acknowledgement (a webhook_response, the default 202)
+ * is held: run_answer() keeps the answer in the run, the step loop stops
+ * right after the step that gave it, and the run waits - holding no
+ * thread, its connection suspended - for its commit: the trigger, the
+ * outputs so far and the position, queued by commit() and made durable by
+ * the journal thread together with every other commit pending (group
+ * commit).  committed() then sends the answer and lets the run go on; a
+ * failed write answers 503 instead and the run's tail never runs.  A run
+ * that has nothing left to do when it answers writes nothing: there would
+ * be nothing to resume.
+ *
+ * After the acknowledgement each step's output is journaled (without
+ * waiting for the disk) as soon as the run's position after it is known:
+ * when its step function returns, or - for a step whose output arrives
+ * while the run waits - when the run is re-entered.  A delay's record
+ * carries its due time. */
+
+/* What the journal keeps of run, at position next (and until wake_ms, a
+ * sched_now_ms() time, when a delay waits). */
+static void journal_view(const FlRun *run, JournalRun *v, int next, int64_t wake_ms)
+{
+    *v = (JournalRun){
+        .id = run->id, .workflow = run->wf->name, .started_at = run->started_at,
+        .attempt = run->attempt, .outputs = run->outputs,
+        .step_count = run->wf->step_count, .next = next,
+        .next_key = next >= 0 ? run->wf->steps[next].key : "",
+        .wake_at = wake_ms ? fl_time_now_ms() + (wake_ms - sched_now_ms()) : 0,
+    };
+}
+
+/* Journals the output EV_STEP_DONE noted, now that the run's position is
+ * known; nothing when the run is about to end (its end deletes it). */
+static void journal_progress(FlRun *run, int next, int64_t wake_ms)
+{
+    JournalRun v;
+    if (!run->jstep)
+        return;
+    if (next >= 0) {
+        journal_view(run, &v, next, wake_ms);
+        journal_step(&v, run->jstep);
+    }
+    run->jstep = 0;
+}
+
+static void journal_event(FlRun *run, RunEvent ev, int arg)
+{
+    JournalRun v;
+    switch (ev) {
+    case EV_WAITING:
+        if (run->jphase == JP_NONE) {
+            journal_view(run, &v, run->next, 0);
+            journal_waiting(&v);
+            run->jphase = JP_STARTED;
+        }
+        break;
+    case EV_STEP_DONE:
+        if (run->jphase != JP_ACKED)
+            break;                       /* the acknowledgement carries it */
+        if (run->jstep && run->jstep != arg)
+            journal_progress(run, arg, 0);
+        run->jstep = arg;
+        break;
+    case EV_FINISHED:
+    case EV_FAILED:
+        if (run->jphase != JP_NONE)
+            journal_finish(run->id);
+        break;
+    case EV_ACCEPTED:
+    case EV_ANSWERED:
+    case EV_ABANDONED:
+        break;
+    }
+}
+
+/* Sends the held answer. */
+static void release(FlRun *run)
+{
+    run->holding = false;
+    deliver(run, run->held, run->held_status);
+    run->held = NULL;
+}
+
+/* After the step loop stopped at rc: whether a held answer must be
+ * committed before the run goes on (held_rc says where); a run that is
+ * over gets its answer at once. */
+static bool must_commit(FlRun *run, int rc)
+{
+    if (!run->holding)
+        return false;
+    if (rc == FL_NEXT_END || rc == FL_NEXT_FAIL) {
+        release(run);
+        return false;
+    }
+    run->held_rc = rc;
+    return true;
+}
+
+/* The journal thread: the commit is durable (or failed). */
+static void committed(void *arg, bool durable)
+{
+    FlRun *run = arg;
+    if (!durable) {
+        if (run->held)
+            MHD_destroy_response(run->held);
+        run->held = NULL;
+        run->holding = false;
+        deliver(run, error_response(run, 503, "the run could not be journaled"), 503);
+        run_event(run, EV_ABANDONED, 1);
+        run_end(run);
+        return;
+    }
+    run->jphase = JP_ACKED;
+    release(run);
+    if (run->held_rc == FL_NEXT_WAIT)
+        run_park(run);
+    else
+        sched_post(&run->task);
+}
+
+/* Queues the acknowledgement.  The run's position: held_rc, or for a wait
+ * the step after a delay (which recorded its output and due time) or the
+ * waiting step itself, which runs again after a crash. */
+static void commit(FlRun *run)
+{
+    JournalRun v;
+    int next = run->held_rc;
+    int64_t wake_ms = 0;
+    if (next == FL_NEXT_WAIT) {
+        bool done = run->outputs[run->current] != NULL;
+        next = done ? run->next : run->current;
+        wake_ms = done ? run->wake_ms : 0;
+    }
+    run->jstep = 0;                      /* its outputs go with it */
+    journal_view(run, &v, next, wake_ms);
+    journal_acknowledge(&v, committed, run);
+}
+
+FlRun *run_restore(const FlWorkflow *wf, const JournalSaved *s)
+{
+    FlRun *run = run_new(wf);
+    size_t n = (size_t)wf->step_count;
+    run->outputs = fl_arena_alloc(&run->arena, n * sizeof *run->outputs);
+    memset(run->outputs, 0, n * sizeof *run->outputs);
+    if (journal_decode(s, &run->arena, run->outputs, wf->step_count) < 0
+        || !run->outputs[0]) {
+        run_release(run);
+        return NULL;
+    }
+    snprintf(run->id, sizeof run->id, "%s", s->id);
+    snprintf(run->started_at, sizeof run->started_at, "%s", s->started_at);
+    run->id_v = (FlValue)FL_STRING_LEN_LIT(run->id, (uint32_t)strlen(run->id));
+    run->started_v = (FlValue)FL_STRING_LEN_LIT(run->started_at,
+                                               (uint32_t)strlen(run->started_at));
+    run->workflow_v = (FlValue)FL_STRING_LEN_LIT(wf->name, (uint32_t)strlen(wf->name));
+    run->attempt = s->attempt;
+    run->attempt_v = (FlValue)FL_NUMBER_LIT(s->attempt);
+    run->next = s->next;
+    run->started_ms = run->received_ms = sched_now_ms();
+    if (s->wake_at) {
+        int64_t left = s->wake_at - fl_time_now_ms();
+        run->wake_ms = run->started_ms + (left > 0 ? left : 0);
+    }
+    atomic_store(&run->answered, true);       /* answered before the crash */
+    run->jphase = JP_ACKED;
+    atomic_fetch_add(&inflight, 1);
+    return run;
+}
+
+void run_restart(FlRun *run, bool discard)
+{
+    char msg[96];
+    if (discard) {
+        abandon(run);
+        return;
+    }
+    snprintf(msg, sizeof msg, "resumes at %s (attempt %d)",
+             run->next >= 0 ? run->wf->steps[run->next].key : "its end", run->attempt);
+    event_log(run, FL_LOG_INFO, "recovered", false, msg, -1);
+    metrics_run(run->wf, MET_STARTED, 0);
+    if (run->wake_ms)
+        sched_at(&run->wake, run->wake_ms);
+    else
+        sched_post(&run->task);
+}
+
 /* ---- what step functions call (flusso_run.h) ---------------------------- */
 
 FlArena *fl_run_arena(FlRun *run)
@@ -566,8 +821,7 @@ const FlValue *fl_run_workflow(const FlRun *run)
 
 const FlValue *fl_run_attempt(const FlRun *run)
 {
-    (void)run;                 /* recovery (spec 7) will count attempts */
-    return &attempt_one;
+    return &run->attempt_v;
 }
 
 const char *fl_run_error(const FlRun *run)

@@ -35,7 +35,10 @@
 
 enum {
     CONN_LIMIT = 10000,            /* connections, suspended ones included */
-    CONN_MEMORY = 64 << 10,        /* per connection: request line, headers */
+    /* Per connection: request line and headers.  libmicrohttpd 0.9.75
+     * zeroes the whole pool for every request, so a larger one costs CPU
+     * on every request (64 KB: ~8% more, docs/performance.md). */
+    CONN_MEMORY = 32 << 10,
     CONN_TIMEOUT_S = 30,           /* idle connections */
     DISCARD_MAX = 16 << 20,        /* body bytes read past a 413, at most */
     FLUSH_MS = 1000                /* shutdown: time to send the last answers */
@@ -315,6 +318,31 @@ static void waitlist_answer_all(void)
 
 /* ---- the request's life -------------------------------------------------- */
 
+/* Frees a request's state: its stored answer, and its run's reference
+ * (released, or discarded when the run was never accepted). */
+static void conn_free(FlConn *c)
+{
+    struct MHD_Response *r = atomic_load(&c->answer);
+    if (r)
+        MHD_destroy_response(r);
+    if (c->run && c->accepted)
+        run_release(c->run);
+    else if (c->run)
+        run_discard(c->run);
+    atomic_fetch_sub_explicit(&srv.live, 1, memory_order_relaxed);
+    free(c);
+}
+
+/* A request libmicrohttpd dropped without calling on_completed() (it does
+ * so after some of its own error answers when the client has gone): its
+ * state is still stored in the connection's guard, and freed here, when
+ * the next request starts or the connection closes.  c may be NULL. */
+static void conn_free_dropped(FlConn *c)
+{
+    if (c && !c->listed)         /* a waiting caller is never dropped */
+        conn_free(c);
+}
+
 static void *on_uri(void *cls, const char *uri, struct MHD_Connection *mc)
 {
     (void)cls;
@@ -333,6 +361,7 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *mc)
     const char *q = memchr(uri, '?', n);
     c->path_len = q ? (size_t)(q - uri) : n;
     atomic_fetch_add_explicit(&srv.live, 1, memory_order_relaxed);
+    conn_free_dropped(guard_swap_request(c->guard, c));
     return c;
 }
 
@@ -344,16 +373,9 @@ static void on_completed(void *cls, struct MHD_Connection *mc, void **ctx,
     if (!c)
         return;
     *ctx = NULL;
-    struct MHD_Response *r = atomic_load(&c->answer);
-    if (r)
-        MHD_destroy_response(r);
+    guard_swap_request(c->guard, NULL);
     guard_set(c->guard, GUARD_HEADERS);     /* keep-alive: the next request */
-    if (c->run && c->accepted)
-        run_release(c->run);
-    else if (c->run)
-        run_discard(c->run);
-    atomic_fetch_sub_explicit(&srv.live, 1, memory_order_relaxed);
-    free(c);
+    conn_free(c);
 }
 
 static bool has_body(struct MHD_Connection *mc)
@@ -639,6 +661,7 @@ static void on_connection(void *cls, struct MHD_Connection *mc, void **socket_ct
             MHD_get_connection_info(mc, MHD_CONNECTION_INFO_CONNECTION_FD);
         *socket_ctx = ci ? guard_open(ci->connect_fd) : NULL;
     } else if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
+        conn_free_dropped(guard_swap_request(*socket_ctx, NULL));
         guard_close(*socket_ctx);
         *socket_ctx = NULL;
     }
@@ -800,6 +823,7 @@ static int start(const FlOptions *o)
         fprintf(stderr, "flusso: cannot listen on %s\n", o->listen);
         return 2;
     }
+    recover_resume();            /* the runs the journal kept (spec 7) */
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(srv.daemon,
                                                           MHD_DAEMON_INFO_BIND_PORT);
     fprintf(stderr, "listening on http://%s:%u\n", host, info ? info->port : 0);

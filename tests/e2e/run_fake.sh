@@ -74,7 +74,7 @@ test_listen() {
     expect_eq "exactly one listening line" "$(grep -c '^listening' "$log")" 1
     first_pid=$HANDLER_PID
     first_port=$HANDLER_PORT
-    "$FAKE" --listen "127.0.0.1:$first_port" 2>/dev/null; rc=$?
+    "$FAKE" --listen "127.0.0.1:$first_port" --journal none 2>/dev/null; rc=$?
     expect_eq "a failed bind exits 2" "$rc" 2
     stop_handler "$first_pid"
     expect_eq "SIGTERM exits 0" "$STOP_STATUS" 0
@@ -362,13 +362,14 @@ main() {
     e2e_init
     echo "e2e: building the fake handler"
     build || { echo "e2e: build failed" >&2; exit 1; }
+    cd "$E2E_DIR" || exit 1              # handlers keep their journals here
     test_cli
     test_listen
     mkdir -p "$E2E_DIR/run"
     local log=$E2E_DIR/run/handler.log
     cd "$E2E_DIR/run" || exit 1          # the log steps' files land here
     start_handler "$log" "$FAKE" --listen 127.0.0.1:0 --workers 2 || exit 1
-    cd "$ROOT" || exit 1
+    cd "$E2E_DIR" || exit 1
     test_errors "$HANDLER_URL"
     test_ack "$HANDLER_URL"
     test_fire "$HANDLER_URL"

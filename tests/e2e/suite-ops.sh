@@ -266,6 +266,7 @@ test_bytes() {
 }
 
 test_deep_and_wide() {
+    local i
     { printf 'POST /ops/echo HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\nContent-Length: 100000\r\nConnection: close\r\n\r\n'
       head -c 100000 /dev/zero | tr '\0' '['; } > "$E2E_DIR/deep.bin"
     raw deep
@@ -283,10 +284,16 @@ test_deep_and_wide() {
     raw q10k
     expect_match "10,000 query parameters: over the header memory, 431 or closed ($RAW_STATUS)" \
         "$RAW_STATUS" '^(431|414|none)$'
-    { printf 'POST /ops/echo?'; seq 1 500 | awk '{ printf "%s%x=%d", (NR > 1 ? "&" : ""), $1, $1 }'
-      printf ' HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\nConnection: close\r\n\r\n'; } > "$E2E_DIR/q500.bin"
-    raw q500
-    expect_match "500 query parameters: all of them" "$RAW_STATUS $RAW_BODY" '^200 \{"queries":500,'
+    # libmicrohttpd drops such a request without its completion callback
+    # when the client hangs up first: the handler must still free it (the
+    # sanitizer build reports a leak at exit otherwise).
+    for i in 1 2 3 4 5; do
+        raw q10k 200
+    done
+    { printf 'POST /ops/echo?'; seq 1 300 | awk '{ printf "%s%x=%d", (NR > 1 ? "&" : ""), $1, $1 }'
+      printf ' HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\nConnection: close\r\n\r\n'; } > "$E2E_DIR/q300.bin"
+    raw q300
+    expect_match "300 query parameters: all of them" "$RAW_STATUS $RAW_BODY" '^200 \{"queries":300,'
     alive "deep and wide input"
 }
 
