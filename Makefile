@@ -177,7 +177,7 @@ clean:
 
 # ---- the benchmark (docs/performance.md) ------------------------------------
 # `make bench` measures the compiled payment handler against bench/handwritten.c
-# on loopback with wrk (about 2.5 minutes on 2 cores).  `make bench-build` only
+# on loopback with wrk (about 3 minutes on 2 cores).  `make bench-build` only
 # builds both and checks the script: it is part of `make test`.
 .PHONY: bench bench-build
 BENCH_BIN = $(BUILD)/bench/handwritten $(BUILD)/bench/payment
