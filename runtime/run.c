@@ -126,10 +126,14 @@ static void event_log(FlRun *run, FlLogLevel level, const char *event,
  *   EV_FINISHED, EV_FAILED   the run ends: deleted from the journal;
  *   EV_ABANDONED  shutdown (arg 0) or a failed commit (arg 1) dropped it:
  *                 an acknowledged run stays in the journal and resumes. */
+static long long run_age_ms(const FlRun *run)
+{
+    return sched_now_ms() - run->started_ms;
+}
+
 static void run_event(FlRun *run, RunEvent ev, int arg)
 {
     char msg[32];
-    long long took = sched_now_ms() - run->started_ms;
     switch (ev) {
     case EV_ACCEPTED:
         event_log(run, FL_LOG_DEBUG, "started", false, NULL, -1);
@@ -139,21 +143,22 @@ static void run_event(FlRun *run, RunEvent ev, int arg)
     case EV_ANSWERED:
         if (log_enabled(FL_LOG_DEBUG)) {
             snprintf(msg, sizeof msg, "status %d", arg);
-            event_log(run, FL_LOG_DEBUG, "answered", false, msg, took);
+            event_log(run, FL_LOG_DEBUG, "answered", false, msg, run_age_ms(run));
         }
         break;
     case EV_STEP_DONE:
         break;                   /* logged as the run leaves it: step_left() */
     case EV_FINISHED:
-        event_log(run, FL_LOG_DEBUG, "finished", false, NULL, took);
+        if (log_enabled(FL_LOG_DEBUG))   /* no clock read when filtered */
+            event_log(run, FL_LOG_DEBUG, "finished", false, NULL, run_age_ms(run));
         break;
     case EV_FAILED:
-        event_log(run, FL_LOG_ERROR, "failed", true, run->error, took);
+        event_log(run, FL_LOG_ERROR, "failed", true, run->error, run_age_ms(run));
         break;
     case EV_ABANDONED:
         event_log(run, FL_LOG_WARN, "abandoned", true, arg ? "the journal could not "
                   "record its acknowledgement: answered 503" : "shutdown before the run "
-                  "finished", took);
+                  "finished", run_age_ms(run));
         break;
     }
     if (journal_enabled())
