@@ -153,6 +153,9 @@ static int compile_in(const char *dir, const char *program, size_t len,
     args_add(&args, include);
     args_add(&args, source);
     args_add(&args, lib);
+    /* Only the libraries the program uses become dependencies: a handler
+     * without http_request does not load libcurl at all. */
+    args_add(&args, "-Wl,--as-needed");
     for (size_t i = 0; i < sizeof runtime_libs / sizeof runtime_libs[0]; i++)
         args_add(&args, runtime_libs[i]);
     args_add(&args, "-o");

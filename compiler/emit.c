@@ -503,7 +503,18 @@ static void emit_string_array(Emitter *e, FILE *out, const char *type,
     fputs("};\n", out);
 }
 
-static void emit_main(Emitter *e, FILE *out, int count)
+/* Whether any workflow has an http_request step: only then does the
+ * program link the runtime's HTTP client (and libcurl). */
+static bool program_calls_out(Workflow *const *ws, int count)
+{
+    for (int i = 0; i < count; i++)
+        for (int j = 0; j < ws[i]->step_count; j++)
+            if (ws[i]->all_steps[j]->type == ST_HTTP_REQUEST)
+                return true;
+    return false;
+}
+
+static void emit_main(Emitter *e, FILE *out, int count, bool calls_out)
 {
     fputs("\n/* ==== the program ==== */\n\n", out);
     fputs("static const FlWorkflow *const workflows[] = {", out);
@@ -523,11 +534,13 @@ static void emit_main(Emitter *e, FILE *out, int count)
             "static const FlProgram program = {\n"
             "    .workflows = workflows,\n    .workflow_count = %d,\n"
             "    .env_names = %s,\n    .env_count = %d,\n"
-            "    .regexes = %s,\n    .regex_count = %d,\n};\n\n"
+            "    .regexes = %s,\n    .regex_count = %d,\n%s};\n\n"
             "int main(int argc, char **argv)\n{\n"
             "    return fl_main(argc, argv, &program);\n}\n",
             count, e->env_count ? "env_names" : "NULL", e->env_count,
-            e->regex_count ? "regexes" : "NULL", e->regex_count);
+            e->regex_count ? "regexes" : "NULL", e->regex_count,
+            calls_out ? "    .http_start = fl_http_start,\n"
+                        "    .http_stop = fl_http_stop,\n" : "");
 }
 
 void emit_program(Arena *a, FILE *out, Workflow *const *ws,
@@ -545,5 +558,5 @@ void emit_program(Arena *a, FILE *out, Workflow *const *ws,
         e.wf_index = i;
         emit_workflow(&e, out);
     }
-    emit_main(&e, out, count);
+    emit_main(&e, out, count, program_calls_out(ws, count));
 }

@@ -574,7 +574,17 @@ typedef struct {
     int env_count;
     FlRegex *regexes;              /* every `matches` pattern */
     int regex_count;
+    /* fl_http_start and fl_http_stop when a workflow has an http_request
+     * step, else NULL: a program that never calls out links neither the
+     * runtime's HTTP client nor libcurl (less memory, one thread less). */
+    int (*http_start)(void);
+    void (*http_stop)(void);
 } FlProgram;
+
+/* Starts and stops outbound HTTP (one libcurl multi thread); see
+ * FlProgram.http_start.  fl_http_start returns 0 or -1. */
+int fl_http_start(void);
+void fl_http_stop(void);
 
 /* The handler's main: parses the command line of spec §6, reads the
  * environment, serves the program's workflows.  Returns the exit status. */

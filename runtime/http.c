@@ -336,7 +336,7 @@ static void *http_main(void *arg)
 }
 
 /* Queues c for the curl thread (first attempt or a retry); any thread.
- * After http_stop() has begun, c is abandoned instead. */
+ * After fl_http_stop() has begun, c is abandoned instead. */
 static void call_submit(HttpCall *c)
 {
     pthread_mutex_lock(&http.lock);
@@ -372,22 +372,8 @@ static void retry_fire(FlTimer *t, bool discard)
         call_submit(c);
 }
 
-/* Whether any workflow of the program has an http_request step. */
-static bool program_calls_out(const FlProgram *p)
+int fl_http_start(void)
 {
-    for (int i = 0; i < p->workflow_count; i++)
-        for (int j = 0; j < p->workflows[i]->step_count; j++)
-            if (strcmp(p->workflows[i]->steps[j].type, "http_request") == 0)
-                return true;
-    return false;
-}
-
-int http_start(void)
-{
-    /* A program that never calls out keeps neither libcurl's state nor
-     * its thread: about 2.5 MB of idle memory (docs/performance.md). */
-    if (!program_calls_out(rt_program))
-        return 0;
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
         return -1;
     http.global = true;
@@ -404,7 +390,7 @@ int http_start(void)
     return 0;
 }
 
-void http_stop(void)
+void fl_http_stop(void)
 {
     if (http.started) {
         pthread_mutex_lock(&http.lock);

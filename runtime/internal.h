@@ -236,11 +236,10 @@ const char *verify_check(const FlVerify *v, FlBytes key, const FlValue *raw,
 
 /* ---- outbound HTTP (http.c) ------------------------------------------------
  *
- * One thread drives every http_request transfer (libcurl multi).  Start it
- * after sched_start(); stop it after sched_stop(): transfers still running
- * are aborted and their runs abandoned. */
-int http_start(void);
-void http_stop(void);
+ * One thread drives every http_request transfer (libcurl multi).  The
+ * program's http_start (fl_http_start, flusso.h) runs after sched_start(),
+ * its http_stop after sched_stop(): transfers still running are aborted
+ * and their runs abandoned.  Programs without http_request have neither. */
 
 /* ---- the journal at start (recover.c, spec 7) ----------------------------
  *

@@ -814,7 +814,7 @@ static int start(const FlOptions *o)
         fprintf(stderr, "flusso: cannot start worker threads\n");
         return 2;
     }
-    if (http_start() < 0) {
+    if (rt_program->http_start && rt_program->http_start() < 0) {
         fprintf(stderr, "flusso: cannot start the HTTP client\n");
         return 2;
     }
@@ -853,7 +853,8 @@ int srv_run(const FlOptions *o)
     srv.daemon = NULL;
     guard_stop();
     sched_stop();
-    http_stop();                 /* after the scheduler: see internal.h */
+    if (rt_program->http_stop)
+        rt_program->http_stop(); /* after the scheduler: see internal.h */
     routes_free();
     canned_free();
     metrics_free();

@@ -124,6 +124,8 @@ static const FlProgram program = {
     .env_count = 1,
     .regexes = NULL,
     .regex_count = 0,
+    .http_start = fl_http_start,
+    .http_stop = fl_http_stop,
 };
 
 int main(int argc, char **argv)

@@ -212,6 +212,8 @@ static const FlProgram program = {
     .env_count = 2,
     .regexes = NULL,
     .regex_count = 0,
+    .http_start = fl_http_start,
+    .http_stop = fl_http_stop,
 };
 
 int main(int argc, char **argv)
