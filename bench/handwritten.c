@@ -9,9 +9,10 @@
  * writes ("payment <id> for <amount>", then "run <id> finished"), one
  * write(2) each, to stderr.
  *
- * Written the way one would by hand for speed: libmicrohttpd with a thread
- * pool on epoll (the same daemon options as the runtime, so the two differ
- * only in what they do per request), every answer a static response made
+ * Written the way one would by hand for speed: libmicrohttpd on epoll, one
+ * daemon per thread sharing the port through SO_REUSEPORT (the same daemon
+ * layout and options as the runtime, so the two differ only in what they
+ * do per request), every answer a static response made
  * once, the body kept in the request's own buffer and handed, buffer and
  * all, to the worker; the HMAC key schedule computed once per thread; the
  * JSON parsed only after the answer, on the worker.
@@ -413,18 +414,39 @@ static int parse_listen(const char *spec, struct sockaddr_in *sa)
     return inet_pton(AF_INET, host, &sa->sin_addr) == 1 ? 0 : -1;
 }
 
-static struct MHD_Daemon *daemon_start(const struct sockaddr_in *sa, unsigned threads)
+/* One daemon per thread, each on its own SO_REUSEPORT socket bound to the
+ * same port, so that the kernel spreads the connections over the threads
+ * (a shared listening socket lets one thread take them all). */
+static struct MHD_Daemon *daemon_start(const struct sockaddr_in *sa)
 {
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL
                    | MHD_USE_TURBO | MHD_USE_ERROR_LOG;
     return MHD_start_daemon(flags, 0, NULL, NULL, on_request, NULL,
                             MHD_OPTION_SOCK_ADDR, sa,
-                            MHD_OPTION_THREAD_POOL_SIZE, threads,
+                            MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u,
                             MHD_OPTION_CONNECTION_LIMIT, 10000u,
                             MHD_OPTION_CONNECTION_TIMEOUT, 30u,
                             MHD_OPTION_LISTEN_BACKLOG_SIZE, 4096u,
                             MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
                             MHD_OPTION_END);
+}
+
+/* workers daemons; the first picks the port when sa's is 0.  The number
+ * started (all, or 0 on failure). */
+static unsigned daemons_start(struct sockaddr_in *sa, struct MHD_Daemon **d, unsigned workers)
+{
+    for (unsigned i = 0; i < workers; i++) {
+        d[i] = daemon_start(sa);
+        const union MHD_DaemonInfo *info =
+            d[i] ? MHD_get_daemon_info(d[i], MHD_DAEMON_INFO_BIND_PORT) : NULL;
+        if (!info) {
+            while (i-- > 0)
+                MHD_stop_daemon(d[i]);
+            return 0;
+        }
+        sa->sin_port = htons(info->port);
+    }
+    return workers;
 }
 
 static int parse_args(int argc, char **argv, const char **listen, unsigned *workers)
@@ -462,18 +484,19 @@ int main(int argc, char **argv)
     for (unsigned i = 0; threads && i < workers; i++)
         if (pthread_create(&threads[i], NULL, worker_main, NULL) != 0)
             return 2;
-    struct MHD_Daemon *d = daemon_start(&sa, workers);
-    const union MHD_DaemonInfo *info = d ? MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT) : NULL;
-    if (!d || !info) {
+    struct MHD_Daemon **d = calloc(workers, sizeof *d);
+    if (!d || daemons_start(&sa, d, workers) == 0) {
         fprintf(stderr, "handwritten: cannot listen on %s\n", listen);
         return 2;
     }
     char host[INET_ADDRSTRLEN];
     inet_ntop(AF_INET, &sa.sin_addr, host, sizeof host);
-    fprintf(stderr, "listening on http://%s:%u\n", host, info->port);
+    fprintf(stderr, "listening on http://%s:%u\n", host, ntohs(sa.sin_port));
     int sig;
     sigwait(&stop, &sig);
-    MHD_stop_daemon(d);
+    for (unsigned i = 0; i < workers; i++)
+        MHD_stop_daemon(d[i]);
+    free(d);
     pthread_mutex_lock(&queue.lock);
     queue.stopping = true;
     pthread_cond_broadcast(&queue.ready);

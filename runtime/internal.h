@@ -5,6 +5,7 @@
  *
  *   cli.c      fl_main: options, environment, regexes, then the server
  *   server.c   libmicrohttpd: routing, bodies, suspend/resume, answers
+ *   listen.c   the listening address, claimed before the daemons share it
  *   request.c  a request turned into the trigger's output (spec 3)
  *   run.c      the run: life cycle, step loop, answers, the journal seam
  *   sched.c    worker threads and the timer thread
@@ -32,6 +33,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 #include "flusso.h"
 
@@ -119,11 +121,21 @@ void run_hold_slot(FlRun *run);
  * 504 deadline counts from it.  conn is the waiting caller (or NULL). */
 void run_accept(FlRun *run, const FlValue *trigger, int64_t received_ms,
                 FlConn *conn);
+/* What run_start_inline() did. */
+typedef enum {
+    RUN_WAITS,       /* the run must wait unanswered: the server suspends
+                      * the connection, then calls run_park() */
+    RUN_ANSWERED,    /* the answer is in the connection; the rest of the
+                      * run, if any, was handed on */
+    RUN_TAIL         /* the same, and the rest is left to run_tail() */
+} RunInline;
 /* Runs an accepted run on the connection's own thread until the caller is
- * answered (true: the answer is in the connection, the rest of the run was
- * handed on) or the run must wait unanswered (false: the server suspends
- * the connection, then calls run_park()). */
-bool run_start_inline(FlRun *run);
+ * answered or the run must wait unanswered. */
+RunInline run_start_inline(FlRun *run);
+/* RUN_TAIL: the server calls it on the connection's thread once the answer
+ * is sent (or the request is over without it), before it lets the run go;
+ * the run goes on there for a short while, then on the workers. */
+void run_tail(FlRun *run);
 /* Hands a run whose step returned FL_NEXT_WAIT to what it waits for, and
  * arms the 504 deadline while its caller is unanswered.  Call it only
  * after letting go of the run (the connection already suspended): from
@@ -182,6 +194,19 @@ struct MHD_Response *srv_response(const FlResponse *resp, const char *run_id);
  * calls this, once. */
 void srv_deliver(FlConn *c, struct MHD_Response *r, int status,
                  bool on_conn_thread);
+
+/* ---- listening (listen.c) ------------------------------------------------*/
+
+/* Splits [HOST:]PORT ([::1]:PORT for IPv6) and resolves it; the printable
+ * host goes to host.  0 or -1. */
+int listen_resolve(const char *spec, struct sockaddr_storage *ss,
+                   socklen_t *sslen, char host[80]);
+/* Binds ss once without SO_REUSEPORT and lets it go: fails (-1, errno)
+ * when the address is taken; port 0 becomes the port the kernel chose. */
+int listen_claim(struct sockaddr_storage *ss, socklen_t sslen);
+unsigned listen_port(const struct sockaddr_storage *ss);
+/* Raises the open-file limit to its hard limit; returns the new soft one. */
+unsigned long listen_raise_nofile(void);
 
 /* ---- request (request.c) -------------------------------------------------*/
 

@@ -23,14 +23,14 @@
 #include "internal.h"
 
 #include <microhttpd.h>
-#include <netdb.h>
+#include <errno.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <strings.h>
-#include <sys/resource.h>
 #include <time.h>
 
 enum {
@@ -41,7 +41,8 @@ enum {
     CONN_MEMORY = 32 << 10,
     CONN_TIMEOUT_S = 30,           /* idle connections */
     DISCARD_MAX = 16 << 20,        /* body bytes read past a 413, at most */
-    FLUSH_MS = 1000                /* shutdown: time to send the last answers */
+    FLUSH_MS = 1000,               /* shutdown: time to send the last answers */
+    TRIM_THRESHOLD = 4 << 20       /* free heap kept from the kernel (below) */
 };
 
 typedef enum {
@@ -58,6 +59,7 @@ struct FlConn {
     const FlWorkflow *wf;
     FlRun *run;                  /* a reference, or NULL */
     bool accepted;               /* run accepted: release it, not discard */
+    bool tail;                   /* run_tail() is due once the answer is sent */
     bool listed;                 /* in the waiting list */
     FlBuf body;
     size_t discarded;            /* CONN_REJECT: body bytes dropped */
@@ -81,7 +83,8 @@ typedef struct {
 } Route;
 
 static struct {
-    struct MHD_Daemon *daemon;
+    struct MHD_Daemon **daemons;  /* one per HTTP thread (listen.c) */
+    int ndaemons;
     Route *routes;
     int nroutes;
     atomic_bool draining;
@@ -319,12 +322,16 @@ static void waitlist_answer_all(void)
 /* ---- the request's life -------------------------------------------------- */
 
 /* Frees a request's state: its stored answer, and its run's reference
- * (released, or discarded when the run was never accepted). */
+ * (released, or discarded when the run was never accepted).  A run's tail
+ * left to the connection starts here, its answer sent (or the request
+ * over without it). */
 static void conn_free(FlConn *c)
 {
     struct MHD_Response *r = atomic_load(&c->answer);
     if (r)
         MHD_destroy_response(r);
+    if (c->tail)
+        run_tail(c->run);
     if (c->run && c->accepted)
         run_release(c->run);
     else if (c->run)
@@ -620,8 +627,15 @@ static enum MHD_Result conn_finish(FlConn *c, const char *method)
     }
     run_accept(run, trigger, received, c);
     c->accepted = true;
-    if (run_start_inline(run))
+    switch (run_start_inline(run)) {
+    case RUN_TAIL:
+        c->tail = true;
         return conn_queue_answer(c);
+    case RUN_ANSWERED:
+        return conn_queue_answer(c);
+    case RUN_WAITS:
+        break;
+    }
     return conn_suspend(c);
 }
 
@@ -685,61 +699,10 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 
 /* ---- listening ----------------------------------------------------------- */
 
-/* Splits [HOST:]PORT ([::1]:PORT for IPv6) and resolves it.  The printable
- * host goes to host (brackets for IPv6).  0 or -1. */
-static int listen_resolve(const char *spec, struct sockaddr_storage *ss,
-                          socklen_t *sslen, char host[80])
+/* One daemon: one HTTP thread on its own SO_REUSEPORT socket (listen.c
+ * says why), with its share of the connection limit. */
+static struct MHD_Daemon *daemon_start(const struct sockaddr *sa, unsigned limit)
 {
-    char name[256];
-    const char *port = spec, *colon = strrchr(spec, ':');
-    snprintf(name, sizeof name, "127.0.0.1");
-    if (spec[0] == '[') {
-        const char *close = strchr(spec, ']');
-        if (!close || close[1] != ':' || (size_t)(close - spec - 1) >= sizeof name)
-            return -1;
-        snprintf(name, sizeof name, "%.*s", (int)(close - spec - 1), spec + 1);
-        port = close + 2;
-    } else if (colon) {
-        if (colon == spec || (size_t)(colon - spec) >= sizeof name)
-            return -1;
-        snprintf(name, sizeof name, "%.*s", (int)(colon - spec), spec);
-        port = colon + 1;
-    }
-    if (!*port || strspn(port, "0123456789") != strlen(port) || strlen(port) > 5
-        || atoi(port) > 65535)
-        return -1;
-    struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
-                              .ai_flags = AI_NUMERICSERV | AI_PASSIVE }, *res;
-    if (getaddrinfo(name, port, &hints, &res) != 0)
-        return -1;
-    memcpy(ss, res->ai_addr, res->ai_addrlen);
-    *sslen = res->ai_addrlen;
-    freeaddrinfo(res);
-    char num[64];
-    if (getnameinfo((struct sockaddr *)ss, *sslen, num, sizeof num, NULL, 0,
-                    NI_NUMERICHOST) != 0)
-        return -1;
-    snprintf(host, 80, ss->ss_family == AF_INET6 ? "[%s]" : "%s", num);
-    return 0;
-}
-
-/* Raises the descriptor limit to its hard limit; returns the soft one. */
-static rlim_t raise_nofile(void)
-{
-    struct rlimit rl;
-    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
-        return 1024;
-    rl.rlim_cur = rl.rlim_max;
-    setrlimit(RLIMIT_NOFILE, &rl);
-    getrlimit(RLIMIT_NOFILE, &rl);
-    return rl.rlim_cur;
-}
-
-static struct MHD_Daemon *daemon_start(const FlOptions *o, const struct sockaddr *sa)
-{
-    rlim_t fds = raise_nofile();
-    unsigned limit = fds > CONN_LIMIT + 64 ? CONN_LIMIT
-                   : fds > 128 ? (unsigned)(fds - 64) : 64;
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_ALLOW_SUSPEND_RESUME
                    | MHD_USE_ERROR_LOG | MHD_USE_TURBO;
     flags |= MHD_is_feature_supported(MHD_FEATURE_EPOLL) == MHD_YES
@@ -749,7 +712,7 @@ static struct MHD_Daemon *daemon_start(const FlOptions *o, const struct sockaddr
     return MHD_start_daemon(flags, 0, NULL, NULL, on_request, NULL,
                             MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL,
                             MHD_OPTION_SOCK_ADDR, sa,
-                            MHD_OPTION_THREAD_POOL_SIZE, (unsigned)o->workers,
+                            MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u,
                             MHD_OPTION_CONNECTION_LIMIT, limit,
                             MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)CONN_TIMEOUT_S,
                             MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONN_MEMORY,
@@ -758,6 +721,33 @@ static struct MHD_Daemon *daemon_start(const FlOptions *o, const struct sockaddr
                             MHD_OPTION_URI_LOG_CALLBACK, on_uri, NULL,
                             MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
                             MHD_OPTION_END);
+}
+
+static void daemons_stop(void)
+{
+    for (int i = 0; i < srv.ndaemons; i++)
+        MHD_stop_daemon(srv.daemons[i]);
+    free(srv.daemons);
+    srv.daemons = NULL;
+    srv.ndaemons = 0;
+}
+
+/* --workers daemons on the claimed address; false if one cannot start. */
+static bool daemons_start(int n, const struct sockaddr *sa)
+{
+    unsigned long fds = listen_raise_nofile();
+    unsigned long limit = fds > CONN_LIMIT + 64 ? CONN_LIMIT
+                        : fds > 128 ? fds - 64 : 64;
+    unsigned share = (unsigned)(limit / (unsigned long)n);
+    srv.daemons = rt_check(calloc((size_t)n, sizeof *srv.daemons));
+    for (; srv.ndaemons < n; srv.ndaemons++) {
+        srv.daemons[srv.ndaemons] = daemon_start(sa, share > 0 ? share : 1);
+        if (!srv.daemons[srv.ndaemons]) {
+            daemons_stop();
+            return false;
+        }
+    }
+    return true;
 }
 
 /* ---- the server's life ---------------------------------------------------- */
@@ -818,15 +808,16 @@ static int start(const FlOptions *o)
         fprintf(stderr, "flusso: cannot start the HTTP client\n");
         return 2;
     }
-    srv.daemon = daemon_start(o, (struct sockaddr *)&ss);
-    if (!srv.daemon) {
+    if (listen_claim(&ss, sslen) < 0) {
+        fprintf(stderr, "flusso: cannot listen on %s: %s\n", o->listen, strerror(errno));
+        return 2;
+    }
+    if (!daemons_start(o->workers, (struct sockaddr *)&ss)) {
         fprintf(stderr, "flusso: cannot listen on %s\n", o->listen);
         return 2;
     }
     recover_resume();            /* the runs the journal kept (spec 7) */
-    const union MHD_DaemonInfo *info = MHD_get_daemon_info(srv.daemon,
-                                                          MHD_DAEMON_INFO_BIND_PORT);
-    fprintf(stderr, "listening on http://%s:%u\n", host, info ? info->port : 0);
+    fprintf(stderr, "listening on http://%s:%u\n", host, listen_port(&ss));
     fflush(stderr);
     return 0;
 }
@@ -839,6 +830,11 @@ int srv_run(const FlOptions *o)
      * below sees the stop signals. */
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
+    /* glibc gives the free top of a heap back to the kernel once it passes
+     * 128 KB.  Under load, runs freed together shrink a heap that the next
+     * requests grow again: about one page fault per request, measured
+     * (docs/performance.md).  A handler keeps up to 4 MB per heap instead. */
+    mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD);
     canned_make();
     routes_make(rt_program);
     lim_init(o->max_inflight, o->max_queue);
@@ -848,9 +844,7 @@ int srv_run(const FlOptions *o)
         sigwait(&set, &sig);
         drain(o->grace_ms);
     }
-    if (srv.daemon)
-        MHD_stop_daemon(srv.daemon);
-    srv.daemon = NULL;
+    daemons_stop();
     guard_stop();
     sched_stop();
     if (rt_program->http_stop)

@@ -30,7 +30,7 @@ compile() {   # compile OUT WORKFLOW...
 echo "e2e compiled: building handlers"
 compile main "$WF/respond-then-tail.json" "$WF/branch-default.json" \
     "$WF/no-response.json" "$WF/delay-first.json" "$WF/echo.json" \
-    "$WF/failing.json" "$WF/response-continue.json" || exit 1
+    "$WF/failing.json" "$WF/response-continue.json" "$WF/long-tail.json" || exit 1
 compile sleepers "$WF/sleepers.json" || exit 1
 compile payment "$ROOT/examples/payment.json" || exit 1
 
@@ -144,6 +144,32 @@ test_concurrent() {
     expect_eq "200 concurrent: every answer its own" "$bad" 0
 }
 
+# ---- a tail longer than its turn on the connection's thread ----------------------
+# Each of the 24 tail steps hashes a 2 MB body (a millisecond or more), so
+# the tail outlasts the time it may run on the thread that sent the answer
+# and the workers take the rest: three such runs at once must each log all
+# 24 lines, in order, with the right hash.
+test_long_tail() {
+    local i want got sum
+    head -c 1500000 /dev/urandom | base64 -w0 > long.txt
+    sum=$(sha256sum long.txt | cut -d' ' -f1)
+    for i in 1 2 3; do
+        curl -s --max-time 30 -H 'Content-Type: text/plain' --data-binary @long.txt \
+            -o "long.$i" -w '%{http_code}' "$URL/long-tail?id=r$i" > "long.$i.status" &
+    done
+    wait
+    for i in 1 2 3; do
+        expect_eq "long tail r$i: answered" "$(cat "long.$i.status")" 200
+    done
+    expect_true "long tails: the last lines" wait_for_line long-tail.log '^24 r3 ' 60
+    wait_for_line long-tail.log '^24 r1 ' 10 && wait_for_line long-tail.log '^24 r2 ' 10
+    want=$(seq -s ' ' 1 24)
+    for i in 1 2 3; do
+        got=$(awk -v id="r$i" -v sum="$sum" '$2 == id && $3 == sum { printf "%s%s", n++ ? " " : "", $1 }' long-tail.log)
+        expect_eq "long tail r$i: 24 steps in order, each with the body's hash" "$got" "$want"
+    done
+}
+
 # ---- routing and the HTTP rules of §4.8 -------------------------------------------
 test_routing() {
     http POST "$URL/nope"
@@ -168,6 +194,7 @@ test_delay_first
 test_failures
 test_echo_bytes
 test_concurrent
+test_long_tail
 test_routing
 stop_handler "$MAIN_PID"
 expect_eq "SIGTERM: exit 0" "$STOP_STATUS" 0
@@ -200,6 +227,18 @@ test_cli() {
     expect_match "missing env: named" "$out" 'PAYMENT_SECRET'
     ./payment --bogus > /dev/null 2>&1
     expect_eq "unknown option: exit 2" "$?" 2
+    # the HTTP threads share the port (SO_REUSEPORT): a second handler must
+    # still find it taken
+    PAYMENT_SECRET=s3cret start_handler first.log ./payment --listen 127.0.0.1:0 \
+        --journal none || return 1
+    out=$(PAYMENT_SECRET=s3cret timeout 10 ./payment --listen "127.0.0.1:$HANDLER_PORT" \
+        --journal none 2>&1)
+    expect_eq "port in use: exit 2" "$?" 2
+    expect_eq "port in use: says so" "$out" \
+        "flusso: cannot listen on 127.0.0.1:$HANDLER_PORT: Address already in use"
+    http POST "$HANDLER_URL/hooks/payment" -d '{}'
+    expect_eq "port in use: the first handler still answers" "$HTTP_STATUS" 401
+    stop_handler "$HANDLER_PID"
 }
 
 # ---- 5,000 runs waiting in a delay, thread count unchanged ---------------------------
