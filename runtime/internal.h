@@ -84,8 +84,11 @@ typedef struct FlTimer FlTimer;
 struct FlTimer {
     /* Runs on the timer thread: must not block (post a task instead). */
     void (*fire)(FlTimer *t, bool discard);
-    int64_t due_ms;          /* sched_now_ms() clock; private to sched.c */
-    long heap_index;         /* -1 when not armed; private to sched.c */
+    /* private to sched.c: */
+    int64_t due_ms;          /* sched_now_ms() clock */
+    long heap_index;         /* -1 when not in the heap */
+    int lane;                /* 1.. when in that lane, 0 otherwise */
+    FlTimer *prev, *next;    /* the lane */
 };
 
 /* Starts `workers` worker threads and the timer thread.  0 or -1. */
@@ -121,21 +124,11 @@ void run_hold_slot(FlRun *run);
  * 504 deadline counts from it.  conn is the waiting caller (or NULL). */
 void run_accept(FlRun *run, const FlValue *trigger, int64_t received_ms,
                 FlConn *conn);
-/* What run_start_inline() did. */
-typedef enum {
-    RUN_WAITS,       /* the run must wait unanswered: the server suspends
-                      * the connection, then calls run_park() */
-    RUN_ANSWERED,    /* the answer is in the connection; the rest of the
-                      * run, if any, was handed on */
-    RUN_TAIL         /* the same, and the rest is left to run_tail() */
-} RunInline;
 /* Runs an accepted run on the connection's own thread until the caller is
- * answered or the run must wait unanswered. */
-RunInline run_start_inline(FlRun *run);
-/* RUN_TAIL: the server calls it on the connection's thread once the answer
- * is sent (or the request is over without it), before it lets the run go;
- * the run goes on there for a short while, then on the workers. */
-void run_tail(FlRun *run);
+ * answered (true: the answer is in the connection, the rest of the run was
+ * handed on) or the run must wait unanswered (false: the server suspends
+ * the connection, then calls run_park()). */
+bool run_start_inline(FlRun *run);
 /* Hands a run whose step returned FL_NEXT_WAIT to what it waits for, and
  * arms the 504 deadline while its caller is unanswered.  Call it only
  * after letting go of the run (the connection already suspended): from

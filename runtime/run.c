@@ -28,16 +28,7 @@
 
 #define container_of(p, T, m) ((T *)(void *)((char *)(p) - offsetof(T, m)))
 
-enum {
-    RUN_FIRST_BLOCK = 7 * 1024,    /* the arena's embedded first block */
-    /* A tail run on its connection's thread (run_tail) hands what is left
-     * to the workers after this long: the thread's other connections wait
-     * meanwhile. */
-    TAIL_INLINE_US = 200,
-    /* ... and only after an answer this small, which the socket takes at
-     * once: a larger one could keep the tail waiting on a slow reader. */
-    TAIL_ANSWER_MAX = 16 * 1024
-};
+enum { RUN_FIRST_BLOCK = 7 * 1024 };   /* the arena's embedded first block */
 
 /* What the journal has of a run. */
 typedef enum {
@@ -77,7 +68,6 @@ struct FlRun {
     struct MHD_Response *held;  /* that answer (NULL: no connection) */
     int held_status;
     int held_rc;                /* where the run goes on once committed */
-    size_t answer_len;          /* the body of the answer given */
     int attempt;                /* run.attempt */
     FlValue attempt_v;
     char id[37];
@@ -358,7 +348,6 @@ bool run_answer(FlRun *run, const FlResponse *resp)
     if (!claim(run))
         return false;
     struct MHD_Response *r = run->conn ? srv_response(resp, run->id) : NULL;
-    run->answer_len = resp->body_len;
     if (journal_enabled()) {
         run->holding = true;
         run->held = r;
@@ -416,21 +405,18 @@ bool run_answer_error(FlRun *run, int status, const char *message)
 /* ---- the step loop ------------------------------------------------------ */
 
 /* The run leaves its current step (done, failed, or done waiting): the
- * step's latency, waits included, goes to the metrics and a debug line.
- * Returns the time read (metrics_now_us). */
-static int64_t step_left(FlRun *run)
+ * step's latency, waits included, goes to the metrics and a debug line. */
+static void step_left(FlRun *run)
 {
-    int64_t now = metrics_now_us(), took = now - run->step_started_us;
+    int64_t took = metrics_now_us() - run->step_started_us;
     metrics_step(run->wf, run->current, took);
     event_log(run, FL_LOG_DEBUG, "step_done", true, NULL, took / 1000);
-    return now;
 }
 
 /* Runs steps from run->next until the run ends, waits or fails - or, with
- * stop_answered, as soon as the caller is answered, or once
- * metrics_now_us() passes until_us (0: never).  Returns the last step's
- * result: an FL_NEXT_ value, or the next index when stopped. */
-static int advance(FlRun *run, bool stop_answered, int64_t until_us)
+ * stop_answered, as soon as the caller is answered.  Returns the last
+ * step's result: an FL_NEXT_ value, or the next index when stopped. */
+static int advance(FlRun *run, bool stop_answered)
 {
     const FlStepInfo *steps = run->wf->steps;
     int next = run->next;
@@ -456,11 +442,10 @@ static int advance(FlRun *run, bool stop_answered, int64_t until_us)
             }
             next = run->next;            /* a delay already over (0 ms) */
         }
-        int64_t now = step_left(run);
+        step_left(run);
         run->next = next;
         journal_progress(run, next, 0);
-        if (run->holding || (stop_answered && is_answered(run))
-            || (until_us && now >= until_us))
+        if (run->holding || (stop_answered && is_answered(run)))
             break;                       /* a held answer: commit() first */
     }
     return next;
@@ -490,7 +475,7 @@ static void abandon(FlRun *run)
     run_end(run);
 }
 
-RunInline run_start_inline(FlRun *run)
+bool run_start_inline(FlRun *run)
 {
     int rc;
     run->on_conn_thread = true;
@@ -498,48 +483,24 @@ RunInline run_start_inline(FlRun *run)
         run_answer_default(run);
         rc = run->next;
     } else {
-        rc = advance(run, true, 0);
+        rc = advance(run, true);
     }
     if (must_commit(run, rc)) {
         run->on_conn_thread = false;
-        return RUN_WAITS;     /* the server suspends, then run_park() commits */
+        return false;         /* the server suspends, then run_park() commits */
     }
     if (rc == FL_NEXT_END || rc == FL_NEXT_FAIL) {
         finish(run, rc);      /* the request's reference keeps run valid */
-        return RUN_ANSWERED;
+        return true;
     }
     run->on_conn_thread = false;
     if (!is_answered(run))
-        return RUN_WAITS;     /* rc is FL_NEXT_WAIT */
+        return false;         /* rc is FL_NEXT_WAIT */
     if (rc == FL_NEXT_WAIT)
         run_park(run);
-    else if (run->answer_len <= TAIL_ANSWER_MAX)
-        return RUN_TAIL;
     else
         sched_post(&run->task);
-    return RUN_ANSWERED;
-}
-
-/* Where a run goes after its step loop stopped at rc, off the
- * connection's thread. */
-static void go_on(FlRun *run, int rc)
-{
-    if (must_commit(run, rc))
-        commit(run);          /* its connection waits suspended already */
-    else if (rc == FL_NEXT_WAIT)
-        run_park(run);
-    else if (rc >= 0)
-        sched_post(&run->task);   /* run_tail's time is up */
-    else
-        finish(run, rc);
-}
-
-/* The tail of a run answered inline, on its connection's thread once the
- * answer is sent: no hand-off to a worker, whose wake-up would cost more
- * than a few short steps (docs/performance.md). */
-void run_tail(FlRun *run)
-{
-    go_on(run, advance(run, false, metrics_now_us() + TAIL_INLINE_US));
+    return true;
 }
 
 /* Called once the thread that ran the step has let go of the run (and the
@@ -576,7 +537,13 @@ static void run_task(FlTask *t, bool discard)
         abandon(run);
         return;
     }
-    go_on(run, advance(run, false, 0));
+    int rc = advance(run, false);
+    if (must_commit(run, rc))
+        commit(run);          /* its connection waits suspended already */
+    else if (rc == FL_NEXT_WAIT)
+        run_park(run);
+    else
+        finish(run, rc);
 }
 
 static void wake_fire(FlTimer *t, bool discard)

@@ -59,7 +59,6 @@ struct FlConn {
     const FlWorkflow *wf;
     FlRun *run;                  /* a reference, or NULL */
     bool accepted;               /* run accepted: release it, not discard */
-    bool tail;                   /* run_tail() is due once the answer is sent */
     bool listed;                 /* in the waiting list */
     FlBuf body;
     size_t discarded;            /* CONN_REJECT: body bytes dropped */
@@ -322,16 +321,12 @@ static void waitlist_answer_all(void)
 /* ---- the request's life -------------------------------------------------- */
 
 /* Frees a request's state: its stored answer, and its run's reference
- * (released, or discarded when the run was never accepted).  A run's tail
- * left to the connection starts here, its answer sent (or the request
- * over without it). */
+ * (released, or discarded when the run was never accepted). */
 static void conn_free(FlConn *c)
 {
     struct MHD_Response *r = atomic_load(&c->answer);
     if (r)
         MHD_destroy_response(r);
-    if (c->tail)
-        run_tail(c->run);
     if (c->run && c->accepted)
         run_release(c->run);
     else if (c->run)
@@ -627,15 +622,8 @@ static enum MHD_Result conn_finish(FlConn *c, const char *method)
     }
     run_accept(run, trigger, received, c);
     c->accepted = true;
-    switch (run_start_inline(run)) {
-    case RUN_TAIL:
-        c->tail = true;
+    if (run_start_inline(run))
         return conn_queue_answer(c);
-    case RUN_ANSWERED:
-        return conn_queue_answer(c);
-    case RUN_WAITS:
-        break;
-    }
     return conn_suspend(c);
 }
 

@@ -144,11 +144,10 @@ test_concurrent() {
     expect_eq "200 concurrent: every answer its own" "$bad" 0
 }
 
-# ---- a tail longer than its turn on the connection's thread ----------------------
-# Each of the 24 tail steps hashes a 2 MB body (a millisecond or more), so
-# the tail outlasts the time it may run on the thread that sent the answer
-# and the workers take the rest: three such runs at once must each log all
-# 24 lines, in order, with the right hash.
+# ---- long tails side by side --------------------------------------------------------
+# Each of the 24 tail steps hashes a 2 MB body (a millisecond or more):
+# three such runs at once, on the workers, must each log all 24 lines, in
+# order, with the right hash.
 test_long_tail() {
     local i want got sum
     head -c 1500000 /dev/urandom | base64 -w0 > long.txt
