@@ -22,7 +22,10 @@
  * writes compact JSON with keys in order and numbers as JavaScript prints
  * them, escaping strings like JSON.stringify: `"`, `\` and control
  * characters.  Strings are bytes; any byte sequence that is not valid
- * UTF-8 is printed as U+FFFD, so the output is always valid JSON text. */
+ * UTF-8 is printed as U+FFFD, so the output is always valid JSON text.
+ * Strings are the printer's hot path (every log line is made of them):
+ * a table classifies each byte, and runs that need no change are copied
+ * with one append. */
 #include "flusso.h"
 
 #include <math.h>
@@ -87,20 +90,60 @@ static void put_escape(FlBuf *b, unsigned char c)
     }
 }
 
-/* Appends a quoted JSON string.  Runs of bytes needing no care are
- * appended in one go. */
+/* What put_string() does with each byte: BYTE_PLAIN ones are copied as
+ * they are, BYTE_ESCAPE ones (control characters, `"`, `\`) escaped, and
+ * BYTE_HIGH ones start a UTF-8 sequence to check. */
+enum { BYTE_PLAIN, BYTE_ESCAPE, BYTE_HIGH };
+
+#define ROW_ESC  1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1
+#define ROW_PLN  0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0
+#define ROW_HI   2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2
+static const unsigned char byte_kind[] = {
+    ROW_ESC, ROW_ESC,                                   /* 0x00 - 0x1F */
+    0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,     /* 0x22: `"` */
+    ROW_PLN, ROW_PLN,                                   /* 0x30 - 0x4F */
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0,     /* 0x5C: `\` */
+    ROW_PLN, ROW_PLN,                                   /* 0x7F: plain */
+    ROW_HI, ROW_HI, ROW_HI, ROW_HI, ROW_HI, ROW_HI, ROW_HI, ROW_HI,
+};
+_Static_assert(sizeof byte_kind == 256, "one entry per byte");
+
+/* Whether the eight bytes of x are all BYTE_PLAIN: none has its high bit
+ * set, none is below 0x20 (x - 0x20 in each byte sets a high bit), none
+ * is `"` or `\` (their XOR is 0, and 0 - 1 sets a high bit).  A byte can
+ * only borrow from the one above it once a lower byte failed, so the
+ * answer is exact. */
+static bool word_plain(uint64_t x)
+{
+    const uint64_t ones = 0x0101010101010101u;
+    uint64_t t = x | (x - ones * 0x20) | ((x ^ ones * '"') - ones)
+                   | ((x ^ ones * '\\') - ones);
+    return (t & ones * 0x80) == 0;
+}
+
+/* The first byte at or after p that is not BYTE_PLAIN, or end: eight
+ * bytes per step while eight remain. */
+static const unsigned char *skip_plain(const unsigned char *p,
+                                       const unsigned char *end)
+{
+    uint64_t x;
+    while (end - p >= 8 && (memcpy(&x, p, 8), word_plain(x)))
+        p += 8;
+    while (p < end && byte_kind[*p] == BYTE_PLAIN)
+        p++;
+    return p;
+}
+
+/* Appends a quoted JSON string.  Runs of bytes needing no change - plain
+ * ASCII and valid UTF-8 - are appended in one go. */
 static void put_string(FlBuf *b, const char *s, size_t len)
 {
     const unsigned char *p = (const unsigned char *)s, *end = p + len;
     const unsigned char *run = p;
     fl_buf_putc(b, '"');
-    while (p < end) {
+    while ((p = skip_plain(p, end)) < end) {
         unsigned c = *p;
-        if (c >= 0x20 && c != '"' && c != '\\' && c < 0x80) {
-            p++;
-            continue;
-        }
-        size_t n = c >= 0x80 ? utf8_valid(p, end) : 0;
+        size_t n = byte_kind[c] == BYTE_HIGH ? utf8_valid(p, end) : 0;
         if (n) {
             p += n;
             continue;

@@ -22,9 +22,14 @@
 
 #include <stdatomic.h>
 
+/* Every request writes the counters from some thread: they get a cache
+ * line of their own, so that no read-mostly global the linker happens to
+ * place beside them (the log level, say) bounces along. */
 static struct {
+    _Alignas(64) atomic_long inflight;
+    atomic_long queued;
     long max_inflight, max_queue;
-    atomic_long inflight, queued;
+    char pad[64 - 2 * sizeof(atomic_long) - 2 * sizeof(long)];
 } lim = { .max_inflight = LIM_DEFAULT_INFLIGHT, .max_queue = LIM_DEFAULT_QUEUE };
 
 void lim_init(long max_inflight, long max_queue)

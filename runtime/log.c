@@ -52,22 +52,44 @@ static int write_all(int fd, const char *p, size_t n)
     return 0;
 }
 
-/* Appends ,"name":"<s escaped>" (skipped when s is NULL). */
-static void put_field(FlBuf *b, const char *name, const char *s, size_t len)
+/* The text after the time up to the end of the level, by level. */
+#define LEVEL_HEAD(name) { "\",\"level\":\"" name "\"", \
+                           sizeof("\",\"level\":\"" name "\"") - 1 }
+static const struct {
+    const char *text;
+    size_t len;
+} level_heads[] = {
+    LEVEL_HEAD("debug"), LEVEL_HEAD("info"), LEVEL_HEAD("warn"), LEVEL_HEAD("error"),
+};
+
+/* A field's name as put_field() takes it: ,"name": and its length. */
+#define KEY(name) ",\"" name "\":", sizeof(",\"" name "\":") - 1
+
+/* Appends key (from KEY()) and "<s escaped>"; nothing when s is NULL. */
+static void put_field(FlBuf *b, const char *key, size_t klen, const char *s,
+                      size_t len)
 {
     if (!s)
         return;
     FlValue v = FL_STRING_LEN_LIT(s, (uint32_t)len);
-    fl_buf_putc(b, ',');
-    fl_buf_putc(b, '"');
-    fl_buf_append(b, name, strlen(name));
-    fl_buf_append(b, "\":", 2);
+    fl_buf_append(b, key, klen);
     fl_buf_append_json(b, &v);
 }
 
-static void put_cstr(FlBuf *b, const char *name, const char *s)
+static void put_cstr(FlBuf *b, const char *key, size_t klen, const char *s)
 {
-    put_field(b, name, s, s ? strlen(s) : 0);
+    put_field(b, key, klen, s, s ? strlen(s) : 0);
+}
+
+/* Appends the decimal digits of v (non-negative), as %lld would. */
+static void put_count(FlBuf *b, long long v)
+{
+    char num[24], *p = num + sizeof num;
+    do {
+        *--p = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    fl_buf_append(b, p, (size_t)(num + sizeof num - p));
 }
 
 void log_write(FlLogLevel level, const LogLine *l)
@@ -80,18 +102,15 @@ void log_write(FlLogLevel level, const LogLine *l)
     fl_time_rfc3339(now, fl_time_now_ms());
     FL_BUF_APPEND_LIT(&b, "{\"time\":\"");
     fl_buf_append(&b, now, 24);
-    FL_BUF_APPEND_LIT(&b, "\",\"level\":\"");
-    fl_buf_append(&b, level_names[level], strlen(level_names[level]));
-    fl_buf_putc(&b, '"');
-    put_cstr(&b, "run_id", l->run_id);
-    put_cstr(&b, "workflow", l->workflow);
-    put_cstr(&b, "step", l->step);
-    put_cstr(&b, "event", l->event);
-    put_field(&b, "message", l->message, l->message_len);
+    fl_buf_append(&b, level_heads[level].text, level_heads[level].len);
+    put_cstr(&b, KEY("run_id"), l->run_id);
+    put_cstr(&b, KEY("workflow"), l->workflow);
+    put_cstr(&b, KEY("step"), l->step);
+    put_cstr(&b, KEY("event"), l->event);
+    put_field(&b, KEY("message"), l->message, l->message_len);
     if (l->duration_ms >= 0) {
-        char num[32];
-        int n = snprintf(num, sizeof num, ",\"duration_ms\":%lld", l->duration_ms);
-        fl_buf_append(&b, num, (size_t)n);
+        FL_BUF_APPEND_LIT(&b, ",\"duration_ms\":");
+        put_count(&b, l->duration_ms);
     }
     FL_BUF_APPEND_LIT(&b, "}\n");
     (void)write_all(STDERR_FILENO, b.data, b.len);

@@ -3,6 +3,10 @@
  * Times are RFC 3339 in UTC with milliseconds, YYYY-MM-DDTHH:MM:SS.sssZ.
  * They are computed with plain arithmetic (Hinnant's days-to-civil
  * algorithm) rather than gmtime_r(), which takes glibc's time-zone lock.
+ * Most calls format the same second as the call before on the same
+ * thread (a request's log lines, its run's start), so each thread keeps
+ * the text of the last second it formatted and then writes only the
+ * milliseconds.
  * UUIDs are version 4 from OpenSSL's RAND_bytes (per-thread generators in
  * OpenSSL 3, so no lock either). */
 #include "flusso.h"
@@ -44,28 +48,40 @@ static void civil(int64_t z, int64_t *y, int64_t *m, int64_t *d)
     *y = yoe + era * 400 + (*m <= 2);
 }
 
-void fl_time_rfc3339(char out[25], int64_t ms)
+/* Writes "YYYY-MM-DDTHH:MM:SS." for second `sec` counted from 0000-01-01
+ * (non-negative). */
+static void put_second(char out[20], int64_t sec)
 {
-    int64_t y, m, d;
-    ms = ms < MS_MIN ? MS_MIN : ms > MS_MAX ? MS_MAX : ms;
-    int64_t t = ms - MS_MIN;                    /* since 0000-01-01 */
-    int64_t rem = t % 86400000;
-    civil(t / 86400000 - 60, &y, &m, &d);      /* year 0 is a leap year */
+    int64_t y, m, d, rem = sec % 86400;
+    civil(sec / 86400 - 60, &y, &m, &d);       /* year 0 is a leap year */
     char *p = put_digits(out, y, 4);
     *p++ = '-';
     p = put_digits(p, m, 2);
     *p++ = '-';
     p = put_digits(p, d, 2);
     *p++ = 'T';
-    p = put_digits(p, rem / 3600000, 2);
+    p = put_digits(p, rem / 3600, 2);
     *p++ = ':';
-    p = put_digits(p, rem / 60000 % 60, 2);
+    p = put_digits(p, rem / 60 % 60, 2);
     *p++ = ':';
-    p = put_digits(p, rem / 1000 % 60, 2);
-    *p++ = '.';
-    p = put_digits(p, rem % 1000, 3);
-    *p++ = 'Z';
-    *p = '\0';
+    p = put_digits(p, rem % 60, 2);
+    *p = '.';
+}
+
+void fl_time_rfc3339(char out[25], int64_t ms)
+{
+    static _Thread_local int64_t last_sec = -1;    /* none yet */
+    static _Thread_local char last[20];
+    ms = ms < MS_MIN ? MS_MIN : ms > MS_MAX ? MS_MAX : ms;
+    int64_t t = ms - MS_MIN;                    /* since 0000-01-01, >= 0 */
+    if (t / 1000 != last_sec) {
+        last_sec = t / 1000;
+        put_second(last, last_sec);
+    }
+    memcpy(out, last, 20);
+    put_digits(out + 20, t % 1000, 3);
+    out[23] = 'Z';
+    out[24] = '\0';
 }
 
 int fl_uuid_v4(char out[37])

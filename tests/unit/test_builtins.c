@@ -435,6 +435,52 @@ static void test_time_rfc3339(void)
     }
 }
 
+/* fl_time_rfc3339 as gmtime_r() and strftime() write it (years
+ * 1000-9999, where %Y has four digits). */
+static void rfc3339_ref(char out[25], int64_t ms)
+{
+    int64_t sec = ms >= 0 ? ms / 1000 : -((-ms + 999) / 1000);   /* floor */
+    time_t t = (time_t)sec;
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    size_t n = strftime(out, 25, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(out + n, 25 - n, ".%03dZ", (int)(ms - sec * 1000));
+}
+
+/* Each thread keeps the text of the last second it formatted: the same
+ * second twice, going back, other days and years must all still come out
+ * right. */
+static void test_time_rfc3339_cache(void)
+{
+    static const int64_t ms[] = {
+        1700000000123LL, 1700000000999LL, 1700000000000LL,  /* one second */
+        1700000001000LL, 1700000000500LL,                   /* and back */
+        1709164800000LL, 1709251199999LL, 1709251200000LL,  /* 2024-02-29 */
+        951782399999LL, 951782400001LL,                     /* 2000-02-29 */
+        -1, -999, -1000, -1001, -1500, -1, 0, -86400001LL,
+        -2208988800000LL, -2208988799001LL,                 /* 1900-01-01 */
+        -30610224000000LL, 253402300799999LL, 1700000000123LL,
+    };
+    char got[25], want[25];
+    for (size_t i = 0; i < sizeof ms / sizeof ms[0]; i++) {
+        fl_time_rfc3339(got, ms[i]);
+        rfc3339_ref(want, ms[i]);
+        CU_ASSERT_STRING_EQUAL(got, want);
+    }
+    uint64_t x = 88172645463325252u;                       /* xorshift64 */
+    bool ok = true;
+    for (int i = 0; i < 20000; i++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        /* 1600 ... 2300, often within a second of the previous one */
+        int64_t m = i % 3 ? ms[0] + (int64_t)(x % 4000) - 2000
+                          : -11676096000000LL + (int64_t)(x % 22089888000000ULL);
+        fl_time_rfc3339(got, m);
+        rfc3339_ref(want, m);
+        ok &= strcmp(got, want) == 0;
+    }
+    CU_ASSERT_TRUE(ok);
+}
+
 static void test_now(void)
 {
     BEGIN();
@@ -549,6 +595,7 @@ static const UnitTest tests[] = {
     {"number_function", test_number_function},
     {"string_and_default", test_string_and_default},
     {"time_rfc3339", test_time_rfc3339},
+    {"time_rfc3339_cache", test_time_rfc3339_cache},
     {"now", test_now},
     {"uuid", test_uuid},
     {"conditions", test_conditions},

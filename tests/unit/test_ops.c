@@ -1,6 +1,7 @@
 /* test_ops.c - the runtime's operating machinery without a server:
  * admission bounds (limits.c), the /metrics text (metrics.c), and the
  * request -> trigger output path on plain bytes (request.c). */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -122,6 +123,69 @@ static void test_metrics_text(void)
     metrics_run(&wf, MET_STARTED, 0);            /* after free: ignored */
 }
 
+/* Each thread counts in a shard of its own; the text is their sum.  Counts
+ * made before metrics_init() (answers only) and after metrics_free() are
+ * harmless. */
+enum { COUNTERS = 4, COUNTS = 10000 };
+
+static void *count_some(void *arg)
+{
+    (void)arg;
+    for (int i = 0; i < COUNTS; i++) {
+        metrics_request(i % 2 ? 200 : 404);
+        metrics_run(&wf, MET_STARTED, 0);
+        metrics_run(&wf, MET_FINISHED, 3);
+        metrics_step(&wf, 1, 7000);              /* the 0.01 bucket */
+    }
+    metrics_timeout(true);
+    return NULL;
+}
+
+static void test_metrics_threads(void)
+{
+    metrics_request(201);                        /* before init: kept */
+    metrics_run(&wf, MET_STARTED, 0);            /* before init: ignored */
+    metrics_init(&program);
+    pthread_t t[COUNTERS];
+    for (int i = 0; i < COUNTERS; i++)
+        CU_ASSERT_EQUAL_FATAL(pthread_create(&t[i], NULL, count_some, NULL), 0);
+    count_some(NULL);                            /* this thread as well */
+    for (int i = 0; i < COUNTERS; i++)
+        pthread_join(t[i], NULL);
+    MetGauges g = { 0 };
+    size_t len;
+    char *text = metrics_render(&g, &len);
+    long n = (COUNTERS + 1) * COUNTS;
+    CU_ASSERT_EQUAL(series(text, "flusso_http_requests_total{status=\"200\"}"), n / 2);
+    CU_ASSERT_EQUAL(series(text, "flusso_http_requests_total{status=\"404\"}"), n / 2);
+    CU_ASSERT_EQUAL(series(text, "flusso_http_requests_total{status=\"201\"}"), 1);
+    CU_ASSERT_EQUAL(series(text, "flusso_runs_started_total{workflow=\"wf-a\"}"), n);
+    CU_ASSERT_EQUAL(series(text, "flusso_runs_finished_total{workflow=\"wf-a\"}"), n);
+    CU_ASSERT_EQUAL(series(text, "flusso_connections_timed_out_total{phase=\"body\"}"),
+                    COUNTERS + 1);
+    const char *b = "flusso_step_duration_seconds_bucket{workflow=\"wf-a\",step=\"ack\","
+                    "type=\"webhook_response\",le=";
+    char name[256];
+    snprintf(name, sizeof name, "%s\"0.005\"}", b);
+    CU_ASSERT_EQUAL(series(text, name), 0);
+    snprintf(name, sizeof name, "%s\"0.01\"}", b);
+    CU_ASSERT_EQUAL(series(text, name), n);
+    snprintf(name, sizeof name, "%s\"+Inf\"}", b);
+    CU_ASSERT_EQUAL(series(text, name), n);
+    snprintf(name, sizeof name, "flusso_run_duration_seconds_sum{workflow=\"wf-a\"} 0.%06ld\n",
+             3 * n);
+    CU_ASSERT_PTR_NOT_NULL(strstr(text, name));
+    free(text);
+    metrics_free();
+    metrics_request(200);                        /* after free: a new shard */
+    metrics_step(&wf, 1, 1);
+    text = metrics_render(&g, &len);
+    CU_ASSERT_EQUAL(series(text, "flusso_http_requests_total{status=\"200\"}"), 1);
+    CU_ASSERT_PTR_NULL(strstr(text, "wf-a"));
+    free(text);
+    metrics_free();
+}
+
 /* ---- the trigger output from plain bytes ---------------------------------- */
 
 static void test_trigger_of(void)
@@ -154,6 +218,7 @@ static const UnitTest tests[] = {
     {"inflight_bound", test_inflight_bound},
     {"queue_bound", test_queue_bound},
     {"metrics_text", test_metrics_text},
+    {"metrics_threads", test_metrics_threads},
     {"trigger_of", test_trigger_of},
     {NULL, NULL},
 };

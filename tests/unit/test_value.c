@@ -451,6 +451,114 @@ static void test_json_escapes(void)
     END();
 }
 
+/* ---- JSON string escaping against a reference ---------------------------- */
+
+/* The length of the well-formed UTF-8 sequence at p (Unicode table 3-7),
+ * or, when there is none, minus the length of its maximal subpart (at
+ * least 1). */
+static int utf8_ref(const unsigned char *p, size_t left)
+{
+    static const struct {
+        unsigned char lead_lo, lead_hi, len, lo, hi;    /* lo, hi: 2nd byte */
+    } forms[] = {
+        {0xC2, 0xDF, 2, 0x80, 0xBF}, {0xE0, 0xE0, 3, 0xA0, 0xBF},
+        {0xE1, 0xEC, 3, 0x80, 0xBF}, {0xED, 0xED, 3, 0x80, 0x9F},
+        {0xEE, 0xEF, 3, 0x80, 0xBF}, {0xF0, 0xF0, 4, 0x90, 0xBF},
+        {0xF1, 0xF3, 4, 0x80, 0xBF}, {0xF4, 0xF4, 4, 0x80, 0x8F},
+    };
+    for (size_t f = 0; f < sizeof forms / sizeof forms[0]; f++) {
+        if (p[0] < forms[f].lead_lo || p[0] > forms[f].lead_hi)
+            continue;
+        int k = 1;
+        while (k < forms[f].len && (size_t)k < left &&
+               p[k] >= (k == 1 ? forms[f].lo : 0x80) &&
+               p[k] <= (k == 1 ? forms[f].hi : 0xBF))
+            k++;
+        return k == forms[f].len ? k : -k;
+    }
+    return -1;
+}
+
+/* JSON.stringify's escaping, one byte at a time, into out. */
+static size_t escape_ref(char *out, const unsigned char *p, size_t len)
+{
+    char *o = out;
+    *o++ = '"';
+    for (size_t i = 0; i < len;) {
+        unsigned c = p[i];
+        const char *e = c == '"' ? "\\\"" : c == '\\' ? "\\\\" : c == '\b' ? "\\b"
+                      : c == '\f' ? "\\f" : c == '\n' ? "\\n" : c == '\r' ? "\\r"
+                      : c == '\t' ? "\\t" : NULL;
+        int n = c < 0x80 ? 1 : utf8_ref(p + i, len - i);
+        if (e)
+            o += sprintf(o, "%s", e);
+        else if (c < 0x20)
+            o += sprintf(o, "\\u%04x", c);
+        else if (n > 0)
+            memcpy(o, p + i, (size_t)n), o += n;
+        else
+            o += sprintf(o, "\xef\xbf\xbd");
+        i += (size_t)(n > 0 ? n : -n);
+    }
+    *o++ = '"';
+    return (size_t)(o - out);
+}
+
+static bool escapes_as_ref(FlArena *a, const unsigned char *p, size_t len)
+{
+    char want[1024];
+    size_t n = escape_ref(want, p, len);
+    const FlValue *got = fl_json_text(a, fl_string_ref(a, (const char *)p, len));
+    return got->len == n && memcmp(got->u.s, want, n) == 0;
+}
+
+/* Every byte and every pair of bytes, alone and at each place in the
+ * first word of a longer string (the printer tests plain text eight bytes
+ * at a time), then random strings over the bytes that matter. */
+static void test_json_escapes_all(void)
+{
+    BEGIN();
+    unsigned char s[64];
+    bool ok = true;
+    for (unsigned c = 0; c < 256; c++)
+        for (size_t pre = 0; pre < 10; pre++) {
+            memset(s, 'a', sizeof s);
+            s[pre] = (unsigned char)c;
+            ok &= escapes_as_ref(a, s, pre + 1) && escapes_as_ref(a, s, pre + 9);
+        }
+    for (unsigned c = 0; c < 65536; c++) {
+        size_t at = c % 9;
+        memset(s, 'x', 20);
+        s[at] = (unsigned char)(c >> 8);
+        s[at + 1] = (unsigned char)c;
+        ok &= escapes_as_ref(a, s + at, 2) && escapes_as_ref(a, s, 20);
+        if (c % 4096 == 0)
+            fl_arena_reset(a);
+    }
+    static const unsigned char pick[] = {
+        'a', 'b', ' ', '"', '\\', '/', 0, '\n', 0x1f, 0x7f, 0x80, 0x8f, 0x90,
+        0x9f, 0xa0, 0xa8, 0xbf, 0xc0, 0xc2, 0xc3, 0xdf, 0xe0, 0xe2, 0xed,
+        0xef, 0xf0, 0xf4, 0xf5, 0xff,
+    };
+    uint64_t x = 88172645463325252u;                       /* xorshift64 */
+    for (int i = 0; i < 100000; i++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        size_t len = x % sizeof s;
+        for (size_t k = 0; k < len; k++) {
+            x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+            s[k] = x % 4 ? 'a' + (unsigned char)(x % 26) : pick[x / 4 % sizeof pick];
+        }
+        ok &= escapes_as_ref(a, s, len);
+        if (i % 1000 == 0)
+            fl_arena_reset(a);
+    }
+    CU_ASSERT_TRUE(ok);
+    /* U+2028 and U+2029 pass as they are, as in JSON.stringify. */
+    CU_ASSERT_STRING_EQUAL(js(a, S(a, "\xe2\x80\xa8\xe2\x80\xa9")),
+                           "\"\xe2\x80\xa8\xe2\x80\xa9\"");
+    END();
+}
+
 static void test_json_round_trip(void)
 {
     BEGIN();
@@ -673,6 +781,7 @@ static const UnitTest tests[] = {
     {"text_rule", test_text_rule},
     {"buf_growth", test_buf_growth},
     {"json_escapes", test_json_escapes},
+    {"json_escapes_all", test_json_escapes_all},
     {"json_round_trip", test_json_round_trip},
     {"json_invalid", test_json_invalid},
     {"json_trailing", test_json_trailing},
