@@ -1,0 +1,107 @@
+/* test_sched.c - the timer thread: timers in lanes and in the heap fire in
+ * due order, and a cancelled one never fires.
+ *
+ * One test starts and stops the scheduler (sched.c allows that once per
+ * process).  Due times are a few tens of milliseconds ahead, armed in a
+ * few microseconds, so the timer thread sees them all before the first is
+ * due; waiting for them is bounded. */
+#include "unit.h"
+
+#include "internal.h"
+
+#include <pthread.h>
+#include <time.h>
+
+enum { TIMERS = 300, FIRST_MS = 60, SPREAD_MS = 40 };
+
+typedef struct {
+    FlTimer timer;                /* first: the callback casts back */
+    int64_t due_ms;
+    bool cancelled;
+} Probe;
+
+static pthread_mutex_t fired_lock = PTHREAD_MUTEX_INITIALIZER;
+static Probe *fired[TIMERS];
+static int fired_count, discarded_count;
+
+static void probe_fire(FlTimer *t, bool discard)
+{
+    pthread_mutex_lock(&fired_lock);
+    if (discard)
+        discarded_count++;
+    else if (fired_count < TIMERS)
+        fired[fired_count++] = (Probe *)(void *)t;
+    pthread_mutex_unlock(&fired_lock);
+}
+
+static int fired_so_far(void)
+{
+    pthread_mutex_lock(&fired_lock);
+    int n = fired_count;
+    pthread_mutex_unlock(&fired_lock);
+    return n;
+}
+
+static void sleep_ms(long ms)
+{
+    struct timespec ts = { ms / 1000, (ms % 1000) * 1000000 };
+    nanosleep(&ts, NULL);
+}
+
+/* Due times: a run in order (one lane), two interleaved runs in order
+ * (two more lanes), then scrambled ones (the heap once the lanes' tails
+ * are later). */
+static int64_t due_of(int i, int64_t base)
+{
+    if (i < 100)
+        return base + i * SPREAD_MS / 100;
+    if (i < 200)
+        return base + (i % 2 ? SPREAD_MS / 2 : 0) + (i - 100) / 10;
+    return base + (int64_t)((unsigned)i * 7919u % SPREAD_MS);
+}
+
+static void test_timer_order(void)
+{
+    static Probe probes[TIMERS];
+    CU_ASSERT_EQUAL_FATAL(sched_start(1), 0);
+    int64_t base = sched_now_ms() + FIRST_MS;
+    for (int i = 0; i < TIMERS; i++) {
+        probes[i] = (Probe){ .timer = { .fire = probe_fire, .heap_index = -1 },
+                             .due_ms = due_of(i, base) };
+        sched_at(&probes[i].timer, probes[i].due_ms);
+    }
+    int expected = TIMERS;
+    for (int i = 0; i < TIMERS; i += 7) {        /* lanes and heap alike */
+        probes[i].cancelled = sched_cancel(&probes[i].timer);
+        CU_ASSERT_TRUE(probes[i].cancelled);
+        expected--;
+    }
+    for (int waited = 0; fired_so_far() < expected && waited < 5000; waited += 10)
+        sleep_ms(10);
+    sleep_ms(SPREAD_MS);                         /* anything extra would show */
+    CU_ASSERT_EQUAL(fired_so_far(), expected);
+    int out_of_order = 0, cancelled_fired = 0;
+    for (int i = 0; i < fired_so_far(); i++) {
+        if (fired[i]->cancelled)
+            cancelled_fired++;
+        if (i > 0 && fired[i]->due_ms < fired[i - 1]->due_ms)
+            out_of_order++;
+    }
+    CU_ASSERT_EQUAL(out_of_order, 0);
+    CU_ASSERT_EQUAL(cancelled_fired, 0);
+    CU_ASSERT_FALSE(sched_cancel(&probes[1].timer));   /* fired already */
+
+    /* armed at stop: discarded, not fired */
+    Probe late = { .timer = { .fire = probe_fire, .heap_index = -1 } };
+    sched_at(&late.timer, sched_now_ms() + 60000);
+    sched_stop();
+    CU_ASSERT_EQUAL(discarded_count, 1);
+    CU_ASSERT_EQUAL(fired_so_far(), expected);
+}
+
+static const UnitTest tests[] = {
+    {"timer_order", test_timer_order},
+    {NULL, NULL},
+};
+
+UNIT_SUITE("sched", tests)
