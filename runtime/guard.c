@@ -86,8 +86,10 @@ void guard_set(Guard *g, GuardPhase phase)
 {
     if (!g)
         return;
-    /* since first: a sweeper that sees the new phase sees its start */
-    atomic_store_explicit(&g->since_ms, sched_now_ms(), memory_order_relaxed);
+    /* since first: a sweeper that sees the new phase sees its start (a
+     * phase without a deadline needs none: no clock read) */
+    if (phase != GUARD_NONE)
+        atomic_store_explicit(&g->since_ms, sched_now_ms(), memory_order_relaxed);
     atomic_store_explicit(&g->phase, (int)phase, memory_order_release);
 }
 

@@ -121,9 +121,11 @@ void run_hold_slot(FlRun *run);
 /* Accepts the run: trigger (in the run's arena) becomes step 0's output,
  * the run gets its id, and its execution takes a second reference.
  * received_ms is when the body completed, on sched_now_ms()'s clock: the
- * 504 deadline counts from it.  conn is the waiting caller (or NULL). */
+ * 504 deadline counts from it; received_unix_ms is the same moment on
+ * the wall clock, the run's started_at.  conn is the waiting caller (or
+ * NULL). */
 void run_accept(FlRun *run, const FlValue *trigger, int64_t received_ms,
-                FlConn *conn);
+                int64_t received_unix_ms, FlConn *conn);
 /* Runs an accepted run on the connection's own thread until the caller is
  * answered (true: the answer is in the connection, the rest of the run was
  * handed on) or the run must wait unanswered (false: the server suspends

@@ -278,14 +278,14 @@ long run_inflight(void)
 }
 
 void run_accept(FlRun *run, const FlValue *trigger, int64_t received_ms,
-                FlConn *conn)
+                int64_t received_unix_ms, FlConn *conn)
 {
     size_t n = (size_t)run->wf->step_count;
     run->outputs = fl_arena_alloc(&run->arena, n * sizeof *run->outputs);
     memset(run->outputs, 0, n * sizeof *run->outputs);
     run->outputs[0] = trigger;
     run_id_make(run->id);
-    fl_time_rfc3339(run->started_at, fl_time_now_ms());
+    fl_time_rfc3339(run->started_at, received_unix_ms);
     run->id_v = (FlValue)FL_STRING_LEN_LIT(run->id, 36);
     run->started_v = (FlValue)FL_STRING_LEN_LIT(run->started_at, 24);
     run->workflow_v = (FlValue)FL_STRING_LEN_LIT(run->wf->name,
@@ -294,7 +294,7 @@ void run_accept(FlRun *run, const FlValue *trigger, int64_t received_ms,
     run->attempt_v = (FlValue)FL_NUMBER_LIT(1);
     run->next = run->wf->first;
     run->received_ms = received_ms;
-    run->started_ms = sched_now_ms();
+    run->started_ms = received_ms;
     run->conn = conn;
     run_retain(run);                          /* the execution's reference */
     atomic_fetch_add(&inflight, 1);
@@ -405,21 +405,33 @@ bool run_answer_error(FlRun *run, int status, const char *message)
 /* ---- the step loop ------------------------------------------------------ */
 
 /* The run leaves its current step (done, failed, or done waiting): the
- * step's latency, waits included, goes to the metrics and a debug line. */
-static void step_left(FlRun *run)
+ * step's latency, waits included, goes to the metrics and a debug line.
+ * Returns the time read, which the next step takes as its start. */
+static int64_t step_left(FlRun *run)
 {
-    int64_t took = metrics_now_us() - run->step_started_us;
+    int64_t now = metrics_now_us(), took = now - run->step_started_us;
     metrics_step(run->wf, run->current, took);
     event_log(run, FL_LOG_DEBUG, "step_done", true, NULL, took / 1000);
+    return now;
+}
+
+/* Whether the answering thread runs step i after the answer too: a delay
+ * only arms its timer, and handing the run to a worker just for that would
+ * cost a wake-up (then another when the timer fires). */
+static bool arms_at_once(const FlStepInfo *step)
+{
+    return strcmp(step->type, "delay") == 0;
 }
 
 /* Runs steps from run->next until the run ends, waits or fails - or, with
- * stop_answered, as soon as the caller is answered.  Returns the last
- * step's result: an FL_NEXT_ value, or the next index when stopped. */
+ * stop_answered, as soon as the caller is answered (going on into a delay
+ * that follows at once).  Returns the last step's result: an FL_NEXT_
+ * value, or the next index when stopped. */
 static int advance(FlRun *run, bool stop_answered)
 {
     const FlStepInfo *steps = run->wf->steps;
     int next = run->next;
+    int64_t now_us = 0;                  /* the last step's end, once read */
     bool resumed = run->waited && next == run->current;
     if (run->waited && !resumed)
         step_left(run);                  /* the step that waited is over */
@@ -429,7 +441,7 @@ static int advance(FlRun *run, bool stop_answered)
         assert(next < run->wf->step_count && steps[next].fn);
         if (!resumed) {
             run->current = next;
-            run->step_started_us = metrics_now_us();
+            run->step_started_us = now_us ? now_us : metrics_now_us();
         }
         resumed = false;
         next = steps[next].fn(run);
@@ -442,10 +454,11 @@ static int advance(FlRun *run, bool stop_answered)
             }
             next = run->next;            /* a delay already over (0 ms) */
         }
-        step_left(run);
+        now_us = step_left(run);
         run->next = next;
         journal_progress(run, next, 0);
-        if (run->holding || (stop_answered && is_answered(run)))
+        if (run->holding || (stop_answered && is_answered(run)
+                             && (next < 0 || !arms_at_once(&steps[next]))))
             break;                       /* a held answer: commit() first */
     }
     return next;

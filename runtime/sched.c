@@ -39,7 +39,10 @@ static struct {
 } work = { .lock = PTHREAD_MUTEX_INITIALIZER,
             .ready = PTHREAD_COND_INITIALIZER };
 
-enum { LANES = 4 };
+enum {
+    LANES = 4,
+    FIRE_BATCH = 64             /* due timers taken per hold of the lock */
+};
 
 typedef struct {
     FlTimer *head, *tail;       /* due times never decrease from head on */
@@ -293,26 +296,44 @@ static void until(struct timespec *ts, int64_t due_ms)
     ts->tv_nsec = (long)(due_ms % 1000) * 1000000;
 }
 
+/* Takes up to FIRE_BATCH timers due by now into due[]; how many.  Called
+ * with the lock held. */
+static int take_due(FlTimer **due, int64_t now)
+{
+    int n = 0;
+    FlTimer *t;
+    while (n < FIRE_BATCH && (t = earliest()) && t->due_ms <= now) {
+        timer_remove(t);
+        due[n++] = t;
+    }
+    return n;
+}
+
+/* Fires due timers a batch at a time, outside the lock: arming a timer
+ * (on the answering threads, once per run that waits) then rarely finds
+ * the lock taken, however many timers fall due together. */
 static void *timer_main(void *arg)
 {
+    FlTimer *due[FIRE_BATCH];
     (void)arg;
     pthread_mutex_lock(&timers.lock);
     while (!timers.stopping) {
+        int n = take_due(due, sched_now_ms());
+        if (n > 0) {
+            pthread_mutex_unlock(&timers.lock);
+            for (int i = 0; i < n; i++)
+                due[i]->fire(due[i], false);
+            pthread_mutex_lock(&timers.lock);
+            continue;
+        }
         FlTimer *t = earliest();
         if (!t) {
             pthread_cond_wait(&timers.changed, &timers.lock);
-            continue;
-        }
-        if (t->due_ms > sched_now_ms()) {
+        } else {
             struct timespec ts;
             until(&ts, t->due_ms);
             pthread_cond_timedwait(&timers.changed, &timers.lock, &ts);
-            continue;
         }
-        timer_remove(t);
-        pthread_mutex_unlock(&timers.lock);
-        t->fire(t, false);
-        pthread_mutex_lock(&timers.lock);
     }
     pthread_mutex_unlock(&timers.lock);
     return NULL;

@@ -620,7 +620,7 @@ static enum MHD_Result conn_finish(FlConn *c, const char *method)
         c->run = NULL;
         return answer_now(c, refusal == canned.bad_json ? 400 : 401, refusal);
     }
-    run_accept(run, trigger, received, c);
+    run_accept(run, trigger, received, received_unix, c);
     c->accepted = true;
     if (run_start_inline(run))
         return conn_queue_answer(c);
