@@ -327,6 +327,7 @@ int fl_main(int argc, char **argv, const FlProgram *program)
         if (rc == 0)
             rc = srv_run(&o);
         recover_close();
+        runmem_free_all();       /* every thread is gone */
         verify_free();
     }
     regexes_free(program, compiled);

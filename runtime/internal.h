@@ -8,6 +8,7 @@
  *   listen.c   the listening address, claimed before the daemons share it
  *   request.c  a request turned into the trigger's output (spec 3)
  *   run.c      the run: life cycle, step loop, answers, the journal seam
+ *   runmem.c   memory for runs: a cache per thread, refilled by freeing
  *   sched.c    worker threads and the timer thread
  *   steps.c    the step helpers generated code calls (fl_respond, ...)
  *   log.c      JSON log lines and `log` step files
@@ -107,6 +108,17 @@ long sched_queue_depth(void);
 void sched_stop(void);
 /* Milliseconds on the monotonic clock. */
 int64_t sched_now_ms(void);
+
+/* ---- memory for runs (runmem.c) ---------------------------------------- */
+
+/* A block of size bytes (every caller asks the same size), from this
+ * thread's cache when it has one. */
+void *runmem_get(size_t size);
+/* Gives a block back to the cache of the thread that made it; any thread. */
+void runmem_put(void *p);
+/* Frees every cache and the blocks in them; only once every thread that
+ * could make or free a run has stopped.  Blocks freed later go to free(). */
+void runmem_free_all(void);
 
 /* ---- runs (run.c) ------------------------------------------------------- */
 

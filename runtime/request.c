@@ -8,8 +8,12 @@
  * sent, without the query string; the query is decoded here by the form
  * rules - `+` is a space, %XX a byte, the first of repeated keys wins.
  * Header names are lower-cased and repeated headers joined with ", " in
- * arrival order.  Repeated keys are found through a small hash index, so
- * a request with thousands of fields still costs linear time.
+ * arrival order.  Repeated keys are found by a plain scan while an object
+ * is small (the usual request: a handful of headers, no query) and
+ * through a hash index from INDEX_FROM keys on, so a request with
+ * thousands of fields still costs linear time.  Every array is made at its
+ * final size where that is known: the run's arena keeps what it is given,
+ * and a waiting run keeps its arena.
  *
  * req_trigger_of() does the work on plain bytes (no libmicrohttpd), so
  * tests and the fuzzer call it directly; req_trigger() only collects the
@@ -21,9 +25,13 @@
 
 /* ---- an index of an object builder's keys ------------------------------- */
 
+enum { INDEX_FROM = 8 };     /* keys before an object gets a hash index */
+
+static const FlValue empty_object = FL_EMPTY_OBJECT_LIT;
+
 typedef struct {
     FlObjectBuilder *ob;
-    uint32_t *slots;         /* member index + 1; 0: empty */
+    uint32_t *slots;         /* member index + 1; 0: empty; NULL: no index yet */
     size_t mask;             /* slot count - 1 (a power of two minus one) */
 } KeyIndex;
 
@@ -35,18 +43,20 @@ static uint64_t hash_key(const char *p, size_t n)
     return h;
 }
 
-static void index_init(KeyIndex *ki, FlObjectBuilder *ob, size_t slots)
+static void index_init(KeyIndex *ki, FlObjectBuilder *ob)
 {
     ki->ob = ob;
-    ki->mask = slots - 1;
-    ki->slots = fl_arena_alloc(ob->arena, slots * sizeof *ki->slots);
-    memset(ki->slots, 0, slots * sizeof *ki->slots);
+    ki->slots = NULL;
+    ki->mask = 0;
 }
 
+/* Makes the index, or doubles it, with every member so far in it. */
 static void index_grow(KeyIndex *ki)
 {
-    size_t slots = 2 * (ki->mask + 1);
-    index_init(ki, ki->ob, slots);
+    size_t slots = ki->slots ? 2 * (ki->mask + 1) : 4 * INDEX_FROM;
+    ki->mask = slots - 1;
+    ki->slots = fl_arena_alloc(ki->ob->arena, slots * sizeof *ki->slots);
+    memset(ki->slots, 0, slots * sizeof *ki->slots);
     for (size_t i = 0; i < ki->ob->len; i++) {
         const FlMember *m = &ki->ob->members[i];
         size_t s = hash_key(m->key, m->klen) & ki->mask;
@@ -60,7 +70,14 @@ static void index_grow(KeyIndex *ki)
  * appends next (index ob->len) will hold it. */
 static long index_find_or_claim(KeyIndex *ki, const char *key, size_t n)
 {
-    if (2 * (ki->ob->len + 1) > ki->mask + 1)
+    const FlObjectBuilder *ob = ki->ob;
+    if (!ki->slots && ob->len < INDEX_FROM) {
+        for (size_t i = 0; i < ob->len; i++)
+            if (ob->members[i].klen == n && memcmp(ob->members[i].key, key, n) == 0)
+                return (long)i;
+        return -1;
+    }
+    if (!ki->slots || 2 * (ob->len + 1) > ki->mask + 1)
         index_grow(ki);
     size_t s = hash_key(key, n) & ki->mask;
     for (; ki->slots[s]; s = (s + 1) & ki->mask) {
@@ -123,8 +140,10 @@ static const FlValue *form_parse(FlArena *a, const char *p, size_t n)
 {
     FlObjectBuilder ob;
     KeyIndex ki;
+    if (n == 0)
+        return &empty_object;
     fl_object_init(&ob, a, 0);
-    index_init(&ki, &ob, 16);
+    index_init(&ki, &ob);
     for (const char *end = p + n; p < end;) {
         const char *amp = memchr(p, '&', (size_t)(end - p));
         size_t len = amp ? (size_t)(amp - p) : (size_t)(end - p);
@@ -147,8 +166,8 @@ typedef struct {
     FlArena *arena;
     FlObjectBuilder ob;
     KeyIndex ki;
-    HeaderPart *parts;
-    size_t nparts, cap;
+    HeaderPart *parts;       /* one per header */
+    size_t nparts;
 } HeaderWalk;
 
 /* First pass: one member per distinct lower-cased name, and the parts of
@@ -165,14 +184,6 @@ static void header_seen(HeaderWalk *w, const char *key, size_t klen,
         m = (long)w->ob.len;
         fl_object_add(&w->ob, name, klen, &fl_empty_string);
     }
-    if (w->nparts == w->cap) {
-        size_t cap = w->cap ? 2 * w->cap : 32;
-        HeaderPart *p = fl_arena_alloc(w->arena, cap * sizeof *p);
-        if (w->nparts)
-            memcpy(p, w->parts, w->nparts * sizeof *p);
-        w->parts = p;
-        w->cap = cap;
-    }
     w->parts[w->nparts++] = (HeaderPart){ value ? value : "", value ? vlen : 0, m };
 }
 
@@ -180,6 +191,12 @@ static void header_seen(HeaderWalk *w, const char *key, size_t klen,
 static void headers_join(HeaderWalk *w)
 {
     size_t n = w->ob.len;
+    if (n == w->nparts) {            /* no name twice: one part each */
+        for (size_t m = 0; m < n; m++)
+            w->ob.members[m].value = *fl_string(w->arena, w->parts[m].value,
+                                                w->parts[m].len);
+        return;
+    }
     size_t *total = fl_arena_alloc(w->arena, n * sizeof *total + 1);
     uint32_t *count = fl_arena_alloc(w->arena, n * sizeof *count + 1);
     char **fill = fl_arena_alloc(w->arena, n * sizeof *fill + 1);
@@ -202,16 +219,22 @@ static void headers_join(HeaderWalk *w)
         memcpy(fill[m], w->parts[i].value, w->parts[i].len);
         fill[m] += w->parts[i].len;
     }
-    /* The builder's members are ours until fl_object_finish(). */
-    for (size_t m = 0; m < n; m++)
+    /* The builder's members are ours until fl_object_finish(); each value
+     * ends with a NUL, as fl_string()'s do. */
+    for (size_t m = 0; m < n; m++) {
+        *fill[m] = '\0';
         w->ob.members[m].value = *fl_string_ref(w->arena, fill[m] - total[m], total[m]);
+    }
 }
 
 static const FlValue *headers_object(FlArena *a, const ReqHeader *hs, size_t n)
 {
     HeaderWalk w = { .arena = a };
-    fl_object_init(&w.ob, a, 16);
-    index_init(&w.ki, &w.ob, 32);
+    if (n == 0)
+        return &empty_object;
+    fl_object_init(&w.ob, a, n);
+    index_init(&w.ki, &w.ob);
+    w.parts = fl_arena_alloc(a, n * sizeof *w.parts);
     for (size_t i = 0; i < n; i++)
         header_seen(&w, hs[i].name, hs[i].name_len, hs[i].value, hs[i].value_len);
     headers_join(&w);
@@ -333,6 +356,11 @@ const FlValue *req_trigger(FlArena *a, struct MHD_Connection *mc,
                            int64_t received_unix_ms)
 {
     HeaderList l = { .arena = a };
+    int n = MHD_get_connection_values_n(mc, MHD_HEADER_KIND, NULL, NULL);
+    if (n > 0) {                     /* the exact size: nothing to grow */
+        l.cap = (size_t)n;
+        l.hs = fl_arena_alloc(a, l.cap * sizeof *l.hs);
+    }
     MHD_get_connection_values_n(mc, MHD_HEADER_KIND, header_collect, &l);
     return req_trigger_of(a, method, uri, path_len, l.hs, l.n, raw,
                           received_unix_ms);

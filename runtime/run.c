@@ -28,7 +28,10 @@
 
 #define container_of(p, T, m) ((T *)(void *)((char *)(p) - offsetof(T, m)))
 
-enum { RUN_FIRST_BLOCK = 7 * 1024 };   /* the arena's embedded first block */
+/* The arena's embedded first block.  A small request's trigger output
+ * takes about 1.5 KB; larger ones get more blocks.  Every waiting run keeps
+ * its FlRun, so this sets the memory of runs in a delay (docs/performance.md). */
+enum { RUN_FIRST_BLOCK = 3 * 1024 };
 
 /* What the journal has of a run. */
 typedef enum {
@@ -241,13 +244,13 @@ void run_release(FlRun *run)
 {
     if (atomic_fetch_sub_explicit(&run->refs, 1, memory_order_acq_rel) == 1) {
         fl_arena_destroy(&run->arena);
-        free(run);
+        runmem_put(run);
     }
 }
 
 FlRun *run_new(const FlWorkflow *wf)
 {
-    FlRun *run = rt_check(malloc(sizeof *run));
+    FlRun *run = runmem_get(sizeof *run);
     memset(run, 0, offsetof(FlRun, first));
     fl_arena_init(&run->arena, run->first, sizeof run->first);
     run->wf = wf;

@@ -32,6 +32,7 @@ static struct {
     FlTask *head, *tail;
     long depth;
     int idle;                   /* workers waiting for a task */
+    int polling;                /* of those, looking every POLL_US (0 or 1) */
     int waking;                 /* signalled and not yet awake (0 or 1) */
     bool stopping;
     pthread_t *threads;
@@ -68,21 +69,65 @@ int64_t sched_now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* ---- the worker pool --------------------------------------------------- */
+/* ---- the worker pool ---------------------------------------------------
+ *
+ * Waking a worker is the dearest thing a post can do: the futex call, and
+ * in the kernel the wake-up of another CPU, cost the posting thread -
+ * the one answering callers - more than a short tail takes to run
+ * (1.9 us per request, measured at 256 connections, docs/performance.md).
+ * So while work keeps coming, one idle worker polls: it waits with a
+ * timeout of POLL_US and takes whatever was queued meanwhile, and a post
+ * wakes nobody unless WAKE_DEPTH tasks are waiting.  After POLL_ROUNDS
+ * empty looks in a row (a quiet handler) it sleeps until woken, and posts
+ * wake a worker again.  A tail may so start up to POLL_US later: it runs
+ * after the answer anyway. */
+enum {
+    POLL_US = 1000,
+    POLL_ROUNDS = 100,
+    WAKE_DEPTH = 256
+};
 
-/* Whether to wake a sleeping worker for what is queued: only when none is
- * waking up already.  A wake-up costs more than a short task (a futex call
- * and two context switches each way), and an awake worker takes every
- * queued task before it sleeps; a burst still reaches every worker, as a
- * woken one that finds more queued wakes the next.  Called with the lock
- * held; the caller signals once it has let go of the lock, so that the
- * woken worker does not block on it at once. */
+/* Whether to wake a sleeping worker for what is queued: only when no
+ * worker polls (or too much waits for it), and none is waking up already
+ * (an awake worker takes every queued task before it waits again; a woken
+ * one that finds more queued wakes the next, so a burst still reaches
+ * every worker).  Called with the lock held; the caller signals once it
+ * has let go of the lock, so that the woken worker does not block on it at
+ * once. */
 static bool work_wake_one(void)
 {
-    if (work.waking > 0 || work.idle == 0)
+    if (work.waking > 0 || work.idle == 0
+        || (work.polling > 0 && work.depth < WAKE_DEPTH))
         return false;
     work.waking++;
     return true;
+}
+
+/* An idle worker waits: polling when no other worker does and work came
+ * lately, otherwise until woken.  Updates *empty, the polls in a row that
+ * found nothing.  Called with the lock held. */
+static void work_wait(int *empty)
+{
+    work.idle++;
+    if (work.polling == 0 && *empty < POLL_ROUNDS) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += POLL_US * 1000L;
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        work.polling++;
+        pthread_cond_timedwait(&work.ready, &work.lock, &ts);
+        work.polling--;
+        *empty = work.head ? 0 : *empty + 1;
+    } else {
+        pthread_cond_wait(&work.ready, &work.lock);
+        *empty = 0;
+    }
+    work.idle--;
+    if (work.waking > 0)
+        work.waking--;
 }
 
 void sched_post(FlTask *t)
@@ -121,16 +166,13 @@ static FlTask *work_pop(void)
 
 static void *worker_main(void *arg)
 {
+    int empty = 0;
     (void)arg;
     pthread_mutex_lock(&work.lock);
     while (!work.stopping) {
         FlTask *t = work_pop();
         if (!t) {
-            work.idle++;
-            pthread_cond_wait(&work.ready, &work.lock);
-            work.idle--;
-            if (work.waking > 0)
-                work.waking--;
+            work_wait(&empty);
             continue;
         }
         bool wake = work.head && work_wake_one();

@@ -214,12 +214,73 @@ static void test_trigger_of(void)
     fl_arena_destroy(&a);
 }
 
+/* Past INDEX_FROM names the lookups go through a hash index: 20 names,
+ * each sent twice (the second round after the index exists), in mixed
+ * case; a query of 30 keys, every one repeated.  And values are copied:
+ * the request's buffers go away before the run does. */
+static void test_trigger_of_many(void)
+{
+    enum { NAMES = 20, KEYS = 30 };
+    FlArena a;
+    fl_arena_init(&a, NULL, 0);
+    char names[NAMES][16], upper[NAMES][16], values[2 * NAMES][16];
+    ReqHeader hs[2 * NAMES];
+    for (int i = 0; i < NAMES; i++) {
+        snprintf(names[i], sizeof names[i], "x-h%02d", i);
+        snprintf(upper[i], sizeof upper[i], "X-H%02d", i);
+    }
+    for (int i = 0; i < 2 * NAMES; i++) {
+        snprintf(values[i], sizeof values[i], "v%d", i);
+        const char *name = i < NAMES ? upper[i] : names[i - NAMES];
+        hs[i] = (ReqHeader){ name, strlen(name), values[i], strlen(values[i]) };
+    }
+    char uri[1024] = "/p?";
+    for (int round = 0; round < 2; round++)
+        for (int k = 0; k < KEYS; k++)
+            snprintf(uri + strlen(uri), sizeof uri - strlen(uri), "k%d=%d&", k, round);
+    const FlValue *t = req_trigger_of(&a, "GET", uri, 2, hs, 2 * NAMES, &fl_empty_string, 0);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+    memset(values, 'z', sizeof values);                 /* the request is gone */
+    const FlValue *headers = fl_get_field(t, "headers", 7);
+    const FlValue *query = fl_get_field(t, "query", 5);
+    CU_ASSERT_EQUAL(headers->len, NAMES);
+    CU_ASSERT_EQUAL(query->len, KEYS);
+    for (int i = 0; i < NAMES; i++) {
+        char want[32];
+        snprintf(want, sizeof want, "v%d, v%d", i, i + NAMES);
+        const FlValue *v = fl_get_field(headers, names[i], strlen(names[i]));
+        CU_ASSERT_EQUAL_FATAL(v->type, FL_STRING);
+        CU_ASSERT_EQUAL(v->len, strlen(want));
+        CU_ASSERT_NSTRING_EQUAL(v->u.s, want, strlen(want));
+        CU_ASSERT_STRING_EQUAL(headers->u.members[i].key, names[i]);   /* order */
+    }
+    for (int k = 0; k < KEYS; k++) {
+        char key[8];
+        snprintf(key, sizeof key, "k%d", k);
+        const FlValue *v = fl_get_field(query, key, strlen(key));
+        CU_ASSERT_EQUAL_FATAL(v->type, FL_STRING);
+        CU_ASSERT_STRING_EQUAL(v->u.s, "0");               /* the first wins */
+    }
+    /* no name twice: the values are copied too */
+    char name[] = "X-One", value[] = "abc";
+    ReqHeader single = { name, 5, value, 3 };
+    const FlValue *one = req_trigger_of(&a, "GET", "/p", 2, &single, 1, &fl_empty_string, 0);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(one);
+    memcpy(name, "X-Two", 5);
+    memcpy(value, "xyz", 3);
+    const FlValue *h = fl_get_field(one, "headers", 7);
+    CU_ASSERT_EQUAL(h->len, 1);
+    CU_ASSERT_STRING_EQUAL(fl_get_field(h, "x-one", 5)->u.s, "abc");
+    fl_arena_destroy(&a);
+}
+
 static const UnitTest tests[] = {
     {"inflight_bound", test_inflight_bound},
     {"queue_bound", test_queue_bound},
     {"metrics_text", test_metrics_text},
     {"metrics_threads", test_metrics_threads},
     {"trigger_of", test_trigger_of},
+    {"trigger_of_many", test_trigger_of_many},
     {NULL, NULL},
 };
 
