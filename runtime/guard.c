@@ -134,12 +134,7 @@ static void *sweeper_main(void *arg)
     pthread_mutex_lock(&gd.lock);
     while (!gd.stopping) {
         struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_nsec += SWEEP_MS * 1000000L;
-        if (ts.tv_nsec >= 1000000000L) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000L;
-        }
+        sched_realtime_in(&ts, SWEEP_MS * 1000L);
         pthread_cond_timedwait(&gd.wake, &gd.lock, &ts);
         if (!gd.stopping)
             sweep(sched_now_ms());

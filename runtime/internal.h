@@ -108,6 +108,10 @@ long sched_queue_depth(void);
 void sched_stop(void);
 /* Milliseconds on the monotonic clock. */
 int64_t sched_now_ms(void);
+struct timespec;
+/* The wall-clock time us microseconds from now: a deadline for
+ * pthread_cond_timedwait() on a condition variable of the default clock. */
+void sched_realtime_in(struct timespec *ts, long us);
 
 /* ---- memory for runs (runmem.c) ---------------------------------------- */
 

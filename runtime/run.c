@@ -29,9 +29,10 @@
 #define container_of(p, T, m) ((T *)(void *)((char *)(p) - offsetof(T, m)))
 
 /* The arena's embedded first block.  A small request's trigger output
- * takes about 1.5 KB; larger ones get more blocks.  Every waiting run keeps
- * its FlRun, so this sets the memory of runs in a delay (docs/performance.md). */
-enum { RUN_FIRST_BLOCK = 3 * 1024 };
+ * takes about 1.5 KB; larger ones get more blocks (4 KB, then doubling).
+ * Every waiting run keeps its FlRun, so this sets the memory of runs in a
+ * delay, and with it how well their answers do (docs/performance.md). */
+enum { RUN_FIRST_BLOCK = 2 * 1024 };
 
 /* What the journal has of a run. */
 typedef enum {

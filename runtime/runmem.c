@@ -1,7 +1,7 @@
 /* runmem.c - memory for runs: a cache per thread, refilled by the threads
  * that free them.
  *
- * A run (about 4 KB, its arena's first block inside) is made on an HTTP
+ * A run (about 2.5 KB, its arena's first block inside) is made on an HTTP
  * thread and most often freed on a worker, once its tail is done.  glibc
  * returns such a block to the heap of the thread that allocated it, under
  * that heap's lock - the lock the HTTP thread takes for each of its own
@@ -28,7 +28,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 
-enum { CACHE_MAX = 512 };       /* blocks per thread: 2 MB of 4 KB runs */
+enum { CACHE_MAX = 512 };       /* blocks per thread: 1.3 MB of runs */
 
 typedef struct Cache Cache;
 

@@ -62,6 +62,17 @@ static struct {
 
 static bool stopped;            /* after sched_stop(): discard at once */
 
+void sched_realtime_in(struct timespec *ts, long us)
+{
+    clock_gettime(CLOCK_REALTIME, ts);
+    ts->tv_sec += us / 1000000;
+    ts->tv_nsec += us % 1000000 * 1000L;
+    if (ts->tv_nsec >= 1000000000L) {
+        ts->tv_sec++;
+        ts->tv_nsec -= 1000000000L;
+    }
+}
+
 int64_t sched_now_ms(void)
 {
     struct timespec ts;
@@ -111,12 +122,7 @@ static void work_wait(int *empty)
     work.idle++;
     if (work.polling == 0 && *empty < POLL_ROUNDS) {
         struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_nsec += POLL_US * 1000L;
-        if (ts.tv_nsec >= 1000000000L) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000L;
-        }
+        sched_realtime_in(&ts, POLL_US);
         work.polling++;
         pthread_cond_timedwait(&work.ready, &work.lock, &ts);
         work.polling--;
