@@ -120,6 +120,8 @@ void sched_realtime_in(struct timespec *ts, long us);
 void *runmem_get(size_t size);
 /* Gives a block back to the cache of the thread that made it; any thread. */
 void runmem_put(void *p);
+/* Blocks in this thread's cache, returned ones included (for tests). */
+int runmem_cached(void);
 /* Frees every cache and the blocks in them; only once every thread that
  * could make or free a run has stopped.  Blocks freed later go to free(). */
 void runmem_free_all(void);

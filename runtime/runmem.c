@@ -130,6 +130,14 @@ void runmem_put(void *p)
     }
 }
 
+int runmem_cached(void)
+{
+    Cache *c = mine;
+    return c ? c->free_count
+                   + atomic_load_explicit(&c->returned_count, memory_order_relaxed)
+             : 0;
+}
+
 static void free_list(Block *b)
 {
     while (b) {

@@ -1,0 +1,63 @@
+/* test_runmem.c - run memory goes back to the cache of the thread that
+ * made it, whoever frees it; after runmem_free_all() it is plain malloc. */
+#include "unit.h"
+
+#include "internal.h"
+
+#include <pthread.h>
+
+enum { SIZE = 2500 };
+
+static void *put_there(void *p)
+{
+    runmem_put(p);
+    return NULL;
+}
+
+static void *get_there(void *out)
+{
+    *(void **)out = runmem_get(SIZE);
+    return NULL;
+}
+
+/* Runs fn(arg) on a thread of its own and waits for it. */
+static void on_other_thread(void *(*fn)(void *), void *arg)
+{
+    pthread_t t;
+    CU_ASSERT_EQUAL_FATAL(pthread_create(&t, NULL, fn, arg), 0);
+    pthread_join(t, NULL);
+}
+
+static void test_home_cache(void)
+{
+    void *a = runmem_get(SIZE);
+    int before = runmem_cached();
+    memset(a, 0xAB, SIZE);                  /* all of it is ours */
+    runmem_put(a);
+    CU_ASSERT_EQUAL(runmem_cached(), before + 1);
+    CU_ASSERT_PTR_EQUAL(runmem_get(SIZE), a);          /* own cache, LIFO */
+    CU_ASSERT_EQUAL(runmem_cached(), before);
+
+    on_other_thread(put_there, a);          /* freed elsewhere: comes home */
+    CU_ASSERT_EQUAL(runmem_cached(), before + 1);
+    CU_ASSERT_PTR_EQUAL(runmem_get(SIZE), a);
+
+    void *theirs = NULL;                    /* made elsewhere, freed here */
+    on_other_thread(get_there, &theirs);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(theirs);
+    runmem_put(theirs);
+    CU_ASSERT_EQUAL(runmem_cached(), before);   /* it went to the other cache */
+    runmem_put(a);
+
+    runmem_free_all();                      /* every cache freed (ASan) */
+    void *c = runmem_get(SIZE);             /* plain malloc from here on */
+    memset(c, 0xCD, SIZE);
+    runmem_put(c);
+}
+
+static const UnitTest tests[] = {
+    {"home_cache", test_home_cache},
+    {NULL, NULL},
+};
+
+UNIT_SUITE("runmem", tests)
