@@ -103,7 +103,7 @@ void sched_at(FlTimer *t, int64_t due_ms);
 bool sched_cancel(FlTimer *t);
 /* Tasks queued, for --max-queue and /metrics later. */
 long sched_queue_depth(void);
-/* Stops the threads (each finishes its current task) and discards every
+/* Stops the threads (each finishes the tasks it took) and discards every
  * task and timer still pending. */
 void sched_stop(void);
 /* Milliseconds on the monotonic clock. */

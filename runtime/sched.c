@@ -95,7 +95,8 @@ int64_t sched_now_ms(void)
 enum {
     POLL_US = 1000,
     POLL_ROUNDS = 100,
-    WAKE_DEPTH = 256
+    WAKE_DEPTH = 256,
+    TAKE_MAX = 16               /* tasks a worker takes per hold of the lock */
 };
 
 /* Whether to wake a sleeping worker for what is queued: only when no
@@ -170,14 +171,28 @@ static FlTask *work_pop(void)
     return t;
 }
 
+/* Takes up to TAKE_MAX tasks, in order, into taken[]; how many.  Called
+ * with the lock held.  Taking a few per hold of the lock keeps the
+ * answering threads, which post, from finding it held (each time they do,
+ * they sleep on it); taking only a few leaves the rest to another worker. */
+static int work_take(FlTask **taken)
+{
+    int n = 0;
+    FlTask *t;
+    while (n < TAKE_MAX && (t = work_pop()))
+        taken[n++] = t;
+    return n;
+}
+
 static void *worker_main(void *arg)
 {
+    FlTask *taken[TAKE_MAX];
     int empty = 0;
     (void)arg;
     pthread_mutex_lock(&work.lock);
     while (!work.stopping) {
-        FlTask *t = work_pop();
-        if (!t) {
+        int n = work_take(taken);
+        if (n == 0) {
             work_wait(&empty);
             continue;
         }
@@ -185,7 +200,8 @@ static void *worker_main(void *arg)
         pthread_mutex_unlock(&work.lock);
         if (wake)
             pthread_cond_signal(&work.ready);
-        t->run(t, false);
+        for (int i = 0; i < n; i++)
+            taken[i]->run(taken[i], false);
         pthread_mutex_lock(&work.lock);
     }
     pthread_mutex_unlock(&work.lock);
