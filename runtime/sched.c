@@ -12,7 +12,7 @@
  * deadline is the same time after its request - so a timer due no earlier
  * than the last one of some lane is appended to that lane, a sorted list:
  * arming, firing and cancelling cost O(1).  Only a timer that fits no lane
- * goes to the binary min-heap.  With 50,000 runs in a 1 s delay, a heap
+ * goes to the binary min-heap.  With 100,000 runs in a 1 s delay, a heap
  * alone cost a cache miss per level on every timer fired (each level
  * touches a timer inside its run): the largest cost on the path.
  *
