@@ -72,17 +72,20 @@ static Cache *my_cache(void)
 static Block *cache_take(Cache *c, size_t size)
 {
     if (!c->free) {
+        /* The count comes with the stack rather than from walking it (each
+         * block's header is cold): about right, as a push may fall between
+         * its count and its swap, and a bound is all it serves. */
         c->free = atomic_exchange_explicit(&c->returned, NULL, memory_order_acquire);
-        atomic_store_explicit(&c->returned_count, 0, memory_order_relaxed);
-        c->free_count = 0;
-        for (Block *b = c->free; b; b = b->next)
-            c->free_count++;
+        c->free_count = atomic_exchange_explicit(&c->returned_count, 0,
+                                                 memory_order_relaxed);
     }
     Block *b = c->free;
-    if (!b)
+    if (!b) {
+        c->free_count = 0;
         return NULL;
+    }
     c->free = b->next;
-    c->free_count--;
+    c->free_count = c->free && c->free_count > 0 ? c->free_count - 1 : 0;
     if (b->size != size) {      /* runs are all one size: never, but safe */
         free(b);
         return NULL;
