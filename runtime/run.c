@@ -34,6 +34,10 @@
  * delay, and with it how well their answers do (docs/performance.md). */
 enum { RUN_FIRST_BLOCK = 2 * 1024 };
 
+/* How much of the first block run_prefetch() loads: where a re-entered
+ * run's reads are (the step outputs' table, then the trigger output). */
+enum { WARM_ARENA = 1024 };
+
 /* What the journal has of a run. */
 typedef enum {
     JP_NONE,         /* nothing */
@@ -563,13 +567,28 @@ static void run_task(FlTask *t, bool discard)
         finish(run, rc);
 }
 
+/* Starts loading the memory a run's re-entry reads: the run itself and
+ * the start of its arena.  After a long wait none of it is in any cache,
+ * and the worker would stall on one line after another; timers fire in
+ * batches, so the loads of a batch's runs overlap instead.  With 120,000
+ * runs in a 1 s delay this took 0.4 us of CPU per run off the tail
+ * (docs/performance.md). */
+static void run_prefetch(const FlRun *run)
+{
+    const char *p = (const char *)run;
+    for (size_t off = 0; off < offsetof(FlRun, first) + WARM_ARENA; off += 64)
+        __builtin_prefetch(p + off);
+}
+
 static void wake_fire(FlTimer *t, bool discard)
 {
     FlRun *run = container_of(t, FlRun, wake);
-    if (discard)
+    if (discard) {
         abandon(run);
-    else
-        sched_post(&run->task);
+        return;
+    }
+    run_prefetch(run);
+    sched_post(&run->task);
 }
 
 static void deadline_fire(FlTimer *t, bool discard)

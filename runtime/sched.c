@@ -3,9 +3,11 @@
  * Everything a run waits for ends up here, and no waiting run holds a
  * thread: a fixed pool of workers takes tasks from one FIFO, and a single
  * timer thread sleeps on a condition variable until the earliest timer
- * (or a new, earlier one) is due.  A due timer's callback runs on the
- * timer thread and only posts a task or answers a caller.  So the thread
- * count is fixed at start however many runs wait.
+ * (or a new, earlier one) is due.  While work keeps coming, the worker
+ * that polls the FIFO fires due timers on each look instead, and the
+ * timer thread stands by.  A due timer's callback only posts a task or
+ * answers a caller.  So the thread count is fixed at start however many
+ * runs wait.
  *
  * Timers are kept in a few lanes and a heap.  Most come in the order they
  * fall due - every run of a workflow waits the same delay, every 504
@@ -16,6 +18,13 @@
  * alone cost a cache miss per level on every timer fired (each level
  * touches a timer inside its run): the largest cost on the path.
  *
+ * Arming takes no lock.  sched_at() pushes the timer on a lock-free stack
+ * that the timer thread moves into the lanes whenever it looks, and takes
+ * the lock only to wake that thread for a timer due before it would look
+ * again.  The answering threads arm one timer per run that waits, and
+ * with the lock they stalled behind the timer thread's batches 1 time in
+ * 100 (docs/performance.md).
+ *
  * Nothing here knows about runs.  Tasks and timers are intrusive (run.c
  * embeds them), which keeps the interface to six calls: an outbound-HTTP
  * thread (curl multi) will post tasks the same way, and a journal can
@@ -23,6 +32,8 @@
 #include "internal.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <time.h>
 
@@ -32,7 +43,7 @@ static struct {
     FlTask *head, *tail;
     long depth;
     int idle;                   /* workers waiting for a task */
-    int polling;                /* of those, looking every POLL_US (0 or 1) */
+    atomic_int polling;         /* of those, looking every POLL_US (0 or 1) */
     int waking;                 /* signalled and not yet awake (0 or 1) */
     bool stopping;
     pthread_t *threads;
@@ -42,7 +53,8 @@ static struct {
 
 enum {
     LANES = 4,
-    FIRE_BATCH = 64             /* due timers taken per hold of the lock */
+    FIRE_BATCH = 64,            /* due timers taken per hold of the lock */
+    POLLER_GRACE_MS = 10
 };
 
 typedef struct {
@@ -60,7 +72,19 @@ static struct {
     pthread_t thread;
 } timers = { .lock = PTHREAD_MUTEX_INITIALIZER };
 
-static bool stopped;            /* after sched_stop(): discard at once */
+static atomic_bool stopped;     /* after sched_stop(): discard at once */
+
+/* Timers sched_at() armed that are in no lane or heap yet: a stack linked
+ * through their next fields, newest first. */
+static _Atomic(FlTimer *) arming;
+
+/* The due time of the earliest timer the timer thread knows, which it
+ * sleeps for: 0 while it is awake (it will look at the stack before it
+ * sleeps again), INT64_MAX when it knows none.  A timer due earlier must
+ * wake it. */
+static _Atomic int64_t sleeps_for_ms;
+
+static void timers_fire_due(void);
 
 void sched_realtime_in(struct timespec *ts, long us)
 {
@@ -124,9 +148,14 @@ static void work_wait(int *empty)
     if (work.polling == 0 && *empty < POLL_ROUNDS) {
         struct timespec ts;
         sched_realtime_in(&ts, POLL_US);
-        work.polling++;
+        atomic_store_explicit(&work.polling, 1, memory_order_relaxed);
         pthread_cond_timedwait(&work.ready, &work.lock, &ts);
-        work.polling--;
+        /* Still the poller while it fires the due timers: what they post
+         * wakes nobody, and this worker takes it next. */
+        pthread_mutex_unlock(&work.lock);
+        timers_fire_due();
+        pthread_mutex_lock(&work.lock);
+        atomic_store_explicit(&work.polling, 0, memory_order_relaxed);
         *empty = work.head ? 0 : *empty + 1;
     } else {
         pthread_cond_wait(&work.ready, &work.lock);
@@ -140,7 +169,7 @@ static void work_wait(int *empty)
 void sched_post(FlTask *t)
 {
     pthread_mutex_lock(&work.lock);
-    if (stopped) {
+    if (atomic_load(&stopped)) {
         pthread_mutex_unlock(&work.lock);
         t->run(t, true);
         return;
@@ -321,32 +350,65 @@ static void timer_remove(FlTimer *t)
         heap_remove((size_t)t->heap_index);
 }
 
+/* Puts t in a lane, or the heap if it fits no lane.  Called with the lock
+ * held. */
+static void timer_insert(FlTimer *t)
+{
+    if (lane_append(t))
+        return;
+    if (timers.len == timers.cap) {
+        timers.cap = timers.cap ? 2 * timers.cap : 256;
+        timers.heap = rt_check(realloc(timers.heap, timers.cap * sizeof *timers.heap));
+    }
+    heap_set(timers.len++, t);
+    heap_up(timers.len - 1);
+}
+
+/* Moves what sched_at() pushed into the lanes and the heap, oldest first
+ * (a lane takes a timer only after those due no later).  Called with the
+ * lock held. */
+static void arming_drain(void)
+{
+    FlTimer *t = atomic_exchange(&arming, NULL), *oldest = NULL;
+    while (t) {
+        FlTimer *newer = t->next;
+        t->next = oldest;
+        oldest = t;
+        t = newer;
+    }
+    while (oldest) {
+        FlTimer *next = oldest->next;
+        timer_insert(oldest);
+        oldest = next;
+    }
+}
+
+static void discard_timers(void);
+
 void sched_at(FlTimer *t, int64_t due_ms)
 {
-    pthread_mutex_lock(&timers.lock);
-    if (stopped) {
-        pthread_mutex_unlock(&timers.lock);
-        t->fire(t, true);
+    t->due_ms = due_ms;
+    FlTimer *head = atomic_load_explicit(&arming, memory_order_relaxed);
+    do
+        t->next = head;
+    while (!atomic_compare_exchange_weak(&arming, &head, t));
+    /* Both checks come after the push (sequentially consistent): either
+     * sched_stop() or the timer thread finds t, or this sees their flag. */
+    if (atomic_load(&stopped)) {
+        discard_timers();
         return;
     }
-    FlTimer *first = earliest();
-    t->due_ms = due_ms;
-    if (!lane_append(t)) {
-        if (timers.len == timers.cap) {
-            timers.cap = timers.cap ? 2 * timers.cap : 256;
-            timers.heap = rt_check(realloc(timers.heap, timers.cap * sizeof *timers.heap));
-        }
-        heap_set(timers.len++, t);
-        heap_up(timers.len - 1);
-    }
-    if (!first || due_ms < first->due_ms)
+    if (due_ms < atomic_load(&sleeps_for_ms)) {
+        pthread_mutex_lock(&timers.lock);
         pthread_cond_signal(&timers.changed);
-    pthread_mutex_unlock(&timers.lock);
+        pthread_mutex_unlock(&timers.lock);
+    }
 }
 
 bool sched_cancel(FlTimer *t)
 {
     pthread_mutex_lock(&timers.lock);
+    arming_drain();
     bool armed = t->lane || t->heap_index >= 0;
     if (armed)
         timer_remove(t);
@@ -373,29 +435,57 @@ static int take_due(FlTimer **due, int64_t now)
     return n;
 }
 
-/* Fires due timers a batch at a time, outside the lock: arming a timer
- * (on the answering threads, once per run that waits) then rarely finds
- * the lock taken, however many timers fall due together. */
-static void *timer_main(void *arg)
+/* Fires every timer due by now, a batch per hold of the lock and the
+ * batch outside it, so that a sched_cancel() or an early timer's wake-up
+ * rarely finds the lock taken. */
+static void timers_fire_due(void)
 {
     FlTimer *due[FIRE_BATCH];
+    int n;
+    do {
+        pthread_mutex_lock(&timers.lock);
+        arming_drain();
+        n = timers.stopping ? 0 : take_due(due, sched_now_ms());
+        pthread_mutex_unlock(&timers.lock);
+        for (int i = 0; i < n; i++)
+            due[i]->fire(due[i], false);
+    } while (n == FIRE_BATCH);
+}
+
+/* When the timer thread must look for a timer due at due_ms.  While a
+ * worker polls, that worker fires the due timers on each look, and the
+ * timer thread only stands by, POLLER_GRACE_MS later, for when it stops:
+ * a thread waking every millisecond to fire timers preempted the
+ * answering threads as often (docs/performance.md). */
+static int64_t timer_looks_at(int64_t due_ms)
+{
+    return atomic_load_explicit(&work.polling, memory_order_relaxed) > 0
+         ? due_ms + POLLER_GRACE_MS : due_ms;
+}
+
+static void *timer_main(void *arg)
+{
     (void)arg;
     pthread_mutex_lock(&timers.lock);
     while (!timers.stopping) {
-        int n = take_due(due, sched_now_ms());
-        if (n > 0) {
+        atomic_store(&sleeps_for_ms, 0);
+        arming_drain();
+        FlTimer *t = earliest();
+        int64_t at = t ? timer_looks_at(t->due_ms) : INT64_MAX;
+        if (t && at <= sched_now_ms()) {
             pthread_mutex_unlock(&timers.lock);
-            for (int i = 0; i < n; i++)
-                due[i]->fire(due[i], false);
+            timers_fire_due();
             pthread_mutex_lock(&timers.lock);
             continue;
         }
-        FlTimer *t = earliest();
+        atomic_store(&sleeps_for_ms, t ? t->due_ms : INT64_MAX);
+        if (atomic_load(&arming))
+            continue;               /* armed meanwhile: sched_at did not wake it */
         if (!t) {
             pthread_cond_wait(&timers.changed, &timers.lock);
         } else {
             struct timespec ts;
-            until(&ts, t->due_ms);
+            until(&ts, at);
             pthread_cond_timedwait(&timers.changed, &timers.lock, &ts);
         }
     }
@@ -427,12 +517,13 @@ int sched_start(int workers)
     return timer_start();
 }
 
-/* Discards what is left, one item at a time and without a lock held: a
+/* Discards every armed timer, one at a time and without the lock held: a
  * discard callback may cancel another timer. */
-static void discard_pending(void)
+static void discard_timers(void)
 {
     for (;;) {
         pthread_mutex_lock(&timers.lock);
+        arming_drain();
         FlTimer *t = earliest();
         if (t)
             timer_remove(t);
@@ -441,6 +532,12 @@ static void discard_pending(void)
             break;
         t->fire(t, true);
     }
+}
+
+/* Discards what is left: timers, then tasks. */
+static void discard_pending(void)
+{
+    discard_timers();
     for (;;) {
         pthread_mutex_lock(&work.lock);
         FlTask *t = work_pop();
@@ -467,7 +564,7 @@ void sched_stop(void)
         pthread_join(work.threads[i], NULL);
     pthread_mutex_lock(&timers.lock);
     pthread_mutex_lock(&work.lock);
-    stopped = true;
+    atomic_store(&stopped, true);
     pthread_mutex_unlock(&work.lock);
     pthread_mutex_unlock(&timers.lock);
     discard_pending();

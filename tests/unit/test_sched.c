@@ -1,5 +1,7 @@
 /* test_sched.c - the timer thread: timers in lanes and in the heap fire in
- * due order, and a cancelled one never fires.
+ * due order, a cancelled one never fires, timers armed from several
+ * threads at once all fire, and one armed before the timer thread would
+ * look again wakes it.
  *
  * One test starts and stops the scheduler (sched.c allows that once per
  * process).  Due times are a few tens of milliseconds ahead, armed in a
@@ -60,6 +62,78 @@ static int64_t due_of(int i, int64_t base)
     return base + (int64_t)((unsigned)i * 7919u % SPREAD_MS);
 }
 
+/* ---- several threads arming at once (no lock: sched.c) ---- */
+
+enum { ARMERS = 4, PER_ARMER = 250 };
+
+static Probe armed_probes[ARMERS][PER_ARMER];
+static int armed_fired, armed_out_of_order;
+static int64_t armed_last_due;
+
+static void armed_fire(FlTimer *t, bool discard)
+{
+    Probe *p = (Probe *)(void *)t;
+    pthread_mutex_lock(&fired_lock);
+    if (!discard) {
+        armed_fired++;
+        if (p->due_ms < armed_last_due)
+            armed_out_of_order++;
+        armed_last_due = p->due_ms;
+    }
+    pthread_mutex_unlock(&fired_lock);
+}
+
+static int64_t armed_base;
+
+static void *armer(void *arg)
+{
+    Probe *probes = arg;
+    for (int i = 0; i < PER_ARMER; i++) {
+        probes[i] = (Probe){ .timer = { .fire = armed_fire, .heap_index = -1 },
+                             .due_ms = armed_base + i / 10 };
+        sched_at(&probes[i].timer, probes[i].due_ms);
+    }
+    return NULL;
+}
+
+static int armed_fired_so_far(void)
+{
+    pthread_mutex_lock(&fired_lock);
+    int n = armed_fired;
+    pthread_mutex_unlock(&fired_lock);
+    return n;
+}
+
+static void check_concurrent_arming(void)
+{
+    pthread_t threads[ARMERS];
+    armed_base = sched_now_ms() + FIRST_MS;
+    for (int i = 0; i < ARMERS; i++)
+        CU_ASSERT_EQUAL_FATAL(pthread_create(&threads[i], NULL, armer, armed_probes[i]), 0);
+    for (int i = 0; i < ARMERS; i++)
+        pthread_join(threads[i], NULL);
+    for (int waited = 0; armed_fired_so_far() < ARMERS * PER_ARMER && waited < 5000; waited += 10)
+        sleep_ms(10);
+    sleep_ms(SPREAD_MS);                         /* a timer fired twice would show */
+    CU_ASSERT_EQUAL(armed_fired_so_far(), ARMERS * PER_ARMER);
+    CU_ASSERT_EQUAL(armed_out_of_order, 0);
+}
+
+/* The timer thread sleeps until `late`; a timer due long before that must
+ * wake it.  Bounded far below `late`, generously for a busy machine. */
+static void check_early_timer_wakes(Probe *late)
+{
+    Probe soon = { .timer = { .fire = armed_fire, .heap_index = -1 } };
+    sched_at(&late->timer, sched_now_ms() + 60000);
+    sleep_ms(50);                                /* it sleeps until late now */
+    int before = armed_fired_so_far();
+    soon.due_ms = sched_now_ms() + 20;
+    sched_at(&soon.timer, soon.due_ms);
+    for (int waited = 0; armed_fired_so_far() == before && waited < 5000; waited += 10)
+        sleep_ms(10);
+    CU_ASSERT_EQUAL(armed_fired_so_far(), before + 1);
+}
+
 static void test_timer_order(void)
 {
     static Probe probes[TIMERS];
@@ -91,9 +165,11 @@ static void test_timer_order(void)
     CU_ASSERT_EQUAL(cancelled_fired, 0);
     CU_ASSERT_FALSE(sched_cancel(&probes[1].timer));   /* fired already */
 
+    check_concurrent_arming();
+
     /* armed at stop: discarded, not fired */
     Probe late = { .timer = { .fire = probe_fire, .heap_index = -1 } };
-    sched_at(&late.timer, sched_now_ms() + 60000);
+    check_early_timer_wakes(&late);
     sched_stop();
     CU_ASSERT_EQUAL(discarded_count, 1);
     CU_ASSERT_EQUAL(fired_so_far(), expected);
