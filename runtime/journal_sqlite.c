@@ -80,8 +80,8 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_PUT_STEP] = "INSERT OR REPLACE INTO steps VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
     [ST_DEL_STEPS] = "DELETE FROM steps WHERE run_id = ?1",
     [ST_DEL_RUN] = "DELETE FROM runs WHERE id = ?1",
-    [ST_SCAN_STEPS] = "SELECT step, next_step, next_key, wake_at, output FROM steps"
-                      " WHERE run_id = ?1 ORDER BY step",
+    [ST_SCAN_STEPS] = ("SELECT step, next_step, next_key, wake_at, output FROM steps"
+                       " WHERE run_id = ?1 ORDER BY step"),
 };
 
 struct JournalDb {

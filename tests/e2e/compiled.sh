@@ -128,6 +128,12 @@ test_echo_bytes() {
         '{"body":{"v":0.1,"s":"é\n\"","big":1e+21,"arr":[1,{"k":null}]},"text":"v=0.1","q":{"mode":"json","a":"1","b":"x y"},"h":"one, two","method":"POST","path":"/echo"}'
     http GET "$URL/echo?status=299"
     expect_eq "echo: templated status" "$HTTP_STATUS" 299
+    # a templated 204 or 304 sends no body, and the connection stays usable:
+    # a body sent anyway would be read as the start of the next answer
+    local out
+    out=$(curl -s --max-time 20 -d hello -w '<%{http_code}>' \
+          "$URL/echo?status=204" "$URL/echo?status=304" "$URL/echo?status=200")
+    expect_eq "echo: templated 204 and 304 send no body" "$out" '<204><304>hello<200>'
 }
 
 # ---- 200 concurrent requests, each its own answer -------------------------------
