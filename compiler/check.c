@@ -321,6 +321,29 @@ static void check_call(Checker *c, const Expr *e)
         check_expr(c, e->items[i]);
 }
 
+/* `1.e3`, `'abc'.length`, `true[0]`: a path on a literal that has no
+ * fields or items is always null - legal (spec: a path may follow any
+ * value), but never what the author meant. */
+static void check_literal_root(Checker *c, const Expr *root, const Expr *seg)
+{
+    static const char *const kinds[] = {
+        [EX_NULL] = "null", [EX_BOOL] = "a boolean",
+        [EX_NUMBER] = "a number", [EX_STRING] = "a string",
+    };
+    if (root->kind > EX_STRING) {
+        check_expr(c, root);
+        return;
+    }
+    bool exponent = root->kind == EX_NUMBER && seg->kind == EX_FIELD
+                 && (seg->str[0] == 'e' || seg->str[0] == 'E')
+                 && seg->str[1] && strspn(seg->str + 1, "0123456789") == strlen(seg->str + 1);
+    report_at(c, DIAG_WARNING, seg->pos,
+              arena_sprintf(c->arena, "%s has no fields or items: this is "
+                            "always null%s", kinds[root->kind],
+                            exponent ? " (an exponent is written 1e3, without "
+                                       "the '.')" : ""));
+}
+
 /* A chain of .field and [index] segments: finds its root, checks the
  * reference when the root is a name, and every index expression. */
 static void check_chain(Checker *c, const Expr *e)
@@ -340,6 +363,8 @@ static void check_chain(Checker *c, const Expr *e)
     }
     if (root->kind == EX_NAME)
         check_path(c, root, segs, n);
+    else if (n > 0)
+        check_literal_root(c, root, segs[0]);
     else
         check_expr(c, root);
     for (int i = 0; i < n; i++)

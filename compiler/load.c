@@ -153,7 +153,7 @@ static void check_step_fields(Loader *l, const cJSON *step, const char *path,
         int i = 0;
         while (i < COUNT(step_fields) && strcmp(step_fields[i], m->string))
             i++;
-        if (i < COUNT(step_fields))
+        if (i < COUNT(step_fields) || !load_first_of_name(step, m))
             continue;
         const char *hint = is_config_field(m->string, type)
             ? " (it belongs in 'config')"

@@ -58,13 +58,21 @@ static bool is_among(const char *name, const char *const *names, int n)
     return false;
 }
 
+bool load_first_of_name(const cJSON *obj, const cJSON *m)
+{
+    for (const cJSON *o = obj->child; o != m; o = o->next)
+        if (strcmp(o->string, m->string) == 0)
+            return false;
+    return true;
+}
+
 void load_check_fields(Loader *l, const cJSON *obj, const char *path,
                        const char *const *known, int n)
 {
     if (!obj)
         return;
     for (const cJSON *m = obj->child; m; m = m->next)
-        if (!is_among(m->string, known, n))
+        if (!is_among(m->string, known, n) && load_first_of_name(obj, m))
             diag_report(l->diag, DIAG_ERROR,
                         jsonpath_field(l->arena, path, m->string), l->key,
                         "unknown field '%s'%s", excerpt(l, m->string),

@@ -104,6 +104,20 @@ static void test_some_paths_warning(void)
            "       ^\n");
 }
 
+static void test_path_on_literal(void)
+{
+    expect(WF(LOG("x", "{{ 1.e3 }} {{ 'ab'[0] }} {{ [1][0] }}")),
+           "t.json: warning: steps[0].config.message (x): a number has no fields "
+           "or items: this is always null (an exponent is written 1e3, without "
+           "the '.')\n"
+           "    {{ 1.e3 }} {{ 'ab'[0] }} {{ [1][0] }}\n"
+           "         ^\n"
+           "t.json: warning: steps[0].config.message (x): a string has no fields "
+           "or items: this is always null\n"
+           "    {{ 1.e3 }} {{ 'ab'[0] }} {{ [1][0] }}\n"
+           "                      ^\n");
+}
+
 static void test_both_branches_definite(void)
 {
     /* a step that ran in both branches is no step: but the gate itself is
@@ -243,6 +257,7 @@ static const UnitTest tests[] = {
     { "step in another branch", test_other_branch },
     { "own output", test_own_output },
     { "warning: some paths only", test_some_paths_warning },
+    { "warning: a path on a literal", test_path_on_literal },
     { "gate definite after join", test_both_branches_definite },
     { "fixed output field", test_output_field },
     { "bracketed output field", test_output_bracket_field },

@@ -356,6 +356,13 @@ static void test_duplicate_keys(void)
     expect("{'name':'t','name':'u','trigger':{'key':'trigger','type':"
            "'webhook_trigger','config':{'path':'/t'}},'steps':[]}",
            E "name: duplicate key 'name'\n");
+    /* an unknown key given twice: a duplicate, and unknown once */
+    expect("{'name':'t','bogus':1,'bogus':2,'trigger':{'key':'trigger','type':"
+           "'webhook_trigger','config':{'path':'/t'}},'steps':[]}",
+           E "bogus: duplicate key 'bogus'\n" E "bogus: unknown field 'bogus'\n");
+    expect(WF("{'key':'a','type':'log','config':{'message':'m'},'zzz':1,'zzz':2}"),
+           E "steps[0].zzz: duplicate key 'zzz'\n"
+           E "steps[0].zzz (a): unknown field 'zzz'\n");
 }
 
 /* ---- the top level ------------------------------------------------------ */
