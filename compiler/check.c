@@ -330,13 +330,13 @@ static void check_literal_root(Checker *c, const Expr *root, const Expr *seg)
         [EX_NULL] = "null", [EX_BOOL] = "a boolean",
         [EX_NUMBER] = "a number", [EX_STRING] = "a string",
     };
-    if (root->kind > EX_STRING) {
+    if (root->kind > EX_STRING) {          /* the scalars come first */
         check_expr(c, root);
         return;
     }
-    bool exponent = root->kind == EX_NUMBER && seg->kind == EX_FIELD
-                 && (seg->str[0] == 'e' || seg->str[0] == 'E')
-                 && seg->str[1] && strspn(seg->str + 1, "0123456789") == strlen(seg->str + 1);
+    const char *f = seg->kind == EX_FIELD ? seg->str : "";
+    bool exponent = root->kind == EX_NUMBER && (f[0] == 'e' || f[0] == 'E')
+                 && f[1] && !f[1 + strspn(f + 1, "0123456789")];
     report_at(c, DIAG_WARNING, seg->pos,
               arena_sprintf(c->arena, "%s has no fields or items: this is "
                             "always null%s", kinds[root->kind],

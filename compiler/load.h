@@ -48,10 +48,11 @@ Field load_field(Loader *l, const cJSON *obj, const char *obj_path,
 void load_check_fields(Loader *l, const cJSON *obj, const char *path,
                        const char *const *known, int n);
 
-/* " (did you mean 'x'?)" for the candidate closest to word, or "". */
 /* Whether m is the first member of obj with its name: a repeated key is
  * reported as a duplicate once, and its other checks are made once. */
 bool load_first_of_name(const cJSON *obj, const cJSON *m);
+
+/* " (did you mean 'x'?)" for the candidate closest to word, or "". */
 const char *load_hint(Loader *l, const char *word, const char *const *names,
                       int n);
 
