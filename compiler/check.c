@@ -142,20 +142,9 @@ static const Step *find_step(const Workflow *w, const char *key)
 
 /* ---- references ---------------------------------------------------------- */
 
-/* The literal name a path segment selects (.name or ["name"]), else NULL. */
-static const char *segment_name(const Expr *seg)
-{
-    if (seg->kind == EX_FIELD)
-        return seg->str;
-    if (seg->kind == EX_INDEX && seg->rhs->kind == EX_STRING
-        && strlen(seg->rhs->str) == seg->rhs->len)
-        return seg->rhs->str;
-    return NULL;
-}
-
 static void check_env_ref(Checker *c, const Expr *root, const Expr *seg)
 {
-    const char *name = seg ? segment_name(seg) : NULL;
+    const char *name = seg ? expr_segment_name(seg) : NULL;
     if (!name) {
         report_at(c, DIAG_ERROR, root->pos,
                   "'env' must be followed by a variable name: env.NAME");
@@ -171,7 +160,7 @@ static void check_env_ref(Checker *c, const Expr *root, const Expr *seg)
 
 static void check_run_ref(Checker *c, const Expr *root, const Expr *seg)
 {
-    const char *name = seg ? segment_name(seg) : NULL;
+    const char *name = seg ? expr_segment_name(seg) : NULL;
     if (!name) {
         report_at(c, DIAG_ERROR, root->pos,
                   "'run' must be followed by a field: run.id, "
@@ -220,14 +209,14 @@ static void check_step_order(Checker *c, const Expr *root, const Step *target)
 static void check_output_path(Checker *c, const Expr *root, const Step *target,
                               const Expr *const *segs, int nsegs)
 {
-    const char *out = nsegs > 0 ? segment_name(segs[0]) : NULL;
+    const char *out = nsegs > 0 ? expr_segment_name(segs[0]) : NULL;
     if (!out || strcmp(out, "output") != 0) {
         report_at(c, DIAG_ERROR, nsegs > 0 ? segs[0]->pos : root->pos,
                   arena_sprintf(c->arena, "expected '%s.output' here",
                                 target->key));
         return;
     }
-    const char *field = nsegs > 1 ? segment_name(segs[1]) : NULL;
+    const char *field = nsegs > 1 ? expr_segment_name(segs[1]) : NULL;
     if (!field)
         return;
     const char **names;
@@ -348,19 +337,8 @@ static void check_literal_root(Checker *c, const Expr *root, const Expr *seg)
  * reference when the root is a name, and every index expression. */
 static void check_chain(Checker *c, const Expr *e)
 {
-    enum { MAX_SEGS = 512 };   /* the parser caps depth well below this */
-    const Expr *segs[MAX_SEGS] = { NULL };
-    int n = 0;
-    const Expr *root = e;
-    while ((root->kind == EX_FIELD || root->kind == EX_INDEX) && n < MAX_SEGS) {
-        segs[n++] = root;
-        root = root->lhs;
-    }
-    for (int i = 0; i < n / 2; i++) {       /* root-first order */
-        const Expr *t = segs[i];
-        segs[i] = segs[n - 1 - i];
-        segs[n - 1 - i] = t;
-    }
+    const Expr *segs[EXPR_MAX_SEGS], *root;
+    int n = expr_chain(e, &root, segs);
     if (root->kind == EX_NAME)
         check_path(c, root, segs, n);
     else if (n > 0)
@@ -410,29 +388,6 @@ static void check_template(Checker *c, const Template *t)
             check_expr(c, t->parts[i].expr);
 }
 
-static void check_tvalue(Checker *c, const TValue *v)
-{
-    if (!v)
-        return;
-    if (v->kind == TV_TEMPLATE)
-        check_template(c, v->tmpl);
-    for (int i = 0; i < v->count; i++)
-        if (v->kind == TV_ARRAY || v->kind == TV_OBJECT)
-            check_tvalue(c, v->items[i]);
-}
-
-static void check_int_or_template(Checker *c, const IntOrTemplate *it)
-{
-    if (it->is_template)
-        check_template(c, it->tmpl);
-}
-
-static void check_headers(Checker *c, const NamedTemplate *h, int count)
-{
-    for (int i = 0; i < count; i++)
-        check_template(c, h[i].tmpl);
-}
-
 /* The verify secret is computed at start, before any step: env.NAME only.
  * One that uses no env.NAME would be written into the handler binary. */
 static void check_verify_secret(Checker *c, const VerifyConfig *v)
@@ -449,43 +404,17 @@ static void check_verify_secret(Checker *c, const VerifyConfig *v)
                     "the handler binary (use {{ env.NAME }})");
 }
 
+static void check_template_of(const Template *t, void *c)
+{
+    check_template(c, t);
+}
+
 /* Every template of step s's configuration, in document order. */
 static void check_step_templates(Checker *c, const Step *s)
 {
-    switch (s->type) {
-    case ST_TRIGGER:
-        if (s->as.trigger.verify)
-            check_verify_secret(c, s->as.trigger.verify);
-        break;
-    case ST_LOGIC_GATE:
-        check_template(c, s->as.gate.condition);
-        for (int i = 0; i < s->as.gate.condition_count; i++) {
-            check_template(c, s->as.gate.conditions[i].left);
-            check_template(c, s->as.gate.conditions[i].right);
-        }
-        break;
-    case ST_RESPONSE:
-        check_int_or_template(c, &s->as.response.status);
-        check_tvalue(c, s->as.response.body);
-        check_headers(c, s->as.response.headers, s->as.response.header_count);
-        break;
-    case ST_SET:
-        for (int i = 0; i < s->as.set.count; i++)
-            check_tvalue(c, s->as.set.values[i]);
-        break;
-    case ST_LOG:
-        check_template(c, s->as.log.message);
-        break;
-    case ST_DELAY:
-        check_int_or_template(c, &s->as.delay.ms);
-        break;
-    case ST_HTTP_REQUEST:
-        check_template(c, s->as.http.method);
-        check_template(c, s->as.http.url);
-        check_headers(c, s->as.http.headers, s->as.http.header_count);
-        check_tvalue(c, s->as.http.body);
-        break;
-    }
+    if (s->type == ST_TRIGGER && s->as.trigger.verify)
+        check_verify_secret(c, s->as.trigger.verify);
+    step_each_template(s, check_template_of, c);
 }
 
 /* ---- the walk ------------------------------------------------------------ */

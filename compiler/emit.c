@@ -16,6 +16,7 @@
 #include "cwrite.h"
 #include "emit_impl.h"
 #include "flow.h"
+#include "keep.h"
 #include "version.h"
 
 static const char *step_fn_name(Emitter *e, const Step *s)
@@ -385,18 +386,71 @@ static void emit_verify_table(Emitter *e, FILE *out, const VerifyConfig *v)
 
 /* ---- tables ------------------------------------------------------------- */
 
-static void emit_step_table(Emitter *e, FILE *out)
+/* Writes the FlKeep array of nodes (children first) as <name>_<n>, the
+ * next n of *counter; returns its name. */
+static const char *emit_keep_nodes(Emitter *e, FILE *out, const char *name,
+                                   int *counter, KeepNode *const *nodes, int count)
+{
+    const char **subs = arena_alloc(e->arena, (size_t)count * sizeof *subs);
+    for (int i = 0; i < count; i++)
+        if (nodes[i]->count)
+            subs[i] = emit_keep_nodes(e, out, name, counter, nodes[i]->subs,
+                                      nodes[i]->count);
+    const char *array = arena_sprintf(e->arena, "%s_%d", name, (*counter)++);
+    fprintf(out, "static const FlKeep %s[] = {\n", array);
+    for (int i = 0; i < count; i++) {
+        const KeepNode *n = nodes[i];
+        const char *field = n->field ? cwrite_string(e->arena, n->field,
+                                                      strlen(n->field)) : "NULL";
+        fprintf(out, "    { %d, %s, %zu, %s, %d },\n", n->field ? 0 : n->step,
+                field, n->field ? strlen(n->field) : 0, subs[i] ? subs[i] : "NULL",
+                n->count);
+    }
+    fputs("};\n", out);
+    return array;
+}
+
+/* A delay's row ends with what a run waiting in it keeps (keep.h); the
+ * arrays go before the table. */
+static const char *keep_fields(Emitter *e, FILE *out, const Flow *flow,
+                               const Step *s)
+{
+    KeepNode **nodes;
+    if (s->type != ST_DELAY)
+        return "NULL";
+    int count = keep_after(e->arena, e->wf, flow, s, &nodes);
+    const char *list = arena_sprintf(e->arena, "w%d_keep%d", e->wf_index, s->index);
+    if (count == 0) {
+        fprintf(out, "/* a run waiting in %s keeps no output */\n"
+                "static const FlKeepList %s = { NULL, 0 };\n",
+                cwrite_comment(e->arena, s->key), list);
+        return arena_sprintf(e->arena, "&%s", list);
+    }
+    int counter = 0;
+    const char *paths = keep_describe(e->arena, e->wf, nodes, count);
+    fprintf(out, "/* what a run keeps while it waits in %s: %s */\n",
+            cwrite_comment(e->arena, s->key), cwrite_comment(e->arena, paths));
+    const char *array = emit_keep_nodes(e, out, list, &counter, nodes, count);
+    fprintf(out, "static const FlKeepList %s = { %s, %d };\n", list, array, count);
+    return arena_sprintf(e->arena, "&%s", list);
+}
+
+static void emit_step_table(Emitter *e, FILE *out, const Flow *flow)
 {
     const Workflow *w = e->wf;
-    fprintf(out, "\nstatic const FlStepInfo w%d_steps[] = {\n", e->wf_index);
+    const char **keeps = arena_alloc(e->arena, (size_t)w->step_count * sizeof *keeps);
+    fputc('\n', out);
+    for (int i = 0; i < w->step_count; i++)
+        keeps[i] = keep_fields(e, out, flow, w->all_steps[i]);
+    fprintf(out, "static const FlStepInfo w%d_steps[] = {\n", e->wf_index);
     for (int i = 0; i < w->step_count; i++) {
         const Step *s = w->all_steps[i];
-        fprintf(out, "    { %s, \"%s\", %s, %s, %s },\n",
+        fprintf(out, "    { %s, \"%s\", %s, %s, %s, %s },\n",
                 cwrite_string(e->arena, s->key, strlen(s->key)),
                 step_type_name(s->type),
                 cwrite_string(e->arena, s->path, strlen(s->path)),
                 s->type == ST_TRIGGER ? "NULL" : step_fn_name(e, s),
-                s->on_error_continue ? "true" : "false");
+                s->on_error_continue ? "true" : "false", keeps[i]);
     }
     fputs("};\n", out);
 }
@@ -462,7 +516,7 @@ static void emit_workflow(Emitter *e, FILE *out)
     if (consts_len)
         fprintf(out, "\n%s", consts);
     fputs(fns, out);
-    emit_step_table(e, out);
+    emit_step_table(e, out, flow);
     emit_workflow_table(e, out, flow);
     free(consts);
     free(fns);

@@ -48,18 +48,9 @@ static int env_index(const Emitter *e, const char *name)
 }
 
 /* The literal name a segment selects (.name or ["name"]), else NULL. */
-static const char *literal_name(const Expr *seg)
-{
-    if (seg->kind == EX_FIELD)
-        return seg->str;
-    if (seg->rhs->kind == EX_STRING && strlen(seg->rhs->str) == seg->rhs->len)
-        return seg->rhs->str;
-    return NULL;
-}
-
 static const char *emit_segment(Emitter *e, const char *base, const Expr *seg)
 {
-    const char *name = literal_name(seg);
+    const char *name = expr_segment_name(seg);
     if (name)
         return arena_sprintf(e->arena, "fl_get_field(%s, %s, %zu)", base,
                              cwrite_string(e->arena, name, strlen(name)),
@@ -90,11 +81,11 @@ static const char *emit_root(Emitter *e, const Expr *root,
     if (strcmp(name, "env") == 0) {
         *used = 1;
         return arena_sprintf(e->arena, "fl_env(%d)",
-                             env_index(e, literal_name(segs[0])));
+                             env_index(e, expr_segment_name(segs[0])));
     }
     if (strcmp(name, "run") == 0) {
         *used = 1;
-        return run_field(literal_name(segs[0]));
+        return run_field(expr_segment_name(segs[0]));
     }
     for (int i = 0; i < e->wf->step_count; i++)
         if (strcmp(e->wf->all_steps[i]->key, name) == 0) {
@@ -107,19 +98,8 @@ static const char *emit_root(Emitter *e, const Expr *root,
 
 static const char *emit_chain(Emitter *e, const Expr *x)
 {
-    enum { MAX_SEGS = 512 };
-    const Expr *segs[MAX_SEGS] = { NULL };
-    int n = 0;
-    const Expr *root = x;
-    while ((root->kind == EX_FIELD || root->kind == EX_INDEX) && n < MAX_SEGS) {
-        segs[n++] = root;
-        root = root->lhs;
-    }
-    for (int i = 0; i < n / 2; i++) {
-        const Expr *t = segs[i];
-        segs[i] = segs[n - 1 - i];
-        segs[n - 1 - i] = t;
-    }
+    const Expr *segs[EXPR_MAX_SEGS], *root;
+    int n = expr_chain(x, &root, segs);
     int used = 0;
     const char *c = root->kind == EX_NAME ? emit_root(e, root, segs, &used)
                                           : emit_expr(e, root);

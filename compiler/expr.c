@@ -360,3 +360,29 @@ char *expr_to_sexpr(Arena *a, const Expr *e)
     free(buf);
     return out;
 }
+
+const char *expr_segment_name(const Expr *seg)
+{
+    if (seg->kind == EX_FIELD)
+        return seg->str;
+    if (seg->kind == EX_INDEX && seg->rhs->kind == EX_STRING
+        && strlen(seg->rhs->str) == seg->rhs->len)
+        return seg->rhs->str;
+    return NULL;
+}
+
+int expr_chain(const Expr *e, const Expr **root, const Expr **segs)
+{
+    int n = 0;
+    while ((e->kind == EX_FIELD || e->kind == EX_INDEX) && n < EXPR_MAX_SEGS) {
+        segs[n++] = e;
+        e = e->lhs;
+    }
+    *root = e;
+    for (int i = 0; i < n / 2; i++) {
+        const Expr *t = segs[i];
+        segs[i] = segs[n - 1 - i];
+        segs[n - 1 - i] = t;
+    }
+    return n;
+}

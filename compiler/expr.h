@@ -142,6 +142,19 @@ void expr_syntax_error(Diag *d, const Template *t, size_t pos,
                        const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
+/* The literal name a path segment selects (.name or ["name"]), else NULL
+ * (an index that is computed, or a number). */
+const char *expr_segment_name(const Expr *seg);
+
+/* The longest path a chain may have; the parser's depth cap keeps real
+ * ones far shorter. */
+#define EXPR_MAX_SEGS 512
+
+/* Splits the chain e of .field and [index] segments into its root (set
+ * in *root) and its segments, root first, in segs (room for
+ * EXPR_MAX_SEGS); returns their number (0 when e is no chain). */
+int expr_chain(const Expr *e, const Expr **root, const Expr **segs);
+
 /* A deterministic s-expression for e, new in a, e.g.
  * (|| (&& a b) (! (== c d))), (. (. trigger output) x-signature),
  * ([] a 0), (call len x), (array 1 2), (object ("k" 1)). */

@@ -186,6 +186,12 @@ typedef struct {
 Workflow *workflow_load(Arena *a, Diag *d, const char *file,
                         const char *bytes, size_t len);
 
+/* Calls fn(t, arg) for every template of step s's configuration, in
+ * document order; t may be NULL where a setting is absent.  The trigger's
+ * verify secret is not among them: it is computed once, at start. */
+typedef void (*StepTemplateFn)(const Template *t, void *arg);
+void step_each_template(const Step *s, StepTemplateFn fn, void *arg);
+
 /* The type's name as written in JSON ("logic_gate"). */
 const char *step_type_name(StepType t);
 

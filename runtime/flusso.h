@@ -521,12 +521,34 @@ enum {
 /* Does one step; returns the next step's index or an FL_NEXT_ value. */
 typedef int (*FlStepFn)(FlRun *run);
 
+/* What a run keeps of an output while it waits in a delay: flussoc lists
+ * what the steps that may run after the delay read.  At the top of a list
+ * a node names a step (its output); below, a member of an object by its
+ * key.  A node with no sub-nodes keeps all of its value, and so does one
+ * whose value is not an object. */
+typedef struct FlKeep FlKeep;
+struct FlKeep {
+    int step;                /* the top level: whose output */
+    const char *field;       /* below it: the member's key */
+    uint32_t field_len;
+    const FlKeep *sub;       /* what of the value is kept; */
+    int sub_count;           /* 0: all of it */
+};
+
+typedef struct {
+    const FlKeep *outputs;   /* one node per output kept */
+    int count;
+} FlKeepList;
+
 typedef struct {
     const char *key;         /* the step's key */
     const char *type;        /* its type as in JSON, e.g. "log" */
     const char *path;        /* its JSON path, e.g. "steps[0].branches.true[1]" */
     FlStepFn fn;             /* NULL for the trigger */
     bool on_error_continue;  /* outputs get an "error" field */
+    /* A delay's: what the steps after it read.  NULL: a run waiting in
+     * it keeps every output whole. */
+    const FlKeepList *keep;
 } FlStepInfo;
 
 typedef enum {

@@ -9,6 +9,7 @@
  *   request.c  a request turned into the trigger's output (spec 3)
  *   run.c      the run: life cycle, step loop, answers, the journal seam
  *   runmem.c   memory for runs: a cache per thread, refilled by freeing
+ *   keep.c     what a run keeps of its outputs while it waits in a delay
  *   sched.c    worker threads and the timer thread
  *   steps.c    the step helpers generated code calls (fl_respond, ...)
  *   log.c      JSON log lines and `log` step files
@@ -126,6 +127,16 @@ int runmem_cached(void);
  * could make or free a run has stopped.  Blocks freed later go to free(). */
 void runmem_free_all(void);
 
+/* ---- what a waiting run keeps (keep.c) ---------------------------------- */
+
+/* The bytes keep_copy() needs for what step (a delay) keeps of the n
+ * outputs: their table and the values. */
+size_t keep_size(const FlStepInfo *step, const FlValue *const *outputs, int n);
+/* Copies that into to (keep_size() bytes, 8-aligned) and returns the new
+ * outputs table, in to; it borrows nothing from outputs. */
+const FlValue **keep_copy(const FlStepInfo *step, const FlValue *const *outputs,
+                          int n, void *to);
+
 /* ---- runs (run.c) ------------------------------------------------------- */
 
 /* A new, not yet accepted run of wf holding one reference (the request's).
@@ -168,8 +179,8 @@ int run_fail(FlRun *run, const char *fmt, ...)
  * caller unless answered already; true when this call answered. */
 bool run_answer(FlRun *run, const FlResponse *resp);
 bool run_answer_default(FlRun *run);
-/* Records where fl_delay() continues: step next at due_ms. */
-void run_set_wake(FlRun *run, int64_t due_ms, int next);
+/* Records where fl_delay() continues: step next, wait_ms from now. */
+void run_set_wake(FlRun *run, int64_t wait_ms, int next);
 /* Records that the current step waits for something other than a timer
  * (an outbound HTTP call): run_park() calls start(arg) instead of arming
  * the wake timer, once the step's thread has let go of the run.  From then

@@ -107,6 +107,6 @@ int fl_delay(FlRun *run, int index, const FlValue *ms, int next)
     fl_object_add(&ob, "waited_ms", 9, fl_number(fl_run_arena(run), n));
     fl_step_done(run, index, fl_object_finish(&ob));
     double wait = ceil(n) < 1e12 ? ceil(n) : 1e12;    /* ~30 years */
-    run_set_wake(run, sched_now_ms() + (int64_t)wait, next);
+    run_set_wake(run, (int64_t)wait, next);
     return 0;
 }

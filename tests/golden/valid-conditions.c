@@ -77,10 +77,10 @@ static int w0_yes(FlRun *r)
 }
 
 static const FlStepInfo w0_steps[] = {
-    { "trigger", "webhook_trigger", "trigger", NULL, false },
-    { "all_ops", "logic_gate", "steps[0]", w0_all_ops, false },
-    { "both", "logic_gate", "steps[1]", w0_both, false },
-    { "yes", "webhook_response", "steps[1].branches.true[0]", w0_yes, false },
+    { "trigger", "webhook_trigger", "trigger", NULL, false, NULL },
+    { "all_ops", "logic_gate", "steps[0]", w0_all_ops, false, NULL },
+    { "both", "logic_gate", "steps[1]", w0_both, false, NULL },
+    { "yes", "webhook_response", "steps[1].branches.true[0]", w0_yes, false, NULL },
 };
 static const char *const w0_methods[] = { "POST" };
 static const FlWorkflow w0 = {

@@ -48,10 +48,10 @@ static int w0_json(FlRun *r)
 }
 
 static const FlStepInfo w0_steps[] = {
-    { "trigger", "webhook_trigger", "trigger", NULL, false },
-    { "g", "logic_gate", "steps[0]", w0_g, false },
-    { "text", "webhook_response", "steps[0].branches.true[0]", w0_text, false },
-    { "json", "webhook_response", "steps[0].branches.false[0]", w0_json, false },
+    { "trigger", "webhook_trigger", "trigger", NULL, false, NULL },
+    { "g", "logic_gate", "steps[0]", w0_g, false, NULL },
+    { "text", "webhook_response", "steps[0].branches.true[0]", w0_text, false, NULL },
+    { "json", "webhook_response", "steps[0].branches.false[0]", w0_json, false, NULL },
 };
 static const char *const w0_methods[] = { "POST" };
 static const FlWorkflow w0 = {

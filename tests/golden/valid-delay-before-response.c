@@ -42,11 +42,42 @@ static int w0_reply(FlRun *r)
     return FL_NEXT_END;
 }
 
+/* what a run keeps while it waits in first: trigger.output.query.ms, first.output.waited_ms, second.output.waited_ms */
+static const FlKeep w0_keep1_0[] = {
+    { 0, "ms", 2, NULL, 0 },
+};
+static const FlKeep w0_keep1_1[] = {
+    { 0, "query", 5, w0_keep1_0, 1 },
+};
+static const FlKeep w0_keep1_2[] = {
+    { 0, "waited_ms", 9, NULL, 0 },
+};
+static const FlKeep w0_keep1_3[] = {
+    { 0, "waited_ms", 9, NULL, 0 },
+};
+static const FlKeep w0_keep1_4[] = {
+    { 0, NULL, 0, w0_keep1_1, 1 },
+    { 1, NULL, 0, w0_keep1_2, 1 },
+    { 2, NULL, 0, w0_keep1_3, 1 },
+};
+static const FlKeepList w0_keep1 = { w0_keep1_4, 3 };
+/* what a run keeps while it waits in second: first.output.waited_ms, second.output.waited_ms */
+static const FlKeep w0_keep2_0[] = {
+    { 0, "waited_ms", 9, NULL, 0 },
+};
+static const FlKeep w0_keep2_1[] = {
+    { 0, "waited_ms", 9, NULL, 0 },
+};
+static const FlKeep w0_keep2_2[] = {
+    { 1, NULL, 0, w0_keep2_0, 1 },
+    { 2, NULL, 0, w0_keep2_1, 1 },
+};
+static const FlKeepList w0_keep2 = { w0_keep2_2, 2 };
 static const FlStepInfo w0_steps[] = {
-    { "trigger", "webhook_trigger", "trigger", NULL, false },
-    { "first", "delay", "steps[0]", w0_first, false },
-    { "second", "delay", "steps[1]", w0_second, false },
-    { "reply", "webhook_response", "steps[2]", w0_reply, false },
+    { "trigger", "webhook_trigger", "trigger", NULL, false, NULL },
+    { "first", "delay", "steps[0]", w0_first, false, &w0_keep1 },
+    { "second", "delay", "steps[1]", w0_second, false, &w0_keep2 },
+    { "reply", "webhook_response", "steps[2]", w0_reply, false, NULL },
 };
 static const char *const w0_methods[] = { "POST" };
 static const FlWorkflow w0 = {

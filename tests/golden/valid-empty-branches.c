@@ -70,12 +70,12 @@ static int w0_last(FlRun *r)
 }
 
 static const FlStepInfo w0_steps[] = {
-    { "trigger", "webhook_trigger", "trigger", NULL, false },
-    { "g1", "logic_gate", "steps[0]", w0_g1, false },
-    { "g2", "logic_gate", "steps[1]", w0_g2, false },
-    { "g3", "logic_gate", "steps[2]", w0_g3, false },
-    { "nope", "webhook_response", "steps[2].branches.false[0]", w0_nope, false },
-    { "last", "log", "steps[3]", w0_last, false },
+    { "trigger", "webhook_trigger", "trigger", NULL, false, NULL },
+    { "g1", "logic_gate", "steps[0]", w0_g1, false, NULL },
+    { "g2", "logic_gate", "steps[1]", w0_g2, false, NULL },
+    { "g3", "logic_gate", "steps[2]", w0_g3, false, NULL },
+    { "nope", "webhook_response", "steps[2].branches.false[0]", w0_nope, false, NULL },
+    { "last", "log", "steps[3]", w0_last, false, NULL },
 };
 static const char *const w0_methods[] = { "POST" };
 static const FlWorkflow w0 = {

@@ -61,10 +61,10 @@ static int w0_keys(FlRun *r)
 }
 
 static const FlStepInfo w0_steps[] = {
-    { "trigger", "webhook_trigger", "trigger", NULL, false },
-    { "note", "log", "steps[0]", w0_note, false },
-    { "reply", "webhook_response", "steps[1]", w0_reply, false },
-    { "keys", "set", "steps[2]", w0_keys, false },
+    { "trigger", "webhook_trigger", "trigger", NULL, false, NULL },
+    { "note", "log", "steps[0]", w0_note, false, NULL },
+    { "reply", "webhook_response", "steps[1]", w0_reply, false, NULL },
+    { "keys", "set", "steps[2]", w0_keys, false, NULL },
 };
 static const char *const w0_methods[] = { "POST" };
 static const FlWorkflow w0 = {

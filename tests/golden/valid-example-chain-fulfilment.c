@@ -58,10 +58,10 @@ static int w0_record(FlRun *r)
 }
 
 static const FlStepInfo w0_steps[] = {
-    { "trigger", "webhook_trigger", "trigger", NULL, false },
-    { "shipment", "set", "steps[0]", w0_shipment, false },
-    { "booked", "webhook_response", "steps[1]", w0_booked, false },
-    { "record", "log", "steps[2]", w0_record, false },
+    { "trigger", "webhook_trigger", "trigger", NULL, false, NULL },
+    { "shipment", "set", "steps[0]", w0_shipment, false, NULL },
+    { "booked", "webhook_response", "steps[1]", w0_booked, false, NULL },
+    { "record", "log", "steps[2]", w0_record, false, NULL },
 };
 static const char *const w0_methods[] = { "POST" };
 static const FlWorkflow w0 = {

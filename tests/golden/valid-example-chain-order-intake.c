@@ -89,10 +89,10 @@ static int w0_done(FlRun *r)
 }
 
 static const FlStepInfo w0_steps[] = {
-    { "trigger", "webhook_trigger", "trigger", NULL, false },
-    { "accept", "webhook_response", "steps[0]", w0_accept, false },
-    { "fulfil", "http_request", "steps[1]", w0_fulfil, false },
-    { "done", "log", "steps[2]", w0_done, false },
+    { "trigger", "webhook_trigger", "trigger", NULL, false, NULL },
+    { "accept", "webhook_response", "steps[0]", w0_accept, false, NULL },
+    { "fulfil", "http_request", "steps[1]", w0_fulfil, false, NULL },
+    { "done", "log", "steps[2]", w0_done, false, NULL },
 };
 static const char *const w0_methods[] = { "POST" };
 static const FlWorkflow w0 = {

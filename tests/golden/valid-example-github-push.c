@@ -146,16 +146,33 @@ static int w0_ignored(FlRun *r)
     return FL_NEXT_END;
 }
 
+/* what a run keeps while it waits in build: push.output.pusher, push.output.commit_count, push.output.repository, push.output.branch, push.output.head, push.output.forced, build.output.waited_ms */
+static const FlKeep w0_keep4_0[] = {
+    { 0, "pusher", 6, NULL, 0 },
+    { 0, "commit_count", 12, NULL, 0 },
+    { 0, "repository", 10, NULL, 0 },
+    { 0, "branch", 6, NULL, 0 },
+    { 0, "head", 4, NULL, 0 },
+    { 0, "forced", 6, NULL, 0 },
+};
+static const FlKeep w0_keep4_1[] = {
+    { 0, "waited_ms", 9, NULL, 0 },
+};
+static const FlKeep w0_keep4_2[] = {
+    { 2, NULL, 0, w0_keep4_0, 6 },
+    { 4, NULL, 0, w0_keep4_1, 1 },
+};
+static const FlKeepList w0_keep4 = { w0_keep4_2, 2 };
 static const FlStepInfo w0_steps[] = {
-    { "trigger", "webhook_trigger", "trigger", NULL, false },
-    { "release_push", "logic_gate", "steps[0]", w0_release_push, false },
-    { "push", "set", "steps[0].branches.true[0]", w0_push, false },
-    { "accepted", "webhook_response", "steps[0].branches.true[1]", w0_accepted, false },
-    { "build", "delay", "steps[0].branches.true[2]", w0_build, false },
-    { "announce", "log", "steps[0].branches.true[3]", w0_announce, false },
-    { "forced_push", "logic_gate", "steps[0].branches.true[4]", w0_forced_push, false },
-    { "forced_warning", "log", "steps[0].branches.true[4].branches.true[0]", w0_forced_warning, false },
-    { "ignored", "log", "steps[0].branches.false[0]", w0_ignored, false },
+    { "trigger", "webhook_trigger", "trigger", NULL, false, NULL },
+    { "release_push", "logic_gate", "steps[0]", w0_release_push, false, NULL },
+    { "push", "set", "steps[0].branches.true[0]", w0_push, false, NULL },
+    { "accepted", "webhook_response", "steps[0].branches.true[1]", w0_accepted, false, NULL },
+    { "build", "delay", "steps[0].branches.true[2]", w0_build, false, &w0_keep4 },
+    { "announce", "log", "steps[0].branches.true[3]", w0_announce, false, NULL },
+    { "forced_push", "logic_gate", "steps[0].branches.true[4]", w0_forced_push, false, NULL },
+    { "forced_warning", "log", "steps[0].branches.true[4].branches.true[0]", w0_forced_warning, false, NULL },
+    { "ignored", "log", "steps[0].branches.false[0]", w0_ignored, false, NULL },
 };
 static const char *const w0_methods[] = { "POST" };
 static const FlVerify w0_verify = {

@@ -155,16 +155,31 @@ static int w0_other_event(FlRun *r)
     return FL_NEXT_END;
 }
 
+/* what a run keeps while it waits in settle: invoice.output.label, invoice.output.amount, invoice.output.currency, invoice.output.customer, invoice.output.line_count, invoice.output.lines, invoice.output.large, invoice.output.id */
+static const FlKeep w0_keep4_0[] = {
+    { 0, "label", 5, NULL, 0 },
+    { 0, "amount", 6, NULL, 0 },
+    { 0, "currency", 8, NULL, 0 },
+    { 0, "customer", 8, NULL, 0 },
+    { 0, "line_count", 10, NULL, 0 },
+    { 0, "lines", 5, NULL, 0 },
+    { 0, "large", 5, NULL, 0 },
+    { 0, "id", 2, NULL, 0 },
+};
+static const FlKeep w0_keep4_1[] = {
+    { 2, NULL, 0, w0_keep4_0, 8 },
+};
+static const FlKeepList w0_keep4 = { w0_keep4_1, 1 };
 static const FlStepInfo w0_steps[] = {
-    { "trigger", "webhook_trigger", "trigger", NULL, false },
-    { "paid", "logic_gate", "steps[0]", w0_paid, false },
-    { "invoice", "set", "steps[0].branches.true[0]", w0_invoice, false },
-    { "recorded", "webhook_response", "steps[0].branches.true[1]", w0_recorded, false },
-    { "settle", "delay", "steps[0].branches.true[2]", w0_settle, false },
-    { "book", "log", "steps[0].branches.true[3]", w0_book, false },
-    { "big", "logic_gate", "steps[0].branches.true[4]", w0_big, false },
-    { "notify_finance", "log", "steps[0].branches.true[4].branches.true[0]", w0_notify_finance, false },
-    { "other_event", "webhook_response", "steps[0].branches.false[0]", w0_other_event, false },
+    { "trigger", "webhook_trigger", "trigger", NULL, false, NULL },
+    { "paid", "logic_gate", "steps[0]", w0_paid, false, NULL },
+    { "invoice", "set", "steps[0].branches.true[0]", w0_invoice, false, NULL },
+    { "recorded", "webhook_response", "steps[0].branches.true[1]", w0_recorded, false, NULL },
+    { "settle", "delay", "steps[0].branches.true[2]", w0_settle, false, &w0_keep4 },
+    { "book", "log", "steps[0].branches.true[3]", w0_book, false, NULL },
+    { "big", "logic_gate", "steps[0].branches.true[4]", w0_big, false, NULL },
+    { "notify_finance", "log", "steps[0].branches.true[4].branches.true[0]", w0_notify_finance, false, NULL },
+    { "other_event", "webhook_response", "steps[0].branches.false[0]", w0_other_event, false, NULL },
 };
 static const char *const w0_methods[] = { "POST" };
 static const FlVerify w0_verify = {

@@ -221,21 +221,21 @@ static int w0_done(FlRun *r)
 }
 
 static const FlStepInfo w0_steps[] = {
-    { "trigger", "webhook_trigger", "trigger", NULL, false },
-    { "is_test", "logic_gate", "steps[0]", w0_is_test, false },
-    { "skip_test", "log", "steps[0].branches.true[0]", w0_skip_test, false },
-    { "valid", "logic_gate", "steps[0].branches.false[0]", w0_valid, false },
-    { "order", "set", "steps[0].branches.false[0].branches.true[0]", w0_order, false },
-    { "created", "webhook_response", "steps[0].branches.false[0].branches.true[1]", w0_created, false },
-    { "large", "logic_gate", "steps[0].branches.false[0].branches.true[2]", w0_large, false },
-    { "review", "log", "steps[0].branches.false[0].branches.true[2].branches.true[0]", w0_review, false },
-    { "express", "logic_gate", "steps[0].branches.false[0].branches.true[2].branches.true[1]", w0_express, false },
+    { "trigger", "webhook_trigger", "trigger", NULL, false, NULL },
+    { "is_test", "logic_gate", "steps[0]", w0_is_test, false, NULL },
+    { "skip_test", "log", "steps[0].branches.true[0]", w0_skip_test, false, NULL },
+    { "valid", "logic_gate", "steps[0].branches.false[0]", w0_valid, false, NULL },
+    { "order", "set", "steps[0].branches.false[0].branches.true[0]", w0_order, false, NULL },
+    { "created", "webhook_response", "steps[0].branches.false[0].branches.true[1]", w0_created, false, NULL },
+    { "large", "logic_gate", "steps[0].branches.false[0].branches.true[2]", w0_large, false, NULL },
+    { "review", "log", "steps[0].branches.false[0].branches.true[2].branches.true[0]", w0_review, false, NULL },
+    { "express", "logic_gate", "steps[0].branches.false[0].branches.true[2].branches.true[1]", w0_express, false, NULL },
     { "expedite", "log", "steps[0].branches.false[0].branches.true[2].branches.true[1].branches.tr"
-        "ue[0]", w0_expedite, false },
-    { "auto_approve", "log", "steps[0].branches.false[0].branches.true[2].branches.false[0]", w0_auto_approve, false },
-    { "invalid", "webhook_response", "steps[0].branches.false[0].branches.false[0]", w0_invalid, false },
-    { "invalid_log", "log", "steps[0].branches.false[0].branches.false[1]", w0_invalid_log, false },
-    { "done", "log", "steps[1]", w0_done, false },
+        "ue[0]", w0_expedite, false, NULL },
+    { "auto_approve", "log", "steps[0].branches.false[0].branches.true[2].branches.false[0]", w0_auto_approve, false, NULL },
+    { "invalid", "webhook_response", "steps[0].branches.false[0].branches.false[0]", w0_invalid, false, NULL },
+    { "invalid_log", "log", "steps[0].branches.false[0].branches.false[1]", w0_invalid_log, false, NULL },
+    { "done", "log", "steps[1]", w0_done, false, NULL },
 };
 static const char *const w0_methods[] = { "POST" };
 static const FlVerify w0_verify = {

@@ -79,12 +79,12 @@ static int w0_done(FlRun *r)
 }
 
 static const FlStepInfo w0_steps[] = {
-    { "trigger", "webhook_trigger", "trigger", NULL, false },
-    { "validate", "logic_gate", "steps[0]", w0_validate, false },
-    { "ack", "webhook_response", "steps[0].branches.true[0]", w0_ack, false },
-    { "record", "log", "steps[0].branches.true[1]", w0_record, false },
-    { "reject", "webhook_response", "steps[0].branches.false[0]", w0_reject, false },
-    { "done", "log", "steps[1]", w0_done, false },
+    { "trigger", "webhook_trigger", "trigger", NULL, false, NULL },
+    { "validate", "logic_gate", "steps[0]", w0_validate, false, NULL },
+    { "ack", "webhook_response", "steps[0].branches.true[0]", w0_ack, false, NULL },
+    { "record", "log", "steps[0].branches.true[1]", w0_record, false, NULL },
+    { "reject", "webhook_response", "steps[0].branches.false[0]", w0_reject, false, NULL },
+    { "done", "log", "steps[1]", w0_done, false, NULL },
 };
 static const char *const w0_methods[] = { "POST" };
 static const FlWorkflow w0 = {

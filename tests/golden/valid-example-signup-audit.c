@@ -147,18 +147,44 @@ static int w0_welcome(FlRun *r)
     return FL_NEXT_END;
 }
 
+/* what a run keeps while it waits in replication: user.output.email, user.output.plan, user.output.referred, trigger.output.body.event_id, trigger.output.body.user */
+static const FlKeep w0_keep3_0[] = {
+    { 0, "email", 5, NULL, 0 },
+    { 0, "plan", 4, NULL, 0 },
+    { 0, "referred", 8, NULL, 0 },
+};
+static const FlKeep w0_keep3_1[] = {
+    { 0, "event_id", 8, NULL, 0 },
+    { 0, "user", 4, NULL, 0 },
+};
+static const FlKeep w0_keep3_2[] = {
+    { 0, "body", 4, w0_keep3_1, 2 },
+};
+static const FlKeep w0_keep3_3[] = {
+    { 2, NULL, 0, w0_keep3_0, 3 },
+    { 0, NULL, 0, w0_keep3_2, 1 },
+};
+static const FlKeepList w0_keep3 = { w0_keep3_3, 2 };
+/* what a run keeps while it waits in recheck: user.output.email */
+static const FlKeep w0_keep8_0[] = {
+    { 0, "email", 5, NULL, 0 },
+};
+static const FlKeep w0_keep8_1[] = {
+    { 2, NULL, 0, w0_keep8_0, 1 },
+};
+static const FlKeepList w0_keep8 = { w0_keep8_1, 1 };
 static const FlStepInfo w0_steps[] = {
-    { "trigger", "webhook_trigger", "trigger", NULL, false },
-    { "received", "log", "steps[0]", w0_received, false },
-    { "user", "set", "steps[1]", w0_user, false },
-    { "replication", "delay", "steps[2]", w0_replication, false },
-    { "audit", "log", "steps[3]", w0_audit, false },
-    { "no_email", "logic_gate", "steps[4]", w0_no_email, false },
-    { "missing_email", "log", "steps[4].branches.true[0]", w0_missing_email, false },
-    { "risky", "logic_gate", "steps[4].branches.false[0]", w0_risky, false },
-    { "recheck", "delay", "steps[4].branches.false[0].branches.true[0]", w0_recheck, false },
-    { "flag", "log", "steps[4].branches.false[0].branches.true[1]", w0_flag, false },
-    { "welcome", "log", "steps[4].branches.false[0].branches.false[0]", w0_welcome, false },
+    { "trigger", "webhook_trigger", "trigger", NULL, false, NULL },
+    { "received", "log", "steps[0]", w0_received, false, NULL },
+    { "user", "set", "steps[1]", w0_user, false, NULL },
+    { "replication", "delay", "steps[2]", w0_replication, false, &w0_keep3 },
+    { "audit", "log", "steps[3]", w0_audit, false, NULL },
+    { "no_email", "logic_gate", "steps[4]", w0_no_email, false, NULL },
+    { "missing_email", "log", "steps[4].branches.true[0]", w0_missing_email, false, NULL },
+    { "risky", "logic_gate", "steps[4].branches.false[0]", w0_risky, false, NULL },
+    { "recheck", "delay", "steps[4].branches.false[0].branches.true[0]", w0_recheck, false, &w0_keep8 },
+    { "flag", "log", "steps[4].branches.false[0].branches.true[1]", w0_flag, false, NULL },
+    { "welcome", "log", "steps[4].branches.false[0].branches.false[0]", w0_welcome, false, NULL },
 };
 static const char *const w0_methods[] = { "POST" };
 static const FlWorkflow w0 = {

@@ -124,15 +124,29 @@ static int w0_usage(FlRun *r)
     return FL_NEXT_END;
 }
 
+/* what a run keeps while it waits in settle: parse.output.user, parse.output.channel, target.output.service, target.output.environment */
+static const FlKeep w0_keep5_0[] = {
+    { 0, "user", 4, NULL, 0 },
+    { 0, "channel", 7, NULL, 0 },
+};
+static const FlKeep w0_keep5_1[] = {
+    { 0, "service", 7, NULL, 0 },
+    { 0, "environment", 11, NULL, 0 },
+};
+static const FlKeep w0_keep5_2[] = {
+    { 2, NULL, 0, w0_keep5_0, 2 },
+    { 3, NULL, 0, w0_keep5_1, 2 },
+};
+static const FlKeepList w0_keep5 = { w0_keep5_2, 2 };
 static const FlStepInfo w0_steps[] = {
-    { "trigger", "webhook_trigger", "trigger", NULL, false },
-    { "known", "logic_gate", "steps[0]", w0_known, false },
-    { "parse", "set", "steps[0].branches.true[0]", w0_parse, false },
-    { "target", "set", "steps[0].branches.true[1]", w0_target, false },
-    { "ack", "webhook_response", "steps[0].branches.true[2]", w0_ack, false },
-    { "settle", "delay", "steps[0].branches.true[3]", w0_settle, false },
-    { "audit", "log", "steps[0].branches.true[4]", w0_audit, false },
-    { "usage", "webhook_response", "steps[0].branches.false[0]", w0_usage, false },
+    { "trigger", "webhook_trigger", "trigger", NULL, false, NULL },
+    { "known", "logic_gate", "steps[0]", w0_known, false, NULL },
+    { "parse", "set", "steps[0].branches.true[0]", w0_parse, false, NULL },
+    { "target", "set", "steps[0].branches.true[1]", w0_target, false, NULL },
+    { "ack", "webhook_response", "steps[0].branches.true[2]", w0_ack, false, NULL },
+    { "settle", "delay", "steps[0].branches.true[3]", w0_settle, false, &w0_keep5 },
+    { "audit", "log", "steps[0].branches.true[4]", w0_audit, false, NULL },
+    { "usage", "webhook_response", "steps[0].branches.false[0]", w0_usage, false, NULL },
 };
 static const char *const w0_methods[] = { "POST" };
 static const FlVerify w0_verify = {

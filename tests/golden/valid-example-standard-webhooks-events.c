@@ -83,11 +83,11 @@ static int w0_other_event(FlRun *r)
 }
 
 static const FlStepInfo w0_steps[] = {
-    { "trigger", "webhook_trigger", "trigger", NULL, false },
-    { "ack", "webhook_response", "steps[0]", w0_ack, false },
-    { "kind", "logic_gate", "steps[1]", w0_kind, false },
-    { "user_event", "log", "steps[1].branches.true[0]", w0_user_event, false },
-    { "other_event", "log", "steps[1].branches.false[0]", w0_other_event, false },
+    { "trigger", "webhook_trigger", "trigger", NULL, false, NULL },
+    { "ack", "webhook_response", "steps[0]", w0_ack, false, NULL },
+    { "kind", "logic_gate", "steps[1]", w0_kind, false, NULL },
+    { "user_event", "log", "steps[1].branches.true[0]", w0_user_event, false, NULL },
+    { "other_event", "log", "steps[1].branches.false[0]", w0_other_event, false, NULL },
 };
 static const char *const w0_methods[] = { "POST" };
 static const FlVerify w0_verify = {

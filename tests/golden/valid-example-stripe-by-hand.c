@@ -117,14 +117,14 @@ static int w0_rejected(FlRun *r)
 }
 
 static const FlStepInfo w0_steps[] = {
-    { "trigger", "webhook_trigger", "trigger", NULL, false },
-    { "header", "set", "steps[0]", w0_header, false },
-    { "signed", "set", "steps[1]", w0_signed, false },
-    { "valid", "logic_gate", "steps[2]", w0_valid, false },
-    { "ack", "webhook_response", "steps[2].branches.true[0]", w0_ack, false },
-    { "record", "log", "steps[2].branches.true[1]", w0_record, false },
-    { "reject", "webhook_response", "steps[2].branches.false[0]", w0_reject, false },
-    { "rejected", "log", "steps[2].branches.false[1]", w0_rejected, false },
+    { "trigger", "webhook_trigger", "trigger", NULL, false, NULL },
+    { "header", "set", "steps[0]", w0_header, false, NULL },
+    { "signed", "set", "steps[1]", w0_signed, false, NULL },
+    { "valid", "logic_gate", "steps[2]", w0_valid, false, NULL },
+    { "ack", "webhook_response", "steps[2].branches.true[0]", w0_ack, false, NULL },
+    { "record", "log", "steps[2].branches.true[1]", w0_record, false, NULL },
+    { "reject", "webhook_response", "steps[2].branches.false[0]", w0_reject, false, NULL },
+    { "rejected", "log", "steps[2].branches.false[1]", w0_rejected, false, NULL },
 };
 static const char *const w0_methods[] = { "POST" };
 static const FlWorkflow w0 = {

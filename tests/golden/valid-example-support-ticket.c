@@ -140,14 +140,14 @@ static int w0_routed(FlRun *r)
 }
 
 static const FlStepInfo w0_steps[] = {
-    { "trigger", "webhook_trigger", "trigger", NULL, false },
-    { "urgent", "logic_gate", "steps[0]", w0_urgent, false },
-    { "page", "webhook_response", "steps[0].branches.true[0]", w0_page, false },
-    { "page_log", "log", "steps[0].branches.true[1]", w0_page_log, false },
-    { "thin", "logic_gate", "steps[0].branches.false[0]", w0_thin, false },
-    { "needs_info", "webhook_response", "steps[0].branches.false[0].branches.true[0]", w0_needs_info, false },
-    { "queued", "webhook_response", "steps[0].branches.false[0].branches.false[0]", w0_queued, false },
-    { "routed", "log", "steps[1]", w0_routed, false },
+    { "trigger", "webhook_trigger", "trigger", NULL, false, NULL },
+    { "urgent", "logic_gate", "steps[0]", w0_urgent, false, NULL },
+    { "page", "webhook_response", "steps[0].branches.true[0]", w0_page, false, NULL },
+    { "page_log", "log", "steps[0].branches.true[1]", w0_page_log, false, NULL },
+    { "thin", "logic_gate", "steps[0].branches.false[0]", w0_thin, false, NULL },
+    { "needs_info", "webhook_response", "steps[0].branches.false[0].branches.true[0]", w0_needs_info, false, NULL },
+    { "queued", "webhook_response", "steps[0].branches.false[0].branches.false[0]", w0_queued, false, NULL },
+    { "routed", "log", "steps[1]", w0_routed, false, NULL },
 };
 static const char *const w0_methods[] = { "POST" };
 static const FlWorkflow w0 = {

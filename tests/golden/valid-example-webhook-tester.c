@@ -86,12 +86,40 @@ static int w0_echo_log(FlRun *r)
     return FL_NEXT_END;
 }
 
+/* what a run keeps while it waits in wait: request.output.status, trigger.output.method, trigger.output.path, trigger.output.raw_body, trigger.output.received_at, trigger.output.headers.x-request-id, trigger.output.query, wait.output.waited_ms, reply.output.status */
+static const FlKeep w0_keep2_0[] = {
+    { 0, "status", 6, NULL, 0 },
+};
+static const FlKeep w0_keep2_1[] = {
+    { 0, "x-request-id", 12, NULL, 0 },
+};
+static const FlKeep w0_keep2_2[] = {
+    { 0, "method", 6, NULL, 0 },
+    { 0, "path", 4, NULL, 0 },
+    { 0, "raw_body", 8, NULL, 0 },
+    { 0, "received_at", 11, NULL, 0 },
+    { 0, "headers", 7, w0_keep2_1, 1 },
+    { 0, "query", 5, NULL, 0 },
+};
+static const FlKeep w0_keep2_3[] = {
+    { 0, "waited_ms", 9, NULL, 0 },
+};
+static const FlKeep w0_keep2_4[] = {
+    { 0, "status", 6, NULL, 0 },
+};
+static const FlKeep w0_keep2_5[] = {
+    { 1, NULL, 0, w0_keep2_0, 1 },
+    { 0, NULL, 0, w0_keep2_2, 6 },
+    { 2, NULL, 0, w0_keep2_3, 1 },
+    { 3, NULL, 0, w0_keep2_4, 1 },
+};
+static const FlKeepList w0_keep2 = { w0_keep2_5, 4 };
 static const FlStepInfo w0_steps[] = {
-    { "trigger", "webhook_trigger", "trigger", NULL, false },
-    { "request", "set", "steps[0]", w0_request, false },
-    { "wait", "delay", "steps[1]", w0_wait, false },
-    { "reply", "webhook_response", "steps[2]", w0_reply, false },
-    { "echo_log", "log", "steps[3]", w0_echo_log, false },
+    { "trigger", "webhook_trigger", "trigger", NULL, false, NULL },
+    { "request", "set", "steps[0]", w0_request, false, NULL },
+    { "wait", "delay", "steps[1]", w0_wait, false, &w0_keep2 },
+    { "reply", "webhook_response", "steps[2]", w0_reply, false, NULL },
+    { "echo_log", "log", "steps[3]", w0_echo_log, false, NULL },
 };
 static const char *const w0_methods[] = { "POST", "GET" };
 static const FlWorkflow w0 = {

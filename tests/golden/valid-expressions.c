@@ -77,9 +77,9 @@ static int w0_fns(FlRun *r)
 }
 
 static const FlStepInfo w0_steps[] = {
-    { "trigger", "webhook_trigger", "trigger", NULL, false },
-    { "ops", "set", "steps[0]", w0_ops, false },
-    { "fns", "set", "steps[1]", w0_fns, false },
+    { "trigger", "webhook_trigger", "trigger", NULL, false, NULL },
+    { "ops", "set", "steps[0]", w0_ops, false, NULL },
+    { "fns", "set", "steps[1]", w0_fns, false, NULL },
 };
 static const char *const w0_methods[] = { "POST" };
 static const FlWorkflow w0 = {

@@ -174,12 +174,12 @@ static int w0_answer(FlRun *r)
 }
 
 static const FlStepInfo w0_steps[] = {
-    { "trigger", "webhook_trigger", "trigger", NULL, false },
-    { "lookup", "http_request", "steps[0]", w0_lookup, false },
-    { "notify", "http_request", "steps[1]", w0_notify, true },
-    { "ping", "http_request", "steps[2]", w0_ping, false },
-    { "static_body", "http_request", "steps[3]", w0_static_body, false },
-    { "answer", "webhook_response", "steps[4]", w0_answer, false },
+    { "trigger", "webhook_trigger", "trigger", NULL, false, NULL },
+    { "lookup", "http_request", "steps[0]", w0_lookup, false, NULL },
+    { "notify", "http_request", "steps[1]", w0_notify, true, NULL },
+    { "ping", "http_request", "steps[2]", w0_ping, false, NULL },
+    { "static_body", "http_request", "steps[3]", w0_static_body, false, NULL },
+    { "answer", "webhook_response", "steps[4]", w0_answer, false, NULL },
 };
 static const char *const w0_methods[] = { "POST" };
 static const FlWorkflow w0 = {

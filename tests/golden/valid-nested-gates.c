@@ -95,14 +95,14 @@ static int w0_done(FlRun *r)
 }
 
 static const FlStepInfo w0_steps[] = {
-    { "trigger", "webhook_trigger", "trigger", NULL, false },
-    { "outer", "logic_gate", "steps[0]", w0_outer, false },
-    { "inner", "logic_gate", "steps[0].branches.true[0]", w0_inner, false },
-    { "big", "webhook_response", "steps[0].branches.true[0].branches.true[0]", w0_big, false },
-    { "small_note", "log", "steps[0].branches.true[0].branches.false[0]", w0_small_note, false },
-    { "after_inner", "log", "steps[0].branches.true[1]", w0_after_inner, false },
-    { "other", "log", "steps[0].branches.false[0]", w0_other, false },
-    { "done", "log", "steps[1]", w0_done, false },
+    { "trigger", "webhook_trigger", "trigger", NULL, false, NULL },
+    { "outer", "logic_gate", "steps[0]", w0_outer, false, NULL },
+    { "inner", "logic_gate", "steps[0].branches.true[0]", w0_inner, false, NULL },
+    { "big", "webhook_response", "steps[0].branches.true[0].branches.true[0]", w0_big, false, NULL },
+    { "small_note", "log", "steps[0].branches.true[0].branches.false[0]", w0_small_note, false, NULL },
+    { "after_inner", "log", "steps[0].branches.true[1]", w0_after_inner, false, NULL },
+    { "other", "log", "steps[0].branches.false[0]", w0_other, false, NULL },
+    { "done", "log", "steps[1]", w0_done, false, NULL },
 };
 static const char *const w0_methods[] = { "POST" };
 static const FlWorkflow w0 = {

@@ -28,10 +28,12 @@ static int w0_pause(FlRun *r)
     return FL_NEXT_WAIT;
 }
 
+/* a run waiting in pause keeps no output */
+static const FlKeepList w0_keep2 = { NULL, 0 };
 static const FlStepInfo w0_steps[] = {
-    { "trigger", "webhook_trigger", "trigger", NULL, false },
-    { "note", "log", "steps[0]", w0_note, false },
-    { "pause", "delay", "steps[1]", w0_pause, false },
+    { "trigger", "webhook_trigger", "trigger", NULL, false, NULL },
+    { "note", "log", "steps[0]", w0_note, false, NULL },
+    { "pause", "delay", "steps[1]", w0_pause, false, &w0_keep2 },
 };
 static const char *const w0_methods[] = { "POST" };
 static const FlWorkflow w0 = {

@@ -47,11 +47,23 @@ static int w0_reply(FlRun *r)
     return FL_NEXT_END;
 }
 
+/* what a run keeps while it waits in maybe: maybe.output.error, write.output.error */
+static const FlKeep w0_keep1_0[] = {
+    { 0, "error", 5, NULL, 0 },
+};
+static const FlKeep w0_keep1_1[] = {
+    { 0, "error", 5, NULL, 0 },
+};
+static const FlKeep w0_keep1_2[] = {
+    { 1, NULL, 0, w0_keep1_0, 1 },
+    { 2, NULL, 0, w0_keep1_1, 1 },
+};
+static const FlKeepList w0_keep1 = { w0_keep1_2, 2 };
 static const FlStepInfo w0_steps[] = {
-    { "trigger", "webhook_trigger", "trigger", NULL, false },
-    { "maybe", "delay", "steps[0]", w0_maybe, true },
-    { "write", "log", "steps[1]", w0_write, true },
-    { "reply", "webhook_response", "steps[2]", w0_reply, true },
+    { "trigger", "webhook_trigger", "trigger", NULL, false, NULL },
+    { "maybe", "delay", "steps[0]", w0_maybe, true, &w0_keep1 },
+    { "write", "log", "steps[1]", w0_write, true, NULL },
+    { "reply", "webhook_response", "steps[2]", w0_reply, true, NULL },
 };
 static const char *const w0_methods[] = { "POST" };
 static const FlWorkflow w0 = {

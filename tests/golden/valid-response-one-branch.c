@@ -59,13 +59,15 @@ static int w0_tail(FlRun *r)
     return FL_NEXT_END;
 }
 
+/* a run waiting in wait keeps no output */
+static const FlKeepList w0_keep3 = { NULL, 0 };
 static const FlStepInfo w0_steps[] = {
-    { "trigger", "webhook_trigger", "trigger", NULL, false },
-    { "check", "logic_gate", "steps[0]", w0_check, false },
-    { "ack", "webhook_response", "steps[0].branches.true[0]", w0_ack, false },
-    { "wait", "delay", "steps[0].branches.false[0]", w0_wait, false },
-    { "slow", "log", "steps[0].branches.false[1]", w0_slow, false },
-    { "tail", "log", "steps[1]", w0_tail, false },
+    { "trigger", "webhook_trigger", "trigger", NULL, false, NULL },
+    { "check", "logic_gate", "steps[0]", w0_check, false, NULL },
+    { "ack", "webhook_response", "steps[0].branches.true[0]", w0_ack, false, NULL },
+    { "wait", "delay", "steps[0].branches.false[0]", w0_wait, false, &w0_keep3 },
+    { "slow", "log", "steps[0].branches.false[1]", w0_slow, false, NULL },
+    { "tail", "log", "steps[1]", w0_tail, false, NULL },
 };
 static const char *const w0_methods[] = { "POST", "PUT" };
 static const FlWorkflow w0 = {

@@ -40,8 +40,8 @@ static int w0_reply(FlRun *r)
 }
 
 static const FlStepInfo w0_steps[] = {
-    { "trigger", "webhook_trigger", "trigger", NULL, false },
-    { "reply", "webhook_response", "steps[0]", w0_reply, false },
+    { "trigger", "webhook_trigger", "trigger", NULL, false, NULL },
+    { "reply", "webhook_response", "steps[0]", w0_reply, false, NULL },
 };
 static const char *const w0_methods[] = { "PUT" };
 static const FlWorkflow w0 = {

@@ -47,9 +47,9 @@ static int w0_record(FlRun *r)
 }
 
 static const FlStepInfo w0_steps[] = {
-    { "trigger", "webhook_trigger", "trigger", NULL, false },
-    { "ack", "webhook_response", "steps[0]", w0_ack, false },
-    { "record", "log", "steps[1]", w0_record, false },
+    { "trigger", "webhook_trigger", "trigger", NULL, false, NULL },
+    { "ack", "webhook_response", "steps[0]", w0_ack, false, NULL },
+    { "record", "log", "steps[1]", w0_record, false, NULL },
 };
 static const char *const w0_methods[] = { "POST" };
 static const FlVerify w0_verify = {

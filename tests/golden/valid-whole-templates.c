@@ -60,9 +60,9 @@ static int w0_reply(FlRun *r)
 }
 
 static const FlStepInfo w0_steps[] = {
-    { "trigger", "webhook_trigger", "trigger", NULL, false },
-    { "calc", "set", "steps[0]", w0_calc, false },
-    { "reply", "webhook_response", "steps[1]", w0_reply, false },
+    { "trigger", "webhook_trigger", "trigger", NULL, false, NULL },
+    { "calc", "set", "steps[0]", w0_calc, false, NULL },
+    { "reply", "webhook_response", "steps[1]", w0_reply, false, NULL },
 };
 static const char *const w0_methods[] = { "POST" };
 static const FlWorkflow w0 = {

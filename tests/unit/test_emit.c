@@ -1,11 +1,13 @@
 /* test_emit.c - the pieces of code generation that must be exactly right:
  * C literals (no workflow text may escape them), comments, compile-time
- * JSON, and the response-point analysis of spec §4.3. */
+ * JSON, the response-point analysis of spec §4.3, and what a run waiting
+ * in a delay keeps (keep.h): a read the analysis missed would be null. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "cwrite.h"
 #include "flow.h"
+#include "keep.h"
 #include "unit.h"
 
 static void test_c_string_escapes(void)
@@ -125,6 +127,65 @@ static void test_nested_gates(void)
     arena_free(a);
 }
 
+#define SAY(key, msg) "{\"key\":\"" key "\",\"type\":\"log\",\"config\":{\"message\":\"" msg "\"}}"
+#define DELAY(key) "{\"key\":\"" key "\",\"type\":\"delay\",\"config\":{\"ms\":1000}}"
+#define SET(key, tmpl) "{\"key\":\"" key "\",\"type\":\"set\",\"config\":{\"values\":{\"x\":\"" tmpl "\"}}}"
+
+/* What a run waiting in the step `delay` of json keeps, described. */
+static const char *keeps(Arena *a, const char *json, const char *delay)
+{
+    const Workflow *w;
+    const Flow *f = analyse(a, json, &w);
+    for (int i = 0; i < w->step_count; i++)
+        if (strcmp(w->all_steps[i]->key, delay) == 0) {
+            KeepNode **nodes;
+            int n = keep_after(a, w, f, w->all_steps[i], &nodes);
+            return keep_describe(a, w, nodes, n);
+        }
+    CU_FAIL_FATAL("no such delay");
+    return NULL;
+}
+
+static void test_keep_fields_read(void)
+{
+    Arena *a = arena_new();
+    /* the payment tail: two fields of the body; env and run are no outputs */
+    CU_ASSERT_STRING_EQUAL(keeps(a, WF(RESP("ack") "," DELAY("d") ","
+        SAY("rec", "{{ trigger.output.body.id }} {{ trigger.output.body.amount }}"
+            " {{ env.HOME }} {{ run.id }}")), "d"),
+        "trigger.output.body.id, trigger.output.body.amount");
+    /* a value used whole keeps all of it, whatever else is read of it */
+    CU_ASSERT_STRING_EQUAL(keeps(a, WF(DELAY("d") "," SAY("l", "{{ trigger.output.body.id }}")
+        "," SAY("m", "{{ len(trigger.output.body) }}")), "d"), "trigger.output.body");
+    CU_ASSERT_STRING_EQUAL(keeps(a, WF(DELAY("d") "," SAY("l", "{{ trigger.output }}")
+        "," SAY("m", "{{ trigger.output.body.id }}")), "d"), "trigger.output");
+    /* ["name"] is a field; a computed or numeric index keeps what it indexes */
+    CU_ASSERT_STRING_EQUAL(keeps(a, WF(DELAY("d") "," SAY("l",
+        "{{ trigger.output.headers[\\\"x-id\\\"] }}"
+        "{{ trigger.output.body.items[trigger.output.query.i].name }}"
+        "{{ trigger.output.body.list[0].name }}")), "d"),
+        "trigger.output.headers.x-id, trigger.output.body.items, "
+        "trigger.output.body.list, trigger.output.query.i");
+    /* nothing read after the delay: nothing kept */
+    CU_ASSERT_STRING_EQUAL(keeps(a, WF(SAY("l", "{{ trigger.output.body }}") ","
+                                       DELAY("d") "," LOG("m")), "d"), "");
+    arena_free(a);
+}
+
+static void test_keep_reachable_steps(void)
+{
+    /* 1 s; 2 g { true: 3 d, 4 t; false: 5 f } 6 h { true: 7 u; false: 8 v }:
+     * after d run t, then h and both its branches - not f, not s */
+    Arena *a = arena_new();
+    const char *json = WF(SET("s", "{{ trigger.output.a }}") ","
+        GATE("g", DELAY("d") "," SAY("t", "{{ s.output.x }}"),
+                  SAY("f", "{{ trigger.output.f }}")) ","
+        GATE("h", SAY("u", "{{ g.output.result }}"), SAY("v", "{{ trigger.output.v }}")));
+    CU_ASSERT_STRING_EQUAL(keeps(a, json, "d"),
+                           "s.output.x, g.output.result, trigger.output.v");
+    arena_free(a);
+}
+
 static const UnitTest tests[] = {
     { "C string escapes", test_c_string_escapes },
     { "long C strings split", test_c_string_splits_long_text },
@@ -134,6 +195,8 @@ static const UnitTest tests[] = {
     { "response in one branch", test_response_in_one_branch },
     { "response after the join", test_response_after_join },
     { "nested gates", test_nested_gates },
+    { "keep: the fields read", test_keep_fields_read },
+    { "keep: the steps that can follow", test_keep_reachable_steps },
     { NULL, NULL },
 };
 

@@ -1,0 +1,150 @@
+/* keep.c - the keep analysis: what a run waiting in a delay must hold.
+ *
+ * The steps that can run after a delay are those reachable from its
+ * successor in the flow graph (both branches of every gate).  Every
+ * template of theirs is walked; each path <key>.output.a.b... adds
+ * a -> b -> ... under <key>'s node, up to its first segment with no
+ * literal name (a computed index: the value before it is kept whole).
+ * A path that ends somewhere reads the value there whole, and a node read
+ * whole loses its sub-nodes: all of it is kept anyway. */
+#include "keep.h"
+
+#include <string.h>
+
+typedef struct {
+    Arena *arena;
+    const Workflow *wf;
+    KeepNode top;          /* its subs: one node per output read */
+} Keep;
+
+static KeepNode *node_child(Keep *k, KeepNode *parent, int step,
+                            const char *field)
+{
+    for (int i = 0; i < parent->count; i++) {
+        KeepNode *n = parent->subs[i];
+        if (field ? n->field && strcmp(n->field, field) == 0 : n->step == step)
+            return n;
+    }
+    KeepNode *n = arena_alloc(k->arena, sizeof *n);
+    n->step = step;
+    n->field = field;
+    parent->subs = (KeepNode **)arena_push(k->arena, (void **)parent->subs,
+                                           &parent->count, &parent->cap, n);
+    return n;
+}
+
+static void node_whole(KeepNode *n)
+{
+    n->whole = true;
+    n->count = 0;
+}
+
+static int step_index(const Workflow *w, const char *key)
+{
+    for (int i = 0; i < w->step_count; i++)
+        if (strcmp(w->all_steps[i]->key, key) == 0)
+            return i;
+    return -1;                /* env, run: no output */
+}
+
+static void keep_expr(Keep *k, const Expr *e);
+
+/* A chain: <key>.output and the literal fields after it. */
+static void keep_chain(Keep *k, const Expr *e)
+{
+    const Expr *segs[EXPR_MAX_SEGS], *root;
+    int n = expr_chain(e, &root, segs);
+    int step = root->kind == EX_NAME ? step_index(k->wf, root->str) : -1;
+    if (step >= 0 && n > 0) {  /* segs[0] is ".output": the checker saw to it */
+        KeepNode *node = node_child(k, &k->top, step, NULL);
+        const char *name;
+        for (int i = 1; i < n && !node->whole && (name = expr_segment_name(segs[i])); i++)
+            node = node_child(k, node, -1, name);
+        node_whole(node);
+    } else if (root->kind != EX_NAME) {
+        keep_expr(k, root);
+    }
+    for (int i = 0; i < n; i++)
+        if (segs[i]->kind == EX_INDEX)
+            keep_expr(k, segs[i]->rhs);
+}
+
+static void keep_expr(Keep *k, const Expr *e)
+{
+    switch (e->kind) {
+    case EX_NULL: case EX_BOOL: case EX_NUMBER: case EX_STRING: case EX_NAME:
+        break;
+    case EX_FIELD: case EX_INDEX:
+        keep_chain(k, e);
+        break;
+    case EX_ARRAY: case EX_OBJECT: case EX_CALL:
+        for (int i = 0; i < e->count; i++)
+            keep_expr(k, e->items[i]);
+        break;
+    case EX_UNARY:
+        keep_expr(k, e->lhs);
+        break;
+    case EX_BINARY:
+        keep_expr(k, e->lhs);
+        keep_expr(k, e->rhs);
+        break;
+    }
+}
+
+static void keep_template(const Template *t, void *k)
+{
+    if (!t)
+        return;
+    for (int i = 0; i < t->count; i++)
+        if (t->parts[i].kind == TP_EXPR && t->parts[i].expr)
+            keep_expr(k, t->parts[i].expr);
+}
+
+/* Walks the steps reachable from index i (FLOW_END: none) once each. */
+static void keep_from(Keep *k, const Flow *f, bool *seen, int i)
+{
+    while (i != FLOW_END && !seen[i]) {
+        const Step *s = k->wf->all_steps[i];
+        seen[i] = true;
+        step_each_template(s, keep_template, k);
+        if (s->type == ST_LOGIC_GATE) {
+            keep_from(k, f, seen, f->edges[i].on_true);
+            keep_from(k, f, seen, f->edges[i].on_false);
+        }
+        i = f->edges[i].next;
+    }
+}
+
+int keep_after(Arena *a, const Workflow *w, const Flow *f, const Step *delay,
+               KeepNode ***nodes)
+{
+    Keep k = { .arena = a, .wf = w };
+    bool *seen = arena_alloc(a, (size_t)w->step_count * sizeof *seen);
+    keep_from(&k, f, seen, f->edges[delay->index].next);
+    *nodes = k.top.subs;
+    return k.top.count;
+}
+
+/* Appends to *list the paths under nodes kept whole, each after prefix. */
+static void describe(Arena *a, const Workflow *w, const char **list,
+                     const char *prefix, KeepNode *const *nodes, int count)
+{
+    for (int i = 0; i < count; i++) {
+        const KeepNode *n = nodes[i];
+        const char *path = n->field
+            ? arena_sprintf(a, "%s.%s", prefix, n->field)
+            : arena_sprintf(a, "%s.output", w->all_steps[n->step]->key);
+        if (n->count)
+            describe(a, w, list, path, n->subs, n->count);
+        else
+            *list = arena_sprintf(a, "%s%s%s", *list, **list ? ", " : "", path);
+    }
+}
+
+const char *keep_describe(Arena *a, const Workflow *w, KeepNode *const *nodes,
+                          int count)
+{
+    const char *list = "";
+    describe(a, w, &list, "", nodes, count);
+    return list;
+}
