@@ -92,7 +92,7 @@ struct FlRun {
     FlValue attempt_v;
     char id[37];
     char started_at[25];
-    bool compact;               /* made by run_compact(): malloc()ed */
+    bool compact;               /* made by run_compact() */
     _Alignas(8) char first[];   /* the arena's first block: RUN_FIRST_BLOCK
                                    bytes, or a compact run's */
 };
@@ -110,10 +110,8 @@ typedef enum {
 static atomic_long inflight;
 
 static void run_task(FlTask *t, bool discard);
-static void park_task(FlTask *t, bool discard);
 static bool waits_long(const FlRun *run);
 static FlRun *run_compact(FlRun *old);
-static void park_on_worker(FlRun *run);
 static void wake_fire(FlTimer *t, bool discard);
 static void deadline_fire(FlTimer *t, bool discard);
 static void journal_event(FlRun *run, RunEvent ev, int arg);
@@ -267,10 +265,7 @@ void run_release(FlRun *run)
 {
     if (atomic_fetch_sub_explicit(&run->refs, 1, memory_order_acq_rel) == 1) {
         fl_arena_destroy(&run->arena);
-        if (run->compact)
-            free(run);
-        else
-            runmem_put(run);
+        runmem_put(run);
     }
 }
 
@@ -538,12 +533,10 @@ bool run_start_inline(FlRun *run)
     run->on_conn_thread = false;
     if (!is_answered(run))
         return false;         /* rc is FL_NEXT_WAIT */
-    if (rc != FL_NEXT_WAIT)
-        sched_post(&run->task);
-    else if (waits_long(run))
-        park_on_worker(run);  /* its copy is made off the answering thread */
-    else
+    if (rc == FL_NEXT_WAIT)
         run_park(run);
+    else
+        sched_post(&run->task);
     return true;
 }
 
@@ -596,7 +589,7 @@ static FlRun *run_compact(FlRun *old)
     const FlStepInfo *delay = &old->wf->steps[old->current];
     int n = old->wf->step_count;
     size_t kept = keep_size(delay, old->outputs, n);
-    FlRun *run = rt_check(malloc(sizeof *run + kept + COMPACT_SLACK));
+    FlRun *run = runmem_get(sizeof *run + kept + COMPACT_SLACK);
     *run = (FlRun){
         .wf = old->wf, .next = old->next, .current = old->current,
         .refs = 1, .answered = true,
@@ -620,23 +613,6 @@ static FlRun *run_compact(FlRun *old)
     fl_arena_init(&run->arena, run->first + kept, COMPACT_SLACK);
     run_release(old);
     return run;
-}
-
-/* Parks run on a worker (park_task), which makes its compact copy. */
-static void park_on_worker(FlRun *run)
-{
-    run->task.run = park_task;
-    sched_post(&run->task);
-}
-
-static void park_task(FlTask *t, bool discard)
-{
-    FlRun *run = container_of(t, FlRun, task);
-    run->task.run = run_task;
-    if (discard)
-        abandon(run);
-    else
-        run_park(run);
 }
 
 /* A worker re-enters the run. */

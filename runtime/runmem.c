@@ -10,13 +10,17 @@
  * to the cache of the thread that made it instead, and that thread's next
  * run takes it without calling malloc:
  *
- *   - the owner keeps a plain list of free blocks (no lock: only it uses
- *     the list);
- *   - any other thread pushes onto the owner's returned stack with a
- *     compare-and-swap; the owner takes the whole stack with one exchange
- *     when its list is empty - one popper taking everything at once, so a
- *     block cannot come back between a read and a swap (no ABA problem);
- *   - a cache holds about CACHE_MAX blocks; past that, blocks are freed.
+ *   - blocks come in size classes, CLASS_BYTES apart: a full run, and the
+ *     smaller compact runs of long delays (run_compact());
+ *   - the owner keeps a plain list of free blocks per class (no lock: only
+ *     it uses the list);
+ *   - any other thread pushes onto the owner's returned stack of the class
+ *     with a compare-and-swap; the owner takes the whole stack with one
+ *     exchange when its list is empty - one popper taking everything at
+ *     once, so a block cannot come back between a read and a swap (no ABA
+ *     problem);
+ *   - a cache holds about CACHE_MAX blocks per class; past that, blocks
+ *     are freed.  A block larger than the largest class is plain malloc.
  *
  * Caches are never freed while the process serves: a block may come back
  * to a thread that has ended (an HTTP thread after shutdown).  They are
@@ -28,22 +32,32 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 
-enum { CACHE_MAX = 512 };       /* blocks per thread: 1.3 MB of runs */
+enum {
+    CACHE_MAX = 512,     /* blocks per class and thread: 1.3 MB of full runs */
+    CLASS_BYTES = 128,
+    CLASSES = 24         /* blocks of up to 3 KB */
+};
 
 typedef struct Cache Cache;
 
 /* Before each block: where it goes back to. */
 typedef struct Block {
     struct Block *next;         /* in a list or stack */
-    Cache *home;                /* the cache of the thread that made it */
-    size_t size;
+    Cache *home;                /* the cache of the thread that made it;
+                                   NULL: free() it */
+    int cls;                    /* its size class */
 } Block;
 
-struct Cache {
+/* One size class of a thread's cache. */
+typedef struct {
     _Atomic(Block *) returned;  /* pushed by other threads */
     atomic_int returned_count;  /* about how many: a bound, not a census */
     Block *free;                /* the owner's */
     int free_count;
+} Shelf;
+
+struct Cache {
+    Shelf shelves[CLASSES];
     Cache *next;                /* in caches.all */
 };
 
@@ -68,42 +82,57 @@ static Cache *my_cache(void)
     return mine;
 }
 
-/* A free block of size bytes from c, or NULL. */
-static Block *cache_take(Cache *c, size_t size)
+/* The class of blocks of size bytes, or -1 when none is that large. */
+static int class_of(size_t size)
 {
-    if (!c->free) {
+    size_t cls = size ? (size - 1) / CLASS_BYTES : 0;
+    return cls < CLASSES ? (int)cls : -1;
+}
+
+/* A free block from shelf s, or NULL. */
+static Block *shelf_take(Shelf *s)
+{
+    if (!s->free) {
         /* The count comes with the stack rather than from walking it (each
          * block's header is cold): about right, as a push may fall between
          * its count and its swap, and a bound is all it serves. */
-        c->free = atomic_exchange_explicit(&c->returned, NULL, memory_order_acquire);
-        c->free_count = atomic_exchange_explicit(&c->returned_count, 0,
+        s->free = atomic_exchange_explicit(&s->returned, NULL, memory_order_acquire);
+        s->free_count = atomic_exchange_explicit(&s->returned_count, 0,
                                                  memory_order_relaxed);
     }
-    Block *b = c->free;
+    Block *b = s->free;
     if (!b) {
-        c->free_count = 0;
+        s->free_count = 0;
         return NULL;
     }
-    c->free = b->next;
-    c->free_count = c->free && c->free_count > 0 ? c->free_count - 1 : 0;
-    if (b->size != size) {      /* runs are all one size: never, but safe */
-        free(b);
-        return NULL;
-    }
+    s->free = b->next;
+    s->free_count = s->free && s->free_count > 0 ? s->free_count - 1 : 0;
     return b;
 }
 
 void *runmem_get(size_t size)
 {
-    Cache *c = atomic_load_explicit(&caches.closed, memory_order_relaxed) ? NULL
-             : my_cache();
-    Block *b = c ? cache_take(c, size) : NULL;
+    int cls = class_of(size);
+    Cache *c = cls < 0 || atomic_load_explicit(&caches.closed, memory_order_relaxed)
+             ? NULL : my_cache();
+    Block *b = c ? shelf_take(&c->shelves[cls]) : NULL;
     if (!b) {
-        b = rt_check(malloc(sizeof *b + size));
-        b->size = size;
+        b = rt_check(malloc(sizeof *b + (c ? (size_t)(cls + 1) * CLASS_BYTES : size)));
+        b->cls = cls;
     }
     b->home = c;
     return b + 1;
+}
+
+/* Pushes b onto another thread's shelf s. */
+static void shelf_return(Shelf *s, Block *b)
+{
+    atomic_fetch_add_explicit(&s->returned_count, 1, memory_order_relaxed);
+    b->next = atomic_load_explicit(&s->returned, memory_order_relaxed);
+    while (!atomic_compare_exchange_weak_explicit(&s->returned, &b->next, b,
+                                                  memory_order_release,
+                                                  memory_order_relaxed))
+        ;
 }
 
 void runmem_put(void *p)
@@ -112,33 +141,28 @@ void runmem_put(void *p)
     Cache *home = b->home;
     if (!home || atomic_load_explicit(&caches.closed, memory_order_relaxed)) {
         free(b);
-    } else if (home == mine) {
-        if (home->free_count >= CACHE_MAX) {
-            free(b);
-            return;
-        }
-        b->next = home->free;
-        home->free = b;
-        home->free_count++;
-    } else if (atomic_load_explicit(&home->returned_count, memory_order_relaxed)
-               >= CACHE_MAX) {
-        free(b);
+        return;
+    }
+    Shelf *s = &home->shelves[b->cls];
+    if (home == mine && s->free_count < CACHE_MAX) {
+        b->next = s->free;
+        s->free = b;
+        s->free_count++;
+    } else if (home != mine && atomic_load_explicit(&s->returned_count,
+                                                    memory_order_relaxed) < CACHE_MAX) {
+        shelf_return(s, b);
     } else {
-        atomic_fetch_add_explicit(&home->returned_count, 1, memory_order_relaxed);
-        b->next = atomic_load_explicit(&home->returned, memory_order_relaxed);
-        while (!atomic_compare_exchange_weak_explicit(&home->returned, &b->next, b,
-                                                      memory_order_release,
-                                                      memory_order_relaxed))
-            ;
+        free(b);
     }
 }
 
-int runmem_cached(void)
+int runmem_cached(size_t size)
 {
-    Cache *c = mine;
-    return c ? c->free_count
-                   + atomic_load_explicit(&c->returned_count, memory_order_relaxed)
-             : 0;
+    int cls = class_of(size);
+    if (!mine || cls < 0)
+        return 0;
+    const Shelf *s = &mine->shelves[cls];
+    return s->free_count + atomic_load_explicit(&s->returned_count, memory_order_relaxed);
 }
 
 static void free_list(Block *b)
@@ -157,8 +181,10 @@ void runmem_free_all(void)
     while (caches.all) {
         Cache *c = caches.all;
         caches.all = c->next;
-        free_list(c->free);
-        free_list(atomic_load(&c->returned));
+        for (int i = 0; i < CLASSES; i++) {
+            free_list(c->shelves[i].free);
+            free_list(atomic_load(&c->shelves[i].returned));
+        }
         free(c);
     }
     pthread_mutex_unlock(&caches.lock);

@@ -1,5 +1,6 @@
 /* test_runmem.c - run memory goes back to the cache of the thread that
- * made it, whoever frees it; after runmem_free_all() it is plain malloc. */
+ * made it, whoever frees it, to the shelf of its size class; after
+ * runmem_free_all() it is plain malloc. */
 #include "unit.h"
 
 #include "internal.h"
@@ -31,22 +32,22 @@ static void on_other_thread(void *(*fn)(void *), void *arg)
 static void test_home_cache(void)
 {
     void *a = runmem_get(SIZE);
-    int before = runmem_cached();
+    int before = runmem_cached(SIZE);
     memset(a, 0xAB, SIZE);                  /* all of it is ours */
     runmem_put(a);
-    CU_ASSERT_EQUAL(runmem_cached(), before + 1);
+    CU_ASSERT_EQUAL(runmem_cached(SIZE), before + 1);
     CU_ASSERT_PTR_EQUAL(runmem_get(SIZE), a);          /* own cache, LIFO */
-    CU_ASSERT_EQUAL(runmem_cached(), before);
+    CU_ASSERT_EQUAL(runmem_cached(SIZE), before);
 
     on_other_thread(put_there, a);          /* freed elsewhere: comes home */
-    CU_ASSERT_EQUAL(runmem_cached(), before + 1);
+    CU_ASSERT_EQUAL(runmem_cached(SIZE), before + 1);
     CU_ASSERT_PTR_EQUAL(runmem_get(SIZE), a);
 
     void *theirs = NULL;                    /* made elsewhere, freed here */
     on_other_thread(get_there, &theirs);
     CU_ASSERT_PTR_NOT_NULL_FATAL(theirs);
     runmem_put(theirs);
-    CU_ASSERT_EQUAL(runmem_cached(), before);   /* it went to the other cache */
+    CU_ASSERT_EQUAL(runmem_cached(SIZE), before);   /* it went to the other cache */
     runmem_put(a);
 
     runmem_free_all();                      /* every cache freed (ASan) */
@@ -55,7 +56,34 @@ static void test_home_cache(void)
     runmem_put(c);
 }
 
+/* Sizes of one class share blocks, other classes do not; a block larger
+ * than every class is never cached. */
+static void test_size_classes(void)
+{
+    void *small = runmem_get(700);
+    int before = runmem_cached(700);
+    memset(small, 0x11, 700);
+    runmem_put(small);
+    CU_ASSERT_EQUAL(runmem_cached(700), before + 1);
+    CU_ASSERT_EQUAL(runmem_cached(760), before + 1);     /* same class */
+    void *big = runmem_get(SIZE);
+    CU_ASSERT_PTR_NOT_EQUAL(big, small);                 /* not too small */
+    runmem_put(big);
+    void *again = runmem_get(768);                       /* the class's top */
+    CU_ASSERT_PTR_EQUAL(again, small);
+    memset(again, 0x22, 768);
+    runmem_put(again);
+
+    int huge_before = runmem_cached(1 << 20);
+    void *huge = runmem_get(1 << 20);
+    memset(huge, 0x33, 1 << 20);
+    runmem_put(huge);
+    CU_ASSERT_EQUAL(runmem_cached(1 << 20), huge_before);
+    CU_ASSERT_EQUAL(huge_before, 0);
+}
+
 static const UnitTest tests[] = {
+    {"size_classes", test_size_classes},
     {"home_cache", test_home_cache},
     {NULL, NULL},
 };
