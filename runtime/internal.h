@@ -89,8 +89,9 @@ struct FlTimer {
     /* private to sched.c: */
     int64_t due_ms;          /* sched_now_ms() clock */
     long heap_index;         /* -1 when not in the heap */
-    int lane;                /* 1.. when in that lane, 0 otherwise */
-    FlTimer *prev, *next;    /* the lane */
+    int lane;                /* 1.. when put in that lane last, else 0 */
+    uint64_t slot;           /* its position there */
+    FlTimer *next;           /* in the stack of timers being armed */
 };
 
 /* Starts `workers` worker threads and the timer thread.  0 or -1. */

@@ -134,6 +134,26 @@ static void check_early_timer_wakes(Probe *late)
     CU_ASSERT_EQUAL(armed_fired_so_far(), before + 1);
 }
 
+/* Timers that fired are armed again, one behind the other in a lane:
+ * the one cancelled never fires, the other does, once. */
+static void check_rearm(Probe *gone, Probe *again)
+{
+    int before = fired_so_far();
+    int64_t due = sched_now_ms() + 30;
+    gone->due_ms = again->due_ms = due;
+    gone->cancelled = true;
+    again->cancelled = false;
+    sched_at(&gone->timer, due);
+    sched_at(&again->timer, due);
+    CU_ASSERT_TRUE(sched_cancel(&gone->timer));
+    CU_ASSERT_FALSE(sched_cancel(&gone->timer));       /* once is enough */
+    for (int waited = 0; fired_so_far() == before && waited < 5000; waited += 10)
+        sleep_ms(10);
+    sleep_ms(SPREAD_MS);
+    CU_ASSERT_EQUAL(fired_so_far(), before + 1);
+    CU_ASSERT_PTR_EQUAL(fired[before], again);
+}
+
 static void test_timer_order(void)
 {
     static Probe probes[TIMERS];
@@ -164,6 +184,8 @@ static void test_timer_order(void)
     CU_ASSERT_EQUAL(out_of_order, 0);
     CU_ASSERT_EQUAL(cancelled_fired, 0);
     CU_ASSERT_FALSE(sched_cancel(&probes[1].timer));   /* fired already */
+    check_rearm(&probes[1], &probes[2]);
+    expected++;
 
     check_concurrent_arming();
 
