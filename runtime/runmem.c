@@ -34,8 +34,8 @@
 
 enum {
     CACHE_MAX = 512,     /* blocks per class and thread: 1.3 MB of full runs */
-    CLASS_BYTES = 128,
-    CLASSES = 24         /* blocks of up to 3 KB */
+    CLASS_BYTES = 64,
+    CLASSES = 48         /* blocks of up to 3 KB */
 };
 
 typedef struct Cache Cache;

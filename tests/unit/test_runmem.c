@@ -60,18 +60,18 @@ static void test_home_cache(void)
  * than every class is never cached. */
 static void test_size_classes(void)
 {
-    void *small = runmem_get(700);
-    int before = runmem_cached(700);
-    memset(small, 0x11, 700);
+    void *small = runmem_get(650);
+    int before = runmem_cached(650);
+    memset(small, 0x11, 650);
     runmem_put(small);
-    CU_ASSERT_EQUAL(runmem_cached(700), before + 1);
-    CU_ASSERT_EQUAL(runmem_cached(760), before + 1);     /* same class */
+    CU_ASSERT_EQUAL(runmem_cached(650), before + 1);
+    CU_ASSERT_EQUAL(runmem_cached(700), before + 1);     /* same class */
     void *big = runmem_get(SIZE);
     CU_ASSERT_PTR_NOT_EQUAL(big, small);                 /* not too small */
     runmem_put(big);
-    void *again = runmem_get(768);                       /* the class's top */
+    void *again = runmem_get(704);                       /* the class's top */
     CU_ASSERT_PTR_EQUAL(again, small);
-    memset(again, 0x22, 768);
+    memset(again, 0x22, 704);
     runmem_put(again);
 
     int huge_before = runmem_cached(1 << 20);
