@@ -410,9 +410,10 @@ static const char *emit_keep_nodes(Emitter *e, FILE *out, const char *name,
     return array;
 }
 
-/* A delay's row ends with what a run waiting in it keeps (keep.h); the
- * arrays go before the table. */
-static const char *keep_fields(Emitter *e, FILE *out, const Flow *flow,
+/* Writes the FlKeepList of what a run waiting in step s keeps (keep.h)
+ * with its arrays, if s is a delay, and returns the C of the row's keep
+ * field: the list's address, or NULL. */
+static const char *emit_keep_list(Emitter *e, FILE *out, const Flow *flow,
                                const Step *s)
 {
     KeepNode **nodes;
@@ -441,7 +442,7 @@ static void emit_step_table(Emitter *e, FILE *out, const Flow *flow)
     const char **keeps = arena_alloc(e->arena, (size_t)w->step_count * sizeof *keeps);
     fputc('\n', out);
     for (int i = 0; i < w->step_count; i++)
-        keeps[i] = keep_fields(e, out, flow, w->all_steps[i]);
+        keeps[i] = emit_keep_list(e, out, flow, w->all_steps[i]);
     fprintf(out, "static const FlStepInfo w%d_steps[] = {\n", e->wf_index);
     for (int i = 0; i < w->step_count; i++) {
         const Step *s = w->all_steps[i];

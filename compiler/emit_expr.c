@@ -47,7 +47,7 @@ static int env_index(const Emitter *e, const char *name)
     abort();   /* the checker collected every env name: our bug */
 }
 
-/* The literal name a segment selects (.name or ["name"]), else NULL. */
+/* The C for segment seg of a path applied to the C expression base. */
 static const char *emit_segment(Emitter *e, const char *base, const Expr *seg)
 {
     const char *name = expr_segment_name(seg);

@@ -528,7 +528,7 @@ typedef int (*FlStepFn)(FlRun *run);
  * whose value is not an object. */
 typedef struct FlKeep FlKeep;
 struct FlKeep {
-    int step;                /* the top level: whose output */
+    int step;                /* the top level: whose output (0 below) */
     const char *field;       /* below it: the member's key */
     uint32_t field_len;
     const FlKeep *sub;       /* what of the value is kept; */

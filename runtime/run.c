@@ -56,6 +56,7 @@ typedef enum {
     JP_ACKED         /* its acknowledgement is durable: steps recorded */
 } JournalPhase;
 
+/* A field added here must also be copied, or not, in run_compact(). */
 struct FlRun {
     FlArena arena;
     const FlWorkflow *wf;
@@ -570,25 +571,37 @@ void run_park(FlRun *run)
 
 /* ---- compact runs --------------------------------------------------------- */
 
-/* Whether run, parked in a delay, moves into a compact copy first: only
- * a run whose caller has its answer (no connection, no deadline, nothing
- * else re-enters or answers it) and that waits for its timer alone. */
+/* Whether run, parked in a delay (wait_long: set by the last
+ * run_set_wake(), read only for a run parked for its timer alone), moves
+ * into a compact copy first: only a run that answered its caller itself,
+ * with nothing held for the journal.  A run that ever waited unanswered
+ * had its 504 deadline armed, and then the deadline or shutdown's 503 may
+ * be answering it on another thread right now: deliver() there still
+ * uses the old run, so such a run keeps it. */
 static bool waits_long(const FlRun *run)
 {
-    return run->wait_long && is_answered(run) && !run->conn && !run->holding
-           && !run->wait_start;
+    return run->wait_long && !run->wait_start && !run->holding
+           && !atomic_load_explicit(&run->deadline_armed, memory_order_relaxed)
+           && is_answered(run);
 }
 
 /* Moves run into a new one holding what FlStepInfo.keep of its delay
  * lists (keep.c) - the same run to everyone else: same id, position,
- * admission slot - and drops the old one's execution reference.  The old
- * one lives on while its request holds it (until libmicrohttpd has sent
- * the answer), and is then freed, back to its thread's cache at once. */
+ * admission slot - and drops the old one's execution reference; returns
+ * the new one, or old when the copy would be no smaller than it.  The
+ * old one lives on while its request holds it (until libmicrohttpd has
+ * sent the answer), and is then freed, back to its thread's cache at
+ * once.  The fields are copied one by one, not as a block: the request's
+ * thread may be releasing the old run meanwhile (its reference count), and
+ * a field added to FlRun must be considered here. */
 static FlRun *run_compact(FlRun *old)
 {
     const FlStepInfo *delay = &old->wf->steps[old->current];
     int n = old->wf->step_count;
     size_t kept = keep_size(delay, old->outputs, n);
+    if (kept + COMPACT_SLACK >= RUN_FIRST_BLOCK && !old->arena.blocks)
+        return old;            /* no smaller (values kept whole, shared
+                                  ones copied for each use) */
     FlRun *run = runmem_get(sizeof *run + kept + COMPACT_SLACK);
     *run = (FlRun){
         .wf = old->wf, .next = old->next, .current = old->current,
@@ -612,6 +625,11 @@ static FlRun *run_compact(FlRun *old)
     run->outputs = keep_copy(delay, old->outputs, n, run->first);
     fl_arena_init(&run->arena, run->first + kept, COMPACT_SLACK);
     run_release(old);
+    if (log_enabled(FL_LOG_DEBUG)) {
+        char msg[64];
+        snprintf(msg, sizeof msg, "keeps %zu bytes while it waits", sizeof *run + kept);
+        event_log(run, FL_LOG_DEBUG, "compacted", true, msg, -1);
+    }
     return run;
 }
 

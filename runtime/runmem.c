@@ -33,7 +33,10 @@
 #include <stdlib.h>
 
 enum {
-    CACHE_MAX = 512,     /* blocks per class and thread: 1.3 MB of full runs */
+    /* blocks per class and thread: 1.3 MB of full runs.  A thread that
+     * made blocks of every class could keep 38 MB; a workflow uses the
+     * full-run class and the few sizes of its compact runs. */
+    CACHE_MAX = 512,
     CLASS_BYTES = 64,
     CLASSES = 48         /* blocks of up to 3 KB */
 };

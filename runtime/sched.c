@@ -363,11 +363,15 @@ static bool lane_holds(const FlTimer *t)
     return t->slot >= l->head && t->slot < l->tail && lane_at(l, t->slot)->timer == t;
 }
 
+/* A cancelled timer leaves a hole; holes at either end go at once (a
+ * position given back at the tail is checked by lane_holds() like any). */
 static void lane_cancel(FlTimer *t)
 {
     Lane *l = &timers.lanes[t->lane - 1];
     lane_at(l, t->slot)->timer = NULL;
     t->lane = 0;
+    while (l->tail > l->head && !lane_at(l, l->tail - 1)->timer)
+        l->tail--;
     lane_trim(l);
 }
 
@@ -381,12 +385,13 @@ static FlTimer *lane_take(int i)
     return t;
 }
 
-/* Where the earliest timer of all is: a lane's index, LANES for the
- * heap's top, -1 when there is none; *due_ms gets its due time.  Called
- * with the lock held. */
+enum { IN_HEAP = LANES };       /* earliest(): the heap's top */
+
+/* Where the earliest timer of all is: a lane's index, IN_HEAP, or -1 when
+ * there is none; *due_ms gets its due time.  Called with the lock held. */
 static int earliest(int64_t *due_ms)
 {
-    int where = timers.len ? LANES : -1;
+    int where = timers.len ? IN_HEAP : -1;
     *due_ms = timers.len ? timers.heap[0]->due_ms : INT64_MAX;
     for (int i = 0; i < LANES; i++) {
         const Lane *l = &timers.lanes[i];
@@ -401,7 +406,7 @@ static int earliest(int64_t *due_ms)
 /* Takes the earliest timer, where earliest() found it. */
 static FlTimer *take_at(int where)
 {
-    if (where < LANES)
+    if (where != IN_HEAP)
         return lane_take(where);
     FlTimer *t = timers.heap[0];
     heap_remove(0);

@@ -30,8 +30,7 @@ compile() {   # compile OUT WORKFLOW...
 echo "e2e compiled: building handlers"
 compile main "$WF/respond-then-tail.json" "$WF/branch-default.json" \
     "$WF/no-response.json" "$WF/delay-first.json" "$WF/echo.json" \
-    "$WF/failing.json" "$WF/response-continue.json" "$WF/long-tail.json" \
-    "$WF/keep-after-delay.json" || exit 1
+    "$WF/failing.json" "$WF/response-continue.json" "$WF/long-tail.json" || exit 1
 compile sleepers "$WF/sleepers.json" || exit 1
 compile payment "$ROOT/examples/payment.json" || exit 1
 
@@ -56,21 +55,6 @@ test_respond_then_tail() {
         test ! -s tail.log
     expect_true "respond: tail line after the delay" \
         wait_for_line tail.log '^tail ord-1 after 2000$' 15
-}
-
-# ---- a run waiting 150 ms keeps only what its later steps read (keep.h) -----
-# Fields, nested fields, a literal and a computed index, a value used whole,
-# a duplicated key (the first counts), outputs of earlier steps, a header:
-# each must read as without the copy (the same line with a 10 ms delay,
-# which is not copied, was checked when this test was written).
-test_keep_after_delay() {
-    http POST "$URL/keep?i=2&z=1" -H 'Content-Type: application/json' -H 'X-Tag: t-7' \
-        -d '{"id":"k-1","a":41,"nested":{"deep":{"x":"dx","y":"dy"},"n":1},"list":[10,20,30],"items":["i0","i1","i2"],"obj":{"b":[1,{"c":null}]},"dup":"first","dup":"second","pad":"..."}'
-    expect_eq "keep: answered" "$HTTP_STATUS" 200
-    expect_true "keep: the step after the gate ran" \
-        wait_for_line keep.log '^n-k-1 POST$' 15
-    expect_eq "keep: the tail read what it would have without the copy" \
-        "$(grep '^k-1' keep.log)" 'k-1|dx|20|i2|{"b":[1,{"c":null}]}|42|true|t-7|150||2|first'
 }
 
 # ---- §4.3: a response-free branch gets 202 at once ---------------------------
@@ -209,7 +193,6 @@ test_routing() {
 }
 
 test_respond_then_tail
-test_keep_after_delay
 test_branch_default
 test_no_response
 test_delay_first
@@ -263,6 +246,35 @@ test_cli() {
     stop_handler "$HANDLER_PID"
 }
 
+# ---- a run waiting 150 ms keeps only what its later steps read (keep.h) -----
+# Fields, nested fields, a literal and a computed index, a value used whole,
+# a duplicated key (the first counts), outputs of earlier steps, a header:
+# each must read as it does after a 10 ms delay, whose run is not copied
+# (the same workflow under another path).  The debug log says which runs
+# were copied.
+test_keep_after_delay() {
+    local body='{"id":"k-1","a":41,"nested":{"deep":{"x":"dx","y":"dy"},"n":1},"list":[10,20,30],"items":["i0","i1","i2"],"obj":{"b":[1,{"c":null}]},"dup":"first","dup":"second","pad":"..."}'
+    sed -e 's#"/keep"#"/keep-short"#' -e 's/"ms": 150/"ms": 10/' \
+        -e 's/keep\.log/keep-short.log/g' -e 's/"keep-after-delay"/"keep-short-delay"/' \
+        "$WF/keep-after-delay.json" > keep-short-delay.json
+    compile keep "$WF/keep-after-delay.json" keep-short-delay.json || return 1
+    start_handler keep.err ./keep --listen 127.0.0.1:0 --log-level debug || return 1
+    for path in keep keep-short; do
+        http POST "$HANDLER_URL/$path?i=2&z=1" -H 'Content-Type: application/json' \
+            -H 'X-Tag: t-7' -d "$body"
+        expect_eq "$path: answered" "$HTTP_STATUS" 200
+        expect_true "$path: the step after the gate ran" \
+            wait_for_line "$path.log" '^n-k-1 POST$' 15
+    done
+    expect_eq "keep: the tail read what it would have without the copy" \
+        "$(grep '^k-1' keep.log)" 'k-1|dx|20|i2|{"b":[1,{"c":null}]}|42|true|t-7|150||2|first'
+    expect_eq "keep: the same as after the 10 ms delay, not copied" \
+        "$(grep '^k-1' keep.log | sed 's/|150|/|10|/')" "$(grep '^k-1' keep-short.log)"
+    expect_eq "keep: only the 150 ms delay's run was copied" \
+        "$(grep -c '"event":"compacted"' keep.err)" 1
+    stop_handler "$HANDLER_PID"
+}
+
 # ---- 5,000 runs waiting in a delay, thread count unchanged ---------------------------
 test_sleepers() {
     start_handler sleepers.err ./sleepers --listen 127.0.0.1:0 || return 1
@@ -304,6 +316,7 @@ test_goldens_compile() {
 
 test_payment
 test_cli
+test_keep_after_delay
 test_goldens_compile
 test_sleepers
 test_deterministic
