@@ -41,6 +41,22 @@ static const char *copy_bytes(Space *s, const char *p, size_t len)
     return q;
 }
 
+static void copy_kept(Space *s, const FlValue *v, const FlKeep *keep, int n,
+                      FlValue *out);
+
+/* Copies member m, of its value what the n nodes at keep list (none: all
+ * of it); *to (unless NULL: counting) gets the copy. */
+static void copy_member(Space *s, const FlMember *m, const FlKeep *keep, int n,
+                        FlMember *to)
+{
+    const char *key = copy_bytes(s, m->key, m->klen);
+    copy_kept(s, &m->value, keep, n, to ? &to->value : NULL);
+    if (to) {
+        to->key = key;
+        to->klen = m->klen;
+    }
+}
+
 /* Copies all of v into s; *out (unless NULL: counting) gets the copy. */
 static void copy_value(Space *s, const FlValue *v, FlValue *out)
 {
@@ -54,15 +70,8 @@ static void copy_value(Space *s, const FlValue *v, FlValue *out)
         c.u.items = items;
     } else if (v->type == FL_OBJECT) {
         FlMember *ms = space_take(s, v->len * sizeof *ms);
-        for (uint32_t i = 0; i < v->len; i++) {
-            const FlMember *m = &v->u.members[i];
-            const char *key = copy_bytes(s, m->key, m->klen);
-            copy_value(s, &m->value, ms ? &ms[i].value : NULL);
-            if (ms) {
-                ms[i].key = key;
-                ms[i].klen = m->klen;
-            }
-        }
+        for (uint32_t i = 0; i < v->len; i++)
+            copy_member(s, &v->u.members[i], NULL, 0, ms ? &ms[i] : NULL);
         c.u.members = ms;
     }
     if (out)
@@ -98,17 +107,8 @@ static void copy_kept(Space *s, const FlValue *v, const FlKeep *keep, int n,
     uint32_t j = 0;
     for (int i = 0; i < n; i++) {
         const FlMember *m = member_of(v, &keep[i]);
-        if (!m)
-            continue;
-        FlMember *to = ms ? &ms[j] : NULL;
-        j++;
-        const char *key = copy_bytes(s, m->key, m->klen);
-        copy_kept(s, &m->value, keep[i].sub, keep[i].sub_count,
-                  to ? &to->value : NULL);
-        if (to) {
-            to->key = key;
-            to->klen = m->klen;
-        }
+        if (m)
+            copy_member(s, m, keep[i].sub, keep[i].sub_count, ms ? &ms[j++] : NULL);
     }
     if (out)
         *out = (FlValue){ .type = FL_OBJECT, .len = present, .u = { .members = ms } };

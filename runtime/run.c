@@ -605,9 +605,7 @@ static FlRun *run_compact(FlRun *old)
     FlRun *run = runmem_get(sizeof *run + kept + COMPACT_SLACK);
     *run = (FlRun){
         .wf = old->wf, .next = old->next, .current = old->current,
-        .refs = 1, .answered = true,
-        .deadline_armed = atomic_load_explicit(&old->deadline_armed,
-                                               memory_order_relaxed),
+        .refs = 1, .answered = true,   /* deadline_armed: never (waits_long) */
         .received_ms = old->received_ms, .started_ms = old->started_ms,
         .wake_ms = old->wake_ms, .slot = atomic_exchange(&old->slot, LIM_NONE),
         .step_started_us = old->step_started_us, .waited = old->waited,

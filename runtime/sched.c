@@ -72,7 +72,8 @@ typedef struct {
 typedef struct {
     LaneSlot *slots;
     size_t cap;                 /* 0 or a power of two */
-    uint64_t head, tail;        /* positions only grow: never reused */
+    uint64_t head, tail;        /* positions; one given back at the tail
+                                   (lane_cancel) may be given again */
 } Lane;
 
 static struct {
