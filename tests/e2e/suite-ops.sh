@@ -426,13 +426,21 @@ test_max_queue() {
 # ---- graceful shutdown -------------------------------------------------------
 
 test_shutdown_burst() {
-    local dir=$E2E_DIR/drain w1 w2 t0 took
+    local dir=$E2E_DIR/drain w1 w2 t0 took i
     start drain --grace-ms 10000 || { fail "shutdown: start"; return; }
     many_ids "$dir/w1" 40 '/ops/tail?ms=1500' d1- &
     w1=$!
     sleep 0.3
     t0=$(now_ms)
     kill -TERM "$PID"
+    # "after SIGTERM" is after the handler has seen it: on a busy machine
+    # the signal can take a while to be handled, and a request before that
+    # is rightly accepted
+    for ((i = 0; i < 250; i++)); do
+        http GET "$URL/healthz"
+        [ "$HTTP_STATUS" = 503 ] && break
+        sleep 0.02
+    done
     many_ids "$dir/w2" 20 '/ops/tail?ms=1500' d2- &
     w2=$!
     sleep 0.2
