@@ -10,6 +10,7 @@
  * steps follow their gate. */
 #include "emit.h"
 
+#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -21,185 +22,307 @@
 
 static const char *step_fn_name(Emitter *e, const Step *s)
 {
-    return arena_sprintf(e->arena, "w%d_%s", e->wf_index, s->key);
+    return e->fn_names[s->index];
 }
 
+/* The C of a next-step index: a step's enum constant or FL_NEXT_END. */
 static const char *next_text(Emitter *e, int next)
 {
-    return next < 0 ? "FL_NEXT_END" : arena_sprintf(e->arena, "%d", next);
+    return next < 0 ? "FL_NEXT_END" : e->step_names[next];
 }
 
-static void emit_return(Emitter *e, const char *indent, int next)
+static const CExpr *step_atom(Emitter *e, const Step *s)
 {
-    if (next < 0) {
-        fprintf(e->fn, "%sreturn FL_NEXT_END;\n", indent);
+    return cx_atom(e, e->step_names[s->index], 0);
+}
+
+static void emit_return(Emitter *e, int next)
+{
+    emit_line(e, "return %s;", next_text(e, next));
+}
+
+/* Calls the step helper `call`; when it may fail (return -1), fails the
+ * step on a negative result. */
+static void emit_checked(Emitter *e, const Step *s, const CExpr *call,
+                         bool can_fail, int next)
+{
+    if (!can_fail) {
+        emit_stmt(e, "", call, ";");
         return;
     }
-    const Step *s = e->wf->all_steps[next];
-    fprintf(e->fn, "%sreturn %d;  /* -> %s */\n", indent, next, s->key);
-}
-
-/* Fails the step when the helper call returned a negative value. */
-static void emit_fail_check(Emitter *e, const Step *s, const char *call,
-                            int next)
-{
+    e->hang = 4;   /* apart from the statement under the if */
+    emit_stmt(e, "if (", call, " < 0)");
+    e->hang = 0;
     /* A webhook_response that fails under on_error continue has answered
      * nothing, and no other response can follow it on this path (the
      * checker allows one per path): the default 202 goes out right away. */
     if (s->type == ST_RESPONSE && s->on_error_continue) {
-        fprintf(e->fn,
-                "    if (%s < 0) {\n"
-                "        int next = fl_step_failed(r, %d, fl_run_error(r), %s);\n"
-                "        fl_respond_default(r);  /* no response can follow */\n"
-                "        return next;\n"
-                "    }\n",
-                call, s->index, next_text(e, next));
+        emit_line(e, "{");
+        emit_line(e, "    int next = fl_step_failed(r, %s, fl_run_error(r), %s);",
+                  e->step_names[s->index], next_text(e, next));
+        emit_line(e, "    fl_respond_default(r);  /* no response can follow */");
+        emit_line(e, "    return next;");
+        emit_line(e, "}");
         return;
     }
-    fprintf(e->fn,
-            "    if (%s < 0)\n"
-            "        return fl_step_failed(r, %d, fl_run_error(r), %s);\n",
-            call, s->index, next_text(e, next));
+    emit_line(e, "    return fl_step_failed(r, %s, fl_run_error(r), %s);",
+              e->step_names[s->index], next_text(e, next));
 }
 
-/* The C for field of the value expression v: kN.u.s for a constant &kN,
- * else v->u.s. */
-static const char *field_of(Emitter *e, const char *v, const char *field)
+/* The literal C string for s. */
+static const CExpr *c_string(Emitter *e, const char *s)
 {
-    if (v[0] == '&')
-        return arena_sprintf(e->arena, "%s.%s", v + 1, field);
-    return arena_sprintf(e->arena, "%s->%s", v, field);
+    return cx_atom(e, cwrite_string(e->arena, s, strlen(s)), 0);
+}
+
+static const CExpr *c_int(Emitter *e, long n)
+{
+    return cx_atom(e, arena_sprintf(e->arena, "%ld", n), 0);
+}
+
+static const CExpr *c_bool(Emitter *e, bool b)
+{
+    return cx_atom(e, b ? "true" : "false", 0);
+}
+
+/* Declares a `type` holding the initializer of the n fields: at file
+ * scope as w<N>_<key>_<what>, once per program, when they are all
+ * constant, else as the local <what>.  Returns the name it has. */
+static const char *emit_struct(Emitter *e, const Step *s, const char *type,
+                               const char *what, const CInit *fields, int n)
+{
+    if (cx_struct_is_constant(fields, n))
+        return emit_shared_const(e, type, arena_sprintf(e->arena, "%s_%s",
+                                                        step_fn_name(e, s), what),
+                                 "", cx_struct(e, fields, n, 0));
+    emit_line(e, "const %s %s = %s;", type, what,
+              cx_struct(e, fields, n, e->indent));
+    return what;
 }
 
 /* ---- one function per step type -------------------------------------- */
 
-static const char *condition_call(Emitter *e, const Condition *c)
+/* The index of pattern in the program's `matches` table, added once. */
+static int regex_index(Emitter *e, const char *pattern)
 {
-    static const char *const names[] = {
-        [COND_EQUALS] = "equals", [COND_NOT_EQUALS] = "not_equals",
-        [COND_CONTAINS] = "contains", [COND_NOT_CONTAINS] = "not_contains",
-        [COND_STARTS_WITH] = "starts_with", [COND_ENDS_WITH] = "ends_with",
-        [COND_GREATER_THAN] = "greater_than",
-        [COND_GREATER_OR_EQUAL] = "greater_or_equal",
-        [COND_LESS_THAN] = "less_than", [COND_LESS_OR_EQUAL] = "less_or_equal",
-        [COND_IS_EMPTY] = "is_empty", [COND_IS_NOT_EMPTY] = "is_not_empty",
-        [COND_EXISTS] = "exists", [COND_MATCHES] = "matches",
-    };
-    const char *left = emit_template_value(e, c->left);
-    if (c->op == COND_MATCHES) {
-        e->regexes = (const char **)arena_push(e->arena, (void **)e->regexes,
-                                               &e->regex_count, &e->regex_cap,
-                                               (void *)c->pattern);
-        return arena_sprintf(e->arena, "fl_cond_matches(fl_regex(%d), %s)",
-                             e->regex_count - 1, left);
-    }
-    if (!c->right)
-        return arena_sprintf(e->arena, "fl_cond_%s(%s)", names[c->op], left);
-    return arena_sprintf(e->arena, "fl_cond_%s(%s, %s)", names[c->op], left,
-                         emit_template_value(e, c->right));
+    for (int i = 0; i < e->regex_count; i++)
+        if (strcmp(e->regexes[i], pattern) == 0)
+            return i;
+    e->regexes = (const char **)arena_push(e->arena, (void **)e->regexes,
+                                           &e->regex_count, &e->regex_cap,
+                                           (void *)pattern);
+    return e->regex_count - 1;
 }
 
-/* The gate's condition as a C boolean; operands are computed first. */
-static const char *gate_condition(Emitter *e, const GateConfig *g)
+static const CExpr *condition_call(Emitter *e, const Condition *c)
 {
-    if (g->condition)
-        return arena_sprintf(e->arena, "fl_truthy(%s)",
-                             emit_template_value(e, g->condition));
-    const char *all = "";
-    const char *join = g->match_any ? " || " : " && ";
-    for (int i = 0; i < g->condition_count; i++) {
-        const char *c = arena_sprintf(e->arena, "c%d", i + 1);
-        fprintf(e->fn, "    bool %s = %s;\n", c,
-                condition_call(e, &g->conditions[i]));
-        all = arena_sprintf(e->arena, "%s%s%s", all, i ? join : "", c);
+    static const char *const fns[] = {
+        [COND_EQUALS] = "fl_cond_equals", [COND_NOT_EQUALS] = "fl_cond_not_equals",
+        [COND_CONTAINS] = "fl_cond_contains",
+        [COND_NOT_CONTAINS] = "fl_cond_not_contains",
+        [COND_STARTS_WITH] = "fl_cond_starts_with",
+        [COND_ENDS_WITH] = "fl_cond_ends_with",
+        [COND_GREATER_THAN] = "fl_cond_greater_than",
+        [COND_GREATER_OR_EQUAL] = "fl_cond_greater_or_equal",
+        [COND_LESS_THAN] = "fl_cond_less_than",
+        [COND_LESS_OR_EQUAL] = "fl_cond_less_or_equal",
+        [COND_IS_EMPTY] = "fl_cond_is_empty",
+        [COND_IS_NOT_EMPTY] = "fl_cond_is_not_empty",
+        [COND_EXISTS] = "fl_cond_exists", [COND_MATCHES] = "fl_cond_matches",
+    };
+    const CExpr *left = emit_template_value(e, c->left);
+    if (c->op == COND_MATCHES)
+        return cx_call_n(e, fns[c->op], 2,
+                         cx_call_n(e, "fl_regex", 1,
+                                   c_int(e, regex_index(e, c->pattern))),
+                         left);
+    if (!c->right)
+        return cx_call_n(e, fns[c->op], 1, left);
+    return cx_call_n(e, fns[c->op], 2, left, emit_template_value(e, c->right));
+}
+
+/* Whether computing t takes statements (it is rendered text). */
+static bool needs_statements(const Template *t)
+{
+    if (!t || t->whole)
+        return false;
+    for (int i = 0; i < t->count; i++)
+        if (t->parts[i].kind == TP_EXPR)
+            return true;
+    return false;
+}
+
+static bool condition_needs_statements(const Condition *c)
+{
+    return needs_statements(c->left)
+           || (c->op != COND_MATCHES && needs_statements(c->right));
+}
+
+/* The conditions from *i on, joined by op, up to the next one whose
+ * operands need statements (rendered text) first; *i moves past them. */
+static const CExpr *condition_run(Emitter *e, const GateConfig *g,
+                                  const char *op, int *i)
+{
+    const CExpr *run = condition_call(e, &g->conditions[(*i)++]);
+    while (*i < g->condition_count
+           && !condition_needs_statements(&g->conditions[*i]))
+        run = cx_infix(e, run, op, condition_call(e, &g->conditions[(*i)++]));
+    return run;
+}
+
+/* bool pass = the gate's conditions, stopping at the first that decides:
+ * one && (or ||) chain, and a block for each condition that needs
+ * statements first, entered only while the answer is still open. */
+static void emit_conditions(Emitter *e, const GateConfig *g)
+{
+    const char *op = g->match_any ? "||" : "&&";
+    int i = 0;
+    emit_stmt(e, "bool pass = ", condition_run(e, g, op, &i), ";");
+    while (i < g->condition_count) {
+        emit_line(e, "if (%spass) {", g->match_any ? "!" : "");
+        e->indent += 4;
+        emit_stmt(e, "pass = ", condition_run(e, g, op, &i), ";");
+        e->indent -= 4;
+        emit_line(e, "}");
     }
-    return all;
 }
 
 static void emit_gate(Emitter *e, const Step *s, const FlowEdge *edge)
 {
-    fprintf(e->fn, "    bool pass = %s;\n", gate_condition(e, &s->as.gate));
-    fprintf(e->fn, "    fl_step_done(r, %d, pass ? &fl_gate_true : "
-                   "&fl_gate_false);\n", s->index);
-    fputs("    if (pass) {\n", e->fn);
+    const GateConfig *g = &s->as.gate;
+    if (g->condition)
+        emit_stmt(e, "bool pass = ",
+                  emit_truthy(e, emit_template_value(e, g->condition)), ";");
+    else
+        emit_conditions(e, g);
+    emit_line(e, "fl_step_done(r, %s, pass ? &fl_gate_true : &fl_gate_false);",
+              e->step_names[s->index]);
+    emit_line(e, "if (pass)%s", edge->default_on_true ? " {" : "");
+    e->indent += 4;
     if (edge->default_on_true)
-        fputs("        fl_respond_default(r);  /* no response can follow */\n",
-              e->fn);
-    emit_return(e, "        ", edge->on_true);
-    fputs("    }\n", e->fn);
+        emit_line(e, "fl_respond_default(r);  /* no response can follow */");
+    emit_return(e, edge->on_true);
+    e->indent -= 4;
+    if (edge->default_on_true)
+        emit_line(e, "}");
     if (edge->default_on_false)
-        fputs("    fl_respond_default(r);  /* no response can follow */\n",
-              e->fn);
-    emit_return(e, "    ", edge->on_false);
+        emit_line(e, "fl_respond_default(r);  /* no response can follow */");
+    emit_return(e, edge->on_false);
 }
 
-static const char *emit_headers(Emitter *e, const NamedTemplate *h, int count)
+/* Whether the header values can make the helper fail: one is rendered at
+ * run time, or holds CR, LF or NUL. */
+static bool headers_can_fail(const NamedTemplate *h, int count)
+{
+    for (int i = 0; i < count; i++) {
+        const Template *t = h[i].tmpl;
+        for (int j = 0; j < t->count; j++)
+            if (t->parts[j].kind == TP_EXPR
+                || memchr(t->parts[j].text, '\r', t->parts[j].len)
+                || memchr(t->parts[j].text, '\n', t->parts[j].len)
+                || memchr(t->parts[j].text, '\0', t->parts[j].len))
+                return true;
+    }
+    return false;
+}
+
+/* The FlHeader array of the count headers (static when every value is
+ * constant), or NULL when there are none. */
+static const CExpr *emit_headers(Emitter *e, const Step *s,
+                                 const NamedTemplate *h, int count)
 {
     if (count == 0)
         return NULL;
-    const char **values = arena_alloc(e->arena, sizeof *values * (size_t)count);
-    for (int i = 0; i < count; i++)
-        values[i] = emit_template_text(e, h[i].tmpl);
+    const CExpr **values = arena_alloc(e->arena, sizeof *values * (size_t)count);
+    size_t *lens = arena_alloc(e->arena, sizeof *lens * (size_t)count);
+    bool constant = true;
+    for (int i = 0; i < count; i++) {
+        const char *text = template_constant_text(e->arena, h[i].tmpl, &lens[i]);
+        values[i] = text ? cx_atom(e, cwrite_string(e->arena, text, lens[i]), 0)
+                         : emit_template_text(e, h[i].tmpl);
+        constant &= text != NULL;
+    }
+    int ind = constant ? 4 : e->indent + 4;
+    const char *rows = "";
+    for (int i = 0; i < count; i++) {
+        bool literal = !(values[i]->facts & CX_RUNTIME);   /* text, not a value */
+        CInit f[] = {
+            { ".name", c_string(e, h[i].name) },
+            { ".value", literal ? values[i] : cx_member(e, values[i], "u.s") },
+            { ".value_len", literal ? c_int(e, (long)lens[i])
+                                    : cx_member(e, values[i], "len") },
+        };
+        rows = arena_sprintf(e->arena, "%s%*s%s,\n", rows, ind, "",
+                             cx_row(e, "", f, 3, ind));
+    }
+    if (constant)
+        return cx_atom(e, emit_shared_const(
+            e, "FlHeader", arena_sprintf(e->arena, "%s_headers", step_fn_name(e, s)),
+            "[]", arena_sprintf(e->arena, "{\n%s}", rows)), 0);
     const char *name = emit_local(e, "h");
-    fprintf(e->fn, "    FlHeader %s[%d] = {\n", name, count);
-    for (int i = 0; i < count; i++)
-        fprintf(e->fn, "        { %s, %s, %s },\n",
-                cwrite_string(e->arena, h[i].name, strlen(h[i].name)),
-                field_of(e, values[i], "u.s"), field_of(e, values[i], "len"));
-    fputs("    };\n", e->fn);
-    return name;
+    fprintf(e->fn, "%*sconst FlHeader %s[] = {\n%s%*s};\n", e->indent, "", name,
+            rows, e->indent, "");
+    return cx_local(e, name);
 }
 
-/* Sets resp.body for the response body; constant JSON is serialised here,
- * at compile time, and sent from static memory. */
-static void emit_body(Emitter *e, const Step *s)
+/* The response body's fields; constant JSON is serialised here, at
+ * compile time, and sent from static memory. */
+static void response_body(Emitter *e, const Step *s, CInit *body,
+                          CInit *len, CInit *is_static)
 {
-    const TValue *body = s->as.response.body;
-    if (!body)
+    const TValue *v = s->as.response.body;
+    if (!v)
         return;
-    const char *value;
-    if (tvalue_is_constant(body)) {
-        size_t len;
-        const char *text = body->kind == TV_TEMPLATE
-            ? template_constant_text(e->arena, body->tmpl, &len)
-            : cwrite_json(e->arena, body, &len);
-        fprintf(e->consts, "static const char w%d_%s_body[] = %s;\n",
-                e->wf_index, s->key, cwrite_string(e->arena, text, len));
-        fprintf(e->fn, "    resp.body = w%d_%s_body;\n", e->wf_index, s->key);
-        fprintf(e->fn, "    resp.body_len = sizeof w%d_%s_body - 1;\n",
-                e->wf_index, s->key);
-        fputs("    resp.body_static = true;\n", e->fn);
+    if (tvalue_is_constant(v)) {
+        size_t n;
+        const char *text = v->kind == TV_TEMPLATE
+            ? template_constant_text(e->arena, v->tmpl, &n)
+            : cwrite_json(e->arena, v, &n);
+        const char *name = emit_shared_const(
+            e, "char", arena_sprintf(e->arena, "%s_body", step_fn_name(e, s)),
+            "[]", cwrite_string(e->arena, text, n));
+        body->value = cx_atom(e, name, 0);
+        len->value = cx_atom(e, arena_sprintf(e->arena, "sizeof %s - 1", name), 0);
+        is_static->value = c_bool(e, true);
         return;
     }
-    if (body->kind == TV_TEMPLATE)
-        value = emit_template_text(e, body->tmpl);
-    else
-        value = emit_tvalue_json(e, body);
-    fprintf(e->fn, "    resp.body = %s;\n    resp.body_len = %s;\n",
-            field_of(e, value, "u.s"), field_of(e, value, "len"));
+    const CExpr *t = v->kind == TV_TEMPLATE ? emit_template_text(e, v->tmpl)
+                                            : emit_tvalue_json(e, v);
+    body->value = cx_member(e, t, "u.s");
+    len->value = cx_member(e, t, "len");
+}
+
+/* The status: a literal, or a template converted (and checked) first. */
+static const CExpr *response_status(Emitter *e, const Step *s, int next)
+{
+    const ResponseConfig *c = &s->as.response;
+    if (!c->status.is_template)
+        return c_int(e, c->status.value);
+    emit_stmt(e, "int status = ",
+              cx_call_n(e, "fl_status_from_value", 2, cx_run(e),
+                        emit_template_value(e, c->status.tmpl)), ";");
+    emit_checked(e, s, cx_local(e, "status"), true, next);
+    return cx_local(e, "status");
 }
 
 static void emit_response(Emitter *e, const Step *s, int next)
 {
     const ResponseConfig *c = &s->as.response;
-    const char *headers = emit_headers(e, c->headers, c->header_count);
-    fputs("    FlResponse resp = { 0 };\n", e->fn);
-    if (c->status.is_template) {
-        fprintf(e->fn, "    resp.status = fl_status_from_value(r, %s);\n",
-                emit_template_value(e, c->status.tmpl));
-        emit_fail_check(e, s, "resp.status", next);
-    } else {
-        fprintf(e->fn, "    resp.status = %ld;\n", c->status.value);
-    }
-    emit_body(e, s);
-    fprintf(e->fn, "    resp.content_type = %s;\n",
-            cwrite_string(e->arena, c->content_type, strlen(c->content_type)));
-    if (headers)
-        fprintf(e->fn, "    resp.headers = %s;\n    resp.header_count = %d;\n",
-                headers, c->header_count);
-    emit_fail_check(e, s, arena_sprintf(e->arena, "fl_respond(r, %d, &resp)",
-                                        s->index), next);
-    emit_return(e, "    ", next);
+    const CExpr *headers = emit_headers(e, s, c->headers, c->header_count);
+    CInit f[] = {
+        { ".status", response_status(e, s, next) },
+        { ".body", NULL }, { ".body_len", NULL }, { ".body_static", NULL },
+        { ".content_type", c_string(e, c->content_type) },
+        { ".headers", headers },
+        { ".header_count", headers ? c_int(e, c->header_count) : NULL },
+    };
+    response_body(e, s, &f[1], &f[2], &f[3]);
+    const char *resp = emit_struct(e, s, "FlResponse", "response", f,
+                                   sizeof f / sizeof f[0]);
+    emit_checked(e, s, cx_call_n(e, "fl_respond", 3, cx_run(e), step_atom(e, s),
+                                 cx_atom(e, arena_sprintf(e->arena, "&%s", resp), 0)),
+                 headers_can_fail(c->headers, c->header_count), next);
+    emit_return(e, next);
 }
 
 static void emit_set(Emitter *e, const Step *s, int next)
@@ -207,9 +330,9 @@ static void emit_set(Emitter *e, const Step *s, int next)
     const SetConfig *c = &s->as.set;
     TValue whole = { .kind = TV_OBJECT, .items = c->values, .keys = c->names,
                      .count = c->count, .path = s->path };
-    fprintf(e->fn, "    fl_step_done(r, %d, %s);\n", s->index,
-            emit_tvalue(e, &whole));
-    emit_return(e, "    ", next);
+    emit_stmt(e, "", cx_call_n(e, "fl_step_done", 3, cx_run(e), step_atom(e, s),
+                               emit_tvalue(e, &whole)), ";");
+    emit_return(e, next);
 }
 
 static void emit_log(Emitter *e, const Step *s, int next)
@@ -219,39 +342,32 @@ static void emit_log(Emitter *e, const Step *s, int next)
         [LOG_WARN] = "FL_LOG_WARN", [LOG_ERROR] = "FL_LOG_ERROR",
     };
     const LogConfig *c = &s->as.log;
-    const char *msg = emit_template_text(e, c->message);
-    const char *file = c->file ? cwrite_string(e->arena, c->file, strlen(c->file))
-                               : "NULL";
-    emit_fail_check(e, s,
-                    arena_sprintf(e->arena, "fl_log(r, %d, %s, %s, %s, %s)",
-                                  s->index, levels[c->level],
-                                  field_of(e, msg, "u.s"),
-                                  field_of(e, msg, "len"), file),
-                    next);
-    emit_return(e, "    ", next);
+    const CExpr *msg = emit_template_text(e, c->message);
+    const CExpr *args[] = {
+        cx_run(e), step_atom(e, s), cx_atom(e, levels[c->level], 0),
+        cx_member(e, msg, "u.s"), cx_member(e, msg, "len"),
+        c->file ? c_string(e, c->file) : cx_atom(e, "NULL", 0),
+    };
+    /* only writing a file can fail */
+    emit_checked(e, s, cx_call(e, "fl_log", args, 6), c->file != NULL, next);
+    emit_return(e, next);
 }
 
 static void emit_delay(Emitter *e, const Step *s, int next)
 {
     const IntOrTemplate *ms = &s->as.delay.ms;
-    const char *value;
-    if (ms->is_template) {
-        value = emit_template_value(e, ms->tmpl);
-    } else {
-        const char *name = arena_sprintf(e->arena, "k%d", ++e->const_count);
-        fprintf(e->consts, "static const FlValue %s = FL_NUMBER_LIT(%ld);\n",
-                name, ms->value);
-        value = arena_sprintf(e->arena, "&%s", name);
-    }
-    emit_fail_check(e, s, arena_sprintf(e->arena, "fl_delay(r, %d, %s, %s)",
-                                        s->index, value, next_text(e, next)),
-                    next);
-    fputs("    return FL_NEXT_WAIT;\n", e->fn);
+    const CExpr *value = ms->is_template ? emit_template_value(e, ms->tmpl)
+                                         : emit_const_number(e, (double)ms->value);
+    /* a literal is a non-negative number, checked here */
+    emit_checked(e, s, cx_call_n(e, "fl_delay", 4, cx_run(e), step_atom(e, s),
+                                 value, cx_atom(e, next_text(e, next), 0)),
+                 ms->is_template, next);
+    emit_line(e, "return FL_NEXT_WAIT;");
 }
 
 /* The request body: constant bodies become static text, compact JSON
  * serialised here; a string body is text, anything else JSON. */
-static const char *http_body(Emitter *e, const TValue *body)
+static const CExpr *http_body(Emitter *e, const TValue *body)
 {
     if (tvalue_is_constant(body)) {
         size_t len;
@@ -266,32 +382,34 @@ static const char *http_body(Emitter *e, const TValue *body)
 }
 
 /* The rendered request goes to fl_http(), which continues the run at next
- * when the answer is in (or fails the step); the run waits on no thread. */
+ * when the answer is in (or fails the step); the run waits on no thread.
+ * fl_http() can always fail: the HTTP client may not be running. */
 static void emit_http(Emitter *e, const Step *s, int next)
 {
     const HttpConfig *c = &s->as.http;
-    const char *method = c->method ? emit_template_text(e, c->method)
-                                   : emit_const_string(e, "GET", 3);
-    const char *url = emit_template_text(e, c->url);
-    const char *headers = emit_headers(e, c->headers, c->header_count);
-    const char *body = c->body ? http_body(e, c->body) : NULL;
-    fprintf(e->fn, "    const FlHttpRequest req = {\n"
-                   "        .method = %s,\n        .url = %s,\n", method, url);
-    if (headers)
-        fprintf(e->fn, "        .headers = %s,\n        .header_count = %d,\n",
-                headers, c->header_count);
-    if (body)
-        fprintf(e->fn, "        .body = %s,\n        .body_is_json = %s,\n", body,
-                c->body->kind == TV_TEMPLATE ? "false" : "true");
-    fprintf(e->fn, "        .timeout_ms = %ld,\n        .retries = %ld,\n"
-                   "        .fail_on_status = %s,\n        .follow_redirects = %s,\n"
-                   "        .max_response_bytes = %ld,\n    };\n",
-            c->timeout_ms, c->retries, c->fail_on_status ? "true" : "false",
-            c->follow_redirects ? "true" : "false", c->max_response_bytes);
-    emit_fail_check(e, s, arena_sprintf(e->arena, "fl_http(r, %d, &req, %s)",
-                                        s->index, next_text(e, next)),
-                    next);
-    fputs("    return FL_NEXT_WAIT;\n", e->fn);
+    const CExpr *method = c->method ? emit_template_text(e, c->method)
+                                    : emit_const_string(e, "GET", 3);
+    const CExpr *url = emit_template_text(e, c->url);
+    const CExpr *headers = emit_headers(e, s, c->headers, c->header_count);
+    const CExpr *body = c->body ? http_body(e, c->body) : NULL;
+    CInit f[] = {
+        { ".method", method }, { ".url", url }, { ".headers", headers },
+        { ".header_count", headers ? c_int(e, c->header_count) : NULL },
+        { ".body", body },
+        { ".body_is_json", body ? c_bool(e, c->body->kind != TV_TEMPLATE) : NULL },
+        { ".timeout_ms", c_int(e, c->timeout_ms) },
+        { ".retries", c_int(e, c->retries) },
+        { ".fail_on_status", c_bool(e, c->fail_on_status) },
+        { ".follow_redirects", c_bool(e, c->follow_redirects) },
+        { ".max_response_bytes", c_int(e, c->max_response_bytes) },
+    };
+    const char *req = emit_struct(e, s, "FlHttpRequest", "request", f,
+                                  sizeof f / sizeof f[0]);
+    emit_checked(e, s, cx_call_n(e, "fl_http", 4, cx_run(e), step_atom(e, s),
+                                 cx_atom(e, arena_sprintf(e->arena, "&%s", req), 0),
+                                 cx_atom(e, next_text(e, next), 0)),
+                 true, next);
+    emit_line(e, "return FL_NEXT_WAIT;");
 }
 
 /* ---- a step function --------------------------------------------------- */
@@ -310,28 +428,36 @@ static void emit_step_body(Emitter *e, const Step *s, const FlowEdge *edge)
     }
 }
 
-/* Whether generated text uses the arena local `ar` as an argument. */
-static bool uses_arena(const char *body)
+/* Starts a function: no locals, no facts, statements one level in. */
+static void function_start(Emitter *e)
 {
-    return strstr(body, "(ar,") || strstr(body, "(ar)") || strstr(body, ", ar)");
+    e->local_count = 0;
+    e->facts = 0;
+    e->indent = 4;
+    e->paths = NULL;
 }
 
 static void emit_step(Emitter *e, FILE *out, const Step *s, const FlowEdge *edge)
 {
-    char *body = NULL;
-    size_t len = 0;
+    char *body = NULL, *decls = NULL;
+    size_t len = 0, decls_len = 0;
+    function_start(e);
+    FILE *paths = open_memstream(&decls, &decls_len);
+    emit_paths_plan(e, s, paths);
+    fclose(paths);
     e->fn = open_memstream(&body, &len);
-    e->local_count = 0;
     emit_step_body(e, s, edge);
     fclose(e->fn);
     fprintf(out, "\n/* %s (%s) - %s */\nstatic int %s(FlRun *r)\n{\n",
             s->key, step_type_name(s->type), cwrite_comment(e->arena, s->path),
             step_fn_name(e, s));
-    if (uses_arena(body))
+    if (e->facts & CX_ARENA)
         fputs("    FlArena *ar = fl_run_arena(r);\n", out);
+    fputs(decls, out);
     fputs(body, out);
     fputs("}\n", out);
     free(body);
+    free(decls);
 }
 
 /* ---- trigger verify ------------------------------------------------------ */
@@ -350,15 +476,16 @@ static void emit_verify_secret(Emitter *e, FILE *out, const VerifyConfig *v)
 {
     char *body = NULL;
     size_t len = 0;
+    function_start(e);
     e->fn = open_memstream(&body, &len);
-    e->local_count = 0;
-    fprintf(e->fn, "    return %s;\n", emit_template_value(e, v->secret));
+    emit_stmt(e, "return ", emit_template_value(e, v->secret), ";");
     fclose(e->fn);
+    assert(!(e->facts & CX_RUN));   /* the checker allowed env.NAME only */
     fprintf(out, "\n/* verify secret (%s) - %s.config.verify.secret */\n"
                  "static const FlValue *w%d_secret(FlArena *ar)\n{\n",
             scheme_names[v->scheme][0],
             cwrite_comment(e->arena, e->wf->trigger->path), e->wf_index);
-    if (!uses_arena(body))
+    if (!(e->facts & CX_ARENA))
         fputs("    (void)ar;\n", out);
     fputs(body, out);
     fputs("}\n", out);
@@ -386,73 +513,150 @@ static void emit_verify_table(Emitter *e, FILE *out, const VerifyConfig *v)
 
 /* ---- tables ------------------------------------------------------------- */
 
-/* Writes the FlKeep array of nodes (children first) as <name>_<n>, the
- * next n of *counter; returns its name. */
-static const char *emit_keep_nodes(Emitter *e, FILE *out, const char *name,
-                                   int *counter, KeepNode *const *nodes, int count)
+/* Writes text as a block comment, through cwrite_comment, broken at
+ * spaces into lines that fit. */
+static void emit_comment(FILE *out, Arena *a, const char *text)
+{
+    const char *safe = cwrite_comment(a, text);
+    const char *lead = "/* ";
+    while (strlen(safe) > 74) {
+        const char *cut = safe + 74;
+        while (cut > safe && *cut != ' ')
+            cut--;
+        if (cut == safe)
+            break;
+        fprintf(out, "%s%.*s\n", lead, (int)(cut - safe), safe);
+        safe = cut + 1;
+        lead = " * ";
+    }
+    fprintf(out, "%s%s */\n", lead, safe);
+}
+
+/* Declares the FlKeep array of nodes (children first) as <name>_<n>, the
+ * next n of *counter, unless an equal one exists; returns its name. */
+static const char *emit_keep_nodes(Emitter *e, const char *name, int *counter,
+                                   KeepNode *const *nodes, int count)
 {
     const char **subs = arena_alloc(e->arena, (size_t)count * sizeof *subs);
     for (int i = 0; i < count; i++)
         if (nodes[i]->count)
-            subs[i] = emit_keep_nodes(e, out, name, counter, nodes[i]->subs,
+            subs[i] = emit_keep_nodes(e, name, counter, nodes[i]->subs,
                                       nodes[i]->count);
-    const char *array = arena_sprintf(e->arena, "%s_%d", name, (*counter)++);
-    fprintf(out, "static const FlKeep %s[] = {\n", array);
+    const char *rows = "";
     for (int i = 0; i < count; i++) {
         const KeepNode *n = nodes[i];
-        const char *field = n->field ? cwrite_string(e->arena, n->field,
-                                                      strlen(n->field)) : "NULL";
-        fprintf(out, "    { %d, %s, %zu, %s, %d },\n", n->field ? 0 : n->step,
-                field, n->field ? strlen(n->field) : 0, subs[i] ? subs[i] : "NULL",
-                n->count);
+        CInit f[] = {
+            { ".step", n->field ? NULL : cx_atom(e, e->step_names[n->step], 0) },
+            { ".field", n->field ? c_string(e, n->field) : NULL },
+            { ".field_len", n->field ? c_int(e, (long)strlen(n->field)) : NULL },
+            { ".sub", subs[i] ? cx_atom(e, subs[i], 0) : NULL },
+            { ".sub_count", subs[i] ? c_int(e, n->count) : NULL },
+        };
+        rows = arena_sprintf(e->arena, "%s    %s,\n", rows, cx_row(e, "", f, 5, 4));
     }
-    fputs("};\n", out);
-    return array;
+    return emit_shared_const(e, "FlKeep",
+                             arena_sprintf(e->arena, "%s_%d", name, (*counter)++),
+                             "[]", arena_sprintf(e->arena, "{\n%s}", rows));
 }
 
-/* Writes the FlKeepList of what a run waiting in step s keeps (keep.h)
+/* Declares the FlKeepList of what a run waiting in step s keeps (keep.h)
  * with its arrays, if s is a delay, and returns the C of the row's keep
  * field: the list's address, or NULL. */
-static const char *emit_keep_list(Emitter *e, FILE *out, const Flow *flow,
-                               const Step *s)
+static const CExpr *emit_keep_list(Emitter *e, const Flow *flow, const Step *s)
 {
+    FILE *out = e->consts;
     KeepNode **nodes;
     if (s->type != ST_DELAY)
-        return "NULL";
+        return NULL;
     int count = keep_after(e->arena, e->wf, flow, s, &nodes);
-    const char *list = arena_sprintf(e->arena, "w%d_keep%d", e->wf_index, s->index);
+    const char *list = emit_global(e, arena_sprintf(e->arena, "%s_keep",
+                                                    step_fn_name(e, s)));
+    const CExpr *address = cx_atom(e, arena_sprintf(e->arena, "&%s", list), 0);
     if (count == 0) {
         fprintf(out, "/* a run waiting in %s keeps no output */\n"
-                "static const FlKeepList %s = { NULL, 0 };\n",
+                "static const FlKeepList %s = { .outputs = NULL, .count = 0 };\n",
                 cwrite_comment(e->arena, s->key), list);
-        return arena_sprintf(e->arena, "&%s", list);
+        return address;
     }
     int counter = 0;
     const char *paths = keep_describe(e->arena, e->wf, nodes, count);
-    fprintf(out, "/* what a run keeps while it waits in %s: %s */\n",
-            cwrite_comment(e->arena, s->key), cwrite_comment(e->arena, paths));
-    const char *array = emit_keep_nodes(e, out, list, &counter, nodes, count);
-    fprintf(out, "static const FlKeepList %s = { %s, %d };\n", list, array, count);
-    return arena_sprintf(e->arena, "&%s", list);
+    emit_comment(out, e->arena, arena_sprintf(e->arena, "what a run keeps while "
+                                              "it waits in %s: %s", s->key, paths));
+    const char *array = emit_keep_nodes(e, list, &counter, nodes, count);
+    fprintf(out, "static const FlKeepList %s = { .outputs = %s, .count = %d };\n",
+            list, array, count);
+    return address;
 }
 
-static void emit_step_table(Emitter *e, FILE *out, const Flow *flow)
+/* The FlStepInfo table; keeps[i] is step i's keep list or NULL. */
+static void emit_step_table(Emitter *e, FILE *out, const CExpr *const *keeps)
 {
     const Workflow *w = e->wf;
-    const char **keeps = arena_alloc(e->arena, (size_t)w->step_count * sizeof *keeps);
-    fputc('\n', out);
-    for (int i = 0; i < w->step_count; i++)
-        keeps[i] = emit_keep_list(e, out, flow, w->all_steps[i]);
-    fprintf(out, "static const FlStepInfo w%d_steps[] = {\n", e->wf_index);
+    fprintf(out, "\nstatic const FlStepInfo w%d_steps[] = {\n", e->wf_index);
     for (int i = 0; i < w->step_count; i++) {
         const Step *s = w->all_steps[i];
-        fprintf(out, "    { %s, \"%s\", %s, %s, %s, %s },\n",
-                cwrite_string(e->arena, s->key, strlen(s->key)),
-                step_type_name(s->type),
-                cwrite_string(e->arena, s->path, strlen(s->path)),
-                s->type == ST_TRIGGER ? "NULL" : step_fn_name(e, s),
-                s->on_error_continue ? "true" : "false", keeps[i]);
+        CInit f[] = {
+            { ".key", c_string(e, s->key) },
+            { ".type", c_string(e, step_type_name(s->type)) },
+            { ".path", c_string(e, s->path) },
+            { ".fn", s->type == ST_TRIGGER ? NULL
+                                          : cx_atom(e, step_fn_name(e, s), 0) },
+            { ".on_error_continue", s->on_error_continue ? c_bool(e, true) : NULL },
+            { ".keep", keeps[i] },
+        };
+        fprintf(out, "    %s,\n",
+                cx_row(e, arena_sprintf(e->arena, "[%s] = ", e->step_names[i]),
+                       f, sizeof f / sizeof f[0], 4));
     }
+    fputs("};\n", out);
+}
+
+/* The names of the workflow's steps: their enum constants, W<N>_ and the
+ * key in capitals, and their functions, w<N>_ and the key; made C
+ * identifiers and unique in the program (W<N>_KEY_2 ...).  The names of
+ * the workflow's tables are taken first. */
+static void name_steps(Emitter *e, StrSet *taken)
+{
+    const Workflow *w = e->wf;
+    static const char *const tables[] = { "", "_steps", "_methods", "_verify",
+                                          "_secret" };
+    for (size_t i = 0; i < sizeof tables / sizeof tables[0]; i++)
+        emit_global(e, arena_sprintf(e->arena, "w%d%s", e->wf_index, tables[i]));
+    e->step_names = arena_alloc(e->arena, sizeof *e->step_names
+                                          * (size_t)w->step_count);
+    e->fn_names = arena_alloc(e->arena, sizeof *e->fn_names
+                                        * (size_t)w->step_count);
+    for (int i = 0; i < w->step_count; i++) {
+        e->fn_names[i] = emit_global(e, arena_sprintf(e->arena, "w%d_%s",
+                                                      e->wf_index,
+                                                      w->all_steps[i]->key));
+        char *base = arena_sprintf(e->arena, "W%d_%s", e->wf_index,
+                                   w->all_steps[i]->key);
+        for (char *p = base; *p; p++)
+            if (*p >= 'a' && *p <= 'z')
+                *p = (char)(*p - 'a' + 'A');
+            else if (!((*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9')))
+                *p = '_';
+        const char *name = base;
+        for (int n = 2; strset_add(taken, name, (void *)name); n++)
+            name = arena_sprintf(e->arena, "%s_%d", base, n);
+        e->step_names[i] = name;
+    }
+}
+
+/* enum { W0_TRIGGER, ... }: the step indexes, each with its JSON path. */
+static void emit_step_enum(Emitter *e, FILE *out)
+{
+    const Workflow *w = e->wf;
+    int width = 0;
+    for (int i = 0; i < w->step_count; i++)
+        if ((int)strlen(e->step_names[i]) > width)
+            width = (int)strlen(e->step_names[i]);
+    fputs("\nenum {\n", out);
+    for (int i = 0; i < w->step_count; i++)
+        fprintf(out, "    %s,%*s  /* %s */\n", e->step_names[i],
+                width - (int)strlen(e->step_names[i]), "",
+                cwrite_comment(e->arena, w->all_steps[i]->path));
     fputs("};\n", out);
 }
 
@@ -498,10 +702,11 @@ static void emit_workflow_table(Emitter *e, FILE *out, const Flow *flow)
             flow->default_at_start ? "true" : "false");
 }
 
-static void emit_workflow(Emitter *e, FILE *out)
+static void emit_workflow(Emitter *e, FILE *out, StrSet *taken)
 {
     const Workflow *w = e->wf;
     const Flow *flow = flow_analyse(e->arena, w);
+    name_steps(e, taken);
     char *consts = NULL, *fns = NULL;
     size_t consts_len = 0, fns_len = 0;
     e->consts = open_memstream(&consts, &consts_len);
@@ -510,14 +715,18 @@ static void emit_workflow(Emitter *e, FILE *out)
         emit_verify_secret(e, functions, w->trigger->as.trigger.verify);
     for (int i = 1; i < w->step_count; i++)
         emit_step(e, functions, w->all_steps[i], &flow->edges[i]);
+    const CExpr **keeps = arena_alloc(e->arena, (size_t)w->step_count * sizeof *keeps);
+    for (int i = 0; i < w->step_count; i++)
+        keeps[i] = emit_keep_list(e, flow, w->all_steps[i]);
     fclose(functions);
     fclose(e->consts);
     fprintf(out, "\n/* ==== workflow %d: %s (%s) ==== */\n", e->wf_index,
             cwrite_comment(e->arena, w->name), cwrite_comment(e->arena, w->file));
+    emit_step_enum(e, out);
     if (consts_len)
         fprintf(out, "\n%s", consts);
     fputs(fns, out);
-    emit_step_table(e, out, flow);
+    emit_step_table(e, out, keeps);
     emit_workflow_table(e, out, flow);
     free(consts);
     free(fns);
@@ -601,7 +810,8 @@ static void emit_main(Emitter *e, FILE *out, int count, bool calls_out)
 void emit_program(Arena *a, FILE *out, Workflow *const *ws,
                   const WorkflowFacts *facts, int count)
 {
-    Emitter e = { .arena = a };
+    Emitter e = { .arena = a, .shared = strset_new(a), .globals = strset_new(a) };
+    StrSet *enums = strset_new(a);
     merge_env(&e, facts, count);
     fprintf(out, "/* Generated by flussoc %s from", FLUSSOC_VERSION);
     for (int i = 0; i < count; i++)
@@ -611,7 +821,7 @@ void emit_program(Arena *a, FILE *out, Workflow *const *ws,
     for (int i = 0; i < count; i++) {
         e.wf = ws[i];
         e.wf_index = i;
-        emit_workflow(&e, out);
+        emit_workflow(&e, out, enums);
     }
     emit_main(&e, out, count, program_calls_out(ws, count));
 }

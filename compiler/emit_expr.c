@@ -16,28 +16,47 @@ const char *emit_local(Emitter *e, const char *prefix)
     return arena_sprintf(e->arena, "%s%d", prefix, ++e->local_count);
 }
 
-static const char *new_const(Emitter *e)
+const char *emit_global(Emitter *e, const char *name)
 {
-    return arena_sprintf(e->arena, "k%d", ++e->const_count);
+    const char *unique = name;
+    for (int i = 2; strset_add(e->globals, unique, (void *)unique); i++)
+        unique = arena_sprintf(e->arena, "%s_%d", name, i);
+    return unique;
 }
 
-const char *emit_const_string(Emitter *e, const char *s, size_t len)
+const char *emit_shared_const(Emitter *e, const char *type, const char *prefix,
+                              const char *suffix, const char *init)
 {
-    const char *name = new_const(e);
-    fprintf(e->consts, "static const FlValue %s = FL_STRING_LIT(%s);\n", name,
-            cwrite_string(e->arena, s, len));
-    return arena_sprintf(e->arena, "&%s", name);
+    const char *key = arena_sprintf(e->arena, "%s%s = %s", type, suffix, init);
+    const char **name = arena_alloc(e->arena, sizeof *name);
+    const char **first = strset_add(e->shared, key, name);
+    if (first)
+        return *first;
+    *name = prefix ? emit_global(e, prefix)
+                   : arena_sprintf(e->arena, "k%d", ++e->const_count);
+    fprintf(e->consts, "static const %s %s%s = %s;\n", type, *name, suffix, init);
+    return *name;
 }
 
-static const char *const_number(Emitter *e, double n)
+const CExpr *emit_const_string(Emitter *e, const char *s, size_t len)
 {
-    const char *name = new_const(e);
-    fprintf(e->consts, "static const FlValue %s = FL_NUMBER_LIT(%.17g);\n",
-            name, n);
-    return arena_sprintf(e->arena, "&%s", name);
+    return cx_const(e, emit_shared_const(
+        e, "FlValue", NULL, "", arena_sprintf(e->arena, "FL_STRING_LIT(%s)",
+                                              cwrite_string(e->arena, s, len))));
+}
+
+const CExpr *emit_const_number(Emitter *e, double n)
+{
+    return cx_const(e, emit_shared_const(
+        e, "FlValue", NULL, "", arena_sprintf(e->arena, "FL_NUMBER_LIT(%.17g)", n)));
 }
 
 /* ---- expressions ---------------------------------------------------------- */
+
+static const CExpr *int_atom(Emitter *e, long n)
+{
+    return cx_atom(e, arena_sprintf(e->arena, "%ld", n), 0);
+}
 
 static int env_index(const Emitter *e, const char *name)
 {
@@ -47,129 +66,187 @@ static int env_index(const Emitter *e, const char *name)
     abort();   /* the checker collected every env name: our bug */
 }
 
+const CExpr *emit_get_field(Emitter *e, const CExpr *base, const char *name)
+{
+    size_t len = strlen(name);
+    return cx_call_n(e, "fl_get_field", 3, base,
+                     cx_atom(e, cwrite_string(e->arena, name, len), 0),
+                     int_atom(e, (long)len));
+}
+
 /* The C for segment seg of a path applied to the C expression base. */
-static const char *emit_segment(Emitter *e, const char *base, const Expr *seg)
+static const CExpr *emit_segment(Emitter *e, const CExpr *base, const Expr *seg)
 {
     const char *name = expr_segment_name(seg);
     if (name)
-        return arena_sprintf(e->arena, "fl_get_field(%s, %s, %zu)", base,
-                             cwrite_string(e->arena, name, strlen(name)),
-                             strlen(name));
-    return arena_sprintf(e->arena, "fl_get_index(%s, %s)", base,
-                         emit_expr(e, seg->rhs));
+        return emit_get_field(e, base, name);
+    return cx_call_n(e, "fl_get_index", 2, base, emit_expr(e, seg->rhs));
 }
 
-static const char *run_field(const char *name)
+static const CExpr *run_field(Emitter *e, const char *name)
 {
     static const char *const fields[][2] = {
-        { "id", "fl_run_id(r)" },
-        { "started_at", "fl_run_started_at(r)" },
-        { "workflow", "fl_run_workflow(r)" },
-        { "attempt", "fl_run_attempt(r)" },
+        { "id", "fl_run_id" },
+        { "started_at", "fl_run_started_at" },
+        { "workflow", "fl_run_workflow" },
+        { "attempt", "fl_run_attempt" },
     };
     for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++)
         if (strcmp(fields[i][0], name) == 0)
-            return fields[i][1];
+            return cx_call_n(e, fields[i][1], 1, cx_run(e));
     abort();   /* the checker allows only these */
 }
 
+static int step_of(const Emitter *e, const char *key)
+{
+    for (int i = 0; i < e->wf->step_count; i++)
+        if (strcmp(e->wf->all_steps[i]->key, key) == 0)
+            return i;
+    abort();   /* the checker resolved every name */
+}
+
+/* <key>.output and the segments after it: from the local holding the
+ * longest prefix of literal fields read twice, if any, else from the
+ * output itself.  Returns the C and sets *used to the segments covered. */
+static const CExpr *emit_output(Emitter *e, const Expr *root,
+                                const Expr *const *segs, int n, int *used)
+{
+    int step = step_of(e, root->str);
+    const char **names = arena_alloc(e->arena, sizeof *names * (size_t)n);
+    int k = 0;
+    while (k + 1 < n && (names[k] = expr_segment_name(segs[k + 1])))
+        k++;
+    const CExpr *base = emit_paths_base(e, step, names, k, used);
+    *used += 1;   /* ".output" */
+    if (base)
+        return base;
+    return cx_call_n(e, "fl_out", 2, cx_run(e),
+                     cx_atom(e, e->step_names[step], 0));
+}
+
 /* The C for a path's root name and how many segments it used up. */
-static const char *emit_root(Emitter *e, const Expr *root,
-                             const Expr *const *segs, int *used)
+static const CExpr *emit_root(Emitter *e, const Expr *root,
+                              const Expr *const *segs, int n, int *used)
 {
     const char *name = root->str;
     if (strcmp(name, "env") == 0) {
         *used = 1;
-        return arena_sprintf(e->arena, "fl_env(%d)",
-                             env_index(e, expr_segment_name(segs[0])));
+        return cx_call_n(e, "fl_env", 1, int_atom(e, env_index(
+                             e, expr_segment_name(segs[0]))));
     }
     if (strcmp(name, "run") == 0) {
         *used = 1;
-        return run_field(expr_segment_name(segs[0]));
+        return run_field(e, expr_segment_name(segs[0]));
     }
-    for (int i = 0; i < e->wf->step_count; i++)
-        if (strcmp(e->wf->all_steps[i]->key, name) == 0) {
-            *used = 1;   /* ".output" */
-            return arena_sprintf(e->arena, "fl_out(r, %d)",
-                                 e->wf->all_steps[i]->index);
-        }
-    abort();   /* the checker resolved every name */
+    return emit_output(e, root, segs, n, used);
 }
 
-static const char *emit_chain(Emitter *e, const Expr *x)
+static const CExpr *emit_chain(Emitter *e, const Expr *x)
 {
     const Expr *segs[EXPR_MAX_SEGS], *root;
     int n = expr_chain(x, &root, segs);
     int used = 0;
-    const char *c = root->kind == EX_NAME ? emit_root(e, root, segs, &used)
-                                          : emit_expr(e, root);
+    const CExpr *c = root->kind == EX_NAME ? emit_root(e, root, segs, n, &used)
+                                           : emit_expr(e, root);
     for (int i = used; i < n; i++)
         c = emit_segment(e, c, segs[i]);
     return c;
 }
 
-static const char *emit_list(Emitter *e, const Expr *x)
+/* The C of the n expressions items. */
+static const CExpr **emit_items(Emitter *e, Expr *const *items, int n)
 {
-    const char *items = "";
-    for (int i = 0; i < x->count; i++)
-        items = arena_sprintf(e->arena, "%s%s%s", items, i ? ", " : "",
-                              emit_expr(e, x->items[i]));
-    return items;
+    const CExpr **out = arena_alloc(e->arena, sizeof *out * (size_t)(n + 1));
+    for (int i = 0; i < n; i++)
+        out[i] = emit_expr(e, items[i]);
+    return out;
 }
 
-static const char *emit_object(Emitter *e, const Expr *x)
+/* fl_array_of(ar, (const FlValue *const[]){ items }, n). */
+static const CExpr *array_of(Emitter *e, const CExpr *const *items, int n)
 {
-    const char *keys = "";
-    for (int i = 0; i < x->count; i++)
-        keys = arena_sprintf(e->arena, "%s%s%s", keys, i ? ", " : "",
-                             cwrite_string(e->arena, x->keys[i],
-                                           x->key_lens[i]));
-    return arena_sprintf(e->arena,
-                         "fl_object_of(ar, (const char *const[]){%s}, "
-                         "(const FlValue *const[]){%s}, %d)",
-                         keys, emit_list(e, x), x->count);
+    if (n == 0)
+        return cx_call_n(e, "fl_array_of", 3, cx_arena(e), cx_atom(e, "NULL", 0),
+                         int_atom(e, 0));
+    return cx_call_n(e, "fl_array_of", 3, cx_arena(e),
+                     cx_list(e, "(const FlValue *const[])", items, n),
+                     int_atom(e, n));
 }
 
-static const char *emit_binary(Emitter *e, const Expr *x)
+/* fl_object_of(ar, (const char *const[]){ keys }, (...){ values }, n). */
+static const CExpr *object_of(Emitter *e, const char *const *keys,
+                              const size_t *key_lens,
+                              const CExpr *const *values, int n)
+{
+    if (n == 0)
+        return cx_call_n(e, "fl_object_of", 4, cx_arena(e), cx_atom(e, "NULL", 0),
+                         cx_atom(e, "NULL", 0), int_atom(e, 0));
+    const CExpr **k = arena_alloc(e->arena, sizeof *k * (size_t)n);
+    for (int i = 0; i < n; i++)
+        k[i] = cx_atom(e, cwrite_string(e->arena, keys[i], key_lens
+                                        ? key_lens[i] : strlen(keys[i])), 0);
+    return cx_call_n(e, "fl_object_of", 4, cx_arena(e),
+                     cx_list(e, "(const char *const[])", k, n),
+                     cx_list(e, "(const FlValue *const[])", values, n),
+                     int_atom(e, n));
+}
+
+/* fl_bool(), whose argument emit_truthy() takes back. */
+static const char fl_bool_fn[] = "fl_bool";
+
+const CExpr *emit_truthy(Emitter *e, const CExpr *x)
+{
+    if (x->kind == CX_CALL && x->text == fl_bool_fn)
+        return x->args[0];
+    return cx_call_n(e, "fl_truthy", 1, x);
+}
+
+static const CExpr *emit_binary(Emitter *e, const Expr *x)
 {
     static const char *const ops[] = {
-        [OP_EQ] = "eq", [OP_NE] = "ne", [OP_LT] = "lt", [OP_LE] = "le",
-        [OP_GT] = "gt", [OP_GE] = "ge", [OP_ADD] = "add", [OP_SUB] = "sub",
-        [OP_MUL] = "mul", [OP_DIV] = "div", [OP_MOD] = "mod",
+        [OP_EQ] = "fl_op_eq", [OP_NE] = "fl_op_ne", [OP_LT] = "fl_op_lt",
+        [OP_LE] = "fl_op_le", [OP_GT] = "fl_op_gt", [OP_GE] = "fl_op_ge",
+        [OP_ADD] = "fl_op_add", [OP_SUB] = "fl_op_sub", [OP_MUL] = "fl_op_mul",
+        [OP_DIV] = "fl_op_div", [OP_MOD] = "fl_op_mod",
     };
-    const char *l = emit_expr(e, x->lhs), *r = emit_expr(e, x->rhs);
+    const CExpr *l = emit_expr(e, x->lhs), *r = emit_expr(e, x->rhs);
     if (x->op == OP_AND || x->op == OP_OR)
-        return arena_sprintf(e->arena, "fl_bool(fl_truthy(%s) %s fl_truthy(%s))",
-                             l, x->op == OP_AND ? "&&" : "||", r);
-    return arena_sprintf(e->arena, "fl_op_%s(ar, %s, %s)", ops[x->op], l, r);
+        return cx_call_n(e, fl_bool_fn, 1,
+                         cx_infix(e, emit_truthy(e, l),
+                                  x->op == OP_AND ? "&&" : "||",
+                                  emit_truthy(e, r)));
+    return cx_call_n(e, ops[x->op], 3, cx_arena(e), l, r);
 }
 
-const char *emit_expr(Emitter *e, const Expr *x)
+static const CExpr *emit_builtin(Emitter *e, const Expr *x)
+{
+    const CExpr **args = arena_alloc(e->arena, sizeof *args * (size_t)(x->count + 1));
+    args[0] = cx_arena(e);
+    for (int i = 0; i < x->count; i++)
+        args[i + 1] = emit_expr(e, x->items[i]);
+    return cx_call(e, arena_sprintf(e->arena, "fl_fn_%s", x->str), args,
+                   x->count + 1);
+}
+
+const CExpr *emit_expr(Emitter *e, const Expr *x)
 {
     switch (x->kind) {
-    case EX_NULL:   return "&fl_null";
-    case EX_BOOL:   return x->boolean ? "&fl_true" : "&fl_false";
-    case EX_NUMBER: return const_number(e, x->number);
+    case EX_NULL:   return cx_atom(e, "&fl_null", 0);
+    case EX_BOOL:   return cx_atom(e, x->boolean ? "&fl_true" : "&fl_false", 0);
+    case EX_NUMBER: return emit_const_number(e, x->number);
     case EX_STRING: return emit_const_string(e, x->str, x->len);
     case EX_ARRAY:
-        if (x->count == 0)
-            return "fl_array_of(ar, NULL, 0)";
-        return arena_sprintf(e->arena,
-                             "fl_array_of(ar, (const FlValue *const[]){%s}, %d)",
-                             emit_list(e, x), x->count);
+        return array_of(e, emit_items(e, x->items, x->count), x->count);
     case EX_OBJECT:
-        if (x->count == 0)
-            return "fl_object_of(ar, NULL, NULL, 0)";
-        return emit_object(e, x);
+        return object_of(e, x->keys, x->key_lens,
+                         emit_items(e, x->items, x->count), x->count);
     case EX_NAME: case EX_FIELD: case EX_INDEX:
         return emit_chain(e, x);
     case EX_CALL:
-        return arena_sprintf(e->arena, "fl_fn_%s(ar%s%s)", x->str,
-                             x->count ? ", " : "", emit_list(e, x));
+        return emit_builtin(e, x);
     case EX_UNARY:
-        return arena_sprintf(e->arena, "fl_op_%s(ar, %s)",
-                             x->op == OP_NOT ? "not" : "neg",
-                             emit_expr(e, x->lhs));
+        return cx_call_n(e, x->op == OP_NOT ? "fl_op_not" : "fl_op_neg", 2,
+                         cx_arena(e), emit_expr(e, x->lhs));
     case EX_BINARY:
         return emit_binary(e, x);
     }
@@ -178,27 +255,57 @@ const char *emit_expr(Emitter *e, const Expr *x)
 
 /* ---- templates ---------------------------------------------------------- */
 
+/* FlBuf <buf>; fl_buf_init(&<buf>, ar); */
+static void buf_start(Emitter *e, const char *buf)
+{
+    emit_line(e, "FlBuf %s;", buf);
+    emit_stmt(e, "", cx_call_n(e, "fl_buf_init", 2,
+                               cx_atom(e, arena_sprintf(e->arena, "&%s", buf), 0),
+                               cx_arena(e)), ";");
+}
+
+/* const FlValue *t<N> = fl_buf_finish(&b<N>); returns t<N>. */
+static const CExpr *buf_finish(Emitter *e, const char *buf)
+{
+    const char *out = arena_sprintf(e->arena, "t%s", buf + 1);
+    emit_line(e, "const FlValue *%s = fl_buf_finish(&%s);", out, buf);
+    return cx_local(e, out);
+}
+
+/* FL_BUF_APPEND_LIT(&<buf>, "text"); */
+static void buf_literal(Emitter *e, const char *buf, const char *text,
+                        size_t len)
+{
+    emit_stmt(e, arena_sprintf(e->arena, "FL_BUF_APPEND_LIT(&%s, ", buf),
+              cx_atom(e, cwrite_string(e->arena, text, len), 0), ");");
+}
+
+/* fl_buf_append_<how>(&<buf>, x); */
+static void buf_value(Emitter *e, const char *buf, const char *how,
+                      const CExpr *x)
+{
+    emit_stmt(e, "", cx_call_n(e, arena_sprintf(e->arena, "fl_buf_append_%s", how),
+                               2, cx_atom(e, arena_sprintf(e->arena, "&%s", buf), 0),
+                               x), ";");
+}
+
 /* Writes the statements that render t as text into a new buffer; returns
- * the name of the string value holding the result. */
-static const char *emit_text_statements(Emitter *e, const Template *t)
+ * the string value holding the result. */
+static const CExpr *emit_text_statements(Emitter *e, const Template *t)
 {
     const char *buf = emit_local(e, "b");
-    const char *out = arena_sprintf(e->arena, "t%s", buf + 1);
-    fprintf(e->fn, "    FlBuf %s;\n    fl_buf_init(&%s, ar);\n", buf, buf);
+    buf_start(e, buf);
     for (int i = 0; i < t->count; i++) {
         const TemplatePart *p = &t->parts[i];
         if (p->kind == TP_TEXT)
-            fprintf(e->fn, "    FL_BUF_APPEND_LIT(&%s, %s);\n", buf,
-                    cwrite_string(e->arena, p->text, p->len));
+            buf_literal(e, buf, p->text, p->len);
         else
-            fprintf(e->fn, "    fl_buf_append_text(&%s, %s);\n", buf,
-                    emit_expr(e, p->expr));
+            buf_value(e, buf, "text", emit_expr(e, p->expr));
     }
-    fprintf(e->fn, "    const FlValue *%s = fl_buf_finish(&%s);\n", out, buf);
-    return out;
+    return buf_finish(e, buf);
 }
 
-const char *emit_template_text(Emitter *e, const Template *t)
+const CExpr *emit_template_text(Emitter *e, const Template *t)
 {
     size_t len;
     const char *constant = template_constant_text(e->arena, t, &len);
@@ -207,7 +314,7 @@ const char *emit_template_text(Emitter *e, const Template *t)
     return emit_text_statements(e, t);
 }
 
-const char *emit_template_value(Emitter *e, const Template *t)
+const CExpr *emit_template_value(Emitter *e, const Template *t)
 {
     if (t->whole) {
         for (int i = 0; i < t->count; i++)
@@ -224,7 +331,7 @@ static const char *const_init(Emitter *e, const TValue *v)
 {
     Arena *a = e->arena;
     size_t len;
-    const char *s, *name;
+    const char *s;
     switch (v->kind) {
     case TV_NULL:   return "FL_NULL_LIT";
     case TV_BOOL:   return v->boolean ? "FL_BOOL_LIT(true)" : "FL_BOOL_LIT(false)";
@@ -237,56 +344,36 @@ static const char *const_init(Emitter *e, const TValue *v)
             return v->kind == TV_ARRAY ? "FL_EMPTY_ARRAY_LIT" : "FL_EMPTY_OBJECT_LIT";
         break;
     }
-    const char **inits = arena_alloc(a, sizeof *inits * (size_t)v->count);
-    for (int i = 0; i < v->count; i++)
-        inits[i] = const_init(e, v->items[i]);
-    name = new_const(e);
     bool object = v->kind == TV_OBJECT;
-    fprintf(e->consts, "static const %s %s[] = {\n",
-            object ? "FlMember" : "FlValue", name);
+    const char *items = "";
     for (int i = 0; i < v->count; i++) {
+        const char *init = const_init(e, v->items[i]);
         if (object)
-            fprintf(e->consts, "    FL_MEMBER(%s, %s),\n",
-                    cwrite_string(a, v->keys[i], strlen(v->keys[i])), inits[i]);
-        else
-            fprintf(e->consts, "    %s,\n", inits[i]);
+            init = arena_sprintf(a, "FL_MEMBER(%s, %s)",
+                                 cwrite_string(a, v->keys[i], strlen(v->keys[i])),
+                                 init);
+        items = arena_sprintf(a, "%s    %s,\n", items, init);
     }
-    fputs("};\n", e->consts);
+    const char *name = emit_shared_const(e, object ? "FlMember" : "FlValue",
+                                         NULL, "[]",
+                                         arena_sprintf(a, "{\n%s}", items));
     return arena_sprintf(a, "%s(%s)", object ? "FL_OBJECT_LIT" : "FL_ARRAY_LIT",
                          name);
 }
 
-static const char *emit_const_value(Emitter *e, const TValue *v)
-{
-    const char *init = const_init(e, v);
-    const char *name = new_const(e);
-    fprintf(e->consts, "static const FlValue %s = %s;\n", name, init);
-    return arena_sprintf(e->arena, "&%s", name);
-}
-
-const char *emit_tvalue(Emitter *e, const TValue *v)
+const CExpr *emit_tvalue(Emitter *e, const TValue *v)
 {
     if (tvalue_is_constant(v))
-        return emit_const_value(e, v);
+        return cx_const(e, emit_shared_const(e, "FlValue", NULL, "",
+                                             const_init(e, v)));
     if (v->kind == TV_TEMPLATE)
         return emit_template_value(e, v->tmpl);
-    const char *items = "", *keys = "";
-    for (int i = 0; i < v->count; i++) {
-        items = arena_sprintf(e->arena, "%s%s%s", items, i ? ", " : "",
-                              emit_tvalue(e, v->items[i]));
-        if (v->kind == TV_OBJECT)
-            keys = arena_sprintf(e->arena, "%s%s%s", keys, i ? ", " : "",
-                                 cwrite_string(e->arena, v->keys[i],
-                                               strlen(v->keys[i])));
-    }
+    const CExpr **items = arena_alloc(e->arena, sizeof *items * (size_t)v->count);
+    for (int i = 0; i < v->count; i++)
+        items[i] = emit_tvalue(e, v->items[i]);
     if (v->kind == TV_ARRAY)
-        return arena_sprintf(e->arena,
-                             "fl_array_of(ar, (const FlValue *const[]){%s}, %d)",
-                             items, v->count);
-    return arena_sprintf(e->arena,
-                         "fl_object_of(ar, (const char *const[]){%s}, "
-                         "(const FlValue *const[]){%s}, %d)",
-                         keys, items, v->count);
+        return array_of(e, items, v->count);
+    return object_of(e, v->keys, NULL, items, v->count);
 }
 
 /* ---- templated JSON text ------------------------------------------------ */
@@ -295,7 +382,7 @@ const char *emit_tvalue(Emitter *e, const TValue *v)
  * (so that buffer grows in place); this maps each leaf to its value. */
 typedef struct {
     const TValue **leaves;
-    const char **values;
+    const CExpr **values;
     int count, cap;
     const char *pending;  /* literal JSON not yet written */
     const char *buf;
@@ -306,19 +393,19 @@ static void render_text_leaves(Emitter *e, JsonWriter *w, const TValue *v)
     if (tvalue_is_constant(v))
         return;
     if (v->kind == TV_TEMPLATE && !v->tmpl->whole) {
-        const char *value = emit_text_statements(e, v->tmpl);
+        const CExpr *value = emit_text_statements(e, v->tmpl);
         int n = w->count, cap = w->cap;
         w->leaves = (const TValue **)arena_push(e->arena, (void **)w->leaves,
                                                 &w->count, &w->cap, (void *)v);
-        w->values = (const char **)arena_push(e->arena, (void **)w->values,
-                                              &n, &cap, (void *)value);
+        w->values = (const CExpr **)arena_push(e->arena, (void **)w->values,
+                                               &n, &cap, (void *)value);
         return;
     }
     for (int i = 0; i < v->count; i++)
         render_text_leaves(e, w, v->items[i]);
 }
 
-static const char *leaf_value(const JsonWriter *w, const TValue *v)
+static const CExpr *leaf_value(const JsonWriter *w, const TValue *v)
 {
     for (int i = 0; i < w->count; i++)
         if (w->leaves[i] == v)
@@ -334,8 +421,7 @@ static void add_pending(Emitter *e, JsonWriter *w, const char *json)
 static void flush_pending(Emitter *e, JsonWriter *w)
 {
     if (*w->pending)
-        fprintf(e->fn, "    FL_BUF_APPEND_LIT(&%s, %s);\n", w->buf,
-                cwrite_string(e->arena, w->pending, strlen(w->pending)));
+        buf_literal(e, w->buf, w->pending, strlen(w->pending));
     w->pending = "";
 }
 
@@ -347,11 +433,11 @@ static void write_json(Emitter *e, JsonWriter *w, const TValue *v)
         return;
     }
     if (v->kind == TV_TEMPLATE) {
-        const char *value = leaf_value(w, v);
+        const CExpr *value = leaf_value(w, v);
         if (!value)
             value = emit_template_value(e, v->tmpl);
         flush_pending(e, w);
-        fprintf(e->fn, "    fl_buf_append_json(&%s, %s);\n", w->buf, value);
+        buf_value(e, w->buf, "json", value);
         return;
     }
     add_pending(e, w, v->kind == TV_ARRAY ? "[" : "{");
@@ -367,16 +453,14 @@ static void write_json(Emitter *e, JsonWriter *w, const TValue *v)
     add_pending(e, w, v->kind == TV_ARRAY ? "]" : "}");
 }
 
-const char *emit_tvalue_json(Emitter *e, const TValue *v)
+const CExpr *emit_tvalue_json(Emitter *e, const TValue *v)
 {
     JsonWriter w = { 0 };
     render_text_leaves(e, &w, v);
     w.buf = emit_local(e, "b");
     w.pending = "";
-    fprintf(e->fn, "    FlBuf %s;\n    fl_buf_init(&%s, ar);\n", w.buf, w.buf);
+    buf_start(e, w.buf);
     write_json(e, &w, v);
     flush_pending(e, &w);
-    const char *out = arena_sprintf(e->arena, "t%s", w.buf + 1);
-    fprintf(e->fn, "    const FlValue *%s = fl_buf_finish(&%s);\n", out, w.buf);
-    return out;
+    return buf_finish(e, w.buf);
 }

@@ -371,6 +371,43 @@ const char *expr_segment_name(const Expr *seg)
     return NULL;
 }
 
+/* The chain e: its own path, then the expressions inside it.  Its own
+ * frame, so that only chains pay for the segment array. */
+static void each_chain_in(const Expr *e, ExprChainFn fn, void *arg)
+{
+    const Expr *segs[EXPR_MAX_SEGS], *root;
+    int n = expr_chain(e, &root, segs);
+    if (root->kind == EX_NAME)
+        fn(root, segs, n, arg);
+    else
+        expr_each_chain(root, fn, arg);
+    for (int i = 0; i < n; i++)
+        if (segs[i]->kind == EX_INDEX)
+            expr_each_chain(segs[i]->rhs, fn, arg);
+}
+
+void expr_each_chain(const Expr *e, ExprChainFn fn, void *arg)
+{
+    switch (e->kind) {
+    case EX_NULL: case EX_BOOL: case EX_NUMBER: case EX_STRING: case EX_NAME:
+        break;
+    case EX_FIELD: case EX_INDEX:
+        each_chain_in(e, fn, arg);
+        break;
+    case EX_ARRAY: case EX_OBJECT: case EX_CALL:
+        for (int i = 0; i < e->count; i++)
+            expr_each_chain(e->items[i], fn, arg);
+        break;
+    case EX_UNARY:
+        expr_each_chain(e->lhs, fn, arg);
+        break;
+    case EX_BINARY:
+        expr_each_chain(e->lhs, fn, arg);
+        expr_each_chain(e->rhs, fn, arg);
+        break;
+    }
+}
+
 int expr_chain(const Expr *e, const Expr **root, const Expr **segs)
 {
     int n = 0;

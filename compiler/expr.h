@@ -155,6 +155,14 @@ const char *expr_segment_name(const Expr *seg);
  * EXPR_MAX_SEGS); returns their number (0 when e is no chain). */
 int expr_chain(const Expr *e, const Expr **root, const Expr **segs);
 
+/* Calls fn(root, segs, n, arg) for every chain of .field and [index]
+ * segments in e whose root is a name (n >= 1; see expr_chain), outer
+ * chains first, then for those inside computed indices, arguments and
+ * operands, in source order. */
+typedef void (*ExprChainFn)(const Expr *root, const Expr *const *segs, int n,
+                            void *arg);
+void expr_each_chain(const Expr *e, ExprChainFn fn, void *arg);
+
 /* A deterministic s-expression for e, new in a, e.g.
  * (|| (&& a b) (! (== c d))), (. (. trigger output) x-signature),
  * ([] a 0), (call len x), (array 1 2), (object ("k" 1)). */

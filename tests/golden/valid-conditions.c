@@ -4,6 +4,13 @@
 
 /* ==== workflow 0: valid-conditions (valid-conditions.json) ==== */
 
+enum {
+    W0_TRIGGER,  /* trigger */
+    W0_ALL_OPS,  /* steps[0] */
+    W0_BOTH,     /* steps[1] */
+    W0_YES,      /* steps[1].branches.true[0] */
+};
+
 static const FlValue k1 = FL_NUMBER_LIT(1);
 static const FlValue k2 = FL_STRING_LIT("x");
 static const FlValue k3 = FL_STRING_LIT("needle");
@@ -11,53 +18,63 @@ static const FlValue k4 = FL_STRING_LIT("hay");
 static const FlValue k5 = FL_STRING_LIT("pre");
 static const FlValue k6 = FL_STRING_LIT("post");
 static const FlValue k7 = FL_NUMBER_LIT(10);
-static const FlValue k8 = FL_NUMBER_LIT(10);
-static const FlValue k9 = FL_NUMBER_LIT(5.5);
-static const FlValue k10 = FL_NUMBER_LIT(1);
-static const FlValue k11 = FL_STRING_LIT("POST");
+static const FlValue k8 = FL_NUMBER_LIT(5.5);
+static const FlValue k9 = FL_STRING_LIT("POST");
 static const char w0_yes_body[] = "{\"ok\":true}";
+static const FlResponse w0_yes_response = {
+    .status = 200,
+    .body = w0_yes_body,
+    .body_len = sizeof w0_yes_body - 1,
+    .body_static = true,
+    .content_type = "application/json",
+};
 
 /* all_ops (logic_gate) - steps[0] */
 static int w0_all_ops(FlRun *r)
 {
     FlArena *ar = fl_run_arena(r);
-    bool c1 = fl_cond_equals(fl_get_field(fl_get_field(fl_out(r, 0), "body", 4), "a", 1), &k1);
-    bool c2 = fl_cond_not_equals(fl_get_field(fl_get_field(fl_out(r, 0), "body", 4), "a", 1), &k2);
-    bool c3 = fl_cond_contains(fl_get_field(fl_get_field(fl_out(r, 0), "body", 4), "s", 1), &k3);
-    bool c4 = fl_cond_not_contains(fl_get_field(fl_get_field(fl_out(r, 0), "body", 4), "s", 1), &k4);
-    bool c5 = fl_cond_starts_with(fl_get_field(fl_get_field(fl_out(r, 0), "body", 4), "s", 1), &k5);
-    bool c6 = fl_cond_ends_with(fl_get_field(fl_get_field(fl_out(r, 0), "body", 4), "s", 1), &k6);
-    bool c7 = fl_cond_greater_than(fl_get_field(fl_get_field(fl_out(r, 0), "body", 4), "n", 1), &k7);
-    bool c8 = fl_cond_greater_or_equal(fl_get_field(fl_get_field(fl_out(r, 0), "body", 4), "n", 1), &k8);
-    bool c9 = fl_cond_less_than(fl_get_field(fl_get_field(fl_out(r, 0), "body", 4), "n", 1), &k9);
-    bool c10 = fl_cond_less_or_equal(fl_get_field(fl_get_field(fl_out(r, 0), "body", 4), "n", 1), fl_op_neg(ar, &k10));
-    bool c11 = fl_cond_is_empty(fl_get_field(fl_get_field(fl_out(r, 0), "body", 4), "l", 1));
-    bool c12 = fl_cond_is_not_empty(fl_get_field(fl_get_field(fl_out(r, 0), "body", 4), "l", 1));
-    bool c13 = fl_cond_exists(fl_get_field(fl_get_field(fl_out(r, 0), "body", 4), "e", 1));
-    FlBuf b1;
-    fl_buf_init(&b1, ar);
-    FL_BUF_APPEND_LIT(&b1, "order-");
-    fl_buf_append_text(&b1, fl_get_field(fl_get_field(fl_out(r, 0), "body", 4), "id", 2));
-    const FlValue *t1 = fl_buf_finish(&b1);
-    bool c14 = fl_cond_matches(fl_regex(0), t1);
-    bool pass = c1 || c2 || c3 || c4 || c5 || c6 || c7 || c8 || c9 || c10 || c11 || c12 || c13 || c14;
-    fl_step_done(r, 1, pass ? &fl_gate_true : &fl_gate_false);
-    if (pass) {
-        return 2;  /* -> both */
+    const FlValue *trigger_body = fl_get_field(fl_out(r, W0_TRIGGER), "body", 4);
+    const FlValue *trigger_body_a = fl_get_field(trigger_body, "a", 1);
+    const FlValue *trigger_body_s = fl_get_field(trigger_body, "s", 1);
+    const FlValue *trigger_body_n = fl_get_field(trigger_body, "n", 1);
+    const FlValue *trigger_body_l = fl_get_field(trigger_body, "l", 1);
+    bool pass = fl_cond_equals(trigger_body_a, &k1)
+        || fl_cond_not_equals(trigger_body_a, &k2)
+        || fl_cond_contains(trigger_body_s, &k3)
+        || fl_cond_not_contains(trigger_body_s, &k4)
+        || fl_cond_starts_with(trigger_body_s, &k5)
+        || fl_cond_ends_with(trigger_body_s, &k6)
+        || fl_cond_greater_than(trigger_body_n, &k7)
+        || fl_cond_greater_or_equal(trigger_body_n, &k7)
+        || fl_cond_less_than(trigger_body_n, &k8)
+        || fl_cond_less_or_equal(trigger_body_n, fl_op_neg(ar, &k1))
+        || fl_cond_is_empty(trigger_body_l)
+        || fl_cond_is_not_empty(trigger_body_l)
+        || fl_cond_exists(fl_get_field(trigger_body, "e", 1));
+    if (!pass) {
+        FlBuf b1;
+        fl_buf_init(&b1, ar);
+        FL_BUF_APPEND_LIT(&b1, "order-");
+        fl_buf_append_text(&b1, fl_get_field(trigger_body, "id", 2));
+        const FlValue *t1 = fl_buf_finish(&b1);
+        pass = fl_cond_matches(fl_regex(0), t1);
     }
-    return 2;  /* -> both */
+    fl_step_done(r, W0_ALL_OPS, pass ? &fl_gate_true : &fl_gate_false);
+    if (pass)
+        return W0_BOTH;
+    return W0_BOTH;
 }
 
 /* both (logic_gate) - steps[1] */
 static int w0_both(FlRun *r)
 {
-    bool c1 = fl_cond_equals(fl_get_field(fl_out(r, 0), "method", 6), &k11);
-    bool c2 = fl_cond_matches(fl_regex(1), fl_get_field(fl_get_field(fl_out(r, 0), "body", 4), "id", 2));
-    bool pass = c1 && c2;
-    fl_step_done(r, 2, pass ? &fl_gate_true : &fl_gate_false);
-    if (pass) {
-        return 3;  /* -> yes */
-    }
+    const FlValue *trigger_out = fl_out(r, W0_TRIGGER);
+    bool pass = fl_cond_equals(fl_get_field(trigger_out, "method", 6), &k9)
+        && fl_cond_matches(fl_regex(1),
+            fl_get_field(fl_get_field(trigger_out, "body", 4), "id", 2));
+    fl_step_done(r, W0_BOTH, pass ? &fl_gate_true : &fl_gate_false);
+    if (pass)
+        return W0_YES;
     fl_respond_default(r);  /* no response can follow */
     return FL_NEXT_END;
 }
@@ -65,22 +82,20 @@ static int w0_both(FlRun *r)
 /* yes (webhook_response) - steps[1].branches.true[0] */
 static int w0_yes(FlRun *r)
 {
-    FlResponse resp = { 0 };
-    resp.status = 200;
-    resp.body = w0_yes_body;
-    resp.body_len = sizeof w0_yes_body - 1;
-    resp.body_static = true;
-    resp.content_type = "application/json";
-    if (fl_respond(r, 3, &resp) < 0)
-        return fl_step_failed(r, 3, fl_run_error(r), FL_NEXT_END);
+    fl_respond(r, W0_YES, &w0_yes_response);
     return FL_NEXT_END;
 }
 
 static const FlStepInfo w0_steps[] = {
-    { "trigger", "webhook_trigger", "trigger", NULL, false, NULL },
-    { "all_ops", "logic_gate", "steps[0]", w0_all_ops, false, NULL },
-    { "both", "logic_gate", "steps[1]", w0_both, false, NULL },
-    { "yes", "webhook_response", "steps[1].branches.true[0]", w0_yes, false, NULL },
+    [W0_TRIGGER] = { .key = "trigger", .type = "webhook_trigger", .path = "trigger" },
+    [W0_ALL_OPS] = { .key = "all_ops", .type = "logic_gate", .path = "steps[0]", .fn = w0_all_ops },
+    [W0_BOTH] = { .key = "both", .type = "logic_gate", .path = "steps[1]", .fn = w0_both },
+    [W0_YES] = {
+        .key = "yes",
+        .type = "webhook_response",
+        .path = "steps[1].branches.true[0]",
+        .fn = w0_yes,
+    },
 };
 static const char *const w0_methods[] = { "POST" };
 static const FlWorkflow w0 = {
@@ -95,7 +110,7 @@ static const FlWorkflow w0 = {
     .verify = NULL,
     .steps = w0_steps,
     .step_count = 4,
-    .first = 1,
+    .first = W0_ALL_OPS,
     .default_at_start = false,
 };
 

@@ -4,54 +4,71 @@
 
 /* ==== workflow 0: valid-constant-bodies (valid-constant-bodies.json) ==== */
 
+enum {
+    W0_TRIGGER,  /* trigger */
+    W0_G,        /* steps[0] */
+    W0_TEXT,     /* steps[0].branches.true[0] */
+    W0_JSON,     /* steps[0].branches.false[0] */
+};
+
 static const char w0_text_body[] = "plain text, no templates";
+static const FlResponse w0_text_response = {
+    .status = 200,
+    .body = w0_text_body,
+    .body_len = sizeof w0_text_body - 1,
+    .body_static = true,
+    .content_type = "text/plain",
+};
 static const char w0_json_body[] = "{\"numbers\":[0.1,1e+21,1e-7,123456789012345680000,5e-324,0,100,2.5],\"nest"
         "ed\":{\"a\":[true,false,null,{},[]],\"s\":\"tab\\there \\\"q\\\" \303\251\"}}";
+static const FlResponse w0_json_response = {
+    .status = 200,
+    .body = w0_json_body,
+    .body_len = sizeof w0_json_body - 1,
+    .body_static = true,
+    .content_type = "application/json",
+};
 
 /* g (logic_gate) - steps[0] */
 static int w0_g(FlRun *r)
 {
-    bool pass = fl_truthy(fl_get_field(fl_get_field(fl_out(r, 0), "query", 5), "text", 4));
-    fl_step_done(r, 1, pass ? &fl_gate_true : &fl_gate_false);
-    if (pass) {
-        return 2;  /* -> text */
-    }
-    return 3;  /* -> json */
+    bool pass = fl_truthy(fl_get_field(
+        fl_get_field(fl_out(r, W0_TRIGGER), "query", 5), "text", 4));
+    fl_step_done(r, W0_G, pass ? &fl_gate_true : &fl_gate_false);
+    if (pass)
+        return W0_TEXT;
+    return W0_JSON;
 }
 
 /* text (webhook_response) - steps[0].branches.true[0] */
 static int w0_text(FlRun *r)
 {
-    FlResponse resp = { 0 };
-    resp.status = 200;
-    resp.body = w0_text_body;
-    resp.body_len = sizeof w0_text_body - 1;
-    resp.body_static = true;
-    resp.content_type = "text/plain";
-    if (fl_respond(r, 2, &resp) < 0)
-        return fl_step_failed(r, 2, fl_run_error(r), FL_NEXT_END);
+    fl_respond(r, W0_TEXT, &w0_text_response);
     return FL_NEXT_END;
 }
 
 /* json (webhook_response) - steps[0].branches.false[0] */
 static int w0_json(FlRun *r)
 {
-    FlResponse resp = { 0 };
-    resp.status = 200;
-    resp.body = w0_json_body;
-    resp.body_len = sizeof w0_json_body - 1;
-    resp.body_static = true;
-    resp.content_type = "application/json";
-    if (fl_respond(r, 3, &resp) < 0)
-        return fl_step_failed(r, 3, fl_run_error(r), FL_NEXT_END);
+    fl_respond(r, W0_JSON, &w0_json_response);
     return FL_NEXT_END;
 }
 
 static const FlStepInfo w0_steps[] = {
-    { "trigger", "webhook_trigger", "trigger", NULL, false, NULL },
-    { "g", "logic_gate", "steps[0]", w0_g, false, NULL },
-    { "text", "webhook_response", "steps[0].branches.true[0]", w0_text, false, NULL },
-    { "json", "webhook_response", "steps[0].branches.false[0]", w0_json, false, NULL },
+    [W0_TRIGGER] = { .key = "trigger", .type = "webhook_trigger", .path = "trigger" },
+    [W0_G] = { .key = "g", .type = "logic_gate", .path = "steps[0]", .fn = w0_g },
+    [W0_TEXT] = {
+        .key = "text",
+        .type = "webhook_response",
+        .path = "steps[0].branches.true[0]",
+        .fn = w0_text,
+    },
+    [W0_JSON] = {
+        .key = "json",
+        .type = "webhook_response",
+        .path = "steps[0].branches.false[0]",
+        .fn = w0_json,
+    },
 };
 static const char *const w0_methods[] = { "POST" };
 static const FlWorkflow w0 = {
@@ -66,7 +83,7 @@ static const FlWorkflow w0 = {
     .verify = NULL,
     .steps = w0_steps,
     .step_count = 4,
-    .first = 1,
+    .first = W0_G,
     .default_at_start = false,
 };
 

@@ -4,21 +4,54 @@
 
 /* ==== workflow 0: valid-delay-before-response (valid-delay-before-response.json) ==== */
 
+enum {
+    W0_TRIGGER,  /* trigger */
+    W0_FIRST,    /* steps[0] */
+    W0_SECOND,   /* steps[1] */
+    W0_REPLY,    /* steps[2] */
+};
+
 static const FlValue k1 = FL_NUMBER_LIT(100);
+/* what a run keeps while it waits in first: trigger.output.query.ms,
+ * first.output.waited_ms, second.output.waited_ms */
+static const FlKeep w0_first_keep_0[] = {
+    { .field = "ms", .field_len = 2 },
+};
+static const FlKeep w0_first_keep_1[] = {
+    { .field = "query", .field_len = 5, .sub = w0_first_keep_0, .sub_count = 1 },
+};
+static const FlKeep w0_first_keep_2[] = {
+    { .field = "waited_ms", .field_len = 9 },
+};
+static const FlKeep w0_first_keep_4[] = {
+    { .step = W0_TRIGGER, .sub = w0_first_keep_1, .sub_count = 1 },
+    { .step = W0_FIRST, .sub = w0_first_keep_2, .sub_count = 1 },
+    { .step = W0_SECOND, .sub = w0_first_keep_2, .sub_count = 1 },
+};
+static const FlKeepList w0_first_keep = { .outputs = w0_first_keep_4, .count = 3 };
+/* what a run keeps while it waits in second: first.output.waited_ms,
+ * second.output.waited_ms */
+static const FlKeep w0_second_keep_2[] = {
+    { .step = W0_FIRST, .sub = w0_first_keep_2, .sub_count = 1 },
+    { .step = W0_SECOND, .sub = w0_first_keep_2, .sub_count = 1 },
+};
+static const FlKeepList w0_second_keep = { .outputs = w0_second_keep_2, .count = 2 };
 
 /* first (delay) - steps[0] */
 static int w0_first(FlRun *r)
 {
-    if (fl_delay(r, 1, &k1, 2) < 0)
-        return fl_step_failed(r, 1, fl_run_error(r), 2);
+    fl_delay(r, W0_FIRST, &k1, W0_SECOND);
     return FL_NEXT_WAIT;
 }
 
 /* second (delay) - steps[1] */
 static int w0_second(FlRun *r)
 {
-    if (fl_delay(r, 2, fl_get_field(fl_get_field(fl_out(r, 0), "query", 5), "ms", 2), 3) < 0)
-        return fl_step_failed(r, 2, fl_run_error(r), 3);
+    if (fl_delay(r, W0_SECOND,
+            fl_get_field(
+                fl_get_field(fl_out(r, W0_TRIGGER), "query", 5), "ms", 2),
+            W0_REPLY) < 0)
+        return fl_step_failed(r, W0_SECOND, fl_run_error(r), W0_REPLY);
     return FL_NEXT_WAIT;
 }
 
@@ -26,58 +59,42 @@ static int w0_second(FlRun *r)
 static int w0_reply(FlRun *r)
 {
     FlArena *ar = fl_run_arena(r);
-    FlResponse resp = { 0 };
-    resp.status = 200;
     FlBuf b1;
     fl_buf_init(&b1, ar);
     FL_BUF_APPEND_LIT(&b1, "{\"waited\":");
-    fl_buf_append_json(&b1, fl_op_add(ar, fl_get_field(fl_out(r, 1), "waited_ms", 9), fl_get_field(fl_out(r, 2), "waited_ms", 9)));
+    fl_buf_append_json(&b1,
+        fl_op_add(ar,
+            fl_get_field(fl_out(r, W0_FIRST), "waited_ms", 9),
+            fl_get_field(fl_out(r, W0_SECOND), "waited_ms", 9)));
     FL_BUF_APPEND_LIT(&b1, "}");
     const FlValue *t1 = fl_buf_finish(&b1);
-    resp.body = t1->u.s;
-    resp.body_len = t1->len;
-    resp.content_type = "application/json";
-    if (fl_respond(r, 3, &resp) < 0)
-        return fl_step_failed(r, 3, fl_run_error(r), FL_NEXT_END);
+    const FlResponse response = {
+        .status = 200,
+        .body = t1->u.s,
+        .body_len = t1->len,
+        .content_type = "application/json",
+    };
+    fl_respond(r, W0_REPLY, &response);
     return FL_NEXT_END;
 }
 
-/* what a run keeps while it waits in first: trigger.output.query.ms, first.output.waited_ms, second.output.waited_ms */
-static const FlKeep w0_keep1_0[] = {
-    { 0, "ms", 2, NULL, 0 },
-};
-static const FlKeep w0_keep1_1[] = {
-    { 0, "query", 5, w0_keep1_0, 1 },
-};
-static const FlKeep w0_keep1_2[] = {
-    { 0, "waited_ms", 9, NULL, 0 },
-};
-static const FlKeep w0_keep1_3[] = {
-    { 0, "waited_ms", 9, NULL, 0 },
-};
-static const FlKeep w0_keep1_4[] = {
-    { 0, NULL, 0, w0_keep1_1, 1 },
-    { 1, NULL, 0, w0_keep1_2, 1 },
-    { 2, NULL, 0, w0_keep1_3, 1 },
-};
-static const FlKeepList w0_keep1 = { w0_keep1_4, 3 };
-/* what a run keeps while it waits in second: first.output.waited_ms, second.output.waited_ms */
-static const FlKeep w0_keep2_0[] = {
-    { 0, "waited_ms", 9, NULL, 0 },
-};
-static const FlKeep w0_keep2_1[] = {
-    { 0, "waited_ms", 9, NULL, 0 },
-};
-static const FlKeep w0_keep2_2[] = {
-    { 1, NULL, 0, w0_keep2_0, 1 },
-    { 2, NULL, 0, w0_keep2_1, 1 },
-};
-static const FlKeepList w0_keep2 = { w0_keep2_2, 2 };
 static const FlStepInfo w0_steps[] = {
-    { "trigger", "webhook_trigger", "trigger", NULL, false, NULL },
-    { "first", "delay", "steps[0]", w0_first, false, &w0_keep1 },
-    { "second", "delay", "steps[1]", w0_second, false, &w0_keep2 },
-    { "reply", "webhook_response", "steps[2]", w0_reply, false, NULL },
+    [W0_TRIGGER] = { .key = "trigger", .type = "webhook_trigger", .path = "trigger" },
+    [W0_FIRST] = {
+        .key = "first",
+        .type = "delay",
+        .path = "steps[0]",
+        .fn = w0_first,
+        .keep = &w0_first_keep,
+    },
+    [W0_SECOND] = {
+        .key = "second",
+        .type = "delay",
+        .path = "steps[1]",
+        .fn = w0_second,
+        .keep = &w0_second_keep,
+    },
+    [W0_REPLY] = { .key = "reply", .type = "webhook_response", .path = "steps[2]", .fn = w0_reply },
 };
 static const char *const w0_methods[] = { "POST" };
 static const FlWorkflow w0 = {
@@ -92,7 +109,7 @@ static const FlWorkflow w0 = {
     .verify = NULL,
     .steps = w0_steps,
     .step_count = 4,
-    .first = 1,
+    .first = W0_FIRST,
     .default_at_start = false,
 };
 

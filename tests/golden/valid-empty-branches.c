@@ -4,54 +4,62 @@
 
 /* ==== workflow 0: valid-empty-branches (valid-empty-branches.json) ==== */
 
+enum {
+    W0_TRIGGER,  /* trigger */
+    W0_G1,       /* steps[0] */
+    W0_G2,       /* steps[1] */
+    W0_G3,       /* steps[2] */
+    W0_NOPE,     /* steps[2].branches.false[0] */
+    W0_LAST,     /* steps[3] */
+};
+
 static const char w0_nope_body[] = "{\"error\":\"not ok\"}";
+static const FlResponse w0_nope_response = {
+    .status = 422,
+    .body = w0_nope_body,
+    .body_len = sizeof w0_nope_body - 1,
+    .body_static = true,
+    .content_type = "application/json",
+};
 
 /* g1 (logic_gate) - steps[0] */
 static int w0_g1(FlRun *r)
 {
     bool pass = fl_truthy(&fl_true);
-    fl_step_done(r, 1, pass ? &fl_gate_true : &fl_gate_false);
-    if (pass) {
-        return 2;  /* -> g2 */
-    }
-    return 2;  /* -> g2 */
+    fl_step_done(r, W0_G1, pass ? &fl_gate_true : &fl_gate_false);
+    if (pass)
+        return W0_G2;
+    return W0_G2;
 }
 
 /* g2 (logic_gate) - steps[1] */
 static int w0_g2(FlRun *r)
 {
     bool pass = fl_truthy(&fl_false);
-    fl_step_done(r, 2, pass ? &fl_gate_true : &fl_gate_false);
-    if (pass) {
-        return 3;  /* -> g3 */
-    }
-    return 3;  /* -> g3 */
+    fl_step_done(r, W0_G2, pass ? &fl_gate_true : &fl_gate_false);
+    if (pass)
+        return W0_G3;
+    return W0_G3;
 }
 
 /* g3 (logic_gate) - steps[2] */
 static int w0_g3(FlRun *r)
 {
-    bool pass = fl_truthy(fl_get_field(fl_get_field(fl_out(r, 0), "body", 4), "ok", 2));
-    fl_step_done(r, 3, pass ? &fl_gate_true : &fl_gate_false);
+    bool pass = fl_truthy(fl_get_field(
+        fl_get_field(fl_out(r, W0_TRIGGER), "body", 4), "ok", 2));
+    fl_step_done(r, W0_G3, pass ? &fl_gate_true : &fl_gate_false);
     if (pass) {
         fl_respond_default(r);  /* no response can follow */
-        return 5;  /* -> last */
+        return W0_LAST;
     }
-    return 4;  /* -> nope */
+    return W0_NOPE;
 }
 
 /* nope (webhook_response) - steps[2].branches.false[0] */
 static int w0_nope(FlRun *r)
 {
-    FlResponse resp = { 0 };
-    resp.status = 422;
-    resp.body = w0_nope_body;
-    resp.body_len = sizeof w0_nope_body - 1;
-    resp.body_static = true;
-    resp.content_type = "application/json";
-    if (fl_respond(r, 4, &resp) < 0)
-        return fl_step_failed(r, 4, fl_run_error(r), 5);
-    return 5;  /* -> last */
+    fl_respond(r, W0_NOPE, &w0_nope_response);
+    return W0_LAST;
 }
 
 /* last (log) - steps[3] */
@@ -60,22 +68,26 @@ static int w0_last(FlRun *r)
     FlArena *ar = fl_run_arena(r);
     FlBuf b1;
     fl_buf_init(&b1, ar);
-    fl_buf_append_text(&b1, fl_get_field(fl_out(r, 1), "result", 6));
+    fl_buf_append_text(&b1, fl_get_field(fl_out(r, W0_G1), "result", 6));
     FL_BUF_APPEND_LIT(&b1, " ");
-    fl_buf_append_text(&b1, fl_get_field(fl_out(r, 2), "result", 6));
+    fl_buf_append_text(&b1, fl_get_field(fl_out(r, W0_G2), "result", 6));
     const FlValue *t1 = fl_buf_finish(&b1);
-    if (fl_log(r, 5, FL_LOG_INFO, t1->u.s, t1->len, NULL) < 0)
-        return fl_step_failed(r, 5, fl_run_error(r), FL_NEXT_END);
+    fl_log(r, W0_LAST, FL_LOG_INFO, t1->u.s, t1->len, NULL);
     return FL_NEXT_END;
 }
 
 static const FlStepInfo w0_steps[] = {
-    { "trigger", "webhook_trigger", "trigger", NULL, false, NULL },
-    { "g1", "logic_gate", "steps[0]", w0_g1, false, NULL },
-    { "g2", "logic_gate", "steps[1]", w0_g2, false, NULL },
-    { "g3", "logic_gate", "steps[2]", w0_g3, false, NULL },
-    { "nope", "webhook_response", "steps[2].branches.false[0]", w0_nope, false, NULL },
-    { "last", "log", "steps[3]", w0_last, false, NULL },
+    [W0_TRIGGER] = { .key = "trigger", .type = "webhook_trigger", .path = "trigger" },
+    [W0_G1] = { .key = "g1", .type = "logic_gate", .path = "steps[0]", .fn = w0_g1 },
+    [W0_G2] = { .key = "g2", .type = "logic_gate", .path = "steps[1]", .fn = w0_g2 },
+    [W0_G3] = { .key = "g3", .type = "logic_gate", .path = "steps[2]", .fn = w0_g3 },
+    [W0_NOPE] = {
+        .key = "nope",
+        .type = "webhook_response",
+        .path = "steps[2].branches.false[0]",
+        .fn = w0_nope,
+    },
+    [W0_LAST] = { .key = "last", .type = "log", .path = "steps[3]", .fn = w0_last },
 };
 static const char *const w0_methods[] = { "POST" };
 static const FlWorkflow w0 = {
@@ -90,7 +102,7 @@ static const FlWorkflow w0 = {
     .verify = NULL,
     .steps = w0_steps,
     .step_count = 6,
-    .first = 1,
+    .first = W0_G1,
     .default_at_start = false,
 };
 

@@ -4,6 +4,13 @@
 
 /* ==== workflow 0: valid-escapes (valid-escapes.json) ==== */
 
+enum {
+    W0_TRIGGER,  /* trigger */
+    W0_NOTE,     /* steps[0] */
+    W0_REPLY,    /* steps[1] */
+    W0_KEYS,     /* steps[2] */
+};
+
 static const FlValue k1 = FL_STRING_LIT("\303\251\001");
 static const FlValue k2 = FL_STRING_LIT("}}");
 static const FlValue k3 = FL_STRING_LIT("'");
@@ -16,55 +23,62 @@ static int w0_note(FlRun *r)
     fl_buf_init(&b1, ar);
     FL_BUF_APPEND_LIT(&b1, "quote \" backslash \\ comment */ /* printf %s %n trigraph \?\?= newline \n ta"
         "b \t unicode \303\251 \342\234\223 ");
-    fl_buf_append_text(&b1, fl_get_field(fl_get_field(fl_out(r, 0), "body", 4), "x", 1));
+    fl_buf_append_text(&b1,
+        fl_get_field(fl_get_field(fl_out(r, W0_TRIGGER), "body", 4), "x", 1));
     const FlValue *t1 = fl_buf_finish(&b1);
-    if (fl_log(r, 1, FL_LOG_INFO, t1->u.s, t1->len, NULL) < 0)
-        return fl_step_failed(r, 1, fl_run_error(r), 2);
-    return 2;  /* -> reply */
+    fl_log(r, W0_NOTE, FL_LOG_INFO, t1->u.s, t1->len, NULL);
+    return W0_REPLY;
 }
 
 /* reply (webhook_response) - steps[1] */
 static int w0_reply(FlRun *r)
 {
     FlArena *ar = fl_run_arena(r);
+    const FlValue *trigger_out = fl_out(r, W0_TRIGGER);
     FlBuf b1;
     fl_buf_init(&b1, ar);
     FL_BUF_APPEND_LIT(&b1, "a\"b\\c */ %s \303\251 ");
-    fl_buf_append_text(&b1, fl_get_field(fl_get_field(fl_out(r, 0), "query", 5), "q", 1));
+    fl_buf_append_text(&b1,
+        fl_get_field(fl_get_field(trigger_out, "query", 5), "q", 1));
     const FlValue *t1 = fl_buf_finish(&b1);
-    FlHeader h2[1] = {
-        { "X-Echo", t1->u.s, t1->len },
+    const FlHeader h2[] = {
+        { .name = "X-Echo", .value = t1->u.s, .value_len = t1->len },
     };
-    FlResponse resp = { 0 };
-    resp.status = 200;
     FlBuf b3;
     fl_buf_init(&b3, ar);
     FL_BUF_APPEND_LIT(&b3, "line1\nline2 \"quoted\" \\ */ %d \?\?( \303\251 ");
-    fl_buf_append_text(&b3, fl_get_field(fl_get_field(fl_out(r, 0), "body", 4), "x", 1));
+    fl_buf_append_text(&b3,
+        fl_get_field(fl_get_field(trigger_out, "body", 4), "x", 1));
     const FlValue *t3 = fl_buf_finish(&b3);
-    resp.body = t3->u.s;
-    resp.body_len = t3->len;
-    resp.content_type = "text/plain; charset=\"utf-8\"";
-    resp.headers = h2;
-    resp.header_count = 1;
-    if (fl_respond(r, 2, &resp) < 0)
-        return fl_step_failed(r, 2, fl_run_error(r), 3);
-    return 3;  /* -> keys */
+    const FlResponse response = {
+        .status = 200,
+        .body = t3->u.s,
+        .body_len = t3->len,
+        .content_type = "text/plain; charset=\"utf-8\"",
+        .headers = h2,
+        .header_count = 1,
+    };
+    if (fl_respond(r, W0_REPLY, &response) < 0)
+        return fl_step_failed(r, W0_REPLY, fl_run_error(r), W0_KEYS);
+    return W0_KEYS;
 }
 
 /* keys (set) - steps[2] */
 static int w0_keys(FlRun *r)
 {
     FlArena *ar = fl_run_arena(r);
-    fl_step_done(r, 3, fl_object_of(ar, (const char *const[]){"we\"ird*/key", "n"}, (const FlValue *const[]){&k1, fl_op_add(ar, &k2, &k3)}, 2));
+    fl_step_done(r, W0_KEYS,
+        fl_object_of(ar,
+            (const char *const[]){"we\"ird*/key", "n"},
+            (const FlValue *const[]){&k1, fl_op_add(ar, &k2, &k3)}, 2));
     return FL_NEXT_END;
 }
 
 static const FlStepInfo w0_steps[] = {
-    { "trigger", "webhook_trigger", "trigger", NULL, false, NULL },
-    { "note", "log", "steps[0]", w0_note, false, NULL },
-    { "reply", "webhook_response", "steps[1]", w0_reply, false, NULL },
-    { "keys", "set", "steps[2]", w0_keys, false, NULL },
+    [W0_TRIGGER] = { .key = "trigger", .type = "webhook_trigger", .path = "trigger" },
+    [W0_NOTE] = { .key = "note", .type = "log", .path = "steps[0]", .fn = w0_note },
+    [W0_REPLY] = { .key = "reply", .type = "webhook_response", .path = "steps[1]", .fn = w0_reply },
+    [W0_KEYS] = { .key = "keys", .type = "set", .path = "steps[2]", .fn = w0_keys },
 };
 static const char *const w0_methods[] = { "POST" };
 static const FlWorkflow w0 = {
@@ -79,7 +93,7 @@ static const FlWorkflow w0 = {
     .verify = NULL,
     .steps = w0_steps,
     .step_count = 4,
-    .first = 1,
+    .first = W0_NOTE,
     .default_at_start = false,
 };
 

@@ -4,64 +4,89 @@
 
 /* ==== workflow 0: chain-fulfilment (valid-example-chain-fulfilment.json) ==== */
 
+enum {
+    W0_TRIGGER,   /* trigger */
+    W0_SHIPMENT,  /* steps[0] */
+    W0_BOOKED,    /* steps[1] */
+    W0_RECORD,    /* steps[2] */
+};
+
 /* shipment (set) - steps[0] */
 static int w0_shipment(FlRun *r)
 {
     FlArena *ar = fl_run_arena(r);
+    const FlValue *trigger_body = fl_get_field(fl_out(r, W0_TRIGGER), "body", 4);
     FlBuf b1;
     fl_buf_init(&b1, ar);
     FL_BUF_APPEND_LIT(&b1, "shp-");
-    fl_buf_append_text(&b1, fl_get_field(fl_get_field(fl_out(r, 0), "body", 4), "order", 5));
+    fl_buf_append_text(&b1, fl_get_field(trigger_body, "order", 5));
     const FlValue *t1 = fl_buf_finish(&b1);
-    fl_step_done(r, 1, fl_object_of(ar, (const char *const[]){"id", "items", "express"}, (const FlValue *const[]){t1, fl_fn_len(ar, fl_get_field(fl_get_field(fl_out(r, 0), "body", 4), "items", 5)), fl_op_eq(ar, fl_get_field(fl_get_field(fl_out(r, 0), "body", 4), "express", 7), &fl_true)}, 3));
-    return 2;  /* -> booked */
+    fl_step_done(r, W0_SHIPMENT,
+        fl_object_of(ar,
+            (const char *const[]){"id", "items", "express"},
+            (const FlValue *const[]){
+                t1,
+                fl_fn_len(ar, fl_get_field(trigger_body, "items", 5)),
+                fl_op_eq(ar, fl_get_field(trigger_body, "express", 7), &fl_true),
+            },
+            3));
+    return W0_BOOKED;
 }
 
 /* booked (webhook_response) - steps[1] */
 static int w0_booked(FlRun *r)
 {
     FlArena *ar = fl_run_arena(r);
-    FlResponse resp = { 0 };
-    resp.status = 201;
+    const FlValue *shipment_out = fl_out(r, W0_SHIPMENT);
     FlBuf b1;
     fl_buf_init(&b1, ar);
     FL_BUF_APPEND_LIT(&b1, "{\"shipment\":");
-    fl_buf_append_json(&b1, fl_get_field(fl_out(r, 1), "id", 2));
+    fl_buf_append_json(&b1, fl_get_field(shipment_out, "id", 2));
     FL_BUF_APPEND_LIT(&b1, ",\"items\":");
-    fl_buf_append_json(&b1, fl_get_field(fl_out(r, 1), "items", 5));
+    fl_buf_append_json(&b1, fl_get_field(shipment_out, "items", 5));
     FL_BUF_APPEND_LIT(&b1, "}");
     const FlValue *t1 = fl_buf_finish(&b1);
-    resp.body = t1->u.s;
-    resp.body_len = t1->len;
-    resp.content_type = "application/json";
-    if (fl_respond(r, 2, &resp) < 0)
-        return fl_step_failed(r, 2, fl_run_error(r), 3);
-    return 3;  /* -> record */
+    const FlResponse response = {
+        .status = 201,
+        .body = t1->u.s,
+        .body_len = t1->len,
+        .content_type = "application/json",
+    };
+    fl_respond(r, W0_BOOKED, &response);
+    return W0_RECORD;
 }
 
 /* record (log) - steps[2] */
 static int w0_record(FlRun *r)
 {
     FlArena *ar = fl_run_arena(r);
+    const FlValue *shipment_out = fl_out(r, W0_SHIPMENT);
     FlBuf b1;
     fl_buf_init(&b1, ar);
     FL_BUF_APPEND_LIT(&b1, "shipment ");
-    fl_buf_append_text(&b1, fl_get_field(fl_out(r, 1), "id", 2));
+    fl_buf_append_text(&b1, fl_get_field(shipment_out, "id", 2));
     FL_BUF_APPEND_LIT(&b1, " booked for ");
-    fl_buf_append_text(&b1, fl_get_field(fl_out(r, 1), "items", 5));
+    fl_buf_append_text(&b1, fl_get_field(shipment_out, "items", 5));
     FL_BUF_APPEND_LIT(&b1, " item(s), chained from run ");
-    fl_buf_append_text(&b1, fl_get_field(fl_get_field(fl_out(r, 0), "headers", 7), "x-chained-from", 14));
+    fl_buf_append_text(&b1,
+        fl_get_field(
+            fl_get_field(fl_out(r, W0_TRIGGER), "headers", 7), "x-chained-from",
+            14));
     const FlValue *t1 = fl_buf_finish(&b1);
-    if (fl_log(r, 3, FL_LOG_INFO, t1->u.s, t1->len, NULL) < 0)
-        return fl_step_failed(r, 3, fl_run_error(r), FL_NEXT_END);
+    fl_log(r, W0_RECORD, FL_LOG_INFO, t1->u.s, t1->len, NULL);
     return FL_NEXT_END;
 }
 
 static const FlStepInfo w0_steps[] = {
-    { "trigger", "webhook_trigger", "trigger", NULL, false, NULL },
-    { "shipment", "set", "steps[0]", w0_shipment, false, NULL },
-    { "booked", "webhook_response", "steps[1]", w0_booked, false, NULL },
-    { "record", "log", "steps[2]", w0_record, false, NULL },
+    [W0_TRIGGER] = { .key = "trigger", .type = "webhook_trigger", .path = "trigger" },
+    [W0_SHIPMENT] = { .key = "shipment", .type = "set", .path = "steps[0]", .fn = w0_shipment },
+    [W0_BOOKED] = {
+        .key = "booked",
+        .type = "webhook_response",
+        .path = "steps[1]",
+        .fn = w0_booked,
+    },
+    [W0_RECORD] = { .key = "record", .type = "log", .path = "steps[2]", .fn = w0_record },
 };
 static const char *const w0_methods[] = { "POST" };
 static const FlWorkflow w0 = {
@@ -76,7 +101,7 @@ static const FlWorkflow w0 = {
     .verify = NULL,
     .steps = w0_steps,
     .step_count = 4,
-    .first = 1,
+    .first = W0_SHIPMENT,
     .default_at_start = false,
 };
 

@@ -4,32 +4,41 @@
 
 /* ==== workflow 0: chain-order-intake (valid-example-chain-order-intake.json) ==== */
 
+enum {
+    W0_TRIGGER,  /* trigger */
+    W0_ACCEPT,   /* steps[0] */
+    W0_FULFIL,   /* steps[1] */
+    W0_DONE,     /* steps[2] */
+};
+
 static const FlValue k1 = FL_STRING_LIT("POST");
 
 /* accept (webhook_response) - steps[0] */
 static int w0_accept(FlRun *r)
 {
     FlArena *ar = fl_run_arena(r);
-    FlResponse resp = { 0 };
-    resp.status = 202;
     FlBuf b1;
     fl_buf_init(&b1, ar);
     FL_BUF_APPEND_LIT(&b1, "{\"accepted\":");
-    fl_buf_append_json(&b1, fl_get_field(fl_get_field(fl_out(r, 0), "body", 4), "id", 2));
+    fl_buf_append_json(&b1,
+        fl_get_field(fl_get_field(fl_out(r, W0_TRIGGER), "body", 4), "id", 2));
     FL_BUF_APPEND_LIT(&b1, "}");
     const FlValue *t1 = fl_buf_finish(&b1);
-    resp.body = t1->u.s;
-    resp.body_len = t1->len;
-    resp.content_type = "application/json";
-    if (fl_respond(r, 1, &resp) < 0)
-        return fl_step_failed(r, 1, fl_run_error(r), 2);
-    return 2;  /* -> fulfil */
+    const FlResponse response = {
+        .status = 202,
+        .body = t1->u.s,
+        .body_len = t1->len,
+        .content_type = "application/json",
+    };
+    fl_respond(r, W0_ACCEPT, &response);
+    return W0_FULFIL;
 }
 
 /* fulfil (http_request) - steps[1] */
 static int w0_fulfil(FlRun *r)
 {
     FlArena *ar = fl_run_arena(r);
+    const FlValue *trigger_body = fl_get_field(fl_out(r, W0_TRIGGER), "body", 4);
     FlBuf b1;
     fl_buf_init(&b1, ar);
     fl_buf_append_text(&b1, fl_env(0));
@@ -39,20 +48,21 @@ static int w0_fulfil(FlRun *r)
     fl_buf_init(&b2, ar);
     fl_buf_append_text(&b2, fl_run_id(r));
     const FlValue *t2 = fl_buf_finish(&b2);
-    FlHeader h3[1] = {
-        { "X-Chained-From", t2->u.s, t2->len },
+    const FlHeader h3[] = {
+        { .name = "X-Chained-From", .value = t2->u.s, .value_len = t2->len },
     };
     FlBuf b4;
     fl_buf_init(&b4, ar);
     FL_BUF_APPEND_LIT(&b4, "{\"order\":");
-    fl_buf_append_json(&b4, fl_get_field(fl_get_field(fl_out(r, 0), "body", 4), "id", 2));
+    fl_buf_append_json(&b4, fl_get_field(trigger_body, "id", 2));
     FL_BUF_APPEND_LIT(&b4, ",\"items\":");
-    fl_buf_append_json(&b4, fl_get_field(fl_get_field(fl_out(r, 0), "body", 4), "items", 5));
+    fl_buf_append_json(&b4, fl_get_field(trigger_body, "items", 5));
     FL_BUF_APPEND_LIT(&b4, ",\"express\":");
-    fl_buf_append_json(&b4, fl_op_eq(ar, fl_get_field(fl_get_field(fl_out(r, 0), "body", 4), "express", 7), &fl_true));
+    fl_buf_append_json(&b4,
+        fl_op_eq(ar, fl_get_field(trigger_body, "express", 7), &fl_true));
     FL_BUF_APPEND_LIT(&b4, "}");
     const FlValue *t4 = fl_buf_finish(&b4);
-    const FlHttpRequest req = {
+    const FlHttpRequest request = {
         .method = &k1,
         .url = t1,
         .headers = h3,
@@ -65,8 +75,8 @@ static int w0_fulfil(FlRun *r)
         .follow_redirects = false,
         .max_response_bytes = 10485760,
     };
-    if (fl_http(r, 2, &req, 3) < 0)
-        return fl_step_failed(r, 2, fl_run_error(r), 3);
+    if (fl_http(r, W0_FULFIL, &request, W0_DONE) < 0)
+        return fl_step_failed(r, W0_FULFIL, fl_run_error(r), W0_DONE);
     return FL_NEXT_WAIT;
 }
 
@@ -74,25 +84,32 @@ static int w0_fulfil(FlRun *r)
 static int w0_done(FlRun *r)
 {
     FlArena *ar = fl_run_arena(r);
+    const FlValue *fulfil_out = fl_out(r, W0_FULFIL);
     FlBuf b1;
     fl_buf_init(&b1, ar);
     FL_BUF_APPEND_LIT(&b1, "order ");
-    fl_buf_append_text(&b1, fl_get_field(fl_get_field(fl_out(r, 0), "body", 4), "id", 2));
+    fl_buf_append_text(&b1,
+        fl_get_field(fl_get_field(fl_out(r, W0_TRIGGER), "body", 4), "id", 2));
     FL_BUF_APPEND_LIT(&b1, " handed on: fulfilment answered ");
-    fl_buf_append_text(&b1, fl_get_field(fl_out(r, 2), "status", 6));
+    fl_buf_append_text(&b1, fl_get_field(fulfil_out, "status", 6));
     FL_BUF_APPEND_LIT(&b1, " with shipment ");
-    fl_buf_append_text(&b1, fl_get_field(fl_get_field(fl_out(r, 2), "body", 4), "shipment", 8));
+    fl_buf_append_text(&b1,
+        fl_get_field(fl_get_field(fulfil_out, "body", 4), "shipment", 8));
     const FlValue *t1 = fl_buf_finish(&b1);
-    if (fl_log(r, 3, FL_LOG_INFO, t1->u.s, t1->len, NULL) < 0)
-        return fl_step_failed(r, 3, fl_run_error(r), FL_NEXT_END);
+    fl_log(r, W0_DONE, FL_LOG_INFO, t1->u.s, t1->len, NULL);
     return FL_NEXT_END;
 }
 
 static const FlStepInfo w0_steps[] = {
-    { "trigger", "webhook_trigger", "trigger", NULL, false, NULL },
-    { "accept", "webhook_response", "steps[0]", w0_accept, false, NULL },
-    { "fulfil", "http_request", "steps[1]", w0_fulfil, false, NULL },
-    { "done", "log", "steps[2]", w0_done, false, NULL },
+    [W0_TRIGGER] = { .key = "trigger", .type = "webhook_trigger", .path = "trigger" },
+    [W0_ACCEPT] = {
+        .key = "accept",
+        .type = "webhook_response",
+        .path = "steps[0]",
+        .fn = w0_accept,
+    },
+    [W0_FULFIL] = { .key = "fulfil", .type = "http_request", .path = "steps[1]", .fn = w0_fulfil },
+    [W0_DONE] = { .key = "done", .type = "log", .path = "steps[2]", .fn = w0_done },
 };
 static const char *const w0_methods[] = { "POST" };
 static const FlWorkflow w0 = {
@@ -107,7 +124,7 @@ static const FlWorkflow w0 = {
     .verify = NULL,
     .steps = w0_steps,
     .step_count = 4,
-    .first = 1,
+    .first = W0_ACCEPT,
     .default_at_start = false,
 };
 

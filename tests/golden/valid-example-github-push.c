@@ -4,13 +4,43 @@
 
 /* ==== workflow 0: github-push (valid-example-github-push.json) ==== */
 
+enum {
+    W0_TRIGGER,         /* trigger */
+    W0_RELEASE_PUSH,    /* steps[0] */
+    W0_PUSH,            /* steps[0].branches.true[0] */
+    W0_ACCEPTED,        /* steps[0].branches.true[1] */
+    W0_BUILD,           /* steps[0].branches.true[2] */
+    W0_ANNOUNCE,        /* steps[0].branches.true[3] */
+    W0_FORCED_PUSH,     /* steps[0].branches.true[4] */
+    W0_FORCED_WARNING,  /* steps[0].branches.true[4].branches.true[0] */
+    W0_IGNORED,         /* steps[0].branches.false[0] */
+};
+
 static const FlValue k1 = FL_STRING_LIT("push");
 static const FlValue k2 = FL_STRING_LIT("refs/heads/");
 static const FlValue k3 = FL_STRING_LIT("");
 static const FlValue k4 = FL_STRING_LIT("unknown");
 static const FlValue k5 = FL_NUMBER_LIT(3000);
-static const FlValue k6 = FL_STRING_LIT("unknown");
-static const FlValue k7 = FL_STRING_LIT("no ref");
+static const FlValue k6 = FL_STRING_LIT("no ref");
+/* what a run keeps while it waits in build: push.output.pusher,
+ * push.output.commit_count, push.output.repository, push.output.branch,
+ * push.output.head, push.output.forced, build.output.waited_ms */
+static const FlKeep w0_build_keep_0[] = {
+    { .field = "pusher", .field_len = 6 },
+    { .field = "commit_count", .field_len = 12 },
+    { .field = "repository", .field_len = 10 },
+    { .field = "branch", .field_len = 6 },
+    { .field = "head", .field_len = 4 },
+    { .field = "forced", .field_len = 6 },
+};
+static const FlKeep w0_build_keep_1[] = {
+    { .field = "waited_ms", .field_len = 9 },
+};
+static const FlKeep w0_build_keep_2[] = {
+    { .step = W0_PUSH, .sub = w0_build_keep_0, .sub_count = 6 },
+    { .step = W0_BUILD, .sub = w0_build_keep_1, .sub_count = 1 },
+};
+static const FlKeepList w0_build_keep = { .outputs = w0_build_keep_2, .count = 2 };
 
 /* verify secret (github) - trigger.config.verify.secret */
 static const FlValue *w0_secret(FlArena *ar)
@@ -22,58 +52,87 @@ static const FlValue *w0_secret(FlArena *ar)
 /* release_push (logic_gate) - steps[0] */
 static int w0_release_push(FlRun *r)
 {
-    bool c1 = fl_cond_equals(fl_get_field(fl_get_field(fl_out(r, 0), "headers", 7), "x-github-event", 14), &k1);
-    bool c2 = fl_cond_matches(fl_regex(0), fl_get_field(fl_get_field(fl_out(r, 0), "body", 4), "ref", 3));
-    bool c3 = fl_cond_is_not_empty(fl_get_field(fl_get_field(fl_out(r, 0), "body", 4), "commits", 7));
-    bool c4 = fl_cond_not_equals(fl_get_field(fl_get_field(fl_out(r, 0), "body", 4), "deleted", 7), &fl_true);
-    bool pass = c1 && c2 && c3 && c4;
-    fl_step_done(r, 1, pass ? &fl_gate_true : &fl_gate_false);
-    if (pass) {
-        return 2;  /* -> push */
-    }
+    const FlValue *trigger_out = fl_out(r, W0_TRIGGER);
+    const FlValue *trigger_body = fl_get_field(trigger_out, "body", 4);
+    bool pass = fl_cond_equals(
+        fl_get_field(
+            fl_get_field(trigger_out, "headers", 7), "x-github-event", 14),
+        &k1)
+        && fl_cond_matches(fl_regex(0), fl_get_field(trigger_body, "ref", 3))
+        && fl_cond_is_not_empty(fl_get_field(trigger_body, "commits", 7))
+        && fl_cond_not_equals(
+            fl_get_field(trigger_body, "deleted", 7), &fl_true);
+    fl_step_done(r, W0_RELEASE_PUSH, pass ? &fl_gate_true : &fl_gate_false);
+    if (pass)
+        return W0_PUSH;
     fl_respond_default(r);  /* no response can follow */
-    return 8;  /* -> ignored */
+    return W0_IGNORED;
 }
 
 /* push (set) - steps[0].branches.true[0] */
 static int w0_push(FlRun *r)
 {
     FlArena *ar = fl_run_arena(r);
-    fl_step_done(r, 2, fl_object_of(ar, (const char *const[]){"repository", "branch", "head", "commit_count", "pusher", "forced"}, (const FlValue *const[]){fl_get_field(fl_get_field(fl_get_field(fl_out(r, 0), "body", 4), "repository", 10), "full_name", 9), fl_fn_join(ar, fl_fn_split(ar, fl_get_field(fl_get_field(fl_out(r, 0), "body", 4), "ref", 3), &k2), &k3), fl_get_field(fl_get_field(fl_out(r, 0), "body", 4), "after", 5), fl_fn_len(ar, fl_get_field(fl_get_field(fl_out(r, 0), "body", 4), "commits", 7)), fl_fn_default(ar, fl_get_field(fl_get_field(fl_get_field(fl_out(r, 0), "body", 4), "pusher", 6), "name", 4), &k4), fl_op_eq(ar, fl_get_field(fl_get_field(fl_out(r, 0), "body", 4), "forced", 6), &fl_true)}, 6));
-    return 3;  /* -> accepted */
+    const FlValue *trigger_body = fl_get_field(fl_out(r, W0_TRIGGER), "body", 4);
+    fl_step_done(r, W0_PUSH,
+        fl_object_of(ar,
+            (const char *const[]){
+                "repository", "branch", "head", "commit_count", "pusher",
+                "forced",
+            },
+            (const FlValue *const[]){
+                fl_get_field(
+                    fl_get_field(trigger_body, "repository", 10), "full_name",
+                    9),
+                fl_fn_join(ar,
+                    fl_fn_split(ar, fl_get_field(trigger_body, "ref", 3), &k2),
+                    &k3),
+                fl_get_field(trigger_body, "after", 5),
+                fl_fn_len(ar, fl_get_field(trigger_body, "commits", 7)),
+                fl_fn_default(ar,
+                    fl_get_field(
+                        fl_get_field(trigger_body, "pusher", 6), "name", 4),
+                    &k4),
+                fl_op_eq(ar, fl_get_field(trigger_body, "forced", 6), &fl_true),
+            },
+            6));
+    return W0_ACCEPTED;
 }
 
 /* accepted (webhook_response) - steps[0].branches.true[1] */
 static int w0_accepted(FlRun *r)
 {
     FlArena *ar = fl_run_arena(r);
-    FlResponse resp = { 0 };
-    resp.status = 200;
+    const FlValue *push_out = fl_out(r, W0_PUSH);
     FlBuf b1;
     fl_buf_init(&b1, ar);
     FL_BUF_APPEND_LIT(&b1, "{\"accepted\":true,\"delivery\":");
-    fl_buf_append_json(&b1, fl_get_field(fl_get_field(fl_out(r, 0), "headers", 7), "x-github-delivery", 17));
+    fl_buf_append_json(&b1,
+        fl_get_field(
+            fl_get_field(fl_out(r, W0_TRIGGER), "headers", 7),
+            "x-github-delivery", 17));
     FL_BUF_APPEND_LIT(&b1, ",\"branch\":");
-    fl_buf_append_json(&b1, fl_get_field(fl_out(r, 2), "branch", 6));
+    fl_buf_append_json(&b1, fl_get_field(push_out, "branch", 6));
     FL_BUF_APPEND_LIT(&b1, ",\"commits\":");
-    fl_buf_append_json(&b1, fl_get_field(fl_out(r, 2), "commit_count", 12));
+    fl_buf_append_json(&b1, fl_get_field(push_out, "commit_count", 12));
     FL_BUF_APPEND_LIT(&b1, ",\"run_id\":");
     fl_buf_append_json(&b1, fl_run_id(r));
     FL_BUF_APPEND_LIT(&b1, "}");
     const FlValue *t1 = fl_buf_finish(&b1);
-    resp.body = t1->u.s;
-    resp.body_len = t1->len;
-    resp.content_type = "application/json";
-    if (fl_respond(r, 3, &resp) < 0)
-        return fl_step_failed(r, 3, fl_run_error(r), 4);
-    return 4;  /* -> build */
+    const FlResponse response = {
+        .status = 200,
+        .body = t1->u.s,
+        .body_len = t1->len,
+        .content_type = "application/json",
+    };
+    fl_respond(r, W0_ACCEPTED, &response);
+    return W0_BUILD;
 }
 
 /* build (delay) - steps[0].branches.true[2] */
 static int w0_build(FlRun *r)
 {
-    if (fl_delay(r, 4, &k5, 5) < 0)
-        return fl_step_failed(r, 4, fl_run_error(r), 5);
+    fl_delay(r, W0_BUILD, &k5, W0_ANNOUNCE);
     return FL_NEXT_WAIT;
 }
 
@@ -81,34 +140,33 @@ static int w0_build(FlRun *r)
 static int w0_announce(FlRun *r)
 {
     FlArena *ar = fl_run_arena(r);
+    const FlValue *push_out = fl_out(r, W0_PUSH);
     FlBuf b1;
     fl_buf_init(&b1, ar);
-    fl_buf_append_text(&b1, fl_get_field(fl_out(r, 2), "pusher", 6));
+    fl_buf_append_text(&b1, fl_get_field(push_out, "pusher", 6));
     FL_BUF_APPEND_LIT(&b1, " pushed ");
-    fl_buf_append_text(&b1, fl_get_field(fl_out(r, 2), "commit_count", 12));
+    fl_buf_append_text(&b1, fl_get_field(push_out, "commit_count", 12));
     FL_BUF_APPEND_LIT(&b1, " commit(s) to ");
-    fl_buf_append_text(&b1, fl_get_field(fl_out(r, 2), "repository", 10));
+    fl_buf_append_text(&b1, fl_get_field(push_out, "repository", 10));
     FL_BUF_APPEND_LIT(&b1, "@");
-    fl_buf_append_text(&b1, fl_get_field(fl_out(r, 2), "branch", 6));
+    fl_buf_append_text(&b1, fl_get_field(push_out, "branch", 6));
     FL_BUF_APPEND_LIT(&b1, ", head ");
-    fl_buf_append_text(&b1, fl_get_field(fl_out(r, 2), "head", 4));
+    fl_buf_append_text(&b1, fl_get_field(push_out, "head", 4));
     FL_BUF_APPEND_LIT(&b1, ": built after ");
-    fl_buf_append_text(&b1, fl_get_field(fl_out(r, 4), "waited_ms", 9));
+    fl_buf_append_text(&b1, fl_get_field(fl_out(r, W0_BUILD), "waited_ms", 9));
     FL_BUF_APPEND_LIT(&b1, " ms");
     const FlValue *t1 = fl_buf_finish(&b1);
-    if (fl_log(r, 5, FL_LOG_INFO, t1->u.s, t1->len, NULL) < 0)
-        return fl_step_failed(r, 5, fl_run_error(r), 6);
-    return 6;  /* -> forced_push */
+    fl_log(r, W0_ANNOUNCE, FL_LOG_INFO, t1->u.s, t1->len, NULL);
+    return W0_FORCED_PUSH;
 }
 
 /* forced_push (logic_gate) - steps[0].branches.true[4] */
 static int w0_forced_push(FlRun *r)
 {
-    bool pass = fl_truthy(fl_get_field(fl_out(r, 2), "forced", 6));
-    fl_step_done(r, 6, pass ? &fl_gate_true : &fl_gate_false);
-    if (pass) {
-        return 7;  /* -> forced_warning */
-    }
+    bool pass = fl_truthy(fl_get_field(fl_out(r, W0_PUSH), "forced", 6));
+    fl_step_done(r, W0_FORCED_PUSH, pass ? &fl_gate_true : &fl_gate_false);
+    if (pass)
+        return W0_FORCED_WARNING;
     return FL_NEXT_END;
 }
 
@@ -116,15 +174,15 @@ static int w0_forced_push(FlRun *r)
 static int w0_forced_warning(FlRun *r)
 {
     FlArena *ar = fl_run_arena(r);
+    const FlValue *push_out = fl_out(r, W0_PUSH);
     FlBuf b1;
     fl_buf_init(&b1, ar);
     FL_BUF_APPEND_LIT(&b1, "forced push to ");
-    fl_buf_append_text(&b1, fl_get_field(fl_out(r, 2), "branch", 6));
+    fl_buf_append_text(&b1, fl_get_field(push_out, "branch", 6));
     FL_BUF_APPEND_LIT(&b1, " by ");
-    fl_buf_append_text(&b1, fl_get_field(fl_out(r, 2), "pusher", 6));
+    fl_buf_append_text(&b1, fl_get_field(push_out, "pusher", 6));
     const FlValue *t1 = fl_buf_finish(&b1);
-    if (fl_log(r, 7, FL_LOG_WARN, t1->u.s, t1->len, NULL) < 0)
-        return fl_step_failed(r, 7, fl_run_error(r), FL_NEXT_END);
+    fl_log(r, W0_FORCED_WARNING, FL_LOG_WARN, t1->u.s, t1->len, NULL);
     return FL_NEXT_END;
 }
 
@@ -132,47 +190,77 @@ static int w0_forced_warning(FlRun *r)
 static int w0_ignored(FlRun *r)
 {
     FlArena *ar = fl_run_arena(r);
+    const FlValue *trigger_out = fl_out(r, W0_TRIGGER);
+    const FlValue *trigger_headers = fl_get_field(trigger_out, "headers", 7);
     FlBuf b1;
     fl_buf_init(&b1, ar);
     FL_BUF_APPEND_LIT(&b1, "ignoring ");
-    fl_buf_append_text(&b1, fl_fn_default(ar, fl_get_field(fl_get_field(fl_out(r, 0), "headers", 7), "x-github-event", 14), &k6));
+    fl_buf_append_text(&b1,
+        fl_fn_default(ar,
+            fl_get_field(trigger_headers, "x-github-event", 14), &k4));
     FL_BUF_APPEND_LIT(&b1, " event ");
-    fl_buf_append_text(&b1, fl_get_field(fl_get_field(fl_out(r, 0), "headers", 7), "x-github-delivery", 17));
+    fl_buf_append_text(&b1,
+        fl_get_field(trigger_headers, "x-github-delivery", 17));
     FL_BUF_APPEND_LIT(&b1, " for ");
-    fl_buf_append_text(&b1, fl_fn_default(ar, fl_get_field(fl_get_field(fl_out(r, 0), "body", 4), "ref", 3), &k7));
+    fl_buf_append_text(&b1,
+        fl_fn_default(ar,
+            fl_get_field(fl_get_field(trigger_out, "body", 4), "ref", 3), &k6));
     const FlValue *t1 = fl_buf_finish(&b1);
-    if (fl_log(r, 8, FL_LOG_DEBUG, t1->u.s, t1->len, NULL) < 0)
-        return fl_step_failed(r, 8, fl_run_error(r), FL_NEXT_END);
+    fl_log(r, W0_IGNORED, FL_LOG_DEBUG, t1->u.s, t1->len, NULL);
     return FL_NEXT_END;
 }
 
-/* what a run keeps while it waits in build: push.output.pusher, push.output.commit_count, push.output.repository, push.output.branch, push.output.head, push.output.forced, build.output.waited_ms */
-static const FlKeep w0_keep4_0[] = {
-    { 0, "pusher", 6, NULL, 0 },
-    { 0, "commit_count", 12, NULL, 0 },
-    { 0, "repository", 10, NULL, 0 },
-    { 0, "branch", 6, NULL, 0 },
-    { 0, "head", 4, NULL, 0 },
-    { 0, "forced", 6, NULL, 0 },
-};
-static const FlKeep w0_keep4_1[] = {
-    { 0, "waited_ms", 9, NULL, 0 },
-};
-static const FlKeep w0_keep4_2[] = {
-    { 2, NULL, 0, w0_keep4_0, 6 },
-    { 4, NULL, 0, w0_keep4_1, 1 },
-};
-static const FlKeepList w0_keep4 = { w0_keep4_2, 2 };
 static const FlStepInfo w0_steps[] = {
-    { "trigger", "webhook_trigger", "trigger", NULL, false, NULL },
-    { "release_push", "logic_gate", "steps[0]", w0_release_push, false, NULL },
-    { "push", "set", "steps[0].branches.true[0]", w0_push, false, NULL },
-    { "accepted", "webhook_response", "steps[0].branches.true[1]", w0_accepted, false, NULL },
-    { "build", "delay", "steps[0].branches.true[2]", w0_build, false, &w0_keep4 },
-    { "announce", "log", "steps[0].branches.true[3]", w0_announce, false, NULL },
-    { "forced_push", "logic_gate", "steps[0].branches.true[4]", w0_forced_push, false, NULL },
-    { "forced_warning", "log", "steps[0].branches.true[4].branches.true[0]", w0_forced_warning, false, NULL },
-    { "ignored", "log", "steps[0].branches.false[0]", w0_ignored, false, NULL },
+    [W0_TRIGGER] = { .key = "trigger", .type = "webhook_trigger", .path = "trigger" },
+    [W0_RELEASE_PUSH] = {
+        .key = "release_push",
+        .type = "logic_gate",
+        .path = "steps[0]",
+        .fn = w0_release_push,
+    },
+    [W0_PUSH] = {
+        .key = "push",
+        .type = "set",
+        .path = "steps[0].branches.true[0]",
+        .fn = w0_push,
+    },
+    [W0_ACCEPTED] = {
+        .key = "accepted",
+        .type = "webhook_response",
+        .path = "steps[0].branches.true[1]",
+        .fn = w0_accepted,
+    },
+    [W0_BUILD] = {
+        .key = "build",
+        .type = "delay",
+        .path = "steps[0].branches.true[2]",
+        .fn = w0_build,
+        .keep = &w0_build_keep,
+    },
+    [W0_ANNOUNCE] = {
+        .key = "announce",
+        .type = "log",
+        .path = "steps[0].branches.true[3]",
+        .fn = w0_announce,
+    },
+    [W0_FORCED_PUSH] = {
+        .key = "forced_push",
+        .type = "logic_gate",
+        .path = "steps[0].branches.true[4]",
+        .fn = w0_forced_push,
+    },
+    [W0_FORCED_WARNING] = {
+        .key = "forced_warning",
+        .type = "log",
+        .path = "steps[0].branches.true[4].branches.true[0]",
+        .fn = w0_forced_warning,
+    },
+    [W0_IGNORED] = {
+        .key = "ignored",
+        .type = "log",
+        .path = "steps[0].branches.false[0]",
+        .fn = w0_ignored,
+    },
 };
 static const char *const w0_methods[] = { "POST" };
 static const FlVerify w0_verify = {
@@ -192,7 +280,7 @@ static const FlWorkflow w0 = {
     .verify = &w0_verify,
     .steps = w0_steps,
     .step_count = 9,
-    .first = 1,
+    .first = W0_RELEASE_PUSH,
     .default_at_start = false,
 };
 

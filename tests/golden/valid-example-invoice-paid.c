@@ -4,12 +4,42 @@
 
 /* ==== workflow 0: invoice-paid (valid-example-invoice-paid.json) ==== */
 
+enum {
+    W0_TRIGGER,         /* trigger */
+    W0_PAID,            /* steps[0] */
+    W0_INVOICE,         /* steps[0].branches.true[0] */
+    W0_RECORDED,        /* steps[0].branches.true[1] */
+    W0_SETTLE,          /* steps[0].branches.true[2] */
+    W0_BOOK,            /* steps[0].branches.true[3] */
+    W0_BIG,             /* steps[0].branches.true[4] */
+    W0_NOTIFY_FINANCE,  /* steps[0].branches.true[4].branches.true[0] */
+    W0_OTHER_EVENT,     /* steps[0].branches.false[0] */
+};
+
 static const FlValue k1 = FL_STRING_LIT("invoice.paid");
 static const FlValue k2 = FL_NUMBER_LIT(100);
 static const FlValue k3 = FL_NUMBER_LIT(100000);
 static const FlValue k4 = FL_STRING_LIT("stripe");
 static const FlValue k5 = FL_NUMBER_LIT(5000);
 static const FlValue k6 = FL_NUMBER_LIT(0);
+/* what a run keeps while it waits in settle: invoice.output.label,
+ * invoice.output.amount, invoice.output.currency, invoice.output.customer,
+ * invoice.output.line_count, invoice.output.lines, invoice.output.large,
+ * invoice.output.id */
+static const FlKeep w0_settle_keep_0[] = {
+    { .field = "label", .field_len = 5 },
+    { .field = "amount", .field_len = 6 },
+    { .field = "currency", .field_len = 8 },
+    { .field = "customer", .field_len = 8 },
+    { .field = "line_count", .field_len = 10 },
+    { .field = "lines", .field_len = 5 },
+    { .field = "large", .field_len = 5 },
+    { .field = "id", .field_len = 2 },
+};
+static const FlKeep w0_settle_keep_1[] = {
+    { .step = W0_INVOICE, .sub = w0_settle_keep_0, .sub_count = 8 },
+};
+static const FlKeepList w0_settle_keep = { .outputs = w0_settle_keep_1, .count = 1 };
 
 /* verify secret (stripe) - trigger.config.verify.secret */
 static const FlValue *w0_secret(FlArena *ar)
@@ -22,63 +52,98 @@ static const FlValue *w0_secret(FlArena *ar)
 static int w0_paid(FlRun *r)
 {
     FlArena *ar = fl_run_arena(r);
-    bool pass = fl_truthy(fl_op_eq(ar, fl_get_field(fl_get_field(fl_out(r, 0), "body", 4), "type", 4), &k1));
-    fl_step_done(r, 1, pass ? &fl_gate_true : &fl_gate_false);
-    if (pass) {
-        return 2;  /* -> invoice */
-    }
-    return 8;  /* -> other_event */
+    bool pass = fl_truthy(fl_op_eq(ar,
+        fl_get_field(fl_get_field(fl_out(r, W0_TRIGGER), "body", 4), "type", 4),
+        &k1));
+    fl_step_done(r, W0_PAID, pass ? &fl_gate_true : &fl_gate_false);
+    if (pass)
+        return W0_INVOICE;
+    return W0_OTHER_EVENT;
 }
 
 /* invoice (set) - steps[0].branches.true[0] */
 static int w0_invoice(FlRun *r)
 {
     FlArena *ar = fl_run_arena(r);
+    const FlValue *trigger_body = fl_get_field(fl_out(r, W0_TRIGGER), "body", 4);
+    const FlValue *trigger_body_data_object = fl_get_field(
+        fl_get_field(trigger_body, "data", 4), "object", 6);
+    const FlValue *trigger_body_data_object_amount_paid = fl_get_field(
+        trigger_body_data_object, "amount_paid", 11);
+    const FlValue *trigger_body_data_object_currency = fl_get_field(
+        trigger_body_data_object, "currency", 8);
+    const FlValue *trigger_body_data_object_lines_data = fl_get_field(
+        fl_get_field(trigger_body_data_object, "lines", 5), "data", 4);
     FlBuf b1;
     fl_buf_init(&b1, ar);
     FL_BUF_APPEND_LIT(&b1, "Invoice ");
-    fl_buf_append_text(&b1, fl_get_field(fl_get_field(fl_get_field(fl_get_field(fl_out(r, 0), "body", 4), "data", 4), "object", 6), "number", 6));
+    fl_buf_append_text(&b1, fl_get_field(trigger_body_data_object, "number", 6));
     FL_BUF_APPEND_LIT(&b1, " (");
-    fl_buf_append_text(&b1, fl_fn_upper(ar, fl_get_field(fl_get_field(fl_get_field(fl_get_field(fl_out(r, 0), "body", 4), "data", 4), "object", 6), "currency", 8)));
+    fl_buf_append_text(&b1, fl_fn_upper(ar, trigger_body_data_object_currency));
     FL_BUF_APPEND_LIT(&b1, ")");
     const FlValue *t1 = fl_buf_finish(&b1);
-    fl_step_done(r, 2, fl_object_of(ar, (const char *const[]){"id", "customer", "amount", "currency", "lines", "line_count", "large", "source", "label"}, (const FlValue *const[]){fl_get_field(fl_get_field(fl_get_field(fl_get_field(fl_out(r, 0), "body", 4), "data", 4), "object", 6), "id", 2), fl_get_field(fl_get_field(fl_get_field(fl_get_field(fl_out(r, 0), "body", 4), "data", 4), "object", 6), "customer", 8), fl_op_div(ar, fl_get_field(fl_get_field(fl_get_field(fl_get_field(fl_out(r, 0), "body", 4), "data", 4), "object", 6), "amount_paid", 11), &k2), fl_fn_upper(ar, fl_get_field(fl_get_field(fl_get_field(fl_get_field(fl_out(r, 0), "body", 4), "data", 4), "object", 6), "currency", 8)), fl_get_field(fl_get_field(fl_get_field(fl_get_field(fl_get_field(fl_out(r, 0), "body", 4), "data", 4), "object", 6), "lines", 5), "data", 4), fl_fn_len(ar, fl_get_field(fl_get_field(fl_get_field(fl_get_field(fl_get_field(fl_out(r, 0), "body", 4), "data", 4), "object", 6), "lines", 5), "data", 4)), fl_op_ge(ar, fl_get_field(fl_get_field(fl_get_field(fl_get_field(fl_out(r, 0), "body", 4), "data", 4), "object", 6), "amount_paid", 11), &k3), fl_object_of(ar, (const char *const[]){"provider", "event", "livemode"}, (const FlValue *const[]){&k4, fl_get_field(fl_get_field(fl_out(r, 0), "body", 4), "id", 2), fl_op_eq(ar, fl_get_field(fl_get_field(fl_out(r, 0), "body", 4), "livemode", 8), &fl_true)}, 3), t1}, 9));
-    return 3;  /* -> recorded */
+    fl_step_done(r, W0_INVOICE,
+        fl_object_of(ar,
+            (const char *const[]){
+                "id", "customer", "amount", "currency", "lines", "line_count",
+                "large", "source", "label",
+            },
+            (const FlValue *const[]){
+                fl_get_field(trigger_body_data_object, "id", 2),
+                fl_get_field(trigger_body_data_object, "customer", 8),
+                fl_op_div(ar, trigger_body_data_object_amount_paid, &k2),
+                fl_fn_upper(ar, trigger_body_data_object_currency),
+                trigger_body_data_object_lines_data,
+                fl_fn_len(ar, trigger_body_data_object_lines_data),
+                fl_op_ge(ar, trigger_body_data_object_amount_paid, &k3),
+                fl_object_of(ar,
+                    (const char *const[]){"provider", "event", "livemode"},
+                    (const FlValue *const[]){
+                        &k4,
+                        fl_get_field(trigger_body, "id", 2),
+                        fl_op_eq(ar,
+                            fl_get_field(trigger_body, "livemode", 8), &fl_true),
+                    },
+                    3),
+                t1,
+            },
+            9));
+    return W0_RECORDED;
 }
 
 /* recorded (webhook_response) - steps[0].branches.true[1] */
 static int w0_recorded(FlRun *r)
 {
     FlArena *ar = fl_run_arena(r);
-    FlResponse resp = { 0 };
-    resp.status = 200;
+    const FlValue *invoice_out = fl_out(r, W0_INVOICE);
     FlBuf b1;
     fl_buf_init(&b1, ar);
     FL_BUF_APPEND_LIT(&b1, "{\"received\":true,\"invoice\":{\"id\":");
-    fl_buf_append_json(&b1, fl_get_field(fl_out(r, 2), "id", 2));
+    fl_buf_append_json(&b1, fl_get_field(invoice_out, "id", 2));
     FL_BUF_APPEND_LIT(&b1, ",\"amount\":");
-    fl_buf_append_json(&b1, fl_get_field(fl_out(r, 2), "amount", 6));
+    fl_buf_append_json(&b1, fl_get_field(invoice_out, "amount", 6));
     FL_BUF_APPEND_LIT(&b1, ",\"currency\":");
-    fl_buf_append_json(&b1, fl_get_field(fl_out(r, 2), "currency", 8));
+    fl_buf_append_json(&b1, fl_get_field(invoice_out, "currency", 8));
     FL_BUF_APPEND_LIT(&b1, ",\"lines\":");
-    fl_buf_append_json(&b1, fl_get_field(fl_out(r, 2), "line_count", 10));
+    fl_buf_append_json(&b1, fl_get_field(invoice_out, "line_count", 10));
     FL_BUF_APPEND_LIT(&b1, "},\"source\":");
-    fl_buf_append_json(&b1, fl_get_field(fl_out(r, 2), "source", 6));
+    fl_buf_append_json(&b1, fl_get_field(invoice_out, "source", 6));
     FL_BUF_APPEND_LIT(&b1, "}");
     const FlValue *t1 = fl_buf_finish(&b1);
-    resp.body = t1->u.s;
-    resp.body_len = t1->len;
-    resp.content_type = "application/json";
-    if (fl_respond(r, 3, &resp) < 0)
-        return fl_step_failed(r, 3, fl_run_error(r), 4);
-    return 4;  /* -> settle */
+    const FlResponse response = {
+        .status = 200,
+        .body = t1->u.s,
+        .body_len = t1->len,
+        .content_type = "application/json",
+    };
+    fl_respond(r, W0_RECORDED, &response);
+    return W0_SETTLE;
 }
 
 /* settle (delay) - steps[0].branches.true[2] */
 static int w0_settle(FlRun *r)
 {
-    if (fl_delay(r, 4, &k5, 5) < 0)
-        return fl_step_failed(r, 4, fl_run_error(r), 5);
+    fl_delay(r, W0_SETTLE, &k5, W0_BOOK);
     return FL_NEXT_WAIT;
 }
 
@@ -86,34 +151,34 @@ static int w0_settle(FlRun *r)
 static int w0_book(FlRun *r)
 {
     FlArena *ar = fl_run_arena(r);
+    const FlValue *invoice_out = fl_out(r, W0_INVOICE);
     FlBuf b1;
     fl_buf_init(&b1, ar);
-    fl_buf_append_text(&b1, fl_get_field(fl_out(r, 2), "label", 5));
+    fl_buf_append_text(&b1, fl_get_field(invoice_out, "label", 5));
     FL_BUF_APPEND_LIT(&b1, ": ");
-    fl_buf_append_text(&b1, fl_get_field(fl_out(r, 2), "amount", 6));
+    fl_buf_append_text(&b1, fl_get_field(invoice_out, "amount", 6));
     FL_BUF_APPEND_LIT(&b1, " ");
-    fl_buf_append_text(&b1, fl_get_field(fl_out(r, 2), "currency", 8));
+    fl_buf_append_text(&b1, fl_get_field(invoice_out, "currency", 8));
     FL_BUF_APPEND_LIT(&b1, " paid by ");
-    fl_buf_append_text(&b1, fl_get_field(fl_out(r, 2), "customer", 8));
+    fl_buf_append_text(&b1, fl_get_field(invoice_out, "customer", 8));
     FL_BUF_APPEND_LIT(&b1, " (");
-    fl_buf_append_text(&b1, fl_get_field(fl_out(r, 2), "line_count", 10));
+    fl_buf_append_text(&b1, fl_get_field(invoice_out, "line_count", 10));
     FL_BUF_APPEND_LIT(&b1, " lines, first ");
-    fl_buf_append_text(&b1, fl_fn_json(ar, fl_get_index(fl_get_field(fl_out(r, 2), "lines", 5), &k6)));
+    fl_buf_append_text(&b1,
+        fl_fn_json(ar, fl_get_index(fl_get_field(invoice_out, "lines", 5), &k6)));
     FL_BUF_APPEND_LIT(&b1, ")");
     const FlValue *t1 = fl_buf_finish(&b1);
-    if (fl_log(r, 5, FL_LOG_INFO, t1->u.s, t1->len, NULL) < 0)
-        return fl_step_failed(r, 5, fl_run_error(r), 6);
-    return 6;  /* -> big */
+    fl_log(r, W0_BOOK, FL_LOG_INFO, t1->u.s, t1->len, NULL);
+    return W0_BIG;
 }
 
 /* big (logic_gate) - steps[0].branches.true[4] */
 static int w0_big(FlRun *r)
 {
-    bool pass = fl_truthy(fl_get_field(fl_out(r, 2), "large", 5));
-    fl_step_done(r, 6, pass ? &fl_gate_true : &fl_gate_false);
-    if (pass) {
-        return 7;  /* -> notify_finance */
-    }
+    bool pass = fl_truthy(fl_get_field(fl_out(r, W0_INVOICE), "large", 5));
+    fl_step_done(r, W0_BIG, pass ? &fl_gate_true : &fl_gate_false);
+    if (pass)
+        return W0_NOTIFY_FINANCE;
     return FL_NEXT_END;
 }
 
@@ -121,17 +186,17 @@ static int w0_big(FlRun *r)
 static int w0_notify_finance(FlRun *r)
 {
     FlArena *ar = fl_run_arena(r);
+    const FlValue *invoice_out = fl_out(r, W0_INVOICE);
     FlBuf b1;
     fl_buf_init(&b1, ar);
     FL_BUF_APPEND_LIT(&b1, "large payment ");
-    fl_buf_append_text(&b1, fl_get_field(fl_out(r, 2), "id", 2));
+    fl_buf_append_text(&b1, fl_get_field(invoice_out, "id", 2));
     FL_BUF_APPEND_LIT(&b1, ": ");
-    fl_buf_append_text(&b1, fl_get_field(fl_out(r, 2), "amount", 6));
+    fl_buf_append_text(&b1, fl_get_field(invoice_out, "amount", 6));
     FL_BUF_APPEND_LIT(&b1, " ");
-    fl_buf_append_text(&b1, fl_get_field(fl_out(r, 2), "currency", 8));
+    fl_buf_append_text(&b1, fl_get_field(invoice_out, "currency", 8));
     const FlValue *t1 = fl_buf_finish(&b1);
-    if (fl_log(r, 7, FL_LOG_WARN, t1->u.s, t1->len, NULL) < 0)
-        return fl_step_failed(r, 7, fl_run_error(r), FL_NEXT_END);
+    fl_log(r, W0_NOTIFY_FINANCE, FL_LOG_WARN, t1->u.s, t1->len, NULL);
     return FL_NEXT_END;
 }
 
@@ -139,47 +204,69 @@ static int w0_notify_finance(FlRun *r)
 static int w0_other_event(FlRun *r)
 {
     FlArena *ar = fl_run_arena(r);
-    FlResponse resp = { 0 };
-    resp.status = 200;
     FlBuf b1;
     fl_buf_init(&b1, ar);
     FL_BUF_APPEND_LIT(&b1, "{\"received\":true,\"ignored\":");
-    fl_buf_append_json(&b1, fl_get_field(fl_get_field(fl_out(r, 0), "body", 4), "type", 4));
+    fl_buf_append_json(&b1,
+        fl_get_field(fl_get_field(fl_out(r, W0_TRIGGER), "body", 4), "type", 4));
     FL_BUF_APPEND_LIT(&b1, "}");
     const FlValue *t1 = fl_buf_finish(&b1);
-    resp.body = t1->u.s;
-    resp.body_len = t1->len;
-    resp.content_type = "application/json";
-    if (fl_respond(r, 8, &resp) < 0)
-        return fl_step_failed(r, 8, fl_run_error(r), FL_NEXT_END);
+    const FlResponse response = {
+        .status = 200,
+        .body = t1->u.s,
+        .body_len = t1->len,
+        .content_type = "application/json",
+    };
+    fl_respond(r, W0_OTHER_EVENT, &response);
     return FL_NEXT_END;
 }
 
-/* what a run keeps while it waits in settle: invoice.output.label, invoice.output.amount, invoice.output.currency, invoice.output.customer, invoice.output.line_count, invoice.output.lines, invoice.output.large, invoice.output.id */
-static const FlKeep w0_keep4_0[] = {
-    { 0, "label", 5, NULL, 0 },
-    { 0, "amount", 6, NULL, 0 },
-    { 0, "currency", 8, NULL, 0 },
-    { 0, "customer", 8, NULL, 0 },
-    { 0, "line_count", 10, NULL, 0 },
-    { 0, "lines", 5, NULL, 0 },
-    { 0, "large", 5, NULL, 0 },
-    { 0, "id", 2, NULL, 0 },
-};
-static const FlKeep w0_keep4_1[] = {
-    { 2, NULL, 0, w0_keep4_0, 8 },
-};
-static const FlKeepList w0_keep4 = { w0_keep4_1, 1 };
 static const FlStepInfo w0_steps[] = {
-    { "trigger", "webhook_trigger", "trigger", NULL, false, NULL },
-    { "paid", "logic_gate", "steps[0]", w0_paid, false, NULL },
-    { "invoice", "set", "steps[0].branches.true[0]", w0_invoice, false, NULL },
-    { "recorded", "webhook_response", "steps[0].branches.true[1]", w0_recorded, false, NULL },
-    { "settle", "delay", "steps[0].branches.true[2]", w0_settle, false, &w0_keep4 },
-    { "book", "log", "steps[0].branches.true[3]", w0_book, false, NULL },
-    { "big", "logic_gate", "steps[0].branches.true[4]", w0_big, false, NULL },
-    { "notify_finance", "log", "steps[0].branches.true[4].branches.true[0]", w0_notify_finance, false, NULL },
-    { "other_event", "webhook_response", "steps[0].branches.false[0]", w0_other_event, false, NULL },
+    [W0_TRIGGER] = { .key = "trigger", .type = "webhook_trigger", .path = "trigger" },
+    [W0_PAID] = { .key = "paid", .type = "logic_gate", .path = "steps[0]", .fn = w0_paid },
+    [W0_INVOICE] = {
+        .key = "invoice",
+        .type = "set",
+        .path = "steps[0].branches.true[0]",
+        .fn = w0_invoice,
+    },
+    [W0_RECORDED] = {
+        .key = "recorded",
+        .type = "webhook_response",
+        .path = "steps[0].branches.true[1]",
+        .fn = w0_recorded,
+    },
+    [W0_SETTLE] = {
+        .key = "settle",
+        .type = "delay",
+        .path = "steps[0].branches.true[2]",
+        .fn = w0_settle,
+        .keep = &w0_settle_keep,
+    },
+    [W0_BOOK] = {
+        .key = "book",
+        .type = "log",
+        .path = "steps[0].branches.true[3]",
+        .fn = w0_book,
+    },
+    [W0_BIG] = {
+        .key = "big",
+        .type = "logic_gate",
+        .path = "steps[0].branches.true[4]",
+        .fn = w0_big,
+    },
+    [W0_NOTIFY_FINANCE] = {
+        .key = "notify_finance",
+        .type = "log",
+        .path = "steps[0].branches.true[4].branches.true[0]",
+        .fn = w0_notify_finance,
+    },
+    [W0_OTHER_EVENT] = {
+        .key = "other_event",
+        .type = "webhook_response",
+        .path = "steps[0].branches.false[0]",
+        .fn = w0_other_event,
+    },
 };
 static const char *const w0_methods[] = { "POST" };
 static const FlVerify w0_verify = {
@@ -199,7 +286,7 @@ static const FlWorkflow w0 = {
     .verify = &w0_verify,
     .steps = w0_steps,
     .step_count = 9,
-    .first = 1,
+    .first = W0_PAID,
     .default_at_start = false,
 };
 

@@ -4,13 +4,36 @@
 
 /* ==== workflow 0: order-created (valid-example-order-created.json) ==== */
 
+enum {
+    W0_TRIGGER,       /* trigger */
+    W0_IS_TEST,       /* steps[0] */
+    W0_SKIP_TEST,     /* steps[0].branches.true[0] */
+    W0_VALID,         /* steps[0].branches.false[0] */
+    W0_ORDER,         /* steps[0].branches.false[0].branches.true[0] */
+    W0_CREATED,       /* steps[0].branches.false[0].branches.true[1] */
+    W0_LARGE,         /* steps[0].branches.false[0].branches.true[2] */
+    W0_REVIEW,        /* steps[0].branches.false[0].branches.true[2].branches.true[0] */
+    W0_EXPRESS,       /* steps[0].branches.false[0].branches.true[2].branches.true[1] */
+    W0_EXPEDITE,      /* steps[0].branches.false[0].branches.true[2].branches.true[1].branches.true[0] */
+    W0_AUTO_APPROVE,  /* steps[0].branches.false[0].branches.true[2].branches.false[0] */
+    W0_INVALID,       /* steps[0].branches.false[0].branches.false[0] */
+    W0_INVALID_LOG,   /* steps[0].branches.false[0].branches.false[1] */
+    W0_DONE,          /* steps[1] */
+};
+
 static const FlValue k1 = FL_NUMBER_LIT(0);
 static const FlValue k2 = FL_STRING_LIT("guest");
 static const FlValue k3 = FL_NUMBER_LIT(1000);
-static const FlValue k4 = FL_NUMBER_LIT(0);
-static const FlValue k5 = FL_STRING_LIT("express");
-static const FlValue k6 = FL_STRING_LIT("priority");
+static const FlValue k4 = FL_STRING_LIT("express");
+static const FlValue k5 = FL_STRING_LIT("priority");
 static const char w0_invalid_body[] = "{\"error\":\"an order needs an id, line items and a positive total_price\"}";
+static const FlResponse w0_invalid_response = {
+    .status = 422,
+    .body = w0_invalid_body,
+    .body_len = sizeof w0_invalid_body - 1,
+    .body_static = true,
+    .content_type = "application/json",
+};
 
 /* verify secret (shopify) - trigger.config.verify.secret */
 static const FlValue *w0_secret(FlArena *ar)
@@ -23,13 +46,15 @@ static const FlValue *w0_secret(FlArena *ar)
 static int w0_is_test(FlRun *r)
 {
     FlArena *ar = fl_run_arena(r);
-    bool pass = fl_truthy(fl_op_eq(ar, fl_get_field(fl_get_field(fl_out(r, 0), "body", 4), "test", 4), &fl_true));
-    fl_step_done(r, 1, pass ? &fl_gate_true : &fl_gate_false);
+    bool pass = fl_truthy(fl_op_eq(ar,
+        fl_get_field(fl_get_field(fl_out(r, W0_TRIGGER), "body", 4), "test", 4),
+        &fl_true));
+    fl_step_done(r, W0_IS_TEST, pass ? &fl_gate_true : &fl_gate_false);
     if (pass) {
         fl_respond_default(r);  /* no response can follow */
-        return 2;  /* -> skip_test */
+        return W0_SKIP_TEST;
     }
-    return 3;  /* -> valid */
+    return W0_VALID;
 }
 
 /* skip_test (log) - steps[0].branches.true[0] */
@@ -39,156 +64,169 @@ static int w0_skip_test(FlRun *r)
     FlBuf b1;
     fl_buf_init(&b1, ar);
     FL_BUF_APPEND_LIT(&b1, "test order ");
-    fl_buf_append_text(&b1, fl_get_field(fl_get_field(fl_out(r, 0), "body", 4), "id", 2));
+    fl_buf_append_text(&b1,
+        fl_get_field(fl_get_field(fl_out(r, W0_TRIGGER), "body", 4), "id", 2));
     FL_BUF_APPEND_LIT(&b1, " ignored");
     const FlValue *t1 = fl_buf_finish(&b1);
-    if (fl_log(r, 2, FL_LOG_DEBUG, t1->u.s, t1->len, NULL) < 0)
-        return fl_step_failed(r, 2, fl_run_error(r), 13);
-    return 13;  /* -> done */
+    fl_log(r, W0_SKIP_TEST, FL_LOG_DEBUG, t1->u.s, t1->len, NULL);
+    return W0_DONE;
 }
 
 /* valid (logic_gate) - steps[0].branches.false[0] */
 static int w0_valid(FlRun *r)
 {
     FlArena *ar = fl_run_arena(r);
-    bool c1 = fl_cond_exists(fl_get_field(fl_get_field(fl_out(r, 0), "body", 4), "id", 2));
-    bool c2 = fl_cond_is_not_empty(fl_get_field(fl_get_field(fl_out(r, 0), "body", 4), "line_items", 10));
-    bool c3 = fl_cond_greater_than(fl_fn_number(ar, fl_get_field(fl_get_field(fl_out(r, 0), "body", 4), "total_price", 11)), &k1);
-    bool pass = c1 && c2 && c3;
-    fl_step_done(r, 3, pass ? &fl_gate_true : &fl_gate_false);
-    if (pass) {
-        return 4;  /* -> order */
-    }
-    return 11;  /* -> invalid */
+    const FlValue *trigger_body = fl_get_field(fl_out(r, W0_TRIGGER), "body", 4);
+    bool pass = fl_cond_exists(fl_get_field(trigger_body, "id", 2))
+        && fl_cond_is_not_empty(fl_get_field(trigger_body, "line_items", 10))
+        && fl_cond_greater_than(
+            fl_fn_number(ar, fl_get_field(trigger_body, "total_price", 11)),
+            &k1);
+    fl_step_done(r, W0_VALID, pass ? &fl_gate_true : &fl_gate_false);
+    if (pass)
+        return W0_ORDER;
+    return W0_INVALID;
 }
 
 /* order (set) - steps[0].branches.false[0].branches.true[0] */
 static int w0_order(FlRun *r)
 {
     FlArena *ar = fl_run_arena(r);
-    fl_step_done(r, 4, fl_object_of(ar, (const char *const[]){"id", "total", "items", "customer"}, (const FlValue *const[]){fl_get_field(fl_get_field(fl_out(r, 0), "body", 4), "id", 2), fl_fn_number(ar, fl_get_field(fl_get_field(fl_out(r, 0), "body", 4), "total_price", 11)), fl_fn_len(ar, fl_get_field(fl_get_field(fl_out(r, 0), "body", 4), "line_items", 10)), fl_fn_default(ar, fl_get_field(fl_get_field(fl_get_field(fl_out(r, 0), "body", 4), "customer", 8), "email", 5), &k2)}, 4));
-    return 5;  /* -> created */
+    const FlValue *trigger_body = fl_get_field(fl_out(r, W0_TRIGGER), "body", 4);
+    fl_step_done(r, W0_ORDER,
+        fl_object_of(ar,
+            (const char *const[]){"id", "total", "items", "customer"},
+            (const FlValue *const[]){
+                fl_get_field(trigger_body, "id", 2),
+                fl_fn_number(ar, fl_get_field(trigger_body, "total_price", 11)),
+                fl_fn_len(ar, fl_get_field(trigger_body, "line_items", 10)),
+                fl_fn_default(ar,
+                    fl_get_field(
+                        fl_get_field(trigger_body, "customer", 8), "email", 5),
+                    &k2),
+            },
+            4));
+    return W0_CREATED;
 }
 
 /* created (webhook_response) - steps[0].branches.false[0].branches.true[1] */
 static int w0_created(FlRun *r)
 {
     FlArena *ar = fl_run_arena(r);
+    const FlValue *order_out = fl_out(r, W0_ORDER);
+    const FlValue *order_id = fl_get_field(order_out, "id", 2);
     FlBuf b1;
     fl_buf_init(&b1, ar);
     FL_BUF_APPEND_LIT(&b1, "/orders/");
-    fl_buf_append_text(&b1, fl_get_field(fl_out(r, 4), "id", 2));
+    fl_buf_append_text(&b1, order_id);
     const FlValue *t1 = fl_buf_finish(&b1);
-    FlHeader h2[1] = {
-        { "Location", t1->u.s, t1->len },
+    const FlHeader h2[] = {
+        { .name = "Location", .value = t1->u.s, .value_len = t1->len },
     };
-    FlResponse resp = { 0 };
-    resp.status = 201;
     FlBuf b3;
     fl_buf_init(&b3, ar);
     FL_BUF_APPEND_LIT(&b3, "{\"order_id\":");
-    fl_buf_append_json(&b3, fl_get_field(fl_out(r, 4), "id", 2));
+    fl_buf_append_json(&b3, order_id);
     FL_BUF_APPEND_LIT(&b3, ",\"items\":");
-    fl_buf_append_json(&b3, fl_get_field(fl_out(r, 4), "items", 5));
+    fl_buf_append_json(&b3, fl_get_field(order_out, "items", 5));
     FL_BUF_APPEND_LIT(&b3, ",\"status\":\"accepted\"}");
     const FlValue *t3 = fl_buf_finish(&b3);
-    resp.body = t3->u.s;
-    resp.body_len = t3->len;
-    resp.content_type = "application/json";
-    resp.headers = h2;
-    resp.header_count = 1;
-    if (fl_respond(r, 5, &resp) < 0)
-        return fl_step_failed(r, 5, fl_run_error(r), 6);
-    return 6;  /* -> large */
+    const FlResponse response = {
+        .status = 201,
+        .body = t3->u.s,
+        .body_len = t3->len,
+        .content_type = "application/json",
+        .headers = h2,
+        .header_count = 1,
+    };
+    if (fl_respond(r, W0_CREATED, &response) < 0)
+        return fl_step_failed(r, W0_CREATED, fl_run_error(r), W0_LARGE);
+    return W0_LARGE;
 }
 
 /* large (logic_gate) - steps[0].branches.false[0].branches.true[2] */
 static int w0_large(FlRun *r)
 {
     FlArena *ar = fl_run_arena(r);
-    bool pass = fl_truthy(fl_op_ge(ar, fl_get_field(fl_out(r, 4), "total", 5), &k3));
-    fl_step_done(r, 6, pass ? &fl_gate_true : &fl_gate_false);
-    if (pass) {
-        return 7;  /* -> review */
-    }
-    return 10;  /* -> auto_approve */
+    bool pass = fl_truthy(fl_op_ge(ar,
+        fl_get_field(fl_out(r, W0_ORDER), "total", 5), &k3));
+    fl_step_done(r, W0_LARGE, pass ? &fl_gate_true : &fl_gate_false);
+    if (pass)
+        return W0_REVIEW;
+    return W0_AUTO_APPROVE;
 }
 
 /* review (log) - steps[0].branches.false[0].branches.true[2].branches.true[0] */
 static int w0_review(FlRun *r)
 {
     FlArena *ar = fl_run_arena(r);
+    const FlValue *order_out = fl_out(r, W0_ORDER);
     FlBuf b1;
     fl_buf_init(&b1, ar);
     FL_BUF_APPEND_LIT(&b1, "order ");
-    fl_buf_append_text(&b1, fl_get_field(fl_out(r, 4), "id", 2));
+    fl_buf_append_text(&b1, fl_get_field(order_out, "id", 2));
     FL_BUF_APPEND_LIT(&b1, " of ");
-    fl_buf_append_text(&b1, fl_get_field(fl_out(r, 4), "total", 5));
+    fl_buf_append_text(&b1, fl_get_field(order_out, "total", 5));
     FL_BUF_APPEND_LIT(&b1, " needs manual review");
     const FlValue *t1 = fl_buf_finish(&b1);
-    if (fl_log(r, 7, FL_LOG_WARN, t1->u.s, t1->len, NULL) < 0)
-        return fl_step_failed(r, 7, fl_run_error(r), 8);
-    return 8;  /* -> express */
+    fl_log(r, W0_REVIEW, FL_LOG_WARN, t1->u.s, t1->len, NULL);
+    return W0_EXPRESS;
 }
 
 /* express (logic_gate) - steps[0].branches.false[0].branches.true[2].branches.true[1] */
 static int w0_express(FlRun *r)
 {
-    bool c1 = fl_cond_equals(fl_get_field(fl_get_index(fl_get_field(fl_get_field(fl_out(r, 0), "body", 4), "shipping_lines", 14), &k4), "code", 4), &k5);
-    bool c2 = fl_cond_contains(fl_get_field(fl_get_field(fl_out(r, 0), "body", 4), "tags", 4), &k6);
-    bool pass = c1 || c2;
-    fl_step_done(r, 8, pass ? &fl_gate_true : &fl_gate_false);
-    if (pass) {
-        return 9;  /* -> expedite */
-    }
-    return 13;  /* -> done */
+    const FlValue *trigger_body = fl_get_field(fl_out(r, W0_TRIGGER), "body", 4);
+    bool pass = fl_cond_equals(
+        fl_get_field(
+            fl_get_index(fl_get_field(trigger_body, "shipping_lines", 14), &k1),
+            "code", 4),
+        &k4)
+        || fl_cond_contains(fl_get_field(trigger_body, "tags", 4), &k5);
+    fl_step_done(r, W0_EXPRESS, pass ? &fl_gate_true : &fl_gate_false);
+    if (pass)
+        return W0_EXPEDITE;
+    return W0_DONE;
 }
 
 /* expedite (log) - steps[0].branches.false[0].branches.true[2].branches.true[1].branches.true[0] */
 static int w0_expedite(FlRun *r)
 {
     FlArena *ar = fl_run_arena(r);
+    const FlValue *order_out = fl_out(r, W0_ORDER);
     FlBuf b1;
     fl_buf_init(&b1, ar);
     FL_BUF_APPEND_LIT(&b1, "expedite order ");
-    fl_buf_append_text(&b1, fl_get_field(fl_out(r, 4), "id", 2));
+    fl_buf_append_text(&b1, fl_get_field(order_out, "id", 2));
     FL_BUF_APPEND_LIT(&b1, " for ");
-    fl_buf_append_text(&b1, fl_get_field(fl_out(r, 4), "customer", 8));
+    fl_buf_append_text(&b1, fl_get_field(order_out, "customer", 8));
     const FlValue *t1 = fl_buf_finish(&b1);
-    if (fl_log(r, 9, FL_LOG_INFO, t1->u.s, t1->len, NULL) < 0)
-        return fl_step_failed(r, 9, fl_run_error(r), 13);
-    return 13;  /* -> done */
+    fl_log(r, W0_EXPEDITE, FL_LOG_INFO, t1->u.s, t1->len, NULL);
+    return W0_DONE;
 }
 
 /* auto_approve (log) - steps[0].branches.false[0].branches.true[2].branches.false[0] */
 static int w0_auto_approve(FlRun *r)
 {
     FlArena *ar = fl_run_arena(r);
+    const FlValue *order_out = fl_out(r, W0_ORDER);
     FlBuf b1;
     fl_buf_init(&b1, ar);
     FL_BUF_APPEND_LIT(&b1, "order ");
-    fl_buf_append_text(&b1, fl_get_field(fl_out(r, 4), "id", 2));
+    fl_buf_append_text(&b1, fl_get_field(order_out, "id", 2));
     FL_BUF_APPEND_LIT(&b1, " auto-approved (");
-    fl_buf_append_text(&b1, fl_get_field(fl_out(r, 4), "items", 5));
+    fl_buf_append_text(&b1, fl_get_field(order_out, "items", 5));
     FL_BUF_APPEND_LIT(&b1, " items)");
     const FlValue *t1 = fl_buf_finish(&b1);
-    if (fl_log(r, 10, FL_LOG_INFO, t1->u.s, t1->len, NULL) < 0)
-        return fl_step_failed(r, 10, fl_run_error(r), 13);
-    return 13;  /* -> done */
+    fl_log(r, W0_AUTO_APPROVE, FL_LOG_INFO, t1->u.s, t1->len, NULL);
+    return W0_DONE;
 }
 
 /* invalid (webhook_response) - steps[0].branches.false[0].branches.false[0] */
 static int w0_invalid(FlRun *r)
 {
-    FlResponse resp = { 0 };
-    resp.status = 422;
-    resp.body = w0_invalid_body;
-    resp.body_len = sizeof w0_invalid_body - 1;
-    resp.body_static = true;
-    resp.content_type = "application/json";
-    if (fl_respond(r, 11, &resp) < 0)
-        return fl_step_failed(r, 11, fl_run_error(r), 12);
-    return 12;  /* -> invalid_log */
+    fl_respond(r, W0_INVALID, &w0_invalid_response);
+    return W0_INVALID_LOG;
 }
 
 /* invalid_log (log) - steps[0].branches.false[0].branches.false[1] */
@@ -198,11 +236,11 @@ static int w0_invalid_log(FlRun *r)
     FlBuf b1;
     fl_buf_init(&b1, ar);
     FL_BUF_APPEND_LIT(&b1, "malformed order payload: ");
-    fl_buf_append_text(&b1, fl_fn_json(ar, fl_get_field(fl_out(r, 0), "body", 4)));
+    fl_buf_append_text(&b1,
+        fl_fn_json(ar, fl_get_field(fl_out(r, W0_TRIGGER), "body", 4)));
     const FlValue *t1 = fl_buf_finish(&b1);
-    if (fl_log(r, 12, FL_LOG_WARN, t1->u.s, t1->len, NULL) < 0)
-        return fl_step_failed(r, 12, fl_run_error(r), 13);
-    return 13;  /* -> done */
+    fl_log(r, W0_INVALID_LOG, FL_LOG_WARN, t1->u.s, t1->len, NULL);
+    return W0_DONE;
 }
 
 /* done (log) - steps[1] */
@@ -215,27 +253,81 @@ static int w0_done(FlRun *r)
     fl_buf_append_text(&b1, fl_run_id(r));
     FL_BUF_APPEND_LIT(&b1, " done");
     const FlValue *t1 = fl_buf_finish(&b1);
-    if (fl_log(r, 13, FL_LOG_DEBUG, t1->u.s, t1->len, NULL) < 0)
-        return fl_step_failed(r, 13, fl_run_error(r), FL_NEXT_END);
+    fl_log(r, W0_DONE, FL_LOG_DEBUG, t1->u.s, t1->len, NULL);
     return FL_NEXT_END;
 }
 
 static const FlStepInfo w0_steps[] = {
-    { "trigger", "webhook_trigger", "trigger", NULL, false, NULL },
-    { "is_test", "logic_gate", "steps[0]", w0_is_test, false, NULL },
-    { "skip_test", "log", "steps[0].branches.true[0]", w0_skip_test, false, NULL },
-    { "valid", "logic_gate", "steps[0].branches.false[0]", w0_valid, false, NULL },
-    { "order", "set", "steps[0].branches.false[0].branches.true[0]", w0_order, false, NULL },
-    { "created", "webhook_response", "steps[0].branches.false[0].branches.true[1]", w0_created, false, NULL },
-    { "large", "logic_gate", "steps[0].branches.false[0].branches.true[2]", w0_large, false, NULL },
-    { "review", "log", "steps[0].branches.false[0].branches.true[2].branches.true[0]", w0_review, false, NULL },
-    { "express", "logic_gate", "steps[0].branches.false[0].branches.true[2].branches.true[1]", w0_express, false, NULL },
-    { "expedite", "log", "steps[0].branches.false[0].branches.true[2].branches.true[1].branches.tr"
-        "ue[0]", w0_expedite, false, NULL },
-    { "auto_approve", "log", "steps[0].branches.false[0].branches.true[2].branches.false[0]", w0_auto_approve, false, NULL },
-    { "invalid", "webhook_response", "steps[0].branches.false[0].branches.false[0]", w0_invalid, false, NULL },
-    { "invalid_log", "log", "steps[0].branches.false[0].branches.false[1]", w0_invalid_log, false, NULL },
-    { "done", "log", "steps[1]", w0_done, false, NULL },
+    [W0_TRIGGER] = { .key = "trigger", .type = "webhook_trigger", .path = "trigger" },
+    [W0_IS_TEST] = { .key = "is_test", .type = "logic_gate", .path = "steps[0]", .fn = w0_is_test },
+    [W0_SKIP_TEST] = {
+        .key = "skip_test",
+        .type = "log",
+        .path = "steps[0].branches.true[0]",
+        .fn = w0_skip_test,
+    },
+    [W0_VALID] = {
+        .key = "valid",
+        .type = "logic_gate",
+        .path = "steps[0].branches.false[0]",
+        .fn = w0_valid,
+    },
+    [W0_ORDER] = {
+        .key = "order",
+        .type = "set",
+        .path = "steps[0].branches.false[0].branches.true[0]",
+        .fn = w0_order,
+    },
+    [W0_CREATED] = {
+        .key = "created",
+        .type = "webhook_response",
+        .path = "steps[0].branches.false[0].branches.true[1]",
+        .fn = w0_created,
+    },
+    [W0_LARGE] = {
+        .key = "large",
+        .type = "logic_gate",
+        .path = "steps[0].branches.false[0].branches.true[2]",
+        .fn = w0_large,
+    },
+    [W0_REVIEW] = {
+        .key = "review",
+        .type = "log",
+        .path = "steps[0].branches.false[0].branches.true[2].branches.true[0]",
+        .fn = w0_review,
+    },
+    [W0_EXPRESS] = {
+        .key = "express",
+        .type = "logic_gate",
+        .path = "steps[0].branches.false[0].branches.true[2].branches.true[1]",
+        .fn = w0_express,
+    },
+    [W0_EXPEDITE] = {
+        .key = "expedite",
+        .type = "log",
+        .path = "steps[0].branches.false[0].branches.true[2].branches.true[1].branches.tr"
+        "ue[0]",
+        .fn = w0_expedite,
+    },
+    [W0_AUTO_APPROVE] = {
+        .key = "auto_approve",
+        .type = "log",
+        .path = "steps[0].branches.false[0].branches.true[2].branches.false[0]",
+        .fn = w0_auto_approve,
+    },
+    [W0_INVALID] = {
+        .key = "invalid",
+        .type = "webhook_response",
+        .path = "steps[0].branches.false[0].branches.false[0]",
+        .fn = w0_invalid,
+    },
+    [W0_INVALID_LOG] = {
+        .key = "invalid_log",
+        .type = "log",
+        .path = "steps[0].branches.false[0].branches.false[1]",
+        .fn = w0_invalid_log,
+    },
+    [W0_DONE] = { .key = "done", .type = "log", .path = "steps[1]", .fn = w0_done },
 };
 static const char *const w0_methods[] = { "POST" };
 static const FlVerify w0_verify = {
@@ -255,7 +347,7 @@ static const FlWorkflow w0 = {
     .verify = &w0_verify,
     .steps = w0_steps,
     .step_count = 14,
-    .first = 1,
+    .first = W0_IS_TEST,
     .default_at_start = false,
 };
 

@@ -4,63 +4,75 @@
 
 /* ==== workflow 0: payment-ack (valid-example-payment.json) ==== */
 
+enum {
+    W0_TRIGGER,   /* trigger */
+    W0_VALIDATE,  /* steps[0] */
+    W0_ACK,       /* steps[0].branches.true[0] */
+    W0_RECORD,    /* steps[0].branches.true[1] */
+    W0_REJECT,    /* steps[0].branches.false[0] */
+    W0_DONE,      /* steps[1] */
+};
+
 static const char w0_ack_body[] = "{\"received\":true}";
+static const FlResponse w0_ack_response = {
+    .status = 200,
+    .body = w0_ack_body,
+    .body_len = sizeof w0_ack_body - 1,
+    .body_static = true,
+    .content_type = "application/json",
+};
 static const char w0_reject_body[] = "{\"error\":\"invalid signature\"}";
+static const FlResponse w0_reject_response = {
+    .status = 401,
+    .body = w0_reject_body,
+    .body_len = sizeof w0_reject_body - 1,
+    .body_static = true,
+    .content_type = "application/json",
+};
 
 /* validate (logic_gate) - steps[0] */
 static int w0_validate(FlRun *r)
 {
     FlArena *ar = fl_run_arena(r);
-    bool pass = fl_truthy(fl_fn_secure_equals(ar, fl_get_field(fl_get_field(fl_out(r, 0), "headers", 7), "x-signature", 11), fl_fn_hmac_sha256(ar, fl_env(0), fl_get_field(fl_out(r, 0), "raw_body", 8))));
-    fl_step_done(r, 1, pass ? &fl_gate_true : &fl_gate_false);
-    if (pass) {
-        return 2;  /* -> ack */
-    }
-    return 4;  /* -> reject */
+    const FlValue *trigger_out = fl_out(r, W0_TRIGGER);
+    bool pass = fl_truthy(fl_fn_secure_equals(ar,
+        fl_get_field(fl_get_field(trigger_out, "headers", 7), "x-signature", 11),
+        fl_fn_hmac_sha256(ar, fl_env(0),
+            fl_get_field(trigger_out, "raw_body", 8))));
+    fl_step_done(r, W0_VALIDATE, pass ? &fl_gate_true : &fl_gate_false);
+    if (pass)
+        return W0_ACK;
+    return W0_REJECT;
 }
 
 /* ack (webhook_response) - steps[0].branches.true[0] */
 static int w0_ack(FlRun *r)
 {
-    FlResponse resp = { 0 };
-    resp.status = 200;
-    resp.body = w0_ack_body;
-    resp.body_len = sizeof w0_ack_body - 1;
-    resp.body_static = true;
-    resp.content_type = "application/json";
-    if (fl_respond(r, 2, &resp) < 0)
-        return fl_step_failed(r, 2, fl_run_error(r), 3);
-    return 3;  /* -> record */
+    fl_respond(r, W0_ACK, &w0_ack_response);
+    return W0_RECORD;
 }
 
 /* record (log) - steps[0].branches.true[1] */
 static int w0_record(FlRun *r)
 {
     FlArena *ar = fl_run_arena(r);
+    const FlValue *trigger_body = fl_get_field(fl_out(r, W0_TRIGGER), "body", 4);
     FlBuf b1;
     fl_buf_init(&b1, ar);
     FL_BUF_APPEND_LIT(&b1, "payment ");
-    fl_buf_append_text(&b1, fl_get_field(fl_get_field(fl_out(r, 0), "body", 4), "id", 2));
+    fl_buf_append_text(&b1, fl_get_field(trigger_body, "id", 2));
     FL_BUF_APPEND_LIT(&b1, " for ");
-    fl_buf_append_text(&b1, fl_get_field(fl_get_field(fl_out(r, 0), "body", 4), "amount", 6));
+    fl_buf_append_text(&b1, fl_get_field(trigger_body, "amount", 6));
     const FlValue *t1 = fl_buf_finish(&b1);
-    if (fl_log(r, 3, FL_LOG_INFO, t1->u.s, t1->len, NULL) < 0)
-        return fl_step_failed(r, 3, fl_run_error(r), 5);
-    return 5;  /* -> done */
+    fl_log(r, W0_RECORD, FL_LOG_INFO, t1->u.s, t1->len, NULL);
+    return W0_DONE;
 }
 
 /* reject (webhook_response) - steps[0].branches.false[0] */
 static int w0_reject(FlRun *r)
 {
-    FlResponse resp = { 0 };
-    resp.status = 401;
-    resp.body = w0_reject_body;
-    resp.body_len = sizeof w0_reject_body - 1;
-    resp.body_static = true;
-    resp.content_type = "application/json";
-    if (fl_respond(r, 4, &resp) < 0)
-        return fl_step_failed(r, 4, fl_run_error(r), 5);
-    return 5;  /* -> done */
+    fl_respond(r, W0_REJECT, &w0_reject_response);
+    return W0_DONE;
 }
 
 /* done (log) - steps[1] */
@@ -73,18 +85,37 @@ static int w0_done(FlRun *r)
     fl_buf_append_text(&b1, fl_run_id(r));
     FL_BUF_APPEND_LIT(&b1, " finished");
     const FlValue *t1 = fl_buf_finish(&b1);
-    if (fl_log(r, 5, FL_LOG_INFO, t1->u.s, t1->len, NULL) < 0)
-        return fl_step_failed(r, 5, fl_run_error(r), FL_NEXT_END);
+    fl_log(r, W0_DONE, FL_LOG_INFO, t1->u.s, t1->len, NULL);
     return FL_NEXT_END;
 }
 
 static const FlStepInfo w0_steps[] = {
-    { "trigger", "webhook_trigger", "trigger", NULL, false, NULL },
-    { "validate", "logic_gate", "steps[0]", w0_validate, false, NULL },
-    { "ack", "webhook_response", "steps[0].branches.true[0]", w0_ack, false, NULL },
-    { "record", "log", "steps[0].branches.true[1]", w0_record, false, NULL },
-    { "reject", "webhook_response", "steps[0].branches.false[0]", w0_reject, false, NULL },
-    { "done", "log", "steps[1]", w0_done, false, NULL },
+    [W0_TRIGGER] = { .key = "trigger", .type = "webhook_trigger", .path = "trigger" },
+    [W0_VALIDATE] = {
+        .key = "validate",
+        .type = "logic_gate",
+        .path = "steps[0]",
+        .fn = w0_validate,
+    },
+    [W0_ACK] = {
+        .key = "ack",
+        .type = "webhook_response",
+        .path = "steps[0].branches.true[0]",
+        .fn = w0_ack,
+    },
+    [W0_RECORD] = {
+        .key = "record",
+        .type = "log",
+        .path = "steps[0].branches.true[1]",
+        .fn = w0_record,
+    },
+    [W0_REJECT] = {
+        .key = "reject",
+        .type = "webhook_response",
+        .path = "steps[0].branches.false[0]",
+        .fn = w0_reject,
+    },
+    [W0_DONE] = { .key = "done", .type = "log", .path = "steps[1]", .fn = w0_done },
 };
 static const char *const w0_methods[] = { "POST" };
 static const FlWorkflow w0 = {
@@ -99,7 +130,7 @@ static const FlWorkflow w0 = {
     .verify = NULL,
     .steps = w0_steps,
     .step_count = 6,
-    .first = 1,
+    .first = W0_VALIDATE,
     .default_at_start = false,
 };
 

@@ -4,40 +4,95 @@
 
 /* ==== workflow 0: signup-audit (valid-example-signup-audit.json) ==== */
 
+enum {
+    W0_TRIGGER,        /* trigger */
+    W0_RECEIVED,       /* steps[0] */
+    W0_USER,           /* steps[1] */
+    W0_REPLICATION,    /* steps[2] */
+    W0_AUDIT,          /* steps[3] */
+    W0_NO_EMAIL,       /* steps[4] */
+    W0_MISSING_EMAIL,  /* steps[4].branches.true[0] */
+    W0_RISKY,          /* steps[4].branches.false[0] */
+    W0_RECHECK,        /* steps[4].branches.false[0].branches.true[0] */
+    W0_FLAG,           /* steps[4].branches.false[0].branches.true[1] */
+    W0_WELCOME,        /* steps[4].branches.false[0].branches.false[0] */
+};
+
 static const FlValue k1 = FL_STRING_LIT("free");
 static const FlValue k2 = FL_NUMBER_LIT(2000);
 static const FlValue k3 = FL_STRING_LIT("@mailinator.com");
 static const FlValue k4 = FL_NUMBER_LIT(1000);
+/* what a run keeps while it waits in replication: user.output.email,
+ * user.output.plan, user.output.referred, trigger.output.body.event_id,
+ * trigger.output.body.user */
+static const FlKeep w0_replication_keep_0[] = {
+    { .field = "email", .field_len = 5 },
+    { .field = "plan", .field_len = 4 },
+    { .field = "referred", .field_len = 8 },
+};
+static const FlKeep w0_replication_keep_1[] = {
+    { .field = "event_id", .field_len = 8 },
+    { .field = "user", .field_len = 4 },
+};
+static const FlKeep w0_replication_keep_2[] = {
+    { .field = "body", .field_len = 4, .sub = w0_replication_keep_1, .sub_count = 2 },
+};
+static const FlKeep w0_replication_keep_3[] = {
+    { .step = W0_USER, .sub = w0_replication_keep_0, .sub_count = 3 },
+    { .step = W0_TRIGGER, .sub = w0_replication_keep_2, .sub_count = 1 },
+};
+static const FlKeepList w0_replication_keep = { .outputs = w0_replication_keep_3, .count = 2 };
+/* what a run keeps while it waits in recheck: user.output.email */
+static const FlKeep w0_recheck_keep_0[] = {
+    { .field = "email", .field_len = 5 },
+};
+static const FlKeep w0_recheck_keep_1[] = {
+    { .step = W0_USER, .sub = w0_recheck_keep_0, .sub_count = 1 },
+};
+static const FlKeepList w0_recheck_keep = { .outputs = w0_recheck_keep_1, .count = 1 };
 
 /* received (log) - steps[0] */
 static int w0_received(FlRun *r)
 {
     FlArena *ar = fl_run_arena(r);
+    const FlValue *trigger_out = fl_out(r, W0_TRIGGER);
     FlBuf b1;
     fl_buf_init(&b1, ar);
     FL_BUF_APPEND_LIT(&b1, "sign-up event ");
-    fl_buf_append_text(&b1, fl_get_field(fl_get_field(fl_out(r, 0), "body", 4), "event_id", 8));
+    fl_buf_append_text(&b1,
+        fl_get_field(fl_get_field(trigger_out, "body", 4), "event_id", 8));
     FL_BUF_APPEND_LIT(&b1, " received at ");
-    fl_buf_append_text(&b1, fl_get_field(fl_out(r, 0), "received_at", 11));
+    fl_buf_append_text(&b1, fl_get_field(trigger_out, "received_at", 11));
     const FlValue *t1 = fl_buf_finish(&b1);
-    if (fl_log(r, 1, FL_LOG_DEBUG, t1->u.s, t1->len, NULL) < 0)
-        return fl_step_failed(r, 1, fl_run_error(r), 2);
-    return 2;  /* -> user */
+    fl_log(r, W0_RECEIVED, FL_LOG_DEBUG, t1->u.s, t1->len, NULL);
+    return W0_USER;
 }
 
 /* user (set) - steps[1] */
 static int w0_user(FlRun *r)
 {
     FlArena *ar = fl_run_arena(r);
-    fl_step_done(r, 2, fl_object_of(ar, (const char *const[]){"email", "plan", "referred"}, (const FlValue *const[]){fl_fn_lower(ar, fl_fn_trim(ar, fl_get_field(fl_get_field(fl_get_field(fl_out(r, 0), "body", 4), "user", 4), "email", 5))), fl_fn_default(ar, fl_get_field(fl_get_field(fl_get_field(fl_out(r, 0), "body", 4), "user", 4), "plan", 4), &k1), fl_op_ne(ar, fl_get_field(fl_get_field(fl_get_field(fl_out(r, 0), "body", 4), "user", 4), "referrer", 8), &fl_null)}, 3));
-    return 3;  /* -> replication */
+    const FlValue *trigger_body_user = fl_get_field(
+        fl_get_field(fl_out(r, W0_TRIGGER), "body", 4), "user", 4);
+    fl_step_done(r, W0_USER,
+        fl_object_of(ar,
+            (const char *const[]){"email", "plan", "referred"},
+            (const FlValue *const[]){
+                fl_fn_lower(ar,
+                    fl_fn_trim(ar, fl_get_field(trigger_body_user, "email", 5))),
+                fl_fn_default(ar,
+                    fl_get_field(trigger_body_user, "plan", 4), &k1),
+                fl_op_ne(ar,
+                    fl_get_field(trigger_body_user, "referrer", 8), &fl_null),
+            },
+            3));
+    return W0_REPLICATION;
 }
 
 /* replication (delay) - steps[2] */
 static int w0_replication(FlRun *r)
 {
-    if (fl_delay(r, 3, &k2, 4) < 0)
-        return fl_step_failed(r, 3, fl_run_error(r), 4);
+    fl_delay(r, W0_REPLICATION, &k2, W0_AUDIT);
     return FL_NEXT_WAIT;
 }
 
@@ -45,71 +100,73 @@ static int w0_replication(FlRun *r)
 static int w0_audit(FlRun *r)
 {
     FlArena *ar = fl_run_arena(r);
+    const FlValue *user_out = fl_out(r, W0_USER);
     FlBuf b1;
     fl_buf_init(&b1, ar);
     fl_buf_append_text(&b1, fl_fn_now(ar));
     FL_BUF_APPEND_LIT(&b1, "\t");
-    fl_buf_append_text(&b1, fl_get_field(fl_out(r, 2), "email", 5));
+    fl_buf_append_text(&b1, fl_get_field(user_out, "email", 5));
     FL_BUF_APPEND_LIT(&b1, "\t");
-    fl_buf_append_text(&b1, fl_get_field(fl_out(r, 2), "plan", 4));
+    fl_buf_append_text(&b1, fl_get_field(user_out, "plan", 4));
     FL_BUF_APPEND_LIT(&b1, "\treferred=");
-    fl_buf_append_text(&b1, fl_get_field(fl_out(r, 2), "referred", 8));
+    fl_buf_append_text(&b1, fl_get_field(user_out, "referred", 8));
     FL_BUF_APPEND_LIT(&b1, "\trun=");
     fl_buf_append_text(&b1, fl_run_id(r));
     const FlValue *t1 = fl_buf_finish(&b1);
-    if (fl_log(r, 4, FL_LOG_INFO, t1->u.s, t1->len, "signups.log") < 0)
-        return fl_step_failed(r, 4, fl_run_error(r), 5);
-    return 5;  /* -> no_email */
+    if (fl_log(r, W0_AUDIT, FL_LOG_INFO, t1->u.s, t1->len, "signups.log") < 0)
+        return fl_step_failed(r, W0_AUDIT, fl_run_error(r), W0_NO_EMAIL);
+    return W0_NO_EMAIL;
 }
 
 /* no_email (logic_gate) - steps[4] */
 static int w0_no_email(FlRun *r)
 {
-    bool c1 = fl_cond_is_empty(fl_get_field(fl_out(r, 2), "email", 5));
-    bool pass = c1;
-    fl_step_done(r, 5, pass ? &fl_gate_true : &fl_gate_false);
-    if (pass) {
-        return 6;  /* -> missing_email */
-    }
-    return 7;  /* -> risky */
+    bool pass = fl_cond_is_empty(fl_get_field(fl_out(r, W0_USER), "email", 5));
+    fl_step_done(r, W0_NO_EMAIL, pass ? &fl_gate_true : &fl_gate_false);
+    if (pass)
+        return W0_MISSING_EMAIL;
+    return W0_RISKY;
 }
 
 /* missing_email (log) - steps[4].branches.true[0] */
 static int w0_missing_email(FlRun *r)
 {
     FlArena *ar = fl_run_arena(r);
+    const FlValue *trigger_body = fl_get_field(fl_out(r, W0_TRIGGER), "body", 4);
     FlBuf b1;
     fl_buf_init(&b1, ar);
     FL_BUF_APPEND_LIT(&b1, "sign-up ");
-    fl_buf_append_text(&b1, fl_get_field(fl_get_field(fl_out(r, 0), "body", 4), "event_id", 8));
+    fl_buf_append_text(&b1, fl_get_field(trigger_body, "event_id", 8));
     FL_BUF_APPEND_LIT(&b1, " has no email: ");
-    fl_buf_append_text(&b1, fl_fn_json(ar, fl_get_field(fl_get_field(fl_out(r, 0), "body", 4), "user", 4)));
+    fl_buf_append_text(&b1,
+        fl_fn_json(ar, fl_get_field(trigger_body, "user", 4)));
     const FlValue *t1 = fl_buf_finish(&b1);
-    if (fl_log(r, 6, FL_LOG_ERROR, t1->u.s, t1->len, NULL) < 0)
-        return fl_step_failed(r, 6, fl_run_error(r), FL_NEXT_END);
+    fl_log(r, W0_MISSING_EMAIL, FL_LOG_ERROR, t1->u.s, t1->len, NULL);
     return FL_NEXT_END;
 }
 
 /* risky (logic_gate) - steps[4].branches.false[0] */
 static int w0_risky(FlRun *r)
 {
-    bool c1 = fl_cond_ends_with(fl_get_field(fl_out(r, 2), "email", 5), &k3);
-    bool c2 = fl_cond_matches(fl_regex(0), fl_get_field(fl_out(r, 2), "email", 5));
-    bool c3 = fl_cond_is_empty(fl_get_field(fl_get_field(fl_get_field(fl_out(r, 0), "body", 4), "user", 4), "name", 4));
-    bool pass = c1 || c2 || c3;
-    fl_step_done(r, 7, pass ? &fl_gate_true : &fl_gate_false);
-    if (pass) {
-        return 8;  /* -> recheck */
-    }
-    return 10;  /* -> welcome */
+    const FlValue *user_email = fl_get_field(fl_out(r, W0_USER), "email", 5);
+    bool pass = fl_cond_ends_with(user_email, &k3)
+        || fl_cond_matches(fl_regex(0), user_email)
+        || fl_cond_is_empty(fl_get_field(
+            fl_get_field(
+                fl_get_field(fl_out(r, W0_TRIGGER), "body", 4), "user", 4),
+            "name", 4));
+    fl_step_done(r, W0_RISKY, pass ? &fl_gate_true : &fl_gate_false);
+    if (pass)
+        return W0_RECHECK;
+    return W0_WELCOME;
 }
 
 /* recheck (delay) - steps[4].branches.false[0].branches.true[0] */
 static int w0_recheck(FlRun *r)
 {
     FlArena *ar = fl_run_arena(r);
-    if (fl_delay(r, 8, fl_op_mul(ar, &k4, fl_run_attempt(r)), 9) < 0)
-        return fl_step_failed(r, 8, fl_run_error(r), 9);
+    if (fl_delay(r, W0_RECHECK, fl_op_mul(ar, &k4, fl_run_attempt(r)), W0_FLAG) < 0)
+        return fl_step_failed(r, W0_RECHECK, fl_run_error(r), W0_FLAG);
     return FL_NEXT_WAIT;
 }
 
@@ -120,13 +177,12 @@ static int w0_flag(FlRun *r)
     FlBuf b1;
     fl_buf_init(&b1, ar);
     FL_BUF_APPEND_LIT(&b1, "possible throwaway sign-up ");
-    fl_buf_append_text(&b1, fl_get_field(fl_out(r, 2), "email", 5));
+    fl_buf_append_text(&b1, fl_get_field(fl_out(r, W0_USER), "email", 5));
     FL_BUF_APPEND_LIT(&b1, " (attempt ");
     fl_buf_append_text(&b1, fl_run_attempt(r));
     FL_BUF_APPEND_LIT(&b1, ")");
     const FlValue *t1 = fl_buf_finish(&b1);
-    if (fl_log(r, 9, FL_LOG_WARN, t1->u.s, t1->len, NULL) < 0)
-        return fl_step_failed(r, 9, fl_run_error(r), FL_NEXT_END);
+    fl_log(r, W0_FLAG, FL_LOG_WARN, t1->u.s, t1->len, NULL);
     return FL_NEXT_END;
 }
 
@@ -134,57 +190,68 @@ static int w0_flag(FlRun *r)
 static int w0_welcome(FlRun *r)
 {
     FlArena *ar = fl_run_arena(r);
+    const FlValue *user_out = fl_out(r, W0_USER);
     FlBuf b1;
     fl_buf_init(&b1, ar);
     FL_BUF_APPEND_LIT(&b1, "welcome ");
-    fl_buf_append_text(&b1, fl_get_field(fl_out(r, 2), "email", 5));
+    fl_buf_append_text(&b1, fl_get_field(user_out, "email", 5));
     FL_BUF_APPEND_LIT(&b1, " on the ");
-    fl_buf_append_text(&b1, fl_get_field(fl_out(r, 2), "plan", 4));
+    fl_buf_append_text(&b1, fl_get_field(user_out, "plan", 4));
     FL_BUF_APPEND_LIT(&b1, " plan");
     const FlValue *t1 = fl_buf_finish(&b1);
-    if (fl_log(r, 10, FL_LOG_INFO, t1->u.s, t1->len, NULL) < 0)
-        return fl_step_failed(r, 10, fl_run_error(r), FL_NEXT_END);
+    fl_log(r, W0_WELCOME, FL_LOG_INFO, t1->u.s, t1->len, NULL);
     return FL_NEXT_END;
 }
 
-/* what a run keeps while it waits in replication: user.output.email, user.output.plan, user.output.referred, trigger.output.body.event_id, trigger.output.body.user */
-static const FlKeep w0_keep3_0[] = {
-    { 0, "email", 5, NULL, 0 },
-    { 0, "plan", 4, NULL, 0 },
-    { 0, "referred", 8, NULL, 0 },
-};
-static const FlKeep w0_keep3_1[] = {
-    { 0, "event_id", 8, NULL, 0 },
-    { 0, "user", 4, NULL, 0 },
-};
-static const FlKeep w0_keep3_2[] = {
-    { 0, "body", 4, w0_keep3_1, 2 },
-};
-static const FlKeep w0_keep3_3[] = {
-    { 2, NULL, 0, w0_keep3_0, 3 },
-    { 0, NULL, 0, w0_keep3_2, 1 },
-};
-static const FlKeepList w0_keep3 = { w0_keep3_3, 2 };
-/* what a run keeps while it waits in recheck: user.output.email */
-static const FlKeep w0_keep8_0[] = {
-    { 0, "email", 5, NULL, 0 },
-};
-static const FlKeep w0_keep8_1[] = {
-    { 2, NULL, 0, w0_keep8_0, 1 },
-};
-static const FlKeepList w0_keep8 = { w0_keep8_1, 1 };
 static const FlStepInfo w0_steps[] = {
-    { "trigger", "webhook_trigger", "trigger", NULL, false, NULL },
-    { "received", "log", "steps[0]", w0_received, false, NULL },
-    { "user", "set", "steps[1]", w0_user, false, NULL },
-    { "replication", "delay", "steps[2]", w0_replication, false, &w0_keep3 },
-    { "audit", "log", "steps[3]", w0_audit, false, NULL },
-    { "no_email", "logic_gate", "steps[4]", w0_no_email, false, NULL },
-    { "missing_email", "log", "steps[4].branches.true[0]", w0_missing_email, false, NULL },
-    { "risky", "logic_gate", "steps[4].branches.false[0]", w0_risky, false, NULL },
-    { "recheck", "delay", "steps[4].branches.false[0].branches.true[0]", w0_recheck, false, &w0_keep8 },
-    { "flag", "log", "steps[4].branches.false[0].branches.true[1]", w0_flag, false, NULL },
-    { "welcome", "log", "steps[4].branches.false[0].branches.false[0]", w0_welcome, false, NULL },
+    [W0_TRIGGER] = { .key = "trigger", .type = "webhook_trigger", .path = "trigger" },
+    [W0_RECEIVED] = { .key = "received", .type = "log", .path = "steps[0]", .fn = w0_received },
+    [W0_USER] = { .key = "user", .type = "set", .path = "steps[1]", .fn = w0_user },
+    [W0_REPLICATION] = {
+        .key = "replication",
+        .type = "delay",
+        .path = "steps[2]",
+        .fn = w0_replication,
+        .keep = &w0_replication_keep,
+    },
+    [W0_AUDIT] = { .key = "audit", .type = "log", .path = "steps[3]", .fn = w0_audit },
+    [W0_NO_EMAIL] = {
+        .key = "no_email",
+        .type = "logic_gate",
+        .path = "steps[4]",
+        .fn = w0_no_email,
+    },
+    [W0_MISSING_EMAIL] = {
+        .key = "missing_email",
+        .type = "log",
+        .path = "steps[4].branches.true[0]",
+        .fn = w0_missing_email,
+    },
+    [W0_RISKY] = {
+        .key = "risky",
+        .type = "logic_gate",
+        .path = "steps[4].branches.false[0]",
+        .fn = w0_risky,
+    },
+    [W0_RECHECK] = {
+        .key = "recheck",
+        .type = "delay",
+        .path = "steps[4].branches.false[0].branches.true[0]",
+        .fn = w0_recheck,
+        .keep = &w0_recheck_keep,
+    },
+    [W0_FLAG] = {
+        .key = "flag",
+        .type = "log",
+        .path = "steps[4].branches.false[0].branches.true[1]",
+        .fn = w0_flag,
+    },
+    [W0_WELCOME] = {
+        .key = "welcome",
+        .type = "log",
+        .path = "steps[4].branches.false[0].branches.false[0]",
+        .fn = w0_welcome,
+    },
 };
 static const char *const w0_methods[] = { "POST" };
 static const FlWorkflow w0 = {
@@ -199,7 +266,7 @@ static const FlWorkflow w0 = {
     .verify = NULL,
     .steps = w0_steps,
     .step_count = 11,
-    .first = 1,
+    .first = W0_RECEIVED,
     .default_at_start = true,
 };
 

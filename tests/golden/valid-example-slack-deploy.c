@@ -4,6 +4,17 @@
 
 /* ==== workflow 0: slack-deploy (valid-example-slack-deploy.json) ==== */
 
+enum {
+    W0_TRIGGER,  /* trigger */
+    W0_KNOWN,    /* steps[0] */
+    W0_PARSE,    /* steps[0].branches.true[0] */
+    W0_TARGET,   /* steps[0].branches.true[1] */
+    W0_ACK,      /* steps[0].branches.true[2] */
+    W0_SETTLE,   /* steps[0].branches.true[3] */
+    W0_AUDIT,    /* steps[0].branches.true[4] */
+    W0_USAGE,    /* steps[0].branches.false[0] */
+};
+
 static const FlValue k1 = FL_STRING_LIT("/deploy");
 static const FlValue k2 = FL_STRING_LIT(" ");
 static const FlValue k3 = FL_STRING_LIT("direct message");
@@ -11,6 +22,21 @@ static const FlValue k4 = FL_NUMBER_LIT(0);
 static const FlValue k5 = FL_NUMBER_LIT(1);
 static const FlValue k6 = FL_STRING_LIT("staging");
 static const FlValue k7 = FL_NUMBER_LIT(1500);
+/* what a run keeps while it waits in settle: parse.output.user,
+ * parse.output.channel, target.output.service, target.output.environment */
+static const FlKeep w0_settle_keep_0[] = {
+    { .field = "user", .field_len = 4 },
+    { .field = "channel", .field_len = 7 },
+};
+static const FlKeep w0_settle_keep_1[] = {
+    { .field = "service", .field_len = 7 },
+    { .field = "environment", .field_len = 11 },
+};
+static const FlKeep w0_settle_keep_2[] = {
+    { .step = W0_PARSE, .sub = w0_settle_keep_0, .sub_count = 2 },
+    { .step = W0_TARGET, .sub = w0_settle_keep_1, .sub_count = 2 },
+};
+static const FlKeepList w0_settle_keep = { .outputs = w0_settle_keep_2, .count = 2 };
 
 /* verify secret (slack) - trigger.config.verify.secret */
 static const FlValue *w0_secret(FlArena *ar)
@@ -23,61 +49,80 @@ static const FlValue *w0_secret(FlArena *ar)
 static int w0_known(FlRun *r)
 {
     FlArena *ar = fl_run_arena(r);
-    bool c1 = fl_cond_equals(fl_get_field(fl_get_field(fl_out(r, 0), "body", 4), "command", 7), &k1);
-    bool c2 = fl_cond_is_not_empty(fl_fn_trim(ar, fl_get_field(fl_get_field(fl_out(r, 0), "body", 4), "text", 4)));
-    bool pass = c1 && c2;
-    fl_step_done(r, 1, pass ? &fl_gate_true : &fl_gate_false);
-    if (pass) {
-        return 2;  /* -> parse */
-    }
-    return 7;  /* -> usage */
+    const FlValue *trigger_body = fl_get_field(fl_out(r, W0_TRIGGER), "body", 4);
+    bool pass = fl_cond_equals(fl_get_field(trigger_body, "command", 7), &k1)
+        && fl_cond_is_not_empty(fl_fn_trim(ar,
+            fl_get_field(trigger_body, "text", 4)));
+    fl_step_done(r, W0_KNOWN, pass ? &fl_gate_true : &fl_gate_false);
+    if (pass)
+        return W0_PARSE;
+    return W0_USAGE;
 }
 
 /* parse (set) - steps[0].branches.true[0] */
 static int w0_parse(FlRun *r)
 {
     FlArena *ar = fl_run_arena(r);
-    fl_step_done(r, 2, fl_object_of(ar, (const char *const[]){"words", "user", "channel"}, (const FlValue *const[]){fl_fn_split(ar, fl_fn_trim(ar, fl_get_field(fl_get_field(fl_out(r, 0), "body", 4), "text", 4)), &k2), fl_get_field(fl_get_field(fl_out(r, 0), "body", 4), "user_name", 9), fl_fn_default(ar, fl_get_field(fl_get_field(fl_out(r, 0), "body", 4), "channel_name", 12), &k3)}, 3));
-    return 3;  /* -> target */
+    const FlValue *trigger_body = fl_get_field(fl_out(r, W0_TRIGGER), "body", 4);
+    fl_step_done(r, W0_PARSE,
+        fl_object_of(ar,
+            (const char *const[]){"words", "user", "channel"},
+            (const FlValue *const[]){
+                fl_fn_split(ar,
+                    fl_fn_trim(ar, fl_get_field(trigger_body, "text", 4)), &k2),
+                fl_get_field(trigger_body, "user_name", 9),
+                fl_fn_default(ar,
+                    fl_get_field(trigger_body, "channel_name", 12), &k3),
+            },
+            3));
+    return W0_TARGET;
 }
 
 /* target (set) - steps[0].branches.true[1] */
 static int w0_target(FlRun *r)
 {
     FlArena *ar = fl_run_arena(r);
-    fl_step_done(r, 3, fl_object_of(ar, (const char *const[]){"service", "environment"}, (const FlValue *const[]){fl_get_index(fl_get_field(fl_out(r, 2), "words", 5), &k4), fl_fn_default(ar, fl_get_index(fl_get_field(fl_out(r, 2), "words", 5), &k5), &k6)}, 2));
-    return 4;  /* -> ack */
+    const FlValue *parse_words = fl_get_field(fl_out(r, W0_PARSE), "words", 5);
+    fl_step_done(r, W0_TARGET,
+        fl_object_of(ar,
+            (const char *const[]){"service", "environment"},
+            (const FlValue *const[]){
+                fl_get_index(parse_words, &k4),
+                fl_fn_default(ar, fl_get_index(parse_words, &k5), &k6),
+            },
+            2));
+    return W0_ACK;
 }
 
 /* ack (webhook_response) - steps[0].branches.true[2] */
 static int w0_ack(FlRun *r)
 {
     FlArena *ar = fl_run_arena(r);
-    FlResponse resp = { 0 };
-    resp.status = 200;
+    const FlValue *target_out = fl_out(r, W0_TARGET);
     FlBuf b1;
     fl_buf_init(&b1, ar);
     FL_BUF_APPEND_LIT(&b1, "Deploying ");
-    fl_buf_append_text(&b1, fl_get_field(fl_out(r, 3), "service", 7));
+    fl_buf_append_text(&b1, fl_get_field(target_out, "service", 7));
     FL_BUF_APPEND_LIT(&b1, " to ");
-    fl_buf_append_text(&b1, fl_get_field(fl_out(r, 3), "environment", 11));
+    fl_buf_append_text(&b1, fl_get_field(target_out, "environment", 11));
     FL_BUF_APPEND_LIT(&b1, " for @");
-    fl_buf_append_text(&b1, fl_get_field(fl_out(r, 2), "user", 4));
+    fl_buf_append_text(&b1, fl_get_field(fl_out(r, W0_PARSE), "user", 4));
     FL_BUF_APPEND_LIT(&b1, "...");
     const FlValue *t1 = fl_buf_finish(&b1);
-    resp.body = t1->u.s;
-    resp.body_len = t1->len;
-    resp.content_type = "text/plain; charset=utf-8";
-    if (fl_respond(r, 4, &resp) < 0)
-        return fl_step_failed(r, 4, fl_run_error(r), 5);
-    return 5;  /* -> settle */
+    const FlResponse response = {
+        .status = 200,
+        .body = t1->u.s,
+        .body_len = t1->len,
+        .content_type = "text/plain; charset=utf-8",
+    };
+    fl_respond(r, W0_ACK, &response);
+    return W0_SETTLE;
 }
 
 /* settle (delay) - steps[0].branches.true[3] */
 static int w0_settle(FlRun *r)
 {
-    if (fl_delay(r, 5, &k7, 6) < 0)
-        return fl_step_failed(r, 5, fl_run_error(r), 6);
+    fl_delay(r, W0_SETTLE, &k7, W0_AUDIT);
     return FL_NEXT_WAIT;
 }
 
@@ -85,20 +130,22 @@ static int w0_settle(FlRun *r)
 static int w0_audit(FlRun *r)
 {
     FlArena *ar = fl_run_arena(r);
+    const FlValue *parse_out = fl_out(r, W0_PARSE);
+    const FlValue *target_out = fl_out(r, W0_TARGET);
     FlBuf b1;
     fl_buf_init(&b1, ar);
     fl_buf_append_text(&b1, fl_fn_now(ar));
     FL_BUF_APPEND_LIT(&b1, " ");
-    fl_buf_append_text(&b1, fl_get_field(fl_out(r, 2), "user", 4));
+    fl_buf_append_text(&b1, fl_get_field(parse_out, "user", 4));
     FL_BUF_APPEND_LIT(&b1, " deployed ");
-    fl_buf_append_text(&b1, fl_get_field(fl_out(r, 3), "service", 7));
+    fl_buf_append_text(&b1, fl_get_field(target_out, "service", 7));
     FL_BUF_APPEND_LIT(&b1, " to ");
-    fl_buf_append_text(&b1, fl_get_field(fl_out(r, 3), "environment", 11));
+    fl_buf_append_text(&b1, fl_get_field(target_out, "environment", 11));
     FL_BUF_APPEND_LIT(&b1, " from #");
-    fl_buf_append_text(&b1, fl_get_field(fl_out(r, 2), "channel", 7));
+    fl_buf_append_text(&b1, fl_get_field(parse_out, "channel", 7));
     const FlValue *t1 = fl_buf_finish(&b1);
-    if (fl_log(r, 6, FL_LOG_INFO, t1->u.s, t1->len, "deploys.log") < 0)
-        return fl_step_failed(r, 6, fl_run_error(r), FL_NEXT_END);
+    if (fl_log(r, W0_AUDIT, FL_LOG_INFO, t1->u.s, t1->len, "deploys.log") < 0)
+        return fl_step_failed(r, W0_AUDIT, fl_run_error(r), FL_NEXT_END);
     return FL_NEXT_END;
 }
 
@@ -106,47 +153,65 @@ static int w0_audit(FlRun *r)
 static int w0_usage(FlRun *r)
 {
     FlArena *ar = fl_run_arena(r);
-    FlResponse resp = { 0 };
-    resp.status = 200;
+    const FlValue *trigger_body = fl_get_field(fl_out(r, W0_TRIGGER), "body", 4);
     FlBuf b1;
     fl_buf_init(&b1, ar);
     FL_BUF_APPEND_LIT(&b1, "Usage: /deploy SERVICE [ENVIRONMENT] (got '");
-    fl_buf_append_text(&b1, fl_get_field(fl_get_field(fl_out(r, 0), "body", 4), "command", 7));
+    fl_buf_append_text(&b1, fl_get_field(trigger_body, "command", 7));
     FL_BUF_APPEND_LIT(&b1, " ");
-    fl_buf_append_text(&b1, fl_get_field(fl_get_field(fl_out(r, 0), "body", 4), "text", 4));
+    fl_buf_append_text(&b1, fl_get_field(trigger_body, "text", 4));
     FL_BUF_APPEND_LIT(&b1, "')");
     const FlValue *t1 = fl_buf_finish(&b1);
-    resp.body = t1->u.s;
-    resp.body_len = t1->len;
-    resp.content_type = "text/plain; charset=utf-8";
-    if (fl_respond(r, 7, &resp) < 0)
-        return fl_step_failed(r, 7, fl_run_error(r), FL_NEXT_END);
+    const FlResponse response = {
+        .status = 200,
+        .body = t1->u.s,
+        .body_len = t1->len,
+        .content_type = "text/plain; charset=utf-8",
+    };
+    fl_respond(r, W0_USAGE, &response);
     return FL_NEXT_END;
 }
 
-/* what a run keeps while it waits in settle: parse.output.user, parse.output.channel, target.output.service, target.output.environment */
-static const FlKeep w0_keep5_0[] = {
-    { 0, "user", 4, NULL, 0 },
-    { 0, "channel", 7, NULL, 0 },
-};
-static const FlKeep w0_keep5_1[] = {
-    { 0, "service", 7, NULL, 0 },
-    { 0, "environment", 11, NULL, 0 },
-};
-static const FlKeep w0_keep5_2[] = {
-    { 2, NULL, 0, w0_keep5_0, 2 },
-    { 3, NULL, 0, w0_keep5_1, 2 },
-};
-static const FlKeepList w0_keep5 = { w0_keep5_2, 2 };
 static const FlStepInfo w0_steps[] = {
-    { "trigger", "webhook_trigger", "trigger", NULL, false, NULL },
-    { "known", "logic_gate", "steps[0]", w0_known, false, NULL },
-    { "parse", "set", "steps[0].branches.true[0]", w0_parse, false, NULL },
-    { "target", "set", "steps[0].branches.true[1]", w0_target, false, NULL },
-    { "ack", "webhook_response", "steps[0].branches.true[2]", w0_ack, false, NULL },
-    { "settle", "delay", "steps[0].branches.true[3]", w0_settle, false, &w0_keep5 },
-    { "audit", "log", "steps[0].branches.true[4]", w0_audit, false, NULL },
-    { "usage", "webhook_response", "steps[0].branches.false[0]", w0_usage, false, NULL },
+    [W0_TRIGGER] = { .key = "trigger", .type = "webhook_trigger", .path = "trigger" },
+    [W0_KNOWN] = { .key = "known", .type = "logic_gate", .path = "steps[0]", .fn = w0_known },
+    [W0_PARSE] = {
+        .key = "parse",
+        .type = "set",
+        .path = "steps[0].branches.true[0]",
+        .fn = w0_parse,
+    },
+    [W0_TARGET] = {
+        .key = "target",
+        .type = "set",
+        .path = "steps[0].branches.true[1]",
+        .fn = w0_target,
+    },
+    [W0_ACK] = {
+        .key = "ack",
+        .type = "webhook_response",
+        .path = "steps[0].branches.true[2]",
+        .fn = w0_ack,
+    },
+    [W0_SETTLE] = {
+        .key = "settle",
+        .type = "delay",
+        .path = "steps[0].branches.true[3]",
+        .fn = w0_settle,
+        .keep = &w0_settle_keep,
+    },
+    [W0_AUDIT] = {
+        .key = "audit",
+        .type = "log",
+        .path = "steps[0].branches.true[4]",
+        .fn = w0_audit,
+    },
+    [W0_USAGE] = {
+        .key = "usage",
+        .type = "webhook_response",
+        .path = "steps[0].branches.false[0]",
+        .fn = w0_usage,
+    },
 };
 static const char *const w0_methods[] = { "POST" };
 static const FlVerify w0_verify = {
@@ -166,7 +231,7 @@ static const FlWorkflow w0 = {
     .verify = &w0_verify,
     .steps = w0_steps,
     .step_count = 8,
-    .first = 1,
+    .first = W0_KNOWN,
     .default_at_start = false,
 };
 

@@ -4,6 +4,14 @@
 
 /* ==== workflow 0: standard-webhooks-events (valid-example-standard-webhooks-events.json) ==== */
 
+enum {
+    W0_TRIGGER,      /* trigger */
+    W0_ACK,          /* steps[0] */
+    W0_KIND,         /* steps[1] */
+    W0_USER_EVENT,   /* steps[1].branches.true[0] */
+    W0_OTHER_EVENT,  /* steps[1].branches.false[0] */
+};
+
 static const FlValue k1 = FL_STRING_LIT("user.");
 static const FlValue k2 = FL_STRING_LIT("untyped");
 
@@ -18,51 +26,61 @@ static const FlValue *w0_secret(FlArena *ar)
 static int w0_ack(FlRun *r)
 {
     FlArena *ar = fl_run_arena(r);
-    FlResponse resp = { 0 };
-    resp.status = 200;
     FlBuf b1;
     fl_buf_init(&b1, ar);
     FL_BUF_APPEND_LIT(&b1, "{\"received\":");
-    fl_buf_append_json(&b1, fl_get_field(fl_get_field(fl_out(r, 0), "headers", 7), "webhook-id", 10));
+    fl_buf_append_json(&b1,
+        fl_get_field(
+            fl_get_field(fl_out(r, W0_TRIGGER), "headers", 7), "webhook-id", 10));
     FL_BUF_APPEND_LIT(&b1, "}");
     const FlValue *t1 = fl_buf_finish(&b1);
-    resp.body = t1->u.s;
-    resp.body_len = t1->len;
-    resp.content_type = "application/json";
-    if (fl_respond(r, 1, &resp) < 0)
-        return fl_step_failed(r, 1, fl_run_error(r), 2);
-    return 2;  /* -> kind */
+    const FlResponse response = {
+        .status = 200,
+        .body = t1->u.s,
+        .body_len = t1->len,
+        .content_type = "application/json",
+    };
+    fl_respond(r, W0_ACK, &response);
+    return W0_KIND;
 }
 
 /* kind (logic_gate) - steps[1] */
 static int w0_kind(FlRun *r)
 {
     FlArena *ar = fl_run_arena(r);
-    bool pass = fl_truthy(fl_fn_starts_with(ar, fl_get_field(fl_get_field(fl_out(r, 0), "body", 4), "type", 4), &k1));
-    fl_step_done(r, 2, pass ? &fl_gate_true : &fl_gate_false);
-    if (pass) {
-        return 3;  /* -> user_event */
-    }
-    return 4;  /* -> other_event */
+    bool pass = fl_truthy(fl_fn_starts_with(ar,
+        fl_get_field(fl_get_field(fl_out(r, W0_TRIGGER), "body", 4), "type", 4),
+        &k1));
+    fl_step_done(r, W0_KIND, pass ? &fl_gate_true : &fl_gate_false);
+    if (pass)
+        return W0_USER_EVENT;
+    return W0_OTHER_EVENT;
 }
 
 /* user_event (log) - steps[1].branches.true[0] */
 static int w0_user_event(FlRun *r)
 {
     FlArena *ar = fl_run_arena(r);
+    const FlValue *trigger_out = fl_out(r, W0_TRIGGER);
+    const FlValue *trigger_body = fl_get_field(trigger_out, "body", 4);
+    const FlValue *trigger_body_data = fl_get_field(trigger_body, "data", 4);
+    const FlValue *trigger_headers = fl_get_field(trigger_out, "headers", 7);
     FlBuf b1;
     fl_buf_init(&b1, ar);
-    fl_buf_append_text(&b1, fl_get_field(fl_get_field(fl_out(r, 0), "body", 4), "type", 4));
+    fl_buf_append_text(&b1, fl_get_field(trigger_body, "type", 4));
     FL_BUF_APPEND_LIT(&b1, " for ");
-    fl_buf_append_text(&b1, fl_fn_default(ar, fl_get_field(fl_get_field(fl_get_field(fl_out(r, 0), "body", 4), "data", 4), "email", 5), fl_get_field(fl_get_field(fl_get_field(fl_out(r, 0), "body", 4), "data", 4), "id", 2)));
+    fl_buf_append_text(&b1,
+        fl_fn_default(ar,
+            fl_get_field(trigger_body_data, "email", 5),
+            fl_get_field(trigger_body_data, "id", 2)));
     FL_BUF_APPEND_LIT(&b1, " (message ");
-    fl_buf_append_text(&b1, fl_get_field(fl_get_field(fl_out(r, 0), "headers", 7), "webhook-id", 10));
+    fl_buf_append_text(&b1, fl_get_field(trigger_headers, "webhook-id", 10));
     FL_BUF_APPEND_LIT(&b1, ", attempt sent at ");
-    fl_buf_append_text(&b1, fl_get_field(fl_get_field(fl_out(r, 0), "headers", 7), "webhook-timestamp", 17));
+    fl_buf_append_text(&b1,
+        fl_get_field(trigger_headers, "webhook-timestamp", 17));
     FL_BUF_APPEND_LIT(&b1, ")");
     const FlValue *t1 = fl_buf_finish(&b1);
-    if (fl_log(r, 3, FL_LOG_INFO, t1->u.s, t1->len, NULL) < 0)
-        return fl_step_failed(r, 3, fl_run_error(r), FL_NEXT_END);
+    fl_log(r, W0_USER_EVENT, FL_LOG_INFO, t1->u.s, t1->len, NULL);
     return FL_NEXT_END;
 }
 
@@ -70,24 +88,37 @@ static int w0_user_event(FlRun *r)
 static int w0_other_event(FlRun *r)
 {
     FlArena *ar = fl_run_arena(r);
+    const FlValue *trigger_out = fl_out(r, W0_TRIGGER);
     FlBuf b1;
     fl_buf_init(&b1, ar);
     FL_BUF_APPEND_LIT(&b1, "ignoring ");
-    fl_buf_append_text(&b1, fl_fn_default(ar, fl_get_field(fl_get_field(fl_out(r, 0), "body", 4), "type", 4), &k2));
+    fl_buf_append_text(&b1,
+        fl_fn_default(ar,
+            fl_get_field(fl_get_field(trigger_out, "body", 4), "type", 4), &k2));
     FL_BUF_APPEND_LIT(&b1, " message ");
-    fl_buf_append_text(&b1, fl_get_field(fl_get_field(fl_out(r, 0), "headers", 7), "webhook-id", 10));
+    fl_buf_append_text(&b1,
+        fl_get_field(fl_get_field(trigger_out, "headers", 7), "webhook-id", 10));
     const FlValue *t1 = fl_buf_finish(&b1);
-    if (fl_log(r, 4, FL_LOG_DEBUG, t1->u.s, t1->len, NULL) < 0)
-        return fl_step_failed(r, 4, fl_run_error(r), FL_NEXT_END);
+    fl_log(r, W0_OTHER_EVENT, FL_LOG_DEBUG, t1->u.s, t1->len, NULL);
     return FL_NEXT_END;
 }
 
 static const FlStepInfo w0_steps[] = {
-    { "trigger", "webhook_trigger", "trigger", NULL, false, NULL },
-    { "ack", "webhook_response", "steps[0]", w0_ack, false, NULL },
-    { "kind", "logic_gate", "steps[1]", w0_kind, false, NULL },
-    { "user_event", "log", "steps[1].branches.true[0]", w0_user_event, false, NULL },
-    { "other_event", "log", "steps[1].branches.false[0]", w0_other_event, false, NULL },
+    [W0_TRIGGER] = { .key = "trigger", .type = "webhook_trigger", .path = "trigger" },
+    [W0_ACK] = { .key = "ack", .type = "webhook_response", .path = "steps[0]", .fn = w0_ack },
+    [W0_KIND] = { .key = "kind", .type = "logic_gate", .path = "steps[1]", .fn = w0_kind },
+    [W0_USER_EVENT] = {
+        .key = "user_event",
+        .type = "log",
+        .path = "steps[1].branches.true[0]",
+        .fn = w0_user_event,
+    },
+    [W0_OTHER_EVENT] = {
+        .key = "other_event",
+        .type = "log",
+        .path = "steps[1].branches.false[0]",
+        .fn = w0_other_event,
+    },
 };
 static const char *const w0_methods[] = { "POST" };
 static const FlVerify w0_verify = {
@@ -107,7 +138,7 @@ static const FlWorkflow w0 = {
     .verify = &w0_verify,
     .steps = w0_steps,
     .step_count = 5,
-    .first = 1,
+    .first = W0_ACK,
     .default_at_start = false,
 };
 

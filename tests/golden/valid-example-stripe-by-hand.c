@@ -4,101 +4,149 @@
 
 /* ==== workflow 0: stripe-by-hand (valid-example-stripe-by-hand.json) ==== */
 
+enum {
+    W0_TRIGGER,   /* trigger */
+    W0_HEADER,    /* steps[0] */
+    W0_SIGNED,    /* steps[1] */
+    W0_VALID,     /* steps[2] */
+    W0_ACK,       /* steps[2].branches.true[0] */
+    W0_RECORD,    /* steps[2].branches.true[1] */
+    W0_REJECT,    /* steps[2].branches.false[0] */
+    W0_REJECTED,  /* steps[2].branches.false[1] */
+};
+
 static const FlValue k1 = FL_STRING_LIT("");
 static const FlValue k2 = FL_STRING_LIT(",");
 static const FlValue k3 = FL_NUMBER_LIT(0);
 static const FlValue k4 = FL_STRING_LIT("t=");
 static const FlValue k5 = FL_NUMBER_LIT(1);
 static const FlValue k6 = FL_NUMBER_LIT(1000);
-static const FlValue k7 = FL_NUMBER_LIT(0);
-static const FlValue k8 = FL_STRING_LIT("t=");
-static const FlValue k9 = FL_NUMBER_LIT(1);
-static const FlValue k10 = FL_STRING_LIT("v1=");
-static const FlValue k11 = FL_NUMBER_LIT(0);
-static const FlValue k12 = FL_STRING_LIT("t=");
-static const FlValue k13 = FL_NUMBER_LIT(1);
-static const FlValue k14 = FL_STRING_LIT(".");
-static const FlValue k15 = FL_NUMBER_LIT(0);
-static const FlValue k16 = FL_STRING_LIT("t=");
-static const FlValue k17 = FL_NUMBER_LIT(1);
-static const FlValue k18 = FL_NUMBER_LIT(2);
-static const FlValue k19 = FL_NUMBER_LIT(300);
-static const FlValue k20 = FL_NUMBER_LIT(300);
+static const FlValue k7 = FL_STRING_LIT("v1=");
+static const FlValue k8 = FL_STRING_LIT(".");
+static const FlValue k9 = FL_NUMBER_LIT(2);
+static const FlValue k10 = FL_NUMBER_LIT(300);
 static const char w0_ack_body[] = "{\"received\":true}";
+static const FlResponse w0_ack_response = {
+    .status = 200,
+    .body = w0_ack_body,
+    .body_len = sizeof w0_ack_body - 1,
+    .body_static = true,
+    .content_type = "application/json",
+};
 static const char w0_reject_body[] = "{\"error\":\"invalid signature\"}";
+static const FlResponse w0_reject_response = {
+    .status = 401,
+    .body = w0_reject_body,
+    .body_len = sizeof w0_reject_body - 1,
+    .body_static = true,
+    .content_type = "application/json",
+};
 
 /* header (set) - steps[0] */
 static int w0_header(FlRun *r)
 {
     FlArena *ar = fl_run_arena(r);
-    fl_step_done(r, 1, fl_object_of(ar, (const char *const[]){"items"}, (const FlValue *const[]){fl_fn_split(ar, fl_fn_default(ar, fl_get_field(fl_get_field(fl_out(r, 0), "headers", 7), "stripe-signature", 16), &k1), &k2)}, 1));
-    return 2;  /* -> signed */
+    fl_step_done(r, W0_HEADER,
+        fl_object_of(ar,
+            (const char *const[]){"items"},
+            (const FlValue *const[]){
+                fl_fn_split(ar,
+                    fl_fn_default(ar,
+                        fl_get_field(
+                            fl_get_field(fl_out(r, W0_TRIGGER), "headers", 7),
+                            "stripe-signature", 16),
+                        &k1),
+                    &k2),
+            },
+            1));
+    return W0_SIGNED;
 }
 
 /* signed (set) - steps[1] */
 static int w0_signed(FlRun *r)
 {
     FlArena *ar = fl_run_arena(r);
-    fl_step_done(r, 2, fl_object_of(ar, (const char *const[]){"timestamp", "age_s", "expected"}, (const FlValue *const[]){fl_get_index(fl_fn_split(ar, fl_get_index(fl_get_field(fl_out(r, 1), "items", 5), &k3), &k4), &k5), fl_op_sub(ar, fl_op_div(ar, fl_fn_now_ms(ar), &k6), fl_fn_number(ar, fl_get_index(fl_fn_split(ar, fl_get_index(fl_get_field(fl_out(r, 1), "items", 5), &k7), &k8), &k9))), fl_op_add(ar, &k10, fl_fn_hmac_sha256(ar, fl_env(0), fl_op_add(ar, fl_op_add(ar, fl_get_index(fl_fn_split(ar, fl_get_index(fl_get_field(fl_out(r, 1), "items", 5), &k11), &k12), &k13), &k14), fl_get_field(fl_out(r, 0), "raw_body", 8))))}, 3));
-    return 3;  /* -> valid */
+    const FlValue *header_items = fl_get_field(fl_out(r, W0_HEADER), "items", 5);
+    fl_step_done(r, W0_SIGNED,
+        fl_object_of(ar,
+            (const char *const[]){"timestamp", "age_s", "expected"},
+            (const FlValue *const[]){
+                fl_get_index(
+                    fl_fn_split(ar, fl_get_index(header_items, &k3), &k4), &k5),
+                fl_op_sub(ar,
+                    fl_op_div(ar, fl_fn_now_ms(ar), &k6),
+                    fl_fn_number(ar,
+                        fl_get_index(
+                            fl_fn_split(ar,
+                                fl_get_index(header_items, &k3), &k4),
+                            &k5))),
+                fl_op_add(ar, &k7,
+                    fl_fn_hmac_sha256(ar, fl_env(0),
+                        fl_op_add(ar,
+                            fl_op_add(ar,
+                                fl_get_index(
+                                    fl_fn_split(ar,
+                                        fl_get_index(header_items, &k3), &k4),
+                                    &k5),
+                                &k8),
+                            fl_get_field(fl_out(r, W0_TRIGGER), "raw_body", 8)))),
+            },
+            3));
+    return W0_VALID;
 }
 
 /* valid (logic_gate) - steps[2] */
 static int w0_valid(FlRun *r)
 {
     FlArena *ar = fl_run_arena(r);
-    bool pass = fl_truthy(fl_bool(fl_truthy(fl_bool(fl_truthy(fl_bool(fl_truthy(fl_fn_starts_with(ar, fl_get_index(fl_get_field(fl_out(r, 1), "items", 5), &k15), &k16)) && fl_truthy(fl_bool(fl_truthy(fl_fn_secure_equals(ar, fl_get_index(fl_get_field(fl_out(r, 1), "items", 5), &k17), fl_get_field(fl_out(r, 2), "expected", 8))) || fl_truthy(fl_fn_secure_equals(ar, fl_get_index(fl_get_field(fl_out(r, 1), "items", 5), &k18), fl_get_field(fl_out(r, 2), "expected", 8))))))) && fl_truthy(fl_op_le(ar, fl_get_field(fl_out(r, 2), "age_s", 5), &k19)))) && fl_truthy(fl_op_ge(ar, fl_get_field(fl_out(r, 2), "age_s", 5), fl_op_neg(ar, &k20)))));
-    fl_step_done(r, 3, pass ? &fl_gate_true : &fl_gate_false);
-    if (pass) {
-        return 4;  /* -> ack */
-    }
-    return 6;  /* -> reject */
+    const FlValue *header_items = fl_get_field(fl_out(r, W0_HEADER), "items", 5);
+    const FlValue *signed_out = fl_out(r, W0_SIGNED);
+    const FlValue *signed_expected = fl_get_field(signed_out, "expected", 8);
+    const FlValue *signed_age_s = fl_get_field(signed_out, "age_s", 5);
+    bool pass = fl_truthy(fl_fn_starts_with(ar,
+        fl_get_index(header_items, &k3), &k4))
+        && (fl_truthy(fl_fn_secure_equals(ar,
+            fl_get_index(header_items, &k5), signed_expected))
+            || fl_truthy(fl_fn_secure_equals(ar,
+                fl_get_index(header_items, &k9), signed_expected)))
+        && fl_truthy(fl_op_le(ar, signed_age_s, &k10))
+        && fl_truthy(fl_op_ge(ar, signed_age_s, fl_op_neg(ar, &k10)));
+    fl_step_done(r, W0_VALID, pass ? &fl_gate_true : &fl_gate_false);
+    if (pass)
+        return W0_ACK;
+    return W0_REJECT;
 }
 
 /* ack (webhook_response) - steps[2].branches.true[0] */
 static int w0_ack(FlRun *r)
 {
-    FlResponse resp = { 0 };
-    resp.status = 200;
-    resp.body = w0_ack_body;
-    resp.body_len = sizeof w0_ack_body - 1;
-    resp.body_static = true;
-    resp.content_type = "application/json";
-    if (fl_respond(r, 4, &resp) < 0)
-        return fl_step_failed(r, 4, fl_run_error(r), 5);
-    return 5;  /* -> record */
+    fl_respond(r, W0_ACK, &w0_ack_response);
+    return W0_RECORD;
 }
 
 /* record (log) - steps[2].branches.true[1] */
 static int w0_record(FlRun *r)
 {
     FlArena *ar = fl_run_arena(r);
+    const FlValue *trigger_body = fl_get_field(fl_out(r, W0_TRIGGER), "body", 4);
     FlBuf b1;
     fl_buf_init(&b1, ar);
     FL_BUF_APPEND_LIT(&b1, "stripe ");
-    fl_buf_append_text(&b1, fl_get_field(fl_get_field(fl_out(r, 0), "body", 4), "type", 4));
+    fl_buf_append_text(&b1, fl_get_field(trigger_body, "type", 4));
     FL_BUF_APPEND_LIT(&b1, " ");
-    fl_buf_append_text(&b1, fl_get_field(fl_get_field(fl_out(r, 0), "body", 4), "id", 2));
+    fl_buf_append_text(&b1, fl_get_field(trigger_body, "id", 2));
     FL_BUF_APPEND_LIT(&b1, " signed at ");
-    fl_buf_append_text(&b1, fl_get_field(fl_out(r, 2), "timestamp", 9));
+    fl_buf_append_text(&b1, fl_get_field(fl_out(r, W0_SIGNED), "timestamp", 9));
     const FlValue *t1 = fl_buf_finish(&b1);
-    if (fl_log(r, 5, FL_LOG_INFO, t1->u.s, t1->len, NULL) < 0)
-        return fl_step_failed(r, 5, fl_run_error(r), FL_NEXT_END);
+    fl_log(r, W0_RECORD, FL_LOG_INFO, t1->u.s, t1->len, NULL);
     return FL_NEXT_END;
 }
 
 /* reject (webhook_response) - steps[2].branches.false[0] */
 static int w0_reject(FlRun *r)
 {
-    FlResponse resp = { 0 };
-    resp.status = 401;
-    resp.body = w0_reject_body;
-    resp.body_len = sizeof w0_reject_body - 1;
-    resp.body_static = true;
-    resp.content_type = "application/json";
-    if (fl_respond(r, 6, &resp) < 0)
-        return fl_step_failed(r, 6, fl_run_error(r), 7);
-    return 7;  /* -> rejected */
+    fl_respond(r, W0_REJECT, &w0_reject_response);
+    return W0_REJECTED;
 }
 
 /* rejected (log) - steps[2].branches.false[1] */
@@ -111,20 +159,39 @@ static int w0_rejected(FlRun *r)
     fl_buf_append_text(&b1, fl_run_id(r));
     FL_BUF_APPEND_LIT(&b1, ")");
     const FlValue *t1 = fl_buf_finish(&b1);
-    if (fl_log(r, 7, FL_LOG_WARN, t1->u.s, t1->len, NULL) < 0)
-        return fl_step_failed(r, 7, fl_run_error(r), FL_NEXT_END);
+    fl_log(r, W0_REJECTED, FL_LOG_WARN, t1->u.s, t1->len, NULL);
     return FL_NEXT_END;
 }
 
 static const FlStepInfo w0_steps[] = {
-    { "trigger", "webhook_trigger", "trigger", NULL, false, NULL },
-    { "header", "set", "steps[0]", w0_header, false, NULL },
-    { "signed", "set", "steps[1]", w0_signed, false, NULL },
-    { "valid", "logic_gate", "steps[2]", w0_valid, false, NULL },
-    { "ack", "webhook_response", "steps[2].branches.true[0]", w0_ack, false, NULL },
-    { "record", "log", "steps[2].branches.true[1]", w0_record, false, NULL },
-    { "reject", "webhook_response", "steps[2].branches.false[0]", w0_reject, false, NULL },
-    { "rejected", "log", "steps[2].branches.false[1]", w0_rejected, false, NULL },
+    [W0_TRIGGER] = { .key = "trigger", .type = "webhook_trigger", .path = "trigger" },
+    [W0_HEADER] = { .key = "header", .type = "set", .path = "steps[0]", .fn = w0_header },
+    [W0_SIGNED] = { .key = "signed", .type = "set", .path = "steps[1]", .fn = w0_signed },
+    [W0_VALID] = { .key = "valid", .type = "logic_gate", .path = "steps[2]", .fn = w0_valid },
+    [W0_ACK] = {
+        .key = "ack",
+        .type = "webhook_response",
+        .path = "steps[2].branches.true[0]",
+        .fn = w0_ack,
+    },
+    [W0_RECORD] = {
+        .key = "record",
+        .type = "log",
+        .path = "steps[2].branches.true[1]",
+        .fn = w0_record,
+    },
+    [W0_REJECT] = {
+        .key = "reject",
+        .type = "webhook_response",
+        .path = "steps[2].branches.false[0]",
+        .fn = w0_reject,
+    },
+    [W0_REJECTED] = {
+        .key = "rejected",
+        .type = "log",
+        .path = "steps[2].branches.false[1]",
+        .fn = w0_rejected,
+    },
 };
 static const char *const w0_methods[] = { "POST" };
 static const FlWorkflow w0 = {
@@ -139,7 +206,7 @@ static const FlWorkflow w0 = {
     .verify = NULL,
     .steps = w0_steps,
     .step_count = 8,
-    .first = 1,
+    .first = W0_HEADER,
     .default_at_start = false,
 };
 

@@ -4,6 +4,17 @@
 
 /* ==== workflow 0: support-ticket (valid-example-support-ticket.json) ==== */
 
+enum {
+    W0_TRIGGER,     /* trigger */
+    W0_URGENT,      /* steps[0] */
+    W0_PAGE,        /* steps[0].branches.true[0] */
+    W0_PAGE_LOG,    /* steps[0].branches.true[1] */
+    W0_THIN,        /* steps[0].branches.false[0] */
+    W0_NEEDS_INFO,  /* steps[0].branches.false[0].branches.true[0] */
+    W0_QUEUED,      /* steps[0].branches.false[0].branches.false[0] */
+    W0_ROUTED,      /* steps[1] */
+};
+
 static const FlValue k1 = FL_STRING_LIT("urgent");
 static const FlValue k2 = FL_STRING_LIT("outage");
 static const FlValue k3 = FL_STRING_LIT("vip");
@@ -13,114 +24,140 @@ static const FlValue k6 = FL_STRING_LIT("closed");
 static const FlValue k7 = FL_STRING_LIT("[auto]");
 static const FlValue k8 = FL_NUMBER_LIT(40);
 static const FlValue k9 = FL_NUMBER_LIT(0);
-static const FlValue k10 = FL_NUMBER_LIT(0);
 static const char w0_needs_info_body[] = "{\"routed\":\"triage\",\"reason\":\"description shorter than 40 bytes\"}";
-static const FlValue k11 = FL_STRING_LIT("normal");
+static const FlResponse w0_needs_info_response = {
+    .status = 200,
+    .body = w0_needs_info_body,
+    .body_len = sizeof w0_needs_info_body - 1,
+    .body_static = true,
+    .content_type = "application/json",
+};
+static const FlValue k10 = FL_STRING_LIT("normal");
 
 /* urgent (logic_gate) - steps[0] */
 static int w0_urgent(FlRun *r)
 {
     FlArena *ar = fl_run_arena(r);
-    bool c1 = fl_cond_equals(fl_get_field(fl_get_field(fl_get_field(fl_out(r, 0), "body", 4), "ticket", 6), "priority", 8), &k1);
-    bool c2 = fl_cond_contains(fl_fn_lower(ar, fl_get_field(fl_get_field(fl_get_field(fl_out(r, 0), "body", 4), "ticket", 6), "subject", 7)), &k2);
-    bool c3 = fl_cond_contains(fl_get_field(fl_get_field(fl_get_field(fl_out(r, 0), "body", 4), "ticket", 6), "tags", 4), &k3);
-    bool c4 = fl_cond_starts_with(fl_get_field(fl_get_field(fl_get_field(fl_out(r, 0), "body", 4), "requester", 9), "plan", 4), &k4);
-    bool c5 = fl_cond_matches(fl_regex(0), fl_get_field(fl_get_field(fl_get_field(fl_out(r, 0), "body", 4), "ticket", 6), "subject", 7));
-    bool c6 = fl_cond_greater_or_equal(fl_get_field(fl_get_field(fl_get_field(fl_out(r, 0), "body", 4), "requester", 9), "open_tickets", 12), &k5);
-    bool pass = c1 || c2 || c3 || c4 || c5 || c6;
-    fl_step_done(r, 1, pass ? &fl_gate_true : &fl_gate_false);
-    if (pass) {
-        return 2;  /* -> page */
-    }
-    return 4;  /* -> thin */
+    const FlValue *trigger_body = fl_get_field(fl_out(r, W0_TRIGGER), "body", 4);
+    const FlValue *trigger_body_ticket = fl_get_field(trigger_body, "ticket", 6);
+    const FlValue *trigger_body_ticket_subject = fl_get_field(
+        trigger_body_ticket, "subject", 7);
+    const FlValue *trigger_body_requester = fl_get_field(trigger_body, "requester",
+        9);
+    bool pass = fl_cond_equals(
+        fl_get_field(trigger_body_ticket, "priority", 8), &k1)
+        || fl_cond_contains(fl_fn_lower(ar, trigger_body_ticket_subject), &k2)
+        || fl_cond_contains(fl_get_field(trigger_body_ticket, "tags", 4), &k3)
+        || fl_cond_starts_with(
+            fl_get_field(trigger_body_requester, "plan", 4), &k4)
+        || fl_cond_matches(fl_regex(0), trigger_body_ticket_subject)
+        || fl_cond_greater_or_equal(
+            fl_get_field(trigger_body_requester, "open_tickets", 12), &k5);
+    fl_step_done(r, W0_URGENT, pass ? &fl_gate_true : &fl_gate_false);
+    if (pass)
+        return W0_PAGE;
+    return W0_THIN;
 }
 
 /* page (webhook_response) - steps[0].branches.true[0] */
 static int w0_page(FlRun *r)
 {
     FlArena *ar = fl_run_arena(r);
-    FlResponse resp = { 0 };
-    resp.status = 200;
     FlBuf b1;
     fl_buf_init(&b1, ar);
     FL_BUF_APPEND_LIT(&b1, "{\"routed\":\"on-call\",\"ticket\":");
-    fl_buf_append_json(&b1, fl_get_field(fl_get_field(fl_get_field(fl_out(r, 0), "body", 4), "ticket", 6), "id", 2));
+    fl_buf_append_json(&b1,
+        fl_get_field(
+            fl_get_field(
+                fl_get_field(fl_out(r, W0_TRIGGER), "body", 4), "ticket", 6),
+            "id", 2));
     FL_BUF_APPEND_LIT(&b1, "}");
     const FlValue *t1 = fl_buf_finish(&b1);
-    resp.body = t1->u.s;
-    resp.body_len = t1->len;
-    resp.content_type = "application/json";
-    if (fl_respond(r, 2, &resp) < 0)
-        return fl_step_failed(r, 2, fl_run_error(r), 3);
-    return 3;  /* -> page_log */
+    const FlResponse response = {
+        .status = 200,
+        .body = t1->u.s,
+        .body_len = t1->len,
+        .content_type = "application/json",
+    };
+    fl_respond(r, W0_PAGE, &response);
+    return W0_PAGE_LOG;
 }
 
 /* page_log (log) - steps[0].branches.true[1] */
 static int w0_page_log(FlRun *r)
 {
     FlArena *ar = fl_run_arena(r);
+    const FlValue *trigger_body_ticket = fl_get_field(
+        fl_get_field(fl_out(r, W0_TRIGGER), "body", 4), "ticket", 6);
     FlBuf b1;
     fl_buf_init(&b1, ar);
     FL_BUF_APPEND_LIT(&b1, "URGENT ticket ");
-    fl_buf_append_text(&b1, fl_get_field(fl_get_field(fl_get_field(fl_out(r, 0), "body", 4), "ticket", 6), "id", 2));
+    fl_buf_append_text(&b1, fl_get_field(trigger_body_ticket, "id", 2));
     FL_BUF_APPEND_LIT(&b1, ": ");
-    fl_buf_append_text(&b1, fl_get_field(fl_get_field(fl_get_field(fl_out(r, 0), "body", 4), "ticket", 6), "subject", 7));
+    fl_buf_append_text(&b1, fl_get_field(trigger_body_ticket, "subject", 7));
     const FlValue *t1 = fl_buf_finish(&b1);
-    if (fl_log(r, 3, FL_LOG_ERROR, t1->u.s, t1->len, NULL) < 0)
-        return fl_step_failed(r, 3, fl_run_error(r), 7);
-    return 7;  /* -> routed */
+    fl_log(r, W0_PAGE_LOG, FL_LOG_ERROR, t1->u.s, t1->len, NULL);
+    return W0_ROUTED;
 }
 
 /* thin (logic_gate) - steps[0].branches.false[0] */
 static int w0_thin(FlRun *r)
 {
     FlArena *ar = fl_run_arena(r);
-    bool c1 = fl_cond_exists(fl_get_field(fl_get_field(fl_get_field(fl_out(r, 0), "body", 4), "ticket", 6), "id", 2));
-    bool c2 = fl_cond_is_empty(fl_get_field(fl_get_field(fl_get_field(fl_out(r, 0), "body", 4), "ticket", 6), "assignee", 8));
-    bool c3 = fl_cond_not_equals(fl_get_field(fl_get_field(fl_get_field(fl_out(r, 0), "body", 4), "ticket", 6), "status", 6), &k6);
-    bool c4 = fl_cond_not_contains(fl_get_field(fl_get_field(fl_get_field(fl_out(r, 0), "body", 4), "ticket", 6), "subject", 7), &k7);
-    bool c5 = fl_cond_less_than(fl_fn_len(ar, fl_get_field(fl_get_field(fl_get_field(fl_out(r, 0), "body", 4), "ticket", 6), "description", 11)), &k8);
-    bool c6 = fl_cond_less_or_equal(fl_fn_default(ar, fl_fn_len(ar, fl_get_field(fl_get_field(fl_get_field(fl_out(r, 0), "body", 4), "ticket", 6), "attachments", 11)), &k9), &k10);
-    bool pass = c1 && c2 && c3 && c4 && c5 && c6;
-    fl_step_done(r, 4, pass ? &fl_gate_true : &fl_gate_false);
-    if (pass) {
-        return 5;  /* -> needs_info */
-    }
-    return 6;  /* -> queued */
+    const FlValue *trigger_body_ticket = fl_get_field(
+        fl_get_field(fl_out(r, W0_TRIGGER), "body", 4), "ticket", 6);
+    bool pass = fl_cond_exists(fl_get_field(trigger_body_ticket, "id", 2))
+        && fl_cond_is_empty(fl_get_field(trigger_body_ticket, "assignee", 8))
+        && fl_cond_not_equals(
+            fl_get_field(trigger_body_ticket, "status", 6), &k6)
+        && fl_cond_not_contains(
+            fl_get_field(trigger_body_ticket, "subject", 7), &k7)
+        && fl_cond_less_than(
+            fl_fn_len(ar, fl_get_field(trigger_body_ticket, "description", 11)),
+            &k8)
+        && fl_cond_less_or_equal(
+            fl_fn_default(ar,
+                fl_fn_len(ar,
+                    fl_get_field(trigger_body_ticket, "attachments", 11)),
+                &k9),
+            &k9);
+    fl_step_done(r, W0_THIN, pass ? &fl_gate_true : &fl_gate_false);
+    if (pass)
+        return W0_NEEDS_INFO;
+    return W0_QUEUED;
 }
 
 /* needs_info (webhook_response) - steps[0].branches.false[0].branches.true[0] */
 static int w0_needs_info(FlRun *r)
 {
-    FlResponse resp = { 0 };
-    resp.status = 200;
-    resp.body = w0_needs_info_body;
-    resp.body_len = sizeof w0_needs_info_body - 1;
-    resp.body_static = true;
-    resp.content_type = "application/json";
-    if (fl_respond(r, 5, &resp) < 0)
-        return fl_step_failed(r, 5, fl_run_error(r), 7);
-    return 7;  /* -> routed */
+    fl_respond(r, W0_NEEDS_INFO, &w0_needs_info_response);
+    return W0_ROUTED;
 }
 
 /* queued (webhook_response) - steps[0].branches.false[0].branches.false[0] */
 static int w0_queued(FlRun *r)
 {
     FlArena *ar = fl_run_arena(r);
-    FlResponse resp = { 0 };
-    resp.status = 200;
     FlBuf b1;
     fl_buf_init(&b1, ar);
     FL_BUF_APPEND_LIT(&b1, "{\"routed\":\"queue\",\"priority\":");
-    fl_buf_append_json(&b1, fl_fn_default(ar, fl_get_field(fl_get_field(fl_get_field(fl_out(r, 0), "body", 4), "ticket", 6), "priority", 8), &k11));
+    fl_buf_append_json(&b1,
+        fl_fn_default(ar,
+            fl_get_field(
+                fl_get_field(
+                    fl_get_field(fl_out(r, W0_TRIGGER), "body", 4), "ticket", 6),
+                "priority", 8),
+            &k10));
     FL_BUF_APPEND_LIT(&b1, "}");
     const FlValue *t1 = fl_buf_finish(&b1);
-    resp.body = t1->u.s;
-    resp.body_len = t1->len;
-    resp.content_type = "application/json";
-    if (fl_respond(r, 6, &resp) < 0)
-        return fl_step_failed(r, 6, fl_run_error(r), 7);
-    return 7;  /* -> routed */
+    const FlResponse response = {
+        .status = 200,
+        .body = t1->u.s,
+        .body_len = t1->len,
+        .content_type = "application/json",
+    };
+    fl_respond(r, W0_QUEUED, &response);
+    return W0_ROUTED;
 }
 
 /* routed (log) - steps[1] */
@@ -130,24 +167,52 @@ static int w0_routed(FlRun *r)
     FlBuf b1;
     fl_buf_init(&b1, ar);
     FL_BUF_APPEND_LIT(&b1, "ticket ");
-    fl_buf_append_text(&b1, fl_get_field(fl_get_field(fl_get_field(fl_out(r, 0), "body", 4), "ticket", 6), "id", 2));
+    fl_buf_append_text(&b1,
+        fl_get_field(
+            fl_get_field(
+                fl_get_field(fl_out(r, W0_TRIGGER), "body", 4), "ticket", 6),
+            "id", 2));
     FL_BUF_APPEND_LIT(&b1, " routed by run ");
     fl_buf_append_text(&b1, fl_run_id(r));
     const FlValue *t1 = fl_buf_finish(&b1);
-    if (fl_log(r, 7, FL_LOG_INFO, t1->u.s, t1->len, NULL) < 0)
-        return fl_step_failed(r, 7, fl_run_error(r), FL_NEXT_END);
+    fl_log(r, W0_ROUTED, FL_LOG_INFO, t1->u.s, t1->len, NULL);
     return FL_NEXT_END;
 }
 
 static const FlStepInfo w0_steps[] = {
-    { "trigger", "webhook_trigger", "trigger", NULL, false, NULL },
-    { "urgent", "logic_gate", "steps[0]", w0_urgent, false, NULL },
-    { "page", "webhook_response", "steps[0].branches.true[0]", w0_page, false, NULL },
-    { "page_log", "log", "steps[0].branches.true[1]", w0_page_log, false, NULL },
-    { "thin", "logic_gate", "steps[0].branches.false[0]", w0_thin, false, NULL },
-    { "needs_info", "webhook_response", "steps[0].branches.false[0].branches.true[0]", w0_needs_info, false, NULL },
-    { "queued", "webhook_response", "steps[0].branches.false[0].branches.false[0]", w0_queued, false, NULL },
-    { "routed", "log", "steps[1]", w0_routed, false, NULL },
+    [W0_TRIGGER] = { .key = "trigger", .type = "webhook_trigger", .path = "trigger" },
+    [W0_URGENT] = { .key = "urgent", .type = "logic_gate", .path = "steps[0]", .fn = w0_urgent },
+    [W0_PAGE] = {
+        .key = "page",
+        .type = "webhook_response",
+        .path = "steps[0].branches.true[0]",
+        .fn = w0_page,
+    },
+    [W0_PAGE_LOG] = {
+        .key = "page_log",
+        .type = "log",
+        .path = "steps[0].branches.true[1]",
+        .fn = w0_page_log,
+    },
+    [W0_THIN] = {
+        .key = "thin",
+        .type = "logic_gate",
+        .path = "steps[0].branches.false[0]",
+        .fn = w0_thin,
+    },
+    [W0_NEEDS_INFO] = {
+        .key = "needs_info",
+        .type = "webhook_response",
+        .path = "steps[0].branches.false[0].branches.true[0]",
+        .fn = w0_needs_info,
+    },
+    [W0_QUEUED] = {
+        .key = "queued",
+        .type = "webhook_response",
+        .path = "steps[0].branches.false[0].branches.false[0]",
+        .fn = w0_queued,
+    },
+    [W0_ROUTED] = { .key = "routed", .type = "log", .path = "steps[1]", .fn = w0_routed },
 };
 static const char *const w0_methods[] = { "POST" };
 static const FlWorkflow w0 = {
@@ -162,7 +227,7 @@ static const FlWorkflow w0 = {
     .verify = NULL,
     .steps = w0_steps,
     .step_count = 8,
-    .first = 1,
+    .first = W0_URGENT,
     .default_at_start = false,
 };
 

@@ -4,23 +4,72 @@
 
 /* ==== workflow 0: webhook-tester (valid-example-webhook-tester.json) ==== */
 
+enum {
+    W0_TRIGGER,   /* trigger */
+    W0_REQUEST,   /* steps[0] */
+    W0_WAIT,      /* steps[1] */
+    W0_REPLY,     /* steps[2] */
+    W0_ECHO_LOG,  /* steps[3] */
+};
+
 static const FlValue k1 = FL_STRING_LIT("200");
 static const FlValue k2 = FL_STRING_LIT("0");
-static const FlValue k3 = FL_STRING_LIT("no-store");
+/* what a run keeps while it waits in wait: request.output.status,
+ * trigger.output.method, trigger.output.path, trigger.output.raw_body,
+ * trigger.output.received_at, trigger.output.headers.x-request-id,
+ * trigger.output.query, wait.output.waited_ms, reply.output.status */
+static const FlKeep w0_wait_keep_0[] = {
+    { .field = "status", .field_len = 6 },
+};
+static const FlKeep w0_wait_keep_1[] = {
+    { .field = "x-request-id", .field_len = 12 },
+};
+static const FlKeep w0_wait_keep_2[] = {
+    { .field = "method", .field_len = 6 },
+    { .field = "path", .field_len = 4 },
+    { .field = "raw_body", .field_len = 8 },
+    { .field = "received_at", .field_len = 11 },
+    { .field = "headers", .field_len = 7, .sub = w0_wait_keep_1, .sub_count = 1 },
+    { .field = "query", .field_len = 5 },
+};
+static const FlKeep w0_wait_keep_3[] = {
+    { .field = "waited_ms", .field_len = 9 },
+};
+static const FlKeep w0_wait_keep_5[] = {
+    { .step = W0_REQUEST, .sub = w0_wait_keep_0, .sub_count = 1 },
+    { .step = W0_TRIGGER, .sub = w0_wait_keep_2, .sub_count = 6 },
+    { .step = W0_WAIT, .sub = w0_wait_keep_3, .sub_count = 1 },
+    { .step = W0_REPLY, .sub = w0_wait_keep_0, .sub_count = 1 },
+};
+static const FlKeepList w0_wait_keep = { .outputs = w0_wait_keep_5, .count = 4 };
 
 /* request (set) - steps[0] */
 static int w0_request(FlRun *r)
 {
     FlArena *ar = fl_run_arena(r);
-    fl_step_done(r, 1, fl_object_of(ar, (const char *const[]){"status", "delay_ms"}, (const FlValue *const[]){fl_fn_number(ar, fl_fn_default(ar, fl_get_field(fl_get_field(fl_out(r, 0), "query", 5), "status", 6), &k1)), fl_fn_number(ar, fl_fn_default(ar, fl_get_field(fl_get_field(fl_out(r, 0), "query", 5), "delay_ms", 8), &k2))}, 2));
-    return 2;  /* -> wait */
+    const FlValue *trigger_query = fl_get_field(
+        fl_out(r, W0_TRIGGER), "query", 5);
+    fl_step_done(r, W0_REQUEST,
+        fl_object_of(ar,
+            (const char *const[]){"status", "delay_ms"},
+            (const FlValue *const[]){
+                fl_fn_number(ar,
+                    fl_fn_default(ar,
+                        fl_get_field(trigger_query, "status", 6), &k1)),
+                fl_fn_number(ar,
+                    fl_fn_default(ar,
+                        fl_get_field(trigger_query, "delay_ms", 8), &k2)),
+            },
+            2));
+    return W0_WAIT;
 }
 
 /* wait (delay) - steps[1] */
 static int w0_wait(FlRun *r)
 {
-    if (fl_delay(r, 2, fl_get_field(fl_out(r, 1), "delay_ms", 8), 3) < 0)
-        return fl_step_failed(r, 2, fl_run_error(r), 3);
+    if (fl_delay(r, W0_WAIT,
+            fl_get_field(fl_out(r, W0_REQUEST), "delay_ms", 8), W0_REPLY) < 0)
+        return fl_step_failed(r, W0_WAIT, fl_run_error(r), W0_REPLY);
     return FL_NEXT_WAIT;
 }
 
@@ -28,46 +77,57 @@ static int w0_wait(FlRun *r)
 static int w0_reply(FlRun *r)
 {
     FlArena *ar = fl_run_arena(r);
+    const FlValue *request_status = fl_get_field(
+        fl_out(r, W0_REQUEST), "status", 6);
+    const FlValue *trigger_out = fl_out(r, W0_TRIGGER);
+    const FlValue *trigger_method = fl_get_field(trigger_out, "method", 6);
     FlBuf b1;
     fl_buf_init(&b1, ar);
-    fl_buf_append_text(&b1, fl_get_field(fl_out(r, 0), "method", 6));
+    fl_buf_append_text(&b1, trigger_method);
     const FlValue *t1 = fl_buf_finish(&b1);
     FlBuf b2;
     fl_buf_init(&b2, ar);
-    fl_buf_append_text(&b2, fl_fn_default(ar, fl_get_field(fl_get_field(fl_out(r, 0), "headers", 7), "x-request-id", 12), fl_run_id(r)));
+    fl_buf_append_text(&b2,
+        fl_fn_default(ar,
+            fl_get_field(
+                fl_get_field(trigger_out, "headers", 7), "x-request-id", 12),
+            fl_run_id(r)));
     const FlValue *t2 = fl_buf_finish(&b2);
-    FlHeader h3[3] = {
-        { "X-Echo-Method", t1->u.s, t1->len },
-        { "X-Request-Id", t2->u.s, t2->len },
-        { "Cache-Control", k3.u.s, k3.len },
+    const FlHeader h3[] = {
+        { .name = "X-Echo-Method", .value = t1->u.s, .value_len = t1->len },
+        { .name = "X-Request-Id", .value = t2->u.s, .value_len = t2->len },
+        { .name = "Cache-Control", .value = "no-store", .value_len = 8 },
     };
-    FlResponse resp = { 0 };
-    resp.status = fl_status_from_value(r, fl_get_field(fl_out(r, 1), "status", 6));
-    if (resp.status < 0)
-        return fl_step_failed(r, 3, fl_run_error(r), 4);
+    int status = fl_status_from_value(r, request_status);
+    if (status < 0)
+        return fl_step_failed(r, W0_REPLY, fl_run_error(r), W0_ECHO_LOG);
     FlBuf b4;
     fl_buf_init(&b4, ar);
-    fl_buf_append_text(&b4, fl_get_field(fl_out(r, 0), "method", 6));
+    fl_buf_append_text(&b4, trigger_method);
     FL_BUF_APPEND_LIT(&b4, " ");
-    fl_buf_append_text(&b4, fl_get_field(fl_out(r, 0), "path", 4));
+    fl_buf_append_text(&b4, fl_get_field(trigger_out, "path", 4));
     FL_BUF_APPEND_LIT(&b4, " -> ");
-    fl_buf_append_text(&b4, fl_get_field(fl_out(r, 1), "status", 6));
+    fl_buf_append_text(&b4, request_status);
     FL_BUF_APPEND_LIT(&b4, " after ");
-    fl_buf_append_text(&b4, fl_get_field(fl_out(r, 2), "waited_ms", 9));
+    fl_buf_append_text(&b4, fl_get_field(fl_out(r, W0_WAIT), "waited_ms", 9));
     FL_BUF_APPEND_LIT(&b4, " ms\nreceived ");
-    fl_buf_append_text(&b4, fl_fn_len(ar, fl_get_field(fl_out(r, 0), "raw_body", 8)));
+    fl_buf_append_text(&b4,
+        fl_fn_len(ar, fl_get_field(trigger_out, "raw_body", 8)));
     FL_BUF_APPEND_LIT(&b4, " bytes at ");
-    fl_buf_append_text(&b4, fl_get_field(fl_out(r, 0), "received_at", 11));
+    fl_buf_append_text(&b4, fl_get_field(trigger_out, "received_at", 11));
     FL_BUF_APPEND_LIT(&b4, "\n");
     const FlValue *t4 = fl_buf_finish(&b4);
-    resp.body = t4->u.s;
-    resp.body_len = t4->len;
-    resp.content_type = "text/plain; charset=utf-8";
-    resp.headers = h3;
-    resp.header_count = 3;
-    if (fl_respond(r, 3, &resp) < 0)
-        return fl_step_failed(r, 3, fl_run_error(r), 4);
-    return 4;  /* -> echo_log */
+    const FlResponse response = {
+        .status = status,
+        .body = t4->u.s,
+        .body_len = t4->len,
+        .content_type = "text/plain; charset=utf-8",
+        .headers = h3,
+        .header_count = 3,
+    };
+    if (fl_respond(r, W0_REPLY, &response) < 0)
+        return fl_step_failed(r, W0_REPLY, fl_run_error(r), W0_ECHO_LOG);
+    return W0_ECHO_LOG;
 }
 
 /* echo_log (log) - steps[3] */
@@ -77,49 +137,27 @@ static int w0_echo_log(FlRun *r)
     FlBuf b1;
     fl_buf_init(&b1, ar);
     FL_BUF_APPEND_LIT(&b1, "tester answered ");
-    fl_buf_append_text(&b1, fl_get_field(fl_out(r, 3), "status", 6));
+    fl_buf_append_text(&b1, fl_get_field(fl_out(r, W0_REPLY), "status", 6));
     FL_BUF_APPEND_LIT(&b1, " for query ");
-    fl_buf_append_text(&b1, fl_fn_json(ar, fl_get_field(fl_out(r, 0), "query", 5)));
+    fl_buf_append_text(&b1,
+        fl_fn_json(ar, fl_get_field(fl_out(r, W0_TRIGGER), "query", 5)));
     const FlValue *t1 = fl_buf_finish(&b1);
-    if (fl_log(r, 4, FL_LOG_DEBUG, t1->u.s, t1->len, NULL) < 0)
-        return fl_step_failed(r, 4, fl_run_error(r), FL_NEXT_END);
+    fl_log(r, W0_ECHO_LOG, FL_LOG_DEBUG, t1->u.s, t1->len, NULL);
     return FL_NEXT_END;
 }
 
-/* what a run keeps while it waits in wait: request.output.status, trigger.output.method, trigger.output.path, trigger.output.raw_body, trigger.output.received_at, trigger.output.headers.x-request-id, trigger.output.query, wait.output.waited_ms, reply.output.status */
-static const FlKeep w0_keep2_0[] = {
-    { 0, "status", 6, NULL, 0 },
-};
-static const FlKeep w0_keep2_1[] = {
-    { 0, "x-request-id", 12, NULL, 0 },
-};
-static const FlKeep w0_keep2_2[] = {
-    { 0, "method", 6, NULL, 0 },
-    { 0, "path", 4, NULL, 0 },
-    { 0, "raw_body", 8, NULL, 0 },
-    { 0, "received_at", 11, NULL, 0 },
-    { 0, "headers", 7, w0_keep2_1, 1 },
-    { 0, "query", 5, NULL, 0 },
-};
-static const FlKeep w0_keep2_3[] = {
-    { 0, "waited_ms", 9, NULL, 0 },
-};
-static const FlKeep w0_keep2_4[] = {
-    { 0, "status", 6, NULL, 0 },
-};
-static const FlKeep w0_keep2_5[] = {
-    { 1, NULL, 0, w0_keep2_0, 1 },
-    { 0, NULL, 0, w0_keep2_2, 6 },
-    { 2, NULL, 0, w0_keep2_3, 1 },
-    { 3, NULL, 0, w0_keep2_4, 1 },
-};
-static const FlKeepList w0_keep2 = { w0_keep2_5, 4 };
 static const FlStepInfo w0_steps[] = {
-    { "trigger", "webhook_trigger", "trigger", NULL, false, NULL },
-    { "request", "set", "steps[0]", w0_request, false, NULL },
-    { "wait", "delay", "steps[1]", w0_wait, false, &w0_keep2 },
-    { "reply", "webhook_response", "steps[2]", w0_reply, false, NULL },
-    { "echo_log", "log", "steps[3]", w0_echo_log, false, NULL },
+    [W0_TRIGGER] = { .key = "trigger", .type = "webhook_trigger", .path = "trigger" },
+    [W0_REQUEST] = { .key = "request", .type = "set", .path = "steps[0]", .fn = w0_request },
+    [W0_WAIT] = {
+        .key = "wait",
+        .type = "delay",
+        .path = "steps[1]",
+        .fn = w0_wait,
+        .keep = &w0_wait_keep,
+    },
+    [W0_REPLY] = { .key = "reply", .type = "webhook_response", .path = "steps[2]", .fn = w0_reply },
+    [W0_ECHO_LOG] = { .key = "echo_log", .type = "log", .path = "steps[3]", .fn = w0_echo_log },
 };
 static const char *const w0_methods[] = { "POST", "GET" };
 static const FlWorkflow w0 = {
@@ -134,7 +172,7 @@ static const FlWorkflow w0 = {
     .verify = NULL,
     .steps = w0_steps,
     .step_count = 5,
-    .first = 1,
+    .first = W0_REQUEST,
     .default_at_start = false,
 };
 

@@ -4,82 +4,163 @@
 
 /* ==== workflow 0: valid-expressions (valid-expressions.json) ==== */
 
+enum {
+    W0_TRIGGER,  /* trigger */
+    W0_OPS,      /* steps[0] */
+    W0_FNS,      /* steps[1] */
+};
+
 static const FlValue k1 = FL_NUMBER_LIT(2);
 static const FlValue k2 = FL_NUMBER_LIT(3);
 static const FlValue k3 = FL_NUMBER_LIT(4);
-static const FlValue k4 = FL_NUMBER_LIT(2);
-static const FlValue k5 = FL_NUMBER_LIT(3);
-static const FlValue k6 = FL_NUMBER_LIT(1);
-static const FlValue k7 = FL_NUMBER_LIT(2);
-static const FlValue k8 = FL_NUMBER_LIT(1);
-static const FlValue k9 = FL_NUMBER_LIT(2);
-static const FlValue k10 = FL_NUMBER_LIT(2);
-static const FlValue k11 = FL_NUMBER_LIT(1);
-static const FlValue k12 = FL_NUMBER_LIT(3);
-static const FlValue k13 = FL_NUMBER_LIT(3);
-static const FlValue k14 = FL_STRING_LIT("a");
-static const FlValue k15 = FL_STRING_LIT("b");
-static const FlValue k16 = FL_NUMBER_LIT(1);
-static const FlValue k17 = FL_NUMBER_LIT(2500);
-static const FlValue k18 = FL_STRING_LIT("x");
-static const FlValue k19 = FL_NUMBER_LIT(0);
-static const FlValue k20 = FL_STRING_LIT("k");
-static const FlValue k21 = FL_STRING_LIT("d");
-static const FlValue k22 = FL_STRING_LIT("k");
-static const FlValue k23 = FL_STRING_LIT("d");
-static const FlValue k24 = FL_STRING_LIT("d");
-static const FlValue k25 = FL_STRING_LIT("a");
-static const FlValue k26 = FL_STRING_LIT("b");
-static const FlValue k27 = FL_STRING_LIT("hi");
-static const FlValue k28 = FL_STRING_LIT("A");
-static const FlValue k29 = FL_STRING_LIT("a");
-static const FlValue k30 = FL_STRING_LIT(" a ");
-static const FlValue k31 = FL_STRING_LIT("abc");
-static const FlValue k32 = FL_STRING_LIT("abc");
-static const FlValue k33 = FL_STRING_LIT("b");
-static const FlValue k34 = FL_STRING_LIT("ab");
-static const FlValue k35 = FL_STRING_LIT("a");
-static const FlValue k36 = FL_STRING_LIT("ab");
-static const FlValue k37 = FL_STRING_LIT("b");
-static const FlValue k38 = FL_STRING_LIT("a,b");
-static const FlValue k39 = FL_STRING_LIT(",");
-static const FlValue k40 = FL_STRING_LIT("-");
-static const FlValue k41 = FL_NUMBER_LIT(1);
-static const FlValue k42 = FL_STRING_LIT("42");
-static const FlValue k43 = FL_NUMBER_LIT(42);
-static const FlValue k44 = FL_STRING_LIT("fallback");
+static const FlValue k4 = FL_NUMBER_LIT(1);
+static const FlValue k5 = FL_STRING_LIT("a");
+static const FlValue k6 = FL_STRING_LIT("b");
+static const FlValue k7 = FL_NUMBER_LIT(2500);
+static const FlValue k8 = FL_STRING_LIT("x");
+static const FlValue k9 = FL_NUMBER_LIT(0);
+static const FlValue k10 = FL_STRING_LIT("k");
+static const FlValue k11 = FL_STRING_LIT("d");
+static const FlValue k12 = FL_STRING_LIT("hi");
+static const FlValue k13 = FL_STRING_LIT("A");
+static const FlValue k14 = FL_STRING_LIT(" a ");
+static const FlValue k15 = FL_STRING_LIT("abc");
+static const FlValue k16 = FL_STRING_LIT("ab");
+static const FlValue k17 = FL_STRING_LIT("a,b");
+static const FlValue k18 = FL_STRING_LIT(",");
+static const FlValue k19 = FL_STRING_LIT("-");
+static const FlValue k20 = FL_STRING_LIT("42");
+static const FlValue k21 = FL_NUMBER_LIT(42);
+static const FlValue k22 = FL_STRING_LIT("fallback");
 
 /* ops (set) - steps[0] */
 static int w0_ops(FlRun *r)
 {
     FlArena *ar = fl_run_arena(r);
+    const FlValue *trigger_out = fl_out(r, W0_TRIGGER);
+    const FlValue *trigger_body = fl_get_field(trigger_out, "body", 4);
+    const FlValue *trigger_body_a = fl_get_field(trigger_body, "a", 1);
+    const FlValue *trigger_headers = fl_get_field(trigger_out, "headers", 7);
     FlBuf b1;
     fl_buf_init(&b1, ar);
-    fl_buf_append_text(&b1, fl_get_index(fl_get_field(fl_get_field(fl_out(r, 0), "body", 4), "items", 5), &k19));
-    fl_buf_append_text(&b1, fl_get_index(fl_get_field(fl_out(r, 0), "body", 4), fl_get_field(fl_get_field(fl_out(r, 0), "query", 5), "field", 5)));
-    fl_buf_append_text(&b1, fl_get_field(fl_get_field(fl_out(r, 0), "headers", 7), "x-a", 3));
+    fl_buf_append_text(&b1,
+        fl_get_index(fl_get_field(trigger_body, "items", 5), &k9));
+    fl_buf_append_text(&b1,
+        fl_get_index(trigger_body,
+            fl_get_field(fl_get_field(trigger_out, "query", 5), "field", 5)));
+    fl_buf_append_text(&b1, fl_get_field(trigger_headers, "x-a", 3));
     const FlValue *t1 = fl_buf_finish(&b1);
     FlBuf b2;
     fl_buf_init(&b2, ar);
     fl_buf_append_text(&b2, fl_array_of(ar, NULL, 0));
     fl_buf_append_text(&b2, fl_object_of(ar, NULL, NULL, 0));
     const FlValue *t2 = fl_buf_finish(&b2);
-    fl_step_done(r, 1, fl_object_of(ar, (const char *const[]){"arith", "logic", "cmp", "obj", "idx", "empty"}, (const FlValue *const[]){fl_op_sub(ar, fl_op_add(ar, fl_op_neg(ar, fl_get_field(fl_get_field(fl_out(r, 0), "body", 4), "a", 1)), fl_op_mul(ar, &k1, &k2)), fl_op_mod(ar, fl_op_div(ar, &k3, &k4), &k5)), fl_bool(fl_truthy(fl_op_not(ar, fl_get_field(fl_get_field(fl_out(r, 0), "body", 4), "a", 1))) || fl_truthy(fl_bool(fl_truthy(fl_get_field(fl_get_field(fl_out(r, 0), "body", 4), "b", 1)) && fl_truthy(fl_op_le(ar, &k6, &k7))))), fl_array_of(ar, (const FlValue *const[]){fl_op_lt(ar, &k8, &k9), fl_op_gt(ar, &k10, &k11), fl_op_ge(ar, &k12, &k13), fl_op_ne(ar, &k14, &k15), fl_op_eq(ar, &fl_null, &fl_null)}, 5), fl_object_of(ar, (const char *const[]){"k", "n"}, (const FlValue *const[]){fl_get_field(fl_get_field(fl_out(r, 0), "headers", 7), "x-request-id", 12), fl_array_of(ar, (const FlValue *const[]){&k16, &k17, &k18}, 3)}, 2), t1, t2}, 6));
-    return 2;  /* -> fns */
+    fl_step_done(r, W0_OPS,
+        fl_object_of(ar,
+            (const char *const[]){
+                "arith", "logic", "cmp", "obj", "idx", "empty",
+            },
+            (const FlValue *const[]){
+                fl_op_sub(ar,
+                    fl_op_add(ar,
+                        fl_op_neg(ar, trigger_body_a), fl_op_mul(ar, &k1, &k2)),
+                    fl_op_mod(ar, fl_op_div(ar, &k3, &k1), &k2)),
+                fl_bool(fl_truthy(fl_op_not(ar, trigger_body_a))
+                    || (fl_truthy(fl_get_field(trigger_body, "b", 1))
+                        && fl_truthy(fl_op_le(ar, &k4, &k1)))),
+                fl_array_of(ar,
+                    (const FlValue *const[]){
+                        fl_op_lt(ar, &k4, &k1),
+                        fl_op_gt(ar, &k1, &k4),
+                        fl_op_ge(ar, &k2, &k2),
+                        fl_op_ne(ar, &k5, &k6),
+                        fl_op_eq(ar, &fl_null, &fl_null),
+                    },
+                    5),
+                fl_object_of(ar,
+                    (const char *const[]){"k", "n"},
+                    (const FlValue *const[]){
+                        fl_get_field(trigger_headers, "x-request-id", 12),
+                        fl_array_of(ar,
+                            (const FlValue *const[]){&k4, &k7, &k8}, 3),
+                    },
+                    2),
+                t1,
+                t2,
+            },
+            6));
+    return W0_FNS;
 }
 
 /* fns (set) - steps[1] */
 static int w0_fns(FlRun *r)
 {
     FlArena *ar = fl_run_arena(r);
-    fl_step_done(r, 2, fl_object_of(ar, (const char *const[]){"crypto", "b64", "text", "lists", "json", "conv", "time", "run", "env"}, (const FlValue *const[]){fl_array_of(ar, (const FlValue *const[]){fl_fn_hmac_sha256(ar, &k20, &k21), fl_fn_hmac_sha256_base64(ar, &k22, &k23), fl_fn_sha256(ar, &k24), fl_fn_secure_equals(ar, &k25, &k26)}, 4), fl_fn_base64_decode(ar, fl_fn_base64_encode(ar, &k27)), fl_array_of(ar, (const FlValue *const[]){fl_fn_lower(ar, &k28), fl_fn_upper(ar, &k29), fl_fn_trim(ar, &k30), fl_fn_len(ar, &k31), fl_fn_contains(ar, &k32, &k33), fl_fn_starts_with(ar, &k34, &k35), fl_fn_ends_with(ar, &k36, &k37)}, 7), fl_fn_join(ar, fl_fn_split(ar, &k38, &k39), &k40), fl_fn_parse_json(ar, fl_fn_json(ar, fl_object_of(ar, (const char *const[]){"a"}, (const FlValue *const[]){&k41}, 1))), fl_array_of(ar, (const FlValue *const[]){fl_fn_number(ar, &k42), fl_fn_string(ar, &k43), fl_fn_default(ar, &fl_null, &k44)}, 3), fl_array_of(ar, (const FlValue *const[]){fl_fn_now(ar), fl_fn_now_ms(ar), fl_fn_uuid(ar)}, 3), fl_array_of(ar, (const FlValue *const[]){fl_run_id(r), fl_run_started_at(r), fl_run_workflow(r), fl_run_attempt(r)}, 4), fl_env(0)}, 9));
+    fl_step_done(r, W0_FNS,
+        fl_object_of(ar,
+            (const char *const[]){
+                "crypto", "b64", "text", "lists", "json", "conv", "time", "run",
+                "env",
+            },
+            (const FlValue *const[]){
+                fl_array_of(ar,
+                    (const FlValue *const[]){
+                        fl_fn_hmac_sha256(ar, &k10, &k11),
+                        fl_fn_hmac_sha256_base64(ar, &k10, &k11),
+                        fl_fn_sha256(ar, &k11),
+                        fl_fn_secure_equals(ar, &k5, &k6),
+                    },
+                    4),
+                fl_fn_base64_decode(ar, fl_fn_base64_encode(ar, &k12)),
+                fl_array_of(ar,
+                    (const FlValue *const[]){
+                        fl_fn_lower(ar, &k13),
+                        fl_fn_upper(ar, &k5),
+                        fl_fn_trim(ar, &k14),
+                        fl_fn_len(ar, &k15),
+                        fl_fn_contains(ar, &k15, &k6),
+                        fl_fn_starts_with(ar, &k16, &k5),
+                        fl_fn_ends_with(ar, &k16, &k6),
+                    },
+                    7),
+                fl_fn_join(ar, fl_fn_split(ar, &k17, &k18), &k19),
+                fl_fn_parse_json(ar,
+                    fl_fn_json(ar,
+                        fl_object_of(ar,
+                            (const char *const[]){"a"},
+                            (const FlValue *const[]){&k4}, 1))),
+                fl_array_of(ar,
+                    (const FlValue *const[]){
+                        fl_fn_number(ar, &k20),
+                        fl_fn_string(ar, &k21),
+                        fl_fn_default(ar, &fl_null, &k22),
+                    },
+                    3),
+                fl_array_of(ar,
+                    (const FlValue *const[]){
+                        fl_fn_now(ar),
+                        fl_fn_now_ms(ar),
+                        fl_fn_uuid(ar),
+                    },
+                    3),
+                fl_array_of(ar,
+                    (const FlValue *const[]){
+                        fl_run_id(r),
+                        fl_run_started_at(r),
+                        fl_run_workflow(r),
+                        fl_run_attempt(r),
+                    },
+                    4),
+                fl_env(0),
+            },
+            9));
     return FL_NEXT_END;
 }
 
 static const FlStepInfo w0_steps[] = {
-    { "trigger", "webhook_trigger", "trigger", NULL, false, NULL },
-    { "ops", "set", "steps[0]", w0_ops, false, NULL },
-    { "fns", "set", "steps[1]", w0_fns, false, NULL },
+    [W0_TRIGGER] = { .key = "trigger", .type = "webhook_trigger", .path = "trigger" },
+    [W0_OPS] = { .key = "ops", .type = "set", .path = "steps[0]", .fn = w0_ops },
+    [W0_FNS] = { .key = "fns", .type = "set", .path = "steps[1]", .fn = w0_fns },
 };
 static const char *const w0_methods[] = { "POST" };
 static const FlWorkflow w0 = {
@@ -94,7 +175,7 @@ static const FlWorkflow w0 = {
     .verify = NULL,
     .steps = w0_steps,
     .step_count = 3,
-    .first = 1,
+    .first = W0_OPS,
     .default_at_start = true,
 };
 

@@ -4,15 +4,35 @@
 
 /* ==== workflow 0: valid-http (valid-http.json) ==== */
 
+enum {
+    W0_TRIGGER,      /* trigger */
+    W0_LOOKUP,       /* steps[0] */
+    W0_NOTIFY,       /* steps[1] */
+    W0_PING,         /* steps[2] */
+    W0_STATIC_BODY,  /* steps[3] */
+    W0_ANSWER,       /* steps[4] */
+};
+
 static const FlValue k1 = FL_STRING_LIT("GET");
 static const FlValue k2 = FL_STRING_LIT("POST");
-static const FlValue k3 = FL_STRING_LIT("application/json");
-static const FlValue k4 = FL_STRING_LIT("PUT");
-static const FlValue k5 = FL_STRING_LIT("https://example.com/ping");
-static const FlValue k6 = FL_STRING_LIT("text/csv");
-static const FlValue k7 = FL_STRING_LIT("POST");
-static const FlValue k8 = FL_STRING_LIT("https://example.com/static");
-static const FlValue k9 = FL_STRING_LIT("{\"kind\":\"heartbeat\",\"quote\":\"say \\\"hi\\\" */\"}");
+static const FlValue k3 = FL_STRING_LIT("PUT");
+static const FlValue k4 = FL_STRING_LIT("https://example.com/ping");
+static const FlHeader w0_ping_headers[] = {
+    { .name = "Content-Type", .value = "text/csv", .value_len = 8 },
+};
+static const FlValue k5 = FL_STRING_LIT("https://example.com/static");
+static const FlValue k6 = FL_STRING_LIT("{\"kind\":\"heartbeat\",\"quote\":\"say \\\"hi\\\" */\"}");
+static const FlHttpRequest w0_static_body_request = {
+    .method = &k2,
+    .url = &k5,
+    .body = &k6,
+    .body_is_json = true,
+    .timeout_ms = 10000,
+    .retries = 0,
+    .fail_on_status = true,
+    .follow_redirects = false,
+    .max_response_bytes = 10485760,
+};
 
 /* lookup (http_request) - steps[0] */
 static int w0_lookup(FlRun *r)
@@ -21,9 +41,11 @@ static int w0_lookup(FlRun *r)
     FlBuf b1;
     fl_buf_init(&b1, ar);
     FL_BUF_APPEND_LIT(&b1, "https://api.example.com/customers/");
-    fl_buf_append_text(&b1, fl_get_field(fl_get_field(fl_out(r, 0), "body", 4), "customer", 8));
+    fl_buf_append_text(&b1,
+        fl_get_field(
+            fl_get_field(fl_out(r, W0_TRIGGER), "body", 4), "customer", 8));
     const FlValue *t1 = fl_buf_finish(&b1);
-    const FlHttpRequest req = {
+    const FlHttpRequest request = {
         .method = &k1,
         .url = t1,
         .timeout_ms = 10000,
@@ -32,8 +54,8 @@ static int w0_lookup(FlRun *r)
         .follow_redirects = false,
         .max_response_bytes = 10485760,
     };
-    if (fl_http(r, 1, &req, 2) < 0)
-        return fl_step_failed(r, 1, fl_run_error(r), 2);
+    if (fl_http(r, W0_LOOKUP, &request, W0_NOTIFY) < 0)
+        return fl_step_failed(r, W0_LOOKUP, fl_run_error(r), W0_NOTIFY);
     return FL_NEXT_WAIT;
 }
 
@@ -41,9 +63,14 @@ static int w0_lookup(FlRun *r)
 static int w0_notify(FlRun *r)
 {
     FlArena *ar = fl_run_arena(r);
+    const FlValue *lookup_out = fl_out(r, W0_LOOKUP);
     FlBuf b1;
     fl_buf_init(&b1, ar);
-    fl_buf_append_text(&b1, fl_fn_default(ar, fl_get_field(fl_get_field(fl_out(r, 0), "query", 5), "method", 6), &k2));
+    fl_buf_append_text(&b1,
+        fl_fn_default(ar,
+            fl_get_field(
+                fl_get_field(fl_out(r, W0_TRIGGER), "query", 5), "method", 6),
+            &k2));
     const FlValue *t1 = fl_buf_finish(&b1);
     FlBuf b2;
     fl_buf_init(&b2, ar);
@@ -58,10 +85,10 @@ static int w0_notify(FlRun *r)
     fl_buf_init(&b4, ar);
     fl_buf_append_text(&b4, fl_run_id(r));
     const FlValue *t4 = fl_buf_finish(&b4);
-    FlHeader h5[3] = {
-        { "Authorization", t3->u.s, t3->len },
-        { "X-Run", t4->u.s, t4->len },
-        { "Accept", k3.u.s, k3.len },
+    const FlHeader h5[] = {
+        { .name = "Authorization", .value = t3->u.s, .value_len = t3->len },
+        { .name = "X-Run", .value = t4->u.s, .value_len = t4->len },
+        { .name = "Accept", .value = "application/json", .value_len = 16 },
     };
     FlBuf b6;
     fl_buf_init(&b6, ar);
@@ -71,14 +98,14 @@ static int w0_notify(FlRun *r)
     FlBuf b7;
     fl_buf_init(&b7, ar);
     FL_BUF_APPEND_LIT(&b7, "{\"customer\":");
-    fl_buf_append_json(&b7, fl_get_field(fl_out(r, 1), "body", 4));
+    fl_buf_append_json(&b7, fl_get_field(lookup_out, "body", 4));
     FL_BUF_APPEND_LIT(&b7, ",\"status\":");
-    fl_buf_append_json(&b7, fl_get_field(fl_out(r, 1), "status", 6));
+    fl_buf_append_json(&b7, fl_get_field(lookup_out, "status", 6));
     FL_BUF_APPEND_LIT(&b7, ",\"note\":");
     fl_buf_append_json(&b7, t6);
     FL_BUF_APPEND_LIT(&b7, ",\"fixed\":[1,true,null]}");
     const FlValue *t7 = fl_buf_finish(&b7);
-    const FlHttpRequest req = {
+    const FlHttpRequest request = {
         .method = t1,
         .url = t2,
         .headers = h5,
@@ -91,8 +118,8 @@ static int w0_notify(FlRun *r)
         .follow_redirects = true,
         .max_response_bytes = 65536,
     };
-    if (fl_http(r, 2, &req, 3) < 0)
-        return fl_step_failed(r, 2, fl_run_error(r), 3);
+    if (fl_http(r, W0_NOTIFY, &request, W0_PING) < 0)
+        return fl_step_failed(r, W0_NOTIFY, fl_run_error(r), W0_PING);
     return FL_NEXT_WAIT;
 }
 
@@ -100,22 +127,22 @@ static int w0_notify(FlRun *r)
 static int w0_ping(FlRun *r)
 {
     FlArena *ar = fl_run_arena(r);
-    FlHeader h1[1] = {
-        { "Content-Type", k6.u.s, k6.len },
-    };
-    FlBuf b2;
-    fl_buf_init(&b2, ar);
-    FL_BUF_APPEND_LIT(&b2, "id,total\n");
-    fl_buf_append_text(&b2, fl_get_field(fl_get_field(fl_out(r, 0), "body", 4), "customer", 8));
-    FL_BUF_APPEND_LIT(&b2, ",");
-    fl_buf_append_text(&b2, fl_get_field(fl_get_field(fl_out(r, 1), "body", 4), "total", 5));
-    const FlValue *t2 = fl_buf_finish(&b2);
-    const FlHttpRequest req = {
-        .method = &k4,
-        .url = &k5,
-        .headers = h1,
+    FlBuf b1;
+    fl_buf_init(&b1, ar);
+    FL_BUF_APPEND_LIT(&b1, "id,total\n");
+    fl_buf_append_text(&b1,
+        fl_get_field(
+            fl_get_field(fl_out(r, W0_TRIGGER), "body", 4), "customer", 8));
+    FL_BUF_APPEND_LIT(&b1, ",");
+    fl_buf_append_text(&b1,
+        fl_get_field(fl_get_field(fl_out(r, W0_LOOKUP), "body", 4), "total", 5));
+    const FlValue *t1 = fl_buf_finish(&b1);
+    const FlHttpRequest request = {
+        .method = &k3,
+        .url = &k4,
+        .headers = w0_ping_headers,
         .header_count = 1,
-        .body = t2,
+        .body = t1,
         .body_is_json = false,
         .timeout_ms = 10000,
         .retries = 0,
@@ -123,27 +150,16 @@ static int w0_ping(FlRun *r)
         .follow_redirects = false,
         .max_response_bytes = 10485760,
     };
-    if (fl_http(r, 3, &req, 4) < 0)
-        return fl_step_failed(r, 3, fl_run_error(r), 4);
+    if (fl_http(r, W0_PING, &request, W0_STATIC_BODY) < 0)
+        return fl_step_failed(r, W0_PING, fl_run_error(r), W0_STATIC_BODY);
     return FL_NEXT_WAIT;
 }
 
 /* static_body (http_request) - steps[3] */
 static int w0_static_body(FlRun *r)
 {
-    const FlHttpRequest req = {
-        .method = &k7,
-        .url = &k8,
-        .body = &k9,
-        .body_is_json = true,
-        .timeout_ms = 10000,
-        .retries = 0,
-        .fail_on_status = true,
-        .follow_redirects = false,
-        .max_response_bytes = 10485760,
-    };
-    if (fl_http(r, 4, &req, 5) < 0)
-        return fl_step_failed(r, 4, fl_run_error(r), 5);
+    if (fl_http(r, W0_STATIC_BODY, &w0_static_body_request, W0_ANSWER) < 0)
+        return fl_step_failed(r, W0_STATIC_BODY, fl_run_error(r), W0_ANSWER);
     return FL_NEXT_WAIT;
 }
 
@@ -151,35 +167,55 @@ static int w0_static_body(FlRun *r)
 static int w0_answer(FlRun *r)
 {
     FlArena *ar = fl_run_arena(r);
-    FlResponse resp = { 0 };
-    resp.status = fl_status_from_value(r, fl_get_field(fl_out(r, 2), "status", 6));
-    if (resp.status < 0)
-        return fl_step_failed(r, 5, fl_run_error(r), FL_NEXT_END);
+    const FlValue *notify_out = fl_out(r, W0_NOTIFY);
+    int status = fl_status_from_value(r, fl_get_field(notify_out, "status", 6));
+    if (status < 0)
+        return fl_step_failed(r, W0_ANSWER, fl_run_error(r), FL_NEXT_END);
     FlBuf b1;
     fl_buf_init(&b1, ar);
     FL_BUF_APPEND_LIT(&b1, "{\"notified\":");
-    fl_buf_append_json(&b1, fl_op_eq(ar, fl_get_field(fl_out(r, 2), "error", 5), &fl_null));
+    fl_buf_append_json(&b1,
+        fl_op_eq(ar, fl_get_field(notify_out, "error", 5), &fl_null));
     FL_BUF_APPEND_LIT(&b1, ",\"headers\":");
-    fl_buf_append_json(&b1, fl_get_field(fl_get_field(fl_out(r, 2), "headers", 7), "content-type", 12));
+    fl_buf_append_json(&b1,
+        fl_get_field(fl_get_field(notify_out, "headers", 7), "content-type", 12));
     FL_BUF_APPEND_LIT(&b1, ",\"reply\":");
-    fl_buf_append_json(&b1, fl_get_field(fl_out(r, 2), "body", 4));
+    fl_buf_append_json(&b1, fl_get_field(notify_out, "body", 4));
     FL_BUF_APPEND_LIT(&b1, "}");
     const FlValue *t1 = fl_buf_finish(&b1);
-    resp.body = t1->u.s;
-    resp.body_len = t1->len;
-    resp.content_type = "application/json";
-    if (fl_respond(r, 5, &resp) < 0)
-        return fl_step_failed(r, 5, fl_run_error(r), FL_NEXT_END);
+    const FlResponse response = {
+        .status = status,
+        .body = t1->u.s,
+        .body_len = t1->len,
+        .content_type = "application/json",
+    };
+    fl_respond(r, W0_ANSWER, &response);
     return FL_NEXT_END;
 }
 
 static const FlStepInfo w0_steps[] = {
-    { "trigger", "webhook_trigger", "trigger", NULL, false, NULL },
-    { "lookup", "http_request", "steps[0]", w0_lookup, false, NULL },
-    { "notify", "http_request", "steps[1]", w0_notify, true, NULL },
-    { "ping", "http_request", "steps[2]", w0_ping, false, NULL },
-    { "static_body", "http_request", "steps[3]", w0_static_body, false, NULL },
-    { "answer", "webhook_response", "steps[4]", w0_answer, false, NULL },
+    [W0_TRIGGER] = { .key = "trigger", .type = "webhook_trigger", .path = "trigger" },
+    [W0_LOOKUP] = { .key = "lookup", .type = "http_request", .path = "steps[0]", .fn = w0_lookup },
+    [W0_NOTIFY] = {
+        .key = "notify",
+        .type = "http_request",
+        .path = "steps[1]",
+        .fn = w0_notify,
+        .on_error_continue = true,
+    },
+    [W0_PING] = { .key = "ping", .type = "http_request", .path = "steps[2]", .fn = w0_ping },
+    [W0_STATIC_BODY] = {
+        .key = "static_body",
+        .type = "http_request",
+        .path = "steps[3]",
+        .fn = w0_static_body,
+    },
+    [W0_ANSWER] = {
+        .key = "answer",
+        .type = "webhook_response",
+        .path = "steps[4]",
+        .fn = w0_answer,
+    },
 };
 static const char *const w0_methods[] = { "POST" };
 static const FlWorkflow w0 = {
@@ -194,7 +230,7 @@ static const FlWorkflow w0 = {
     .verify = NULL,
     .steps = w0_steps,
     .step_count = 6,
-    .first = 1,
+    .first = W0_LOOKUP,
     .default_at_start = false,
 };
 

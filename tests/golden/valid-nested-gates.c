@@ -4,9 +4,27 @@
 
 /* ==== workflow 0: valid-nested-gates (valid-nested-gates.json) ==== */
 
+enum {
+    W0_TRIGGER,      /* trigger */
+    W0_OUTER,        /* steps[0] */
+    W0_INNER,        /* steps[0].branches.true[0] */
+    W0_BIG,          /* steps[0].branches.true[0].branches.true[0] */
+    W0_SMALL_NOTE,   /* steps[0].branches.true[0].branches.false[0] */
+    W0_AFTER_INNER,  /* steps[0].branches.true[1] */
+    W0_OTHER,        /* steps[0].branches.false[0] */
+    W0_DONE,         /* steps[1] */
+};
+
 static const FlValue k1 = FL_STRING_LIT("order");
 static const FlValue k2 = FL_NUMBER_LIT(100);
 static const char w0_big_body[] = "{\"size\":\"big\"}";
+static const FlResponse w0_big_response = {
+    .status = 201,
+    .body = w0_big_body,
+    .body_len = sizeof w0_big_body - 1,
+    .body_static = true,
+    .content_type = "application/json",
+};
 static const FlValue k3 = FL_STRING_LIT("small order");
 static const FlValue k4 = FL_STRING_LIT("not an order");
 
@@ -14,48 +32,42 @@ static const FlValue k4 = FL_STRING_LIT("not an order");
 static int w0_outer(FlRun *r)
 {
     FlArena *ar = fl_run_arena(r);
-    bool pass = fl_truthy(fl_op_eq(ar, fl_get_field(fl_get_field(fl_out(r, 0), "body", 4), "kind", 4), &k1));
-    fl_step_done(r, 1, pass ? &fl_gate_true : &fl_gate_false);
-    if (pass) {
-        return 2;  /* -> inner */
-    }
+    bool pass = fl_truthy(fl_op_eq(ar,
+        fl_get_field(fl_get_field(fl_out(r, W0_TRIGGER), "body", 4), "kind", 4),
+        &k1));
+    fl_step_done(r, W0_OUTER, pass ? &fl_gate_true : &fl_gate_false);
+    if (pass)
+        return W0_INNER;
     fl_respond_default(r);  /* no response can follow */
-    return 6;  /* -> other */
+    return W0_OTHER;
 }
 
 /* inner (logic_gate) - steps[0].branches.true[0] */
 static int w0_inner(FlRun *r)
 {
     FlArena *ar = fl_run_arena(r);
-    bool pass = fl_truthy(fl_op_gt(ar, fl_get_field(fl_get_field(fl_out(r, 0), "body", 4), "total", 5), &k2));
-    fl_step_done(r, 2, pass ? &fl_gate_true : &fl_gate_false);
-    if (pass) {
-        return 3;  /* -> big */
-    }
+    bool pass = fl_truthy(fl_op_gt(ar,
+        fl_get_field(fl_get_field(fl_out(r, W0_TRIGGER), "body", 4), "total", 5),
+        &k2));
+    fl_step_done(r, W0_INNER, pass ? &fl_gate_true : &fl_gate_false);
+    if (pass)
+        return W0_BIG;
     fl_respond_default(r);  /* no response can follow */
-    return 4;  /* -> small_note */
+    return W0_SMALL_NOTE;
 }
 
 /* big (webhook_response) - steps[0].branches.true[0].branches.true[0] */
 static int w0_big(FlRun *r)
 {
-    FlResponse resp = { 0 };
-    resp.status = 201;
-    resp.body = w0_big_body;
-    resp.body_len = sizeof w0_big_body - 1;
-    resp.body_static = true;
-    resp.content_type = "application/json";
-    if (fl_respond(r, 3, &resp) < 0)
-        return fl_step_failed(r, 3, fl_run_error(r), 5);
-    return 5;  /* -> after_inner */
+    fl_respond(r, W0_BIG, &w0_big_response);
+    return W0_AFTER_INNER;
 }
 
 /* small_note (log) - steps[0].branches.true[0].branches.false[0] */
 static int w0_small_note(FlRun *r)
 {
-    if (fl_log(r, 4, FL_LOG_INFO, k3.u.s, k3.len, NULL) < 0)
-        return fl_step_failed(r, 4, fl_run_error(r), 5);
-    return 5;  /* -> after_inner */
+    fl_log(r, W0_SMALL_NOTE, FL_LOG_INFO, k3.u.s, k3.len, NULL);
+    return W0_AFTER_INNER;
 }
 
 /* after_inner (log) - steps[0].branches.true[1] */
@@ -65,19 +77,17 @@ static int w0_after_inner(FlRun *r)
     FlBuf b1;
     fl_buf_init(&b1, ar);
     FL_BUF_APPEND_LIT(&b1, "inner done ");
-    fl_buf_append_text(&b1, fl_get_field(fl_out(r, 2), "result", 6));
+    fl_buf_append_text(&b1, fl_get_field(fl_out(r, W0_INNER), "result", 6));
     const FlValue *t1 = fl_buf_finish(&b1);
-    if (fl_log(r, 5, FL_LOG_INFO, t1->u.s, t1->len, NULL) < 0)
-        return fl_step_failed(r, 5, fl_run_error(r), 7);
-    return 7;  /* -> done */
+    fl_log(r, W0_AFTER_INNER, FL_LOG_INFO, t1->u.s, t1->len, NULL);
+    return W0_DONE;
 }
 
 /* other (log) - steps[0].branches.false[0] */
 static int w0_other(FlRun *r)
 {
-    if (fl_log(r, 6, FL_LOG_INFO, k4.u.s, k4.len, NULL) < 0)
-        return fl_step_failed(r, 6, fl_run_error(r), 7);
-    return 7;  /* -> done */
+    fl_log(r, W0_OTHER, FL_LOG_INFO, k4.u.s, k4.len, NULL);
+    return W0_DONE;
 }
 
 /* done (log) - steps[1] */
@@ -87,22 +97,46 @@ static int w0_done(FlRun *r)
     FlBuf b1;
     fl_buf_init(&b1, ar);
     FL_BUF_APPEND_LIT(&b1, "outer ");
-    fl_buf_append_text(&b1, fl_get_field(fl_out(r, 1), "result", 6));
+    fl_buf_append_text(&b1, fl_get_field(fl_out(r, W0_OUTER), "result", 6));
     const FlValue *t1 = fl_buf_finish(&b1);
-    if (fl_log(r, 7, FL_LOG_INFO, t1->u.s, t1->len, NULL) < 0)
-        return fl_step_failed(r, 7, fl_run_error(r), FL_NEXT_END);
+    fl_log(r, W0_DONE, FL_LOG_INFO, t1->u.s, t1->len, NULL);
     return FL_NEXT_END;
 }
 
 static const FlStepInfo w0_steps[] = {
-    { "trigger", "webhook_trigger", "trigger", NULL, false, NULL },
-    { "outer", "logic_gate", "steps[0]", w0_outer, false, NULL },
-    { "inner", "logic_gate", "steps[0].branches.true[0]", w0_inner, false, NULL },
-    { "big", "webhook_response", "steps[0].branches.true[0].branches.true[0]", w0_big, false, NULL },
-    { "small_note", "log", "steps[0].branches.true[0].branches.false[0]", w0_small_note, false, NULL },
-    { "after_inner", "log", "steps[0].branches.true[1]", w0_after_inner, false, NULL },
-    { "other", "log", "steps[0].branches.false[0]", w0_other, false, NULL },
-    { "done", "log", "steps[1]", w0_done, false, NULL },
+    [W0_TRIGGER] = { .key = "trigger", .type = "webhook_trigger", .path = "trigger" },
+    [W0_OUTER] = { .key = "outer", .type = "logic_gate", .path = "steps[0]", .fn = w0_outer },
+    [W0_INNER] = {
+        .key = "inner",
+        .type = "logic_gate",
+        .path = "steps[0].branches.true[0]",
+        .fn = w0_inner,
+    },
+    [W0_BIG] = {
+        .key = "big",
+        .type = "webhook_response",
+        .path = "steps[0].branches.true[0].branches.true[0]",
+        .fn = w0_big,
+    },
+    [W0_SMALL_NOTE] = {
+        .key = "small_note",
+        .type = "log",
+        .path = "steps[0].branches.true[0].branches.false[0]",
+        .fn = w0_small_note,
+    },
+    [W0_AFTER_INNER] = {
+        .key = "after_inner",
+        .type = "log",
+        .path = "steps[0].branches.true[1]",
+        .fn = w0_after_inner,
+    },
+    [W0_OTHER] = {
+        .key = "other",
+        .type = "log",
+        .path = "steps[0].branches.false[0]",
+        .fn = w0_other,
+    },
+    [W0_DONE] = { .key = "done", .type = "log", .path = "steps[1]", .fn = w0_done },
 };
 static const char *const w0_methods[] = { "POST" };
 static const FlWorkflow w0 = {
@@ -117,7 +151,7 @@ static const FlWorkflow w0 = {
     .verify = NULL,
     .steps = w0_steps,
     .step_count = 8,
-    .first = 1,
+    .first = W0_OUTER,
     .default_at_start = false,
 };
 

@@ -4,7 +4,15 @@
 
 /* ==== workflow 0: valid-no-response (valid-no-response.json) ==== */
 
+enum {
+    W0_TRIGGER,  /* trigger */
+    W0_NOTE,     /* steps[0] */
+    W0_PAUSE,    /* steps[1] */
+};
+
 static const FlValue k1 = FL_NUMBER_LIT(50);
+/* a run waiting in pause keeps no output */
+static const FlKeepList w0_pause_keep = { .outputs = NULL, .count = 0 };
 
 /* note (log) - steps[0] */
 static int w0_note(FlRun *r)
@@ -13,27 +21,29 @@ static int w0_note(FlRun *r)
     FlBuf b1;
     fl_buf_init(&b1, ar);
     FL_BUF_APPEND_LIT(&b1, "got ");
-    fl_buf_append_text(&b1, fl_get_field(fl_out(r, 0), "raw_body", 8));
+    fl_buf_append_text(&b1, fl_get_field(fl_out(r, W0_TRIGGER), "raw_body", 8));
     const FlValue *t1 = fl_buf_finish(&b1);
-    if (fl_log(r, 1, FL_LOG_DEBUG, t1->u.s, t1->len, NULL) < 0)
-        return fl_step_failed(r, 1, fl_run_error(r), 2);
-    return 2;  /* -> pause */
+    fl_log(r, W0_NOTE, FL_LOG_DEBUG, t1->u.s, t1->len, NULL);
+    return W0_PAUSE;
 }
 
 /* pause (delay) - steps[1] */
 static int w0_pause(FlRun *r)
 {
-    if (fl_delay(r, 2, &k1, FL_NEXT_END) < 0)
-        return fl_step_failed(r, 2, fl_run_error(r), FL_NEXT_END);
+    fl_delay(r, W0_PAUSE, &k1, FL_NEXT_END);
     return FL_NEXT_WAIT;
 }
 
-/* a run waiting in pause keeps no output */
-static const FlKeepList w0_keep2 = { NULL, 0 };
 static const FlStepInfo w0_steps[] = {
-    { "trigger", "webhook_trigger", "trigger", NULL, false, NULL },
-    { "note", "log", "steps[0]", w0_note, false, NULL },
-    { "pause", "delay", "steps[1]", w0_pause, false, &w0_keep2 },
+    [W0_TRIGGER] = { .key = "trigger", .type = "webhook_trigger", .path = "trigger" },
+    [W0_NOTE] = { .key = "note", .type = "log", .path = "steps[0]", .fn = w0_note },
+    [W0_PAUSE] = {
+        .key = "pause",
+        .type = "delay",
+        .path = "steps[1]",
+        .fn = w0_pause,
+        .keep = &w0_pause_keep,
+    },
 };
 static const char *const w0_methods[] = { "POST" };
 static const FlWorkflow w0 = {
@@ -48,7 +58,7 @@ static const FlWorkflow w0 = {
     .verify = NULL,
     .steps = w0_steps,
     .step_count = 3,
-    .first = 1,
+    .first = W0_NOTE,
     .default_at_start = true,
 };
 

@@ -4,66 +4,91 @@
 
 /* ==== workflow 0: valid-on-error (valid-on-error.json) ==== */
 
+enum {
+    W0_TRIGGER,  /* trigger */
+    W0_MAYBE,    /* steps[0] */
+    W0_WRITE,    /* steps[1] */
+    W0_REPLY,    /* steps[2] */
+};
+
 static const FlValue k1 = FL_STRING_LIT("x");
+/* what a run keeps while it waits in maybe: maybe.output.error,
+ * write.output.error */
+static const FlKeep w0_maybe_keep_0[] = {
+    { .field = "error", .field_len = 5 },
+};
+static const FlKeep w0_maybe_keep_2[] = {
+    { .step = W0_MAYBE, .sub = w0_maybe_keep_0, .sub_count = 1 },
+    { .step = W0_WRITE, .sub = w0_maybe_keep_0, .sub_count = 1 },
+};
+static const FlKeepList w0_maybe_keep = { .outputs = w0_maybe_keep_2, .count = 2 };
 
 /* maybe (delay) - steps[0] */
 static int w0_maybe(FlRun *r)
 {
-    if (fl_delay(r, 1, fl_get_field(fl_get_field(fl_out(r, 0), "body", 4), "ms", 2), 2) < 0)
-        return fl_step_failed(r, 1, fl_run_error(r), 2);
+    if (fl_delay(r, W0_MAYBE,
+            fl_get_field(
+                fl_get_field(fl_out(r, W0_TRIGGER), "body", 4), "ms", 2),
+            W0_WRITE) < 0)
+        return fl_step_failed(r, W0_MAYBE, fl_run_error(r), W0_WRITE);
     return FL_NEXT_WAIT;
 }
 
 /* write (log) - steps[1] */
 static int w0_write(FlRun *r)
 {
-    if (fl_log(r, 2, FL_LOG_INFO, k1.u.s, k1.len, "/nonexistent/dir/log.txt") < 0)
-        return fl_step_failed(r, 2, fl_run_error(r), 3);
-    return 3;  /* -> reply */
+    if (fl_log(r, W0_WRITE, FL_LOG_INFO, k1.u.s, k1.len,
+            "/nonexistent/dir/log.txt") < 0)
+        return fl_step_failed(r, W0_WRITE, fl_run_error(r), W0_REPLY);
+    return W0_REPLY;
 }
 
 /* reply (webhook_response) - steps[2] */
 static int w0_reply(FlRun *r)
 {
     FlArena *ar = fl_run_arena(r);
-    FlResponse resp = { 0 };
-    resp.status = 200;
     FlBuf b1;
     fl_buf_init(&b1, ar);
     FL_BUF_APPEND_LIT(&b1, "{\"delay_error\":");
-    fl_buf_append_json(&b1, fl_get_field(fl_out(r, 1), "error", 5));
+    fl_buf_append_json(&b1, fl_get_field(fl_out(r, W0_MAYBE), "error", 5));
     FL_BUF_APPEND_LIT(&b1, ",\"log_error\":");
-    fl_buf_append_json(&b1, fl_get_field(fl_out(r, 2), "error", 5));
+    fl_buf_append_json(&b1, fl_get_field(fl_out(r, W0_WRITE), "error", 5));
     FL_BUF_APPEND_LIT(&b1, "}");
     const FlValue *t1 = fl_buf_finish(&b1);
-    resp.body = t1->u.s;
-    resp.body_len = t1->len;
-    resp.content_type = "application/json";
-    if (fl_respond(r, 3, &resp) < 0) {
-        int next = fl_step_failed(r, 3, fl_run_error(r), FL_NEXT_END);
-        fl_respond_default(r);  /* no response can follow */
-        return next;
-    }
+    const FlResponse response = {
+        .status = 200,
+        .body = t1->u.s,
+        .body_len = t1->len,
+        .content_type = "application/json",
+    };
+    fl_respond(r, W0_REPLY, &response);
     return FL_NEXT_END;
 }
 
-/* what a run keeps while it waits in maybe: maybe.output.error, write.output.error */
-static const FlKeep w0_keep1_0[] = {
-    { 0, "error", 5, NULL, 0 },
-};
-static const FlKeep w0_keep1_1[] = {
-    { 0, "error", 5, NULL, 0 },
-};
-static const FlKeep w0_keep1_2[] = {
-    { 1, NULL, 0, w0_keep1_0, 1 },
-    { 2, NULL, 0, w0_keep1_1, 1 },
-};
-static const FlKeepList w0_keep1 = { w0_keep1_2, 2 };
 static const FlStepInfo w0_steps[] = {
-    { "trigger", "webhook_trigger", "trigger", NULL, false, NULL },
-    { "maybe", "delay", "steps[0]", w0_maybe, true, &w0_keep1 },
-    { "write", "log", "steps[1]", w0_write, true, NULL },
-    { "reply", "webhook_response", "steps[2]", w0_reply, true, NULL },
+    [W0_TRIGGER] = { .key = "trigger", .type = "webhook_trigger", .path = "trigger" },
+    [W0_MAYBE] = {
+        .key = "maybe",
+        .type = "delay",
+        .path = "steps[0]",
+        .fn = w0_maybe,
+        .on_error_continue = true,
+        .keep = &w0_maybe_keep,
+    },
+    [W0_WRITE] = {
+        .key = "write",
+        .type = "log",
+        .path = "steps[1]",
+        .fn = w0_write,
+        .on_error_continue = true,
+    },
+    [W0_REPLY] = {
+        .key = "reply",
+        .type = "webhook_response",
+        .path = "steps[2]",
+        .fn = w0_reply,
+        .on_error_continue = true,
+    },
 };
 static const char *const w0_methods[] = { "POST" };
 static const FlWorkflow w0 = {
@@ -78,7 +103,7 @@ static const FlWorkflow w0 = {
     .verify = NULL,
     .steps = w0_steps,
     .step_count = 4,
-    .first = 1,
+    .first = W0_MAYBE,
     .default_at_start = false,
 };
 

@@ -4,70 +4,92 @@
 
 /* ==== workflow 0: valid-response-one-branch (valid-response-one-branch.json) ==== */
 
+enum {
+    W0_TRIGGER,  /* trigger */
+    W0_CHECK,    /* steps[0] */
+    W0_ACK,      /* steps[0].branches.true[0] */
+    W0_WAIT,     /* steps[0].branches.false[0] */
+    W0_SLOW,     /* steps[0].branches.false[1] */
+    W0_TAIL,     /* steps[1] */
+};
+
 static const char w0_ack_body[] = "{\"fast\":true}";
+static const FlResponse w0_ack_response = {
+    .status = 200,
+    .body = w0_ack_body,
+    .body_len = sizeof w0_ack_body - 1,
+    .body_static = true,
+    .content_type = "application/json",
+};
 static const FlValue k1 = FL_NUMBER_LIT(2000);
 static const FlValue k2 = FL_STRING_LIT("slow path done");
 static const FlValue k3 = FL_STRING_LIT("tail");
+/* a run waiting in wait keeps no output */
+static const FlKeepList w0_wait_keep = { .outputs = NULL, .count = 0 };
 
 /* check (logic_gate) - steps[0] */
 static int w0_check(FlRun *r)
 {
-    bool pass = fl_truthy(fl_get_field(fl_get_field(fl_out(r, 0), "query", 5), "fast", 4));
-    fl_step_done(r, 1, pass ? &fl_gate_true : &fl_gate_false);
-    if (pass) {
-        return 2;  /* -> ack */
-    }
+    bool pass = fl_truthy(fl_get_field(
+        fl_get_field(fl_out(r, W0_TRIGGER), "query", 5), "fast", 4));
+    fl_step_done(r, W0_CHECK, pass ? &fl_gate_true : &fl_gate_false);
+    if (pass)
+        return W0_ACK;
     fl_respond_default(r);  /* no response can follow */
-    return 3;  /* -> wait */
+    return W0_WAIT;
 }
 
 /* ack (webhook_response) - steps[0].branches.true[0] */
 static int w0_ack(FlRun *r)
 {
-    FlResponse resp = { 0 };
-    resp.status = 200;
-    resp.body = w0_ack_body;
-    resp.body_len = sizeof w0_ack_body - 1;
-    resp.body_static = true;
-    resp.content_type = "application/json";
-    if (fl_respond(r, 2, &resp) < 0)
-        return fl_step_failed(r, 2, fl_run_error(r), 5);
-    return 5;  /* -> tail */
+    fl_respond(r, W0_ACK, &w0_ack_response);
+    return W0_TAIL;
 }
 
 /* wait (delay) - steps[0].branches.false[0] */
 static int w0_wait(FlRun *r)
 {
-    if (fl_delay(r, 3, &k1, 4) < 0)
-        return fl_step_failed(r, 3, fl_run_error(r), 4);
+    fl_delay(r, W0_WAIT, &k1, W0_SLOW);
     return FL_NEXT_WAIT;
 }
 
 /* slow (log) - steps[0].branches.false[1] */
 static int w0_slow(FlRun *r)
 {
-    if (fl_log(r, 4, FL_LOG_INFO, k2.u.s, k2.len, NULL) < 0)
-        return fl_step_failed(r, 4, fl_run_error(r), 5);
-    return 5;  /* -> tail */
+    fl_log(r, W0_SLOW, FL_LOG_INFO, k2.u.s, k2.len, NULL);
+    return W0_TAIL;
 }
 
 /* tail (log) - steps[1] */
 static int w0_tail(FlRun *r)
 {
-    if (fl_log(r, 5, FL_LOG_INFO, k3.u.s, k3.len, NULL) < 0)
-        return fl_step_failed(r, 5, fl_run_error(r), FL_NEXT_END);
+    fl_log(r, W0_TAIL, FL_LOG_INFO, k3.u.s, k3.len, NULL);
     return FL_NEXT_END;
 }
 
-/* a run waiting in wait keeps no output */
-static const FlKeepList w0_keep3 = { NULL, 0 };
 static const FlStepInfo w0_steps[] = {
-    { "trigger", "webhook_trigger", "trigger", NULL, false, NULL },
-    { "check", "logic_gate", "steps[0]", w0_check, false, NULL },
-    { "ack", "webhook_response", "steps[0].branches.true[0]", w0_ack, false, NULL },
-    { "wait", "delay", "steps[0].branches.false[0]", w0_wait, false, &w0_keep3 },
-    { "slow", "log", "steps[0].branches.false[1]", w0_slow, false, NULL },
-    { "tail", "log", "steps[1]", w0_tail, false, NULL },
+    [W0_TRIGGER] = { .key = "trigger", .type = "webhook_trigger", .path = "trigger" },
+    [W0_CHECK] = { .key = "check", .type = "logic_gate", .path = "steps[0]", .fn = w0_check },
+    [W0_ACK] = {
+        .key = "ack",
+        .type = "webhook_response",
+        .path = "steps[0].branches.true[0]",
+        .fn = w0_ack,
+    },
+    [W0_WAIT] = {
+        .key = "wait",
+        .type = "delay",
+        .path = "steps[0].branches.false[0]",
+        .fn = w0_wait,
+        .keep = &w0_wait_keep,
+    },
+    [W0_SLOW] = {
+        .key = "slow",
+        .type = "log",
+        .path = "steps[0].branches.false[1]",
+        .fn = w0_slow,
+    },
+    [W0_TAIL] = { .key = "tail", .type = "log", .path = "steps[1]", .fn = w0_tail },
 };
 static const char *const w0_methods[] = { "POST", "PUT" };
 static const FlWorkflow w0 = {
@@ -82,7 +104,7 @@ static const FlWorkflow w0 = {
     .verify = NULL,
     .steps = w0_steps,
     .step_count = 6,
-    .first = 1,
+    .first = W0_CHECK,
     .default_at_start = false,
 };
 

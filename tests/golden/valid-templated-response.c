@@ -4,44 +4,56 @@
 
 /* ==== workflow 0: valid-templated-response (valid-templated-response.json) ==== */
 
-static const FlValue k1 = FL_STRING_LIT("no-store");
-static const FlValue k2 = FL_NUMBER_LIT(200);
+enum {
+    W0_TRIGGER,  /* trigger */
+    W0_REPLY,    /* steps[0] */
+};
+
+static const FlValue k1 = FL_NUMBER_LIT(200);
 
 /* reply (webhook_response) - steps[0] */
 static int w0_reply(FlRun *r)
 {
     FlArena *ar = fl_run_arena(r);
+    const FlValue *trigger_out = fl_out(r, W0_TRIGGER);
     FlBuf b1;
     fl_buf_init(&b1, ar);
-    fl_buf_append_text(&b1, fl_get_field(fl_out(r, 0), "path", 4));
+    fl_buf_append_text(&b1, fl_get_field(trigger_out, "path", 4));
     const FlValue *t1 = fl_buf_finish(&b1);
-    FlHeader h2[2] = {
-        { "X-Request-Path", t1->u.s, t1->len },
-        { "Cache-Control", k1.u.s, k1.len },
+    const FlHeader h2[] = {
+        { .name = "X-Request-Path", .value = t1->u.s, .value_len = t1->len },
+        { .name = "Cache-Control", .value = "no-store", .value_len = 8 },
     };
-    FlResponse resp = { 0 };
-    resp.status = fl_status_from_value(r, fl_fn_default(ar, fl_fn_number(ar, fl_get_field(fl_get_field(fl_out(r, 0), "query", 5), "status", 6)), &k2));
-    if (resp.status < 0)
-        return fl_step_failed(r, 1, fl_run_error(r), FL_NEXT_END);
+    int status = fl_status_from_value(r,
+        fl_fn_default(ar,
+            fl_fn_number(ar,
+                fl_get_field(fl_get_field(trigger_out, "query", 5), "status", 6)),
+            &k1));
+    if (status < 0)
+        return fl_step_failed(r, W0_REPLY, fl_run_error(r), FL_NEXT_END);
     FlBuf b3;
     fl_buf_init(&b3, ar);
     FL_BUF_APPEND_LIT(&b3, "you sent ");
-    fl_buf_append_text(&b3, fl_fn_len(ar, fl_get_field(fl_out(r, 0), "raw_body", 8)));
+    fl_buf_append_text(&b3,
+        fl_fn_len(ar, fl_get_field(trigger_out, "raw_body", 8)));
     FL_BUF_APPEND_LIT(&b3, " bytes");
     const FlValue *t3 = fl_buf_finish(&b3);
-    resp.body = t3->u.s;
-    resp.body_len = t3->len;
-    resp.content_type = "text/plain";
-    resp.headers = h2;
-    resp.header_count = 2;
-    if (fl_respond(r, 1, &resp) < 0)
-        return fl_step_failed(r, 1, fl_run_error(r), FL_NEXT_END);
+    const FlResponse response = {
+        .status = status,
+        .body = t3->u.s,
+        .body_len = t3->len,
+        .content_type = "text/plain",
+        .headers = h2,
+        .header_count = 2,
+    };
+    if (fl_respond(r, W0_REPLY, &response) < 0)
+        return fl_step_failed(r, W0_REPLY, fl_run_error(r), FL_NEXT_END);
     return FL_NEXT_END;
 }
 
 static const FlStepInfo w0_steps[] = {
-    { "trigger", "webhook_trigger", "trigger", NULL, false, NULL },
-    { "reply", "webhook_response", "steps[0]", w0_reply, false, NULL },
+    [W0_TRIGGER] = { .key = "trigger", .type = "webhook_trigger", .path = "trigger" },
+    [W0_REPLY] = { .key = "reply", .type = "webhook_response", .path = "steps[0]", .fn = w0_reply },
 };
 static const char *const w0_methods[] = { "PUT" };
 static const FlWorkflow w0 = {
@@ -56,7 +68,7 @@ static const FlWorkflow w0 = {
     .verify = NULL,
     .steps = w0_steps,
     .step_count = 2,
-    .first = 1,
+    .first = W0_REPLY,
     .default_at_start = false,
 };
 

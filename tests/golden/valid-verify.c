@@ -4,6 +4,12 @@
 
 /* ==== workflow 0: verify-stripe (valid-verify.json) ==== */
 
+enum {
+    W0_TRIGGER,  /* trigger */
+    W0_ACK,      /* steps[0] */
+    W0_RECORD,   /* steps[1] */
+};
+
 /* verify secret (stripe) - trigger.config.verify.secret */
 static const FlValue *w0_secret(FlArena *ar)
 {
@@ -15,41 +21,42 @@ static const FlValue *w0_secret(FlArena *ar)
 static int w0_ack(FlRun *r)
 {
     FlArena *ar = fl_run_arena(r);
-    FlResponse resp = { 0 };
-    resp.status = 200;
     FlBuf b1;
     fl_buf_init(&b1, ar);
     FL_BUF_APPEND_LIT(&b1, "{\"received\":");
-    fl_buf_append_json(&b1, fl_get_field(fl_get_field(fl_out(r, 0), "body", 4), "id", 2));
+    fl_buf_append_json(&b1,
+        fl_get_field(fl_get_field(fl_out(r, W0_TRIGGER), "body", 4), "id", 2));
     FL_BUF_APPEND_LIT(&b1, "}");
     const FlValue *t1 = fl_buf_finish(&b1);
-    resp.body = t1->u.s;
-    resp.body_len = t1->len;
-    resp.content_type = "application/json";
-    if (fl_respond(r, 1, &resp) < 0)
-        return fl_step_failed(r, 1, fl_run_error(r), 2);
-    return 2;  /* -> record */
+    const FlResponse response = {
+        .status = 200,
+        .body = t1->u.s,
+        .body_len = t1->len,
+        .content_type = "application/json",
+    };
+    fl_respond(r, W0_ACK, &response);
+    return W0_RECORD;
 }
 
 /* record (log) - steps[1] */
 static int w0_record(FlRun *r)
 {
     FlArena *ar = fl_run_arena(r);
+    const FlValue *trigger_body = fl_get_field(fl_out(r, W0_TRIGGER), "body", 4);
     FlBuf b1;
     fl_buf_init(&b1, ar);
-    fl_buf_append_text(&b1, fl_get_field(fl_get_field(fl_out(r, 0), "body", 4), "type", 4));
+    fl_buf_append_text(&b1, fl_get_field(trigger_body, "type", 4));
     FL_BUF_APPEND_LIT(&b1, " ");
-    fl_buf_append_text(&b1, fl_get_field(fl_get_field(fl_out(r, 0), "body", 4), "id", 2));
+    fl_buf_append_text(&b1, fl_get_field(trigger_body, "id", 2));
     const FlValue *t1 = fl_buf_finish(&b1);
-    if (fl_log(r, 2, FL_LOG_INFO, t1->u.s, t1->len, NULL) < 0)
-        return fl_step_failed(r, 2, fl_run_error(r), FL_NEXT_END);
+    fl_log(r, W0_RECORD, FL_LOG_INFO, t1->u.s, t1->len, NULL);
     return FL_NEXT_END;
 }
 
 static const FlStepInfo w0_steps[] = {
-    { "trigger", "webhook_trigger", "trigger", NULL, false, NULL },
-    { "ack", "webhook_response", "steps[0]", w0_ack, false, NULL },
-    { "record", "log", "steps[1]", w0_record, false, NULL },
+    [W0_TRIGGER] = { .key = "trigger", .type = "webhook_trigger", .path = "trigger" },
+    [W0_ACK] = { .key = "ack", .type = "webhook_response", .path = "steps[0]", .fn = w0_ack },
+    [W0_RECORD] = { .key = "record", .type = "log", .path = "steps[1]", .fn = w0_record },
 };
 static const char *const w0_methods[] = { "POST" };
 static const FlVerify w0_verify = {
@@ -69,7 +76,7 @@ static const FlWorkflow w0 = {
     .verify = &w0_verify,
     .steps = w0_steps,
     .step_count = 3,
-    .first = 1,
+    .first = W0_ACK,
     .default_at_start = false,
 };
 

@@ -4,6 +4,12 @@
 
 /* ==== workflow 0: valid-whole-templates (valid-whole-templates.json) ==== */
 
+enum {
+    W0_TRIGGER,  /* trigger */
+    W0_CALC,     /* steps[0] */
+    W0_REPLY,    /* steps[1] */
+};
+
 static const FlValue k1 = FL_STRING_LIT("x");
 static const FlValue k2 = FL_NUMBER_LIT(3);
 static const FlValue k3 = FL_NULL_LIT;
@@ -21,48 +27,75 @@ static const FlValue k6 = FL_OBJECT_LIT(k5);
 static int w0_calc(FlRun *r)
 {
     FlArena *ar = fl_run_arena(r);
+    const FlValue *trigger_body = fl_get_field(fl_out(r, W0_TRIGGER), "body", 4);
+    const FlValue *trigger_body_price = fl_get_field(trigger_body, "price", 5);
+    const FlValue *trigger_body_qty = fl_get_field(trigger_body, "qty", 3);
     FlBuf b1;
     fl_buf_init(&b1, ar);
     FL_BUF_APPEND_LIT(&b1, "total: ");
-    fl_buf_append_text(&b1, fl_op_mul(ar, fl_get_field(fl_get_field(fl_out(r, 0), "body", 4), "price", 5), fl_get_field(fl_get_field(fl_out(r, 0), "body", 4), "qty", 3)));
+    fl_buf_append_text(&b1, fl_op_mul(ar, trigger_body_price, trigger_body_qty));
     const FlValue *t1 = fl_buf_finish(&b1);
-    fl_step_done(r, 1, fl_object_of(ar, (const char *const[]){"total", "label", "copy", "spaced", "list", "constant"}, (const FlValue *const[]){fl_op_mul(ar, fl_get_field(fl_get_field(fl_out(r, 0), "body", 4), "price", 5), fl_get_field(fl_get_field(fl_out(r, 0), "body", 4), "qty", 3)), t1, fl_get_field(fl_out(r, 0), "body", 4), fl_get_field(fl_get_field(fl_out(r, 0), "body", 4), "qty", 3), fl_array_of(ar, (const FlValue *const[]){fl_get_field(fl_get_field(fl_out(r, 0), "body", 4), "qty", 3), &k1, &k2, &k3, fl_object_of(ar, (const char *const[]){"deep"}, (const FlValue *const[]){fl_run_id(r)}, 1)}, 5), &k6}, 6));
-    return 2;  /* -> reply */
+    fl_step_done(r, W0_CALC,
+        fl_object_of(ar,
+            (const char *const[]){
+                "total", "label", "copy", "spaced", "list", "constant",
+            },
+            (const FlValue *const[]){
+                fl_op_mul(ar, trigger_body_price, trigger_body_qty),
+                t1,
+                trigger_body,
+                trigger_body_qty,
+                fl_array_of(ar,
+                    (const FlValue *const[]){
+                        trigger_body_qty,
+                        &k1,
+                        &k2,
+                        &k3,
+                        fl_object_of(ar,
+                            (const char *const[]){"deep"},
+                            (const FlValue *const[]){fl_run_id(r)}, 1),
+                    },
+                    5),
+                &k6,
+            },
+            6));
+    return W0_REPLY;
 }
 
 /* reply (webhook_response) - steps[1] */
 static int w0_reply(FlRun *r)
 {
     FlArena *ar = fl_run_arena(r);
-    FlResponse resp = { 0 };
-    resp.status = 200;
+    const FlValue *calc_out = fl_out(r, W0_CALC);
     FlBuf b1;
     fl_buf_init(&b1, ar);
-    fl_buf_append_text(&b1, fl_get_field(fl_out(r, 1), "label", 5));
+    fl_buf_append_text(&b1, fl_get_field(calc_out, "label", 5));
     FL_BUF_APPEND_LIT(&b1, "!");
     const FlValue *t1 = fl_buf_finish(&b1);
     FlBuf b2;
     fl_buf_init(&b2, ar);
     FL_BUF_APPEND_LIT(&b2, "{\"total\":");
-    fl_buf_append_json(&b2, fl_get_field(fl_out(r, 1), "total", 5));
+    fl_buf_append_json(&b2, fl_get_field(calc_out, "total", 5));
     FL_BUF_APPEND_LIT(&b2, ",\"label\":");
     fl_buf_append_json(&b2, t1);
     FL_BUF_APPEND_LIT(&b2, ",\"items\":[");
-    fl_buf_append_json(&b2, fl_get_field(fl_out(r, 1), "list", 4));
+    fl_buf_append_json(&b2, fl_get_field(calc_out, "list", 4));
     FL_BUF_APPEND_LIT(&b2, ",7],\"fixed\":\"plain\"}");
     const FlValue *t2 = fl_buf_finish(&b2);
-    resp.body = t2->u.s;
-    resp.body_len = t2->len;
-    resp.content_type = "application/json";
-    if (fl_respond(r, 2, &resp) < 0)
-        return fl_step_failed(r, 2, fl_run_error(r), FL_NEXT_END);
+    const FlResponse response = {
+        .status = 200,
+        .body = t2->u.s,
+        .body_len = t2->len,
+        .content_type = "application/json",
+    };
+    fl_respond(r, W0_REPLY, &response);
     return FL_NEXT_END;
 }
 
 static const FlStepInfo w0_steps[] = {
-    { "trigger", "webhook_trigger", "trigger", NULL, false, NULL },
-    { "calc", "set", "steps[0]", w0_calc, false, NULL },
-    { "reply", "webhook_response", "steps[1]", w0_reply, false, NULL },
+    [W0_TRIGGER] = { .key = "trigger", .type = "webhook_trigger", .path = "trigger" },
+    [W0_CALC] = { .key = "calc", .type = "set", .path = "steps[0]", .fn = w0_calc },
+    [W0_REPLY] = { .key = "reply", .type = "webhook_response", .path = "steps[1]", .fn = w0_reply },
 };
 static const char *const w0_methods[] = { "POST" };
 static const FlWorkflow w0 = {
@@ -77,7 +110,7 @@ static const FlWorkflow w0 = {
     .verify = NULL,
     .steps = w0_steps,
     .step_count = 3,
-    .first = 1,
+    .first = W0_CALC,
     .default_at_start = false,
 };
 

@@ -1,11 +1,16 @@
 /* test_emit.c - the pieces of code generation that must be exactly right:
  * C literals (no workflow text may escape them), comments, compile-time
- * JSON, the response-point analysis of spec §4.3, and what a run waiting
- * in a delay keeps (keep.h): a read the analysis missed would be null. */
+ * JSON, the response-point analysis of spec §4.3, what a run waiting in a
+ * delay keeps (keep.h): a read the analysis missed would be null - and
+ * the shape of the generated C: a lookup made once, conditions that stop
+ * early, constants once, failure checks only where a helper can fail. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "check.h"
 #include "cwrite.h"
+#include "emit.h"
 #include "flow.h"
 #include "keep.h"
 #include "unit.h"
@@ -186,6 +191,150 @@ static void test_keep_reachable_steps(void)
     arena_free(a);
 }
 
+/* ---- the generated C ---------------------------------------------------- */
+
+/* The C flussoc writes for json, which must load and check clean. */
+static const char *emit_c(Arena *a, const char *json)
+{
+    Diag *d = diag_new(a, "t.json", false);
+    Workflow *w = workflow_load(a, d, "t.json", json, strlen(json));
+    CU_ASSERT_PTR_NOT_NULL_FATAL(w);
+    WorkflowFacts facts = { 0 };
+    check_workflow(a, d, w, &facts);
+    CU_ASSERT_EQUAL_FATAL(diag_error_count(d), 0);
+    char *text = NULL;
+    size_t len = 0;
+    FILE *out = open_memstream(&text, &len);
+    emit_program(a, out, &w, &facts, 1);
+    fclose(out);
+    const char *c = arena_strdup(a, text);
+    free(text);
+    return c;
+}
+
+/* The function `name` of c, from its signature to its closing brace. */
+static const char *function_of(Arena *a, const char *c, const char *name)
+{
+    const char *start = strstr(c, arena_sprintf(a, "static int %s(FlRun *r)", name));
+    CU_ASSERT_PTR_NOT_NULL_FATAL(start);
+    const char *end = strstr(start, "\n}\n");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(end);
+    return arena_strndup(a, start, (size_t)(end - start + 2));
+}
+
+static int occurrences(const char *s, const char *what)
+{
+    int n = 0;
+    for (const char *p = s; (p = strstr(p, what)); p += strlen(what))
+        n++;
+    return n;
+}
+
+/* How often function fn of c holds what. */
+static int in_function(Arena *a, const char *c, const char *fn, const char *what)
+{
+    return occurrences(function_of(a, c, fn), what);
+}
+
+static void test_arena_when_used(void)
+{
+    /* text that looks like a call with the arena is no reason to get it */
+    Arena *a = arena_new();
+    const char *c = emit_c(a, WF("{\"key\":\"r\",\"type\":\"webhook_response\","
+        "\"config\":{\"content_type\":\"text/x-fn(ar)\",\"body\":\"f(ar, x)\"}}"
+        "," SAY("l", "{{ len(trigger.output.body) }}")));
+    CU_ASSERT_EQUAL(in_function(a, c, "w0_r", "fl_run_arena"), 0);
+    CU_ASSERT_EQUAL(in_function(a, c, "w0_l", "fl_run_arena"), 1);
+    arena_free(a);
+}
+
+static void test_prefix_read_once(void)
+{
+    Arena *a = arena_new();
+    const char *c = emit_c(a, WF(SAY("rec", "{{ trigger.output.body.id }} "
+                                            "{{ trigger.output.body.amount }}")));
+    const char *f = function_of(a, c, "w0_rec");
+    CU_ASSERT_EQUAL(occurrences(f, "fl_out("), 1);
+    CU_ASSERT_EQUAL(occurrences(f, "\"body\""), 1);
+    CU_ASSERT_PTR_NOT_NULL(strstr(f, "const FlValue *trigger_body = "
+                                     "fl_get_field(fl_out(r, W0_TRIGGER), \"body\", 4);"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(f, "fl_get_field(trigger_body, \"amount\", 6)"));
+    /* read once: no local */
+    f = function_of(a, emit_c(a, WF(SAY("one", "{{ trigger.output.body.id }}"))),
+                    "w0_one");
+    CU_ASSERT_EQUAL(occurrences(f, "const FlValue *trigger"), 0);
+    arena_free(a);
+}
+
+#define CONDS(match, a, b)                                                     \
+    "{\"key\":\"g\",\"type\":\"logic_gate\",\"config\":{\"match\":\"" match   \
+    "\",\"conditions\":[{\"left\":\"" a "\",\"operator\":\"exists\"},"           \
+    "{\"left\":\"" b "\",\"operator\":\"equals\",\"right\":\"yes\"}]}}"
+
+static void test_conditions_stop_early(void)
+{
+    Arena *a = arena_new();
+    const char *f = function_of(a, emit_c(a, WF(CONDS("all", "{{ trigger.output.query.a }}",
+                                                      "{{ trigger.output.body.b }}"))),
+                                "w0_g");
+    CU_ASSERT_PTR_NOT_NULL(strstr(f, "bool pass = fl_cond_exists("));
+    CU_ASSERT_PTR_NOT_NULL(strstr(f, "\n        && fl_cond_equals("));
+    CU_ASSERT_EQUAL(occurrences(f, "bool "), 1);
+    /* a condition over rendered text is computed only while undecided */
+    f = function_of(a, emit_c(a, WF(CONDS("any", "{{ trigger.output.query.a }}",
+                                          "b={{ trigger.output.body.b }}"))), "w0_g");
+    const char *block = strstr(f, "if (!pass) {\n        FlBuf b1;");
+    CU_ASSERT_PTR_NOT_NULL(block);
+    CU_ASSERT_PTR_NOT_NULL(block ? strstr(block, "pass = fl_cond_equals(t1, ") : NULL);
+    arena_free(a);
+}
+
+static void test_constants_once(void)
+{
+    Arena *a = arena_new();
+    const char *c = emit_c(a, WF(SET("s", "{{ 'yes' }}") "," SET("t", "{{ ['yes', 2] }}")
+                                 "," CONDS("all", "{{ 2 }}", "{{ 'yes' }}")));
+    CU_ASSERT_EQUAL(occurrences(c, "FL_STRING_LIT(\"yes\")"), 1);
+    CU_ASSERT_EQUAL(occurrences(c, "FL_NUMBER_LIT(2)"), 1);
+    arena_free(a);
+}
+
+static void test_checks_where_helpers_fail(void)
+{
+    Arena *a = arena_new();
+    const char *c = emit_c(a, WF(
+        SAY("quiet", "m") ","
+        "{\"key\":\"file\",\"type\":\"log\",\"config\":{\"message\":\"m\","
+        "\"file\":\"/tmp/x\"}},"
+        GATE("g", "{\"key\":\"fixed\",\"type\":\"webhook_response\",\"config\":"
+                  "{\"headers\":{\"X-A\":\"a\"}}}",
+                  "{\"key\":\"later\",\"type\":\"webhook_response\",\"config\":"
+                  "{\"headers\":{\"X-A\":\"{{ trigger.output.path }}\"}}}")
+        "," DELAY("wait")));
+    CU_ASSERT_EQUAL(in_function(a, c, "w0_quiet", "< 0"), 0);
+    CU_ASSERT_EQUAL(in_function(a, c, "w0_file", "< 0"), 1);
+    CU_ASSERT_EQUAL(in_function(a, c, "w0_fixed", "< 0"), 0);
+    CU_ASSERT_EQUAL(in_function(a, c, "w0_later", "< 0"), 1);
+    CU_ASSERT_EQUAL(in_function(a, c, "w0_wait", "< 0"), 0);
+    arena_free(a);
+}
+
+static void test_long_expressions_wrap(void)
+{
+    Arena *a = arena_new();
+    const char *c = emit_c(a, WF(SAY("l", "{{ [trigger.output.body.first.second.third, "
+        "trigger.output.query.first.second.third, trigger.output.headers.x-long-header-name, "
+        "upper(trigger.output.body.another.long.path.to.something)] }}")));
+    int longest = 0;
+    for (const char *p = c; *p;) {
+        int n = (int)strcspn(p, "\n");
+        longest = n > longest ? n : longest;
+        p += n + (p[n] != '\0');
+    }
+    CU_ASSERT(longest <= 100);
+    arena_free(a);
+}
+
 static const UnitTest tests[] = {
     { "C string escapes", test_c_string_escapes },
     { "long C strings split", test_c_string_splits_long_text },
@@ -197,6 +346,12 @@ static const UnitTest tests[] = {
     { "nested gates", test_nested_gates },
     { "keep: the fields read", test_keep_fields_read },
     { "keep: the steps that can follow", test_keep_reachable_steps },
+    { "C: the arena only when used", test_arena_when_used },
+    { "C: a prefix read twice is read once", test_prefix_read_once },
+    { "C: conditions stop early", test_conditions_stop_early },
+    { "C: constants once", test_constants_once },
+    { "C: checks only where helpers fail", test_checks_where_helpers_fail },
+    { "C: long expressions wrap", test_long_expressions_wrap },
     { NULL, NULL },
 };
 
