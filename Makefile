@@ -169,6 +169,7 @@ install: all
 	install -m 755 $(FLUSSOC) $(DESTDIR)$(PREFIX)/bin/flussoc
 	install -m 644 $(RT_LIB) $(DESTDIR)$(PREFIX)/lib/libflusso.a
 	install -m 644 runtime/flusso.h $(DESTDIR)$(PREFIX)/include/flusso.h
+	install -m 644 runtime/flusso_format.h $(DESTDIR)$(PREFIX)/include/flusso_format.h
 
 clean:
 	rm -rf build build-asan build-fuzz

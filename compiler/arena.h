@@ -1,8 +1,13 @@
-/* arena.h - one bump allocator per compilation; nothing is freed alone. */
+/* arena.h - one bump allocator per compilation; nothing is freed alone.
+ * Every compiler file includes it, so it also holds COUNT(). */
 #ifndef FLUSSOC_ARENA_H
 #define FLUSSOC_ARENA_H
 
 #include <stddef.h>
+
+/* The number of elements of array a, as an int (the compiler counts in
+ * ints). */
+#define COUNT(a) ((int)(sizeof(a) / sizeof((a)[0])))
 
 typedef struct Arena Arena;
 

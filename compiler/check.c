@@ -94,34 +94,18 @@ static const char *did_you_mean(Checker *c, const char *word,
 
 /* ---- step outputs ------------------------------------------------------ */
 
-static const char *const trigger_fields[] = {
-    "method", "path", "query", "headers", "body", "raw_body", "received_at"
-};
-static const char *const gate_fields[] = { "result" };
-static const char *const response_fields[] = { "sent", "status" };
-static const char *const log_fields[] = { "logged" };
-static const char *const delay_fields[] = { "waited_ms" };
-static const char *const http_fields[] = { "status", "headers", "body" };
-static const char *const run_fields[] = {
-    "id", "started_at", "workflow", "attempt"
-};
-
-#define COUNT(a) ((int)(sizeof(a) / sizeof((a)[0])))
-
-/* The fixed output fields of step s, plus "error" under on_error continue;
- * returns their number and points *names at a list in the arena. */
+/* The output fields of step s: its type's (flusso_format.h), or a set's
+ * own names, plus "error" under on_error continue; returns their number
+ * and points *names at a list in the arena. */
 static int output_fields(Checker *c, const Step *s, const char ***names)
 {
-    const char *const *base = NULL;
+    const char *const *base = fl_step_outputs((FlStepType)s->type);
     int n = 0;
-    switch (s->type) {
-    case ST_TRIGGER:      base = trigger_fields; n = COUNT(trigger_fields); break;
-    case ST_LOGIC_GATE:   base = gate_fields; n = COUNT(gate_fields); break;
-    case ST_RESPONSE:     base = response_fields; n = COUNT(response_fields); break;
-    case ST_SET:          base = s->as.set.names; n = s->as.set.count; break;
-    case ST_LOG:          base = log_fields; n = COUNT(log_fields); break;
-    case ST_DELAY:        base = delay_fields; n = COUNT(delay_fields); break;
-    case ST_HTTP_REQUEST: base = http_fields; n = COUNT(http_fields); break;
+    while (base[n])
+        n++;
+    if (s->type == ST_SET) {
+        base = s->as.set.names;
+        n = s->as.set.count;
     }
     const char **all = arena_alloc(c->arena, sizeof *all * (size_t)(n + 1));
     for (int i = 0; i < n; i++)
@@ -167,13 +151,13 @@ static void check_run_ref(Checker *c, const Expr *root, const Expr *seg)
                   "run.started_at, run.workflow or run.attempt");
         return;
     }
-    for (int i = 0; i < COUNT(run_fields); i++)
-        if (strcmp(run_fields[i], name) == 0)
+    for (int i = 0; i < format_run_fields.count; i++)
+        if (strcmp(format_run_fields.names[i], name) == 0)
             return;
     report_at(c, DIAG_ERROR, seg->pos,
               arena_sprintf(c->arena, "'run' has no field '%s'%s", name,
-                            did_you_mean(c, name, run_fields,
-                                         COUNT(run_fields))));
+                            did_you_mean(c, name, format_run_fields.names,
+                                         format_run_fields.count)));
 }
 
 /* Is target reachable before the step being checked, on some or all paths?

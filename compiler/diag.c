@@ -29,7 +29,7 @@ struct Diag {
     Arena *arena;
     const char *file;
     bool werror;
-    int errors, warnings;
+    int errors;
     Entry *head, **tail;
 };
 
@@ -44,7 +44,6 @@ Diag *diag_new(Arena *a, const char *file, bool werror)
 }
 
 int diag_error_count(const Diag *d) { return d->errors; }
-int diag_warning_count(const Diag *d) { return d->warnings; }
 
 /* Copies text with control characters and DEL written as escapes. */
 static char *escape_controls(Arena *a, const char *text, size_t len)
@@ -79,8 +78,6 @@ static void add_entry(Diag *d, DiagLevel level, const char *text,
     d->tail = &e->next;
     if (level == DIAG_ERROR)
         d->errors++;
-    else
-        d->warnings++;
 }
 
 static char *vformat(Arena *a, const char *fmt, va_list ap)

@@ -38,7 +38,6 @@ void diag_syntax(Diag *d, int line, int column, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
 int diag_error_count(const Diag *d);
-int diag_warning_count(const Diag *d);
 
 /* Writes every diagnostic, in the order reported, to out. */
 void diag_print(const Diag *d, FILE *out);

@@ -1,13 +1,18 @@
-/* emit.c - the generated program: one step function per step, a table per
- * workflow (with its verify settings and secret function), and main().
+/* emit.c - the generated program: a step enum, the constants and one
+ * function per step, a table per workflow (with its verify settings and
+ * secret function), and main().
  *
- * The shape mirrors the workflow: each step becomes a function named after
- * the workflow's number and the step's key, introduced by a comment with
- * its key, type and JSON path, and returning the index of the step that
- * runs next (see runtime/flusso.h, "Runs").  A gate returns one of its two
- * branch heads; the default 202 of spec §4.3 is sent on the branch edges
- * flow.c found.  Functions are written in step-index order, so a branch's
- * steps follow their gate. */
+ * The shape mirrors the workflow: each step gets an enum constant
+ * (W0_VALIDATE) and a function named after the workflow's number and the
+ * step's key (w0_validate), introduced by a comment with its key, type
+ * and JSON path, that returns the step that runs next (see
+ * runtime/flusso.h, "Runs").  A gate returns one of its two branch heads;
+ * the default 202 of spec §4.3 is sent on the branch edges flow.c found.
+ * Functions are written in step-index order, so a branch's steps follow
+ * their gate.  emit_<type> writes the body of a step of that type, found
+ * through a table made from FL_STEP_TYPES.  Data that does not change -
+ * constant responses, requests, header arrays, keep arrays - is static,
+ * declared once per program. */
 #include "emit.h"
 
 #include <assert.h>
@@ -114,31 +119,22 @@ static int regex_index(Emitter *e, const char *pattern)
     return e->regex_count - 1;
 }
 
+/* The runtime's function for each `conditions` operator, by CondOp. */
+#define COND_FN_(c, name, arity) "fl_cond_" #name,
+static const char *const cond_fns[] = { FL_COND_OPS(COND_FN_) };
+
 static const CExpr *condition_call(Emitter *e, const Condition *c)
 {
-    static const char *const fns[] = {
-        [COND_EQUALS] = "fl_cond_equals", [COND_NOT_EQUALS] = "fl_cond_not_equals",
-        [COND_CONTAINS] = "fl_cond_contains",
-        [COND_NOT_CONTAINS] = "fl_cond_not_contains",
-        [COND_STARTS_WITH] = "fl_cond_starts_with",
-        [COND_ENDS_WITH] = "fl_cond_ends_with",
-        [COND_GREATER_THAN] = "fl_cond_greater_than",
-        [COND_GREATER_OR_EQUAL] = "fl_cond_greater_or_equal",
-        [COND_LESS_THAN] = "fl_cond_less_than",
-        [COND_LESS_OR_EQUAL] = "fl_cond_less_or_equal",
-        [COND_IS_EMPTY] = "fl_cond_is_empty",
-        [COND_IS_NOT_EMPTY] = "fl_cond_is_not_empty",
-        [COND_EXISTS] = "fl_cond_exists", [COND_MATCHES] = "fl_cond_matches",
-    };
+    const char *fn = cond_fns[c->op];
     const CExpr *left = emit_template_value(e, c->left);
     if (c->op == COND_MATCHES)
-        return cx_call_n(e, fns[c->op], 2,
+        return cx_call_n(e, fn, 2,
                          cx_call_n(e, "fl_regex", 1,
                                    c_int(e, regex_index(e, c->pattern))),
                          left);
     if (!c->right)
-        return cx_call_n(e, fns[c->op], 1, left);
-    return cx_call_n(e, fns[c->op], 2, left, emit_template_value(e, c->right));
+        return cx_call_n(e, fn, 1, left);
+    return cx_call_n(e, fn, 2, left, emit_template_value(e, c->right));
 }
 
 /* Whether computing t takes statements (it is rendered text). */
@@ -187,7 +183,7 @@ static void emit_conditions(Emitter *e, const GateConfig *g)
     }
 }
 
-static void emit_gate(Emitter *e, const Step *s, const FlowEdge *edge)
+static void emit_logic_gate(Emitter *e, const Step *s, const FlowEdge *edge)
 {
     const GateConfig *g = &s->as.gate;
     if (g->condition)
@@ -305,8 +301,10 @@ static const CExpr *response_status(Emitter *e, const Step *s, int next)
     return cx_local(e, "status");
 }
 
-static void emit_response(Emitter *e, const Step *s, int next)
+static void emit_webhook_response(Emitter *e, const Step *s,
+                                  const FlowEdge *edge)
 {
+    int next = edge->next;
     const ResponseConfig *c = &s->as.response;
     const CExpr *headers = emit_headers(e, s, c->headers, c->header_count);
     CInit f[] = {
@@ -325,22 +323,22 @@ static void emit_response(Emitter *e, const Step *s, int next)
     emit_return(e, next);
 }
 
-static void emit_set(Emitter *e, const Step *s, int next)
+static void emit_set(Emitter *e, const Step *s, const FlowEdge *edge)
 {
     const SetConfig *c = &s->as.set;
     TValue whole = { .kind = TV_OBJECT, .items = c->values, .keys = c->names,
                      .count = c->count, .path = s->path };
     emit_stmt(e, "", cx_call_n(e, "fl_step_done", 3, cx_run(e), step_atom(e, s),
                                emit_tvalue(e, &whole)), ";");
-    emit_return(e, next);
+    emit_return(e, edge->next);
 }
 
-static void emit_log(Emitter *e, const Step *s, int next)
+static void emit_log(Emitter *e, const Step *s, const FlowEdge *edge)
 {
-    static const char *const levels[] = {
-        [LOG_DEBUG] = "FL_LOG_DEBUG", [LOG_INFO] = "FL_LOG_INFO",
-        [LOG_WARN] = "FL_LOG_WARN", [LOG_ERROR] = "FL_LOG_ERROR",
-    };
+    int next = edge->next;
+#define LEVEL_CONST_(c, name) "FL_LOG_" #c,
+    static const char *const levels[] = { FL_LOG_LEVELS(LEVEL_CONST_) };
+#undef LEVEL_CONST_
     const LogConfig *c = &s->as.log;
     const CExpr *msg = emit_template_text(e, c->message);
     const CExpr *args[] = {
@@ -353,8 +351,9 @@ static void emit_log(Emitter *e, const Step *s, int next)
     emit_return(e, next);
 }
 
-static void emit_delay(Emitter *e, const Step *s, int next)
+static void emit_delay(Emitter *e, const Step *s, const FlowEdge *edge)
 {
+    int next = edge->next;
     const IntOrTemplate *ms = &s->as.delay.ms;
     const CExpr *value = ms->is_template ? emit_template_value(e, ms->tmpl)
                                          : emit_const_number(e, (double)ms->value);
@@ -384,8 +383,9 @@ static const CExpr *http_body(Emitter *e, const TValue *body)
 /* The rendered request goes to fl_http(), which continues the run at next
  * when the answer is in (or fails the step); the run waits on no thread.
  * fl_http() can always fail: the HTTP client may not be running. */
-static void emit_http(Emitter *e, const Step *s, int next)
+static void emit_http_request(Emitter *e, const Step *s, const FlowEdge *edge)
 {
+    int next = edge->next;
     const HttpConfig *c = &s->as.http;
     const CExpr *method = c->method ? emit_template_text(e, c->method)
                                     : emit_const_string(e, "GET", 3);
@@ -414,18 +414,23 @@ static void emit_http(Emitter *e, const Step *s, int next)
 
 /* ---- a step function --------------------------------------------------- */
 
+/* The trigger has no function: the runtime fills its output. */
+static void emit_webhook_trigger(Emitter *e, const Step *s,
+                                 const FlowEdge *edge)
+{
+    (void)e, (void)s, (void)edge;
+    abort();
+}
+
+/* emit_<json name> for each step type of FL_STEP_TYPES: writes the body
+ * of the step's function. */
+typedef void EmitStepFn(Emitter *e, const Step *s, const FlowEdge *edge);
+#define EMITTER_(c, json, outputs, config) [ST_##c] = emit_##json,
+static EmitStepFn *const emitters[] = { FL_STEP_TYPES(EMITTER_) };
+
 static void emit_step_body(Emitter *e, const Step *s, const FlowEdge *edge)
 {
-    switch (s->type) {
-    case ST_LOGIC_GATE:   emit_gate(e, s, edge); break;
-    case ST_RESPONSE:     emit_response(e, s, edge->next); break;
-    case ST_SET:          emit_set(e, s, edge->next); break;
-    case ST_LOG:          emit_log(e, s, edge->next); break;
-    case ST_DELAY:        emit_delay(e, s, edge->next); break;
-    case ST_HTTP_REQUEST: emit_http(e, s, edge->next); break;
-    case ST_TRIGGER:      /* not a function: the runtime fills its output */
-        abort();
-    }
+    emitters[s->type](e, s, edge);
 }
 
 /* Starts a function: no locals, no facts, statements one level in. */
@@ -462,13 +467,9 @@ static void emit_step(Emitter *e, FILE *out, const Step *s, const FlowEdge *edge
 
 /* ---- trigger verify ------------------------------------------------------ */
 
-/* In VerifyScheme order. */
-static const char *const scheme_names[][2] = {
-    { "github", "FL_VERIFY_GITHUB" }, { "stripe", "FL_VERIFY_STRIPE" },
-    { "shopify", "FL_VERIFY_SHOPIFY" }, { "slack", "FL_VERIFY_SLACK" },
-    { "standard_webhooks", "FL_VERIFY_STANDARD_WEBHOOKS" },
-    { "hmac_sha256", "FL_VERIFY_HMAC_SHA256" },
-};
+/* The runtime's FlVerifyScheme constants, by VerifyScheme. */
+#define SCHEME_CONST_(c, name) "FL_VERIFY_" #c,
+static const char *const scheme_consts[] = { FL_VERIFY_SCHEMES(SCHEME_CONST_) };
 
 /* The secret as a function the runtime calls once at start; the checker
  * let it use env.NAME only, so it needs no run. */
@@ -483,7 +484,7 @@ static void emit_verify_secret(Emitter *e, FILE *out, const VerifyConfig *v)
     assert(!(e->facts & CX_RUN));   /* the checker allowed env.NAME only */
     fprintf(out, "\n/* verify secret (%s) - %s.config.verify.secret */\n"
                  "static const FlValue *w%d_secret(FlArena *ar)\n{\n",
-            scheme_names[v->scheme][0],
+            format_verify_schemes.names[v->scheme],
             cwrite_comment(e->arena, e->wf->trigger->path), e->wf_index);
     if (!(e->facts & CX_ARENA))
         fputs("    (void)ar;\n", out);
@@ -501,7 +502,7 @@ static void emit_verify_table(Emitter *e, FILE *out, const VerifyConfig *v)
             "static const FlVerify w%d_verify = {\n"
             "    .scheme = %s,\n    .secret = w%d_secret,\n"
             "    .tolerance_s = %ld,\n",
-            e->wf_index, scheme_names[v->scheme][1], e->wf_index,
+            e->wf_index, scheme_consts[v->scheme], e->wf_index,
             v->tolerance_s);
     if (v->scheme == VS_HMAC_SHA256)
         fprintf(out, "    .header = %s,\n    .base64 = %s,\n    .prefix = %s,\n",
@@ -588,6 +589,10 @@ static const CExpr *emit_keep_list(Emitter *e, const Flow *flow, const Step *s)
     return address;
 }
 
+/* The runtime's FlStepType constants, by StepType. */
+#define TYPE_CONST_(c, json, outputs, config) "FL_STEP_" #c,
+static const char *const type_consts[] = { FL_STEP_TYPES(TYPE_CONST_) };
+
 /* The FlStepInfo table; keeps[i] is step i's keep list or NULL. */
 static void emit_step_table(Emitter *e, FILE *out, const CExpr *const *keeps)
 {
@@ -597,7 +602,7 @@ static void emit_step_table(Emitter *e, FILE *out, const CExpr *const *keeps)
         const Step *s = w->all_steps[i];
         CInit f[] = {
             { ".key", c_string(e, s->key) },
-            { ".type", c_string(e, step_type_name(s->type)) },
+            { ".type", cx_atom(e, type_consts[s->type], 0) },
             { ".path", c_string(e, s->path) },
             { ".fn", s->type == ST_TRIGGER ? NULL
                                           : cx_atom(e, step_fn_name(e, s), 0) },

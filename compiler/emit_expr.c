@@ -83,17 +83,13 @@ static const CExpr *emit_segment(Emitter *e, const CExpr *base, const Expr *seg)
     return cx_call_n(e, "fl_get_index", 2, base, emit_expr(e, seg->rhs));
 }
 
+/* run.<name>: fl_run_<name>(r) for a field of FL_RUN_FIELDS. */
 static const CExpr *run_field(Emitter *e, const char *name)
 {
-    static const char *const fields[][2] = {
-        { "id", "fl_run_id" },
-        { "started_at", "fl_run_started_at" },
-        { "workflow", "fl_run_workflow" },
-        { "attempt", "fl_run_attempt" },
-    };
-    for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++)
-        if (strcmp(fields[i][0], name) == 0)
-            return cx_call_n(e, fields[i][1], 1, cx_run(e));
+    for (int i = 0; i < format_run_fields.count; i++)
+        if (strcmp(format_run_fields.names[i], name) == 0)
+            return cx_call_n(e, arena_sprintf(e->arena, "fl_run_%s", name), 1,
+                             cx_run(e));
     abort();   /* the checker allows only these */
 }
 

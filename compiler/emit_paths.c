@@ -74,9 +74,7 @@ static void plan_chain(const Expr *root, const Expr *const *segs, int n,
 
 static void plan_template(const Template *t, void *arg)
 {
-    for (int i = 0; t && i < t->count; i++)
-        if (t->parts[i].kind == TP_EXPR)
-            expr_each_chain(t->parts[i].expr, plan_chain, arg);
+    template_each_chain(t, plan_chain, arg);
 }
 
 /* How many times the value of n would be computed; marks the nodes that

@@ -408,6 +408,13 @@ void expr_each_chain(const Expr *e, ExprChainFn fn, void *arg)
     }
 }
 
+void template_each_chain(const Template *t, ExprChainFn fn, void *arg)
+{
+    for (int i = 0; t && i < t->count; i++)
+        if (t->parts[i].kind == TP_EXPR && t->parts[i].expr)
+            expr_each_chain(t->parts[i].expr, fn, arg);
+}
+
 int expr_chain(const Expr *e, const Expr **root, const Expr **segs)
 {
     int n = 0;

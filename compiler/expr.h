@@ -162,6 +162,8 @@ int expr_chain(const Expr *e, const Expr **root, const Expr **segs);
 typedef void (*ExprChainFn)(const Expr *root, const Expr *const *segs, int n,
                             void *arg);
 void expr_each_chain(const Expr *e, ExprChainFn fn, void *arg);
+/* The same for every expression of template t (nothing when t is NULL). */
+void template_each_chain(const Template *t, ExprChainFn fn, void *arg);
 
 /* A deterministic s-expression for e, new in a, e.g.
  * (|| (&& a b) (! (== c d))), (. (. trigger output) x-signature),

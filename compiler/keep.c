@@ -47,57 +47,25 @@ static int step_index(const Workflow *w, const char *key)
     return -1;                /* env, run: no output */
 }
 
-static void keep_expr(Keep *k, const Expr *e);
-
-/* A chain: <key>.output and the literal fields after it. */
-static void keep_chain(Keep *k, const Expr *e)
+/* A path: <key>.output and the literal fields after it. */
+static void keep_chain(const Expr *root, const Expr *const *segs, int n,
+                       void *arg)
 {
-    const Expr *segs[EXPR_MAX_SEGS], *root;
-    int n = expr_chain(e, &root, segs);
-    int step = root->kind == EX_NAME ? step_index(k->wf, root->str) : -1;
-    if (step >= 0 && n > 0) {  /* segs[0] is ".output": the checker saw to it */
-        KeepNode *node = node_child(k, &k->top, step, NULL);
-        const char *name;
-        for (int i = 1; i < n && !node->whole && (name = expr_segment_name(segs[i])); i++)
-            node = node_child(k, node, -1, name);
-        node_whole(node);
-    } else if (root->kind != EX_NAME) {
-        keep_expr(k, root);
-    }
-    for (int i = 0; i < n; i++)
-        if (segs[i]->kind == EX_INDEX)
-            keep_expr(k, segs[i]->rhs);
-}
-
-static void keep_expr(Keep *k, const Expr *e)
-{
-    switch (e->kind) {
-    case EX_NULL: case EX_BOOL: case EX_NUMBER: case EX_STRING: case EX_NAME:
-        break;
-    case EX_FIELD: case EX_INDEX:
-        keep_chain(k, e);
-        break;
-    case EX_ARRAY: case EX_OBJECT: case EX_CALL:
-        for (int i = 0; i < e->count; i++)
-            keep_expr(k, e->items[i]);
-        break;
-    case EX_UNARY:
-        keep_expr(k, e->lhs);
-        break;
-    case EX_BINARY:
-        keep_expr(k, e->lhs);
-        keep_expr(k, e->rhs);
-        break;
-    }
+    Keep *k = arg;
+    int step = step_index(k->wf, root->str);
+    if (step < 0)
+        return;
+    /* segs[0] is ".output": the checker saw to it */
+    KeepNode *node = node_child(k, &k->top, step, NULL);
+    const char *name;
+    for (int i = 1; i < n && !node->whole && (name = expr_segment_name(segs[i])); i++)
+        node = node_child(k, node, -1, name);
+    node_whole(node);
 }
 
 static void keep_template(const Template *t, void *k)
 {
-    if (!t)
-        return;
-    for (int i = 0; i < t->count; i++)
-        if (t->parts[i].kind == TP_EXPR && t->parts[i].expr)
-            keep_expr(k, t->parts[i].expr);
+    template_each_chain(t, keep_chain, k);
 }
 
 /* Walks the steps reachable from index i (FLOW_END: none) once each. */

@@ -15,29 +15,17 @@
 #include "jsonpath.h"
 #include "jsonread.h"
 
-#define COUNT(a) ((int)(sizeof(a) / sizeof((a)[0])))
-
 static const char *const top_fields[] = {
     "flusso", "name", "description", "trigger", "steps"
 };
 static const char *const step_fields[] = {
     "key", "type", "name", "config", "on_error", "branches"
 };
-/* In StepType order. */
-static const char *const type_names[] = {
-    "webhook_trigger", "logic_gate", "webhook_response", "set", "log",
-    "delay", "http_request"
-};
 static const char *const on_error_names[] = { "fail", "continue" };
 static const char *const branch_fields[] = { "true", "false" };
 
 /* Workflow names become file names: keep them well below NAME_MAX. */
 enum { NAME_MAX_CHARS = 128 };
-
-const char *step_type_name(StepType t)
-{
-    return type_names[t];
-}
 
 static void report(Loader *l, const char *path, const char *message)
 {
@@ -119,10 +107,11 @@ static int load_type(Loader *l, const cJSON *step, const char *path,
                      bool is_trigger)
 {
     Field f = load_field(l, step, path, "type", true);
-    int t = load_choice(l, f, "step type", type_names, COUNT(type_names));
+    int t = load_choice(l, f, "step type", format_step_types.names,
+                        format_step_types.count);
     if (t >= 0 && is_trigger && t != ST_TRIGGER) {
         diag_report(l->diag, DIAG_ERROR, f.path, l->key, "the trigger must "
-                    "be a webhook_trigger, not '%s'", type_names[t]);
+                    "be a webhook_trigger, not '%s'", step_type_name(t));
         return -1;
     }
     if (t == ST_TRIGGER && !is_trigger) {
@@ -135,11 +124,10 @@ static int load_type(Loader *l, const cJSON *step, const char *path,
 
 static bool is_config_field(const char *name, int type)
 {
-    int n = 0;
-    const char *const *fields =
-        type >= 0 ? load_config_fields((StepType)type, &n) : NULL;
-    for (int i = 0; i < n; i++)
-        if (strcmp(fields[i], name) == 0)
+    FormatNames fields = type >= 0 ? format_config_fields((StepType)type)
+                                   : (FormatNames){ NULL, 0 };
+    for (int i = 0; i < fields.count; i++)
+        if (strcmp(fields.names[i], name) == 0)
             return true;
     return false;
 }

@@ -104,7 +104,4 @@ bool load_is_token(const char *s);
  * reporting every problem. */
 void load_step_config(Loader *l, Step *s, const cJSON *cfg, const char *path);
 
-/* The config field names of type t, for hints; *n set to their number. */
-const char *const *load_config_fields(StepType t, int *n);
-
 #endif

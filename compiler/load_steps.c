@@ -2,9 +2,11 @@
  * defaults, and the rules that hold for one type only (a route, a regular
  * expression, a 204 without a body).
  *
- * One function per type reads its config object into the Step's union;
- * the typed readers of load_value.c do the common work.  A config that is
- * absent reads as {}: the required fields are then reported missing. */
+ * One function per type, load_<type's JSON name>, reads its config object
+ * into the Step's union; a table made from FL_STEP_TYPES (flusso_format.h,
+ * which also lists each type's fields) finds it.  The typed readers of
+ * load_value.c do the common work.  A config that is absent reads as {}:
+ * the required fields are then reported missing. */
 #include "load.h"
 
 #include <math.h>
@@ -13,38 +15,6 @@
 #include <strings.h>
 
 #include "jsonpath.h"
-
-#define COUNT(a) ((int)(sizeof(a) / sizeof((a)[0])))
-
-static const char *const trigger_fields[] = {
-    "path", "method", "response_timeout_ms", "max_body_bytes", "verify"
-};
-static const char *const gate_fields[] = { "condition", "conditions", "match" };
-static const char *const response_fields[] = {
-    "status_code", "body", "content_type", "headers"
-};
-static const char *const set_fields[] = { "values" };
-static const char *const log_fields[] = { "message", "level", "file" };
-static const char *const delay_fields[] = { "ms" };
-static const char *const http_fields[] = {
-    "method", "url", "headers", "body", "timeout_ms", "retries",
-    "fail_on_status", "follow_redirects", "max_response_bytes"
-};
-
-const char *const *load_config_fields(StepType t, int *n)
-{
-    switch (t) {
-    case ST_TRIGGER:      *n = COUNT(trigger_fields); return trigger_fields;
-    case ST_LOGIC_GATE:   *n = COUNT(gate_fields); return gate_fields;
-    case ST_RESPONSE:     *n = COUNT(response_fields); return response_fields;
-    case ST_SET:          *n = COUNT(set_fields); return set_fields;
-    case ST_LOG:          *n = COUNT(log_fields); return log_fields;
-    case ST_DELAY:        *n = COUNT(delay_fields); return delay_fields;
-    case ST_HTTP_REQUEST: *n = COUNT(http_fields); return http_fields;
-    }
-    *n = 0;
-    return NULL;
-}
 
 static void report(Loader *l, const char *path, const char *message)
 {
@@ -144,10 +114,6 @@ static void load_methods(Loader *l, Field f, TriggerConfig *t)
 static const char *const verify_fields[] = {
     "scheme", "secret", "tolerance_s", "header", "encoding", "prefix"
 };
-/* In VerifyScheme order. */
-static const char *const scheme_names[] = {
-    "github", "stripe", "shopify", "slack", "standard_webhooks", "hmac_sha256"
-};
 static const char *const encoding_names[] = { "hex", "base64" };
 
 /* header, encoding and prefix: the generic hmac_sha256 scheme's own. */
@@ -189,7 +155,8 @@ static VerifyConfig *load_verify(Loader *l, Field f)
     v->prefix = "";
     load_check_fields(l, f.v, f.path, verify_fields, COUNT(verify_fields));
     int scheme = load_choice(l, load_field(l, f.v, f.path, "scheme", true),
-                             "scheme", scheme_names, COUNT(scheme_names));
+                             "scheme", format_verify_schemes.names,
+                             format_verify_schemes.count);
     v->scheme = scheme < 0 ? VS_GITHUB : (VerifyScheme)scheme;
     v->secret = load_template(l, load_field(l, f.v, f.path, "secret", true),
                               NULL);
@@ -202,8 +169,8 @@ static VerifyConfig *load_verify(Loader *l, Field f)
     return v;
 }
 
-static void load_trigger(Loader *l, Step *s, const cJSON *cfg,
-                         const char *path)
+static void load_webhook_trigger(Loader *l, Step *s, const cJSON *cfg,
+                                 const char *path)
 {
     TriggerConfig *t = &s->as.trigger;
     t->response_timeout_ms = 30000;
@@ -219,12 +186,6 @@ static void load_trigger(Loader *l, Step *s, const cJSON *cfg,
 
 /* ---- logic_gate ------------------------------------------------------ */
 
-/* In CondOp order. */
-static const char *const op_names[] = {
-    "equals", "not_equals", "contains", "not_contains", "starts_with",
-    "ends_with", "greater_than", "greater_or_equal", "less_than",
-    "less_or_equal", "is_empty", "is_not_empty", "exists", "matches"
-};
 static const char *const match_names[] = { "all", "any" };
 static const char *const condition_fields[] = { "left", "operator", "right" };
 
@@ -300,7 +261,7 @@ static void load_pattern(Loader *l, Field f, Condition *c)
 
 static bool is_unary(CondOp op)
 {
-    return op == COND_IS_EMPTY || op == COND_IS_NOT_EMPTY || op == COND_EXISTS;
+    return format_cond_arity(op) == 1;
 }
 
 static void load_right(Loader *l, Field right, const char *path,
@@ -308,11 +269,12 @@ static void load_right(Loader *l, Field right, const char *path,
 {
     if (is_unary(c->op) && right.v)
         diag_report(l->diag, DIAG_ERROR, right.path, l->key,
-                    "operator '%s' takes no 'right'", op_names[c->op]);
+                    "operator '%s' takes no 'right'",
+                    format_cond_ops.names[c->op]);
     else if (!is_unary(c->op) && !right.v)
         diag_report(l->diag, DIAG_ERROR, path, l->key,
                     "missing required field 'right' (operator '%s' compares "
-                    "two values)", op_names[c->op]);
+                    "two values)", format_cond_ops.names[c->op]);
     else if (c->op == COND_MATCHES)
         load_pattern(l, right, c);
     else if (right.v)
@@ -328,7 +290,8 @@ static void load_condition(Loader *l, const cJSON *v, const char *path,
     load_check_fields(l, v, path, condition_fields, COUNT(condition_fields));
     c->left = load_operand(l, load_field(l, v, path, "left", true));
     int op = load_choice(l, load_field(l, v, path, "operator", true),
-                         "operator", op_names, COUNT(op_names));
+                         "operator", format_cond_ops.names,
+                         format_cond_ops.count);
     Field right = load_field(l, v, path, "right", false);
     if (op < 0) {
         load_operand(l, right);
@@ -353,7 +316,8 @@ static void load_conditions(Loader *l, Field f, GateConfig *g)
     g->condition_count = n;
 }
 
-static void load_gate(Loader *l, Step *s, const cJSON *cfg, const char *path)
+static void load_logic_gate(Loader *l, Step *s, const cJSON *cfg,
+                            const char *path)
 {
     GateConfig *g = &s->as.gate;
     Field one = load_field(l, cfg, path, "condition", false);
@@ -385,8 +349,8 @@ static const char *const response_forbidden[] = {
     "X-Flusso-Run-Id"
 };
 
-static void load_response(Loader *l, Step *s, const cJSON *cfg,
-                          const char *path)
+static void load_webhook_response(Loader *l, Step *s, const cJSON *cfg,
+                                  const char *path)
 {
     ResponseConfig *r = &s->as.response;
     r->status.value = 200;
@@ -427,16 +391,14 @@ static void load_set(Loader *l, Step *s, const cJSON *cfg, const char *path)
     }
 }
 
-/* In LogLevel order. */
-static const char *const level_names[] = { "debug", "info", "warn", "error" };
-
 static void load_log(Loader *l, Step *s, const cJSON *cfg, const char *path)
 {
     LogConfig *c = &s->as.log;
     c->message = load_template(l, load_field(l, cfg, path, "message", true),
                                NULL);
     int level = load_choice(l, load_field(l, cfg, path, "level", false),
-                            "level", level_names, COUNT(level_names));
+                            "level", format_log_levels.names,
+                            format_log_levels.count);
     c->level = level < 0 ? LOG_INFO : (LogLevel)level;
     c->file = load_literal(l, load_field(l, cfg, path, "file", false));
 }
@@ -473,7 +435,8 @@ static void load_http_target(Loader *l, HttpConfig *h, const cJSON *cfg,
         report(l, url.path, "must start with http:// or https://");
 }
 
-static void load_http(Loader *l, Step *s, const cJSON *cfg, const char *path)
+static void load_http_request(Loader *l, Step *s, const cJSON *cfg,
+                              const char *path)
 {
     HttpConfig *h = &s->as.http;
     h->timeout_ms = 10000;
@@ -498,18 +461,15 @@ static void load_http(Loader *l, Step *s, const cJSON *cfg, const char *path)
 
 /* ---- dispatch -------------------------------------------------------- */
 
+/* load_<json name> for each step type of FL_STEP_TYPES. */
+typedef void LoadConfigFn(Loader *l, Step *s, const cJSON *cfg,
+                          const char *path);
+#define LOADER_(c, json, outputs, config) [ST_##c] = load_##json,
+static LoadConfigFn *const loaders[] = { FL_STEP_TYPES(LOADER_) };
+
 void load_step_config(Loader *l, Step *s, const cJSON *cfg, const char *path)
 {
-    int n;
-    const char *const *known = load_config_fields(s->type, &n);
-    load_check_fields(l, cfg, path, known, n);
-    switch (s->type) {
-    case ST_TRIGGER:      load_trigger(l, s, cfg, path); break;
-    case ST_LOGIC_GATE:   load_gate(l, s, cfg, path); break;
-    case ST_RESPONSE:     load_response(l, s, cfg, path); break;
-    case ST_SET:          load_set(l, s, cfg, path); break;
-    case ST_LOG:          load_log(l, s, cfg, path); break;
-    case ST_DELAY:        load_delay(l, s, cfg, path); break;
-    case ST_HTTP_REQUEST: load_http(l, s, cfg, path); break;
-    }
+    FormatNames known = format_config_fields(s->type);
+    load_check_fields(l, cfg, path, known.names, known.count);
+    loaders[s->type](l, s, cfg, path);
 }

@@ -239,8 +239,6 @@ static const int operator_tokens[] = {
     '+', '-', '*', '/', '%', TOK_FIELD, '[',
 };
 
-#define COUNT(a) ((int)(sizeof(a) / sizeof((a)[0])))
-
 static bool in_group(const int *group, int n, yysymbol_kind_t kind)
 {
     for (int i = 0; i < n; i++)

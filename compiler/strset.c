@@ -71,9 +71,3 @@ void *strset_add(StrSet *s, const char *key, void *value)
         grow(s);
     return NULL;
 }
-
-void *strset_get(const StrSet *s, const char *key)
-{
-    const Slot *slot = find_slot(s, key);
-    return slot->key ? slot->value : NULL;
-}

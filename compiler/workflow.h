@@ -13,16 +13,13 @@
 #include "arena.h"
 #include "diag.h"
 #include "expr.h"
+#include "flusso_format.h"   /* the format's tables, shared with the runtime */
 
-typedef enum {
-    ST_TRIGGER,      /* webhook_trigger, only as the workflow's trigger */
-    ST_LOGIC_GATE,   /* logic_gate */
-    ST_RESPONSE,     /* webhook_response */
-    ST_SET,          /* set */
-    ST_LOG,          /* log */
-    ST_DELAY,        /* delay */
-    ST_HTTP_REQUEST  /* http_request */
-} StepType;
+/* ST_TRIGGER, ST_LOGIC_GATE...: the rows of FL_STEP_TYPES, so a StepType
+ * is also the runtime's FlStepType. */
+#define ST_ENUM_(c, json, outputs, config) ST_##c,
+typedef enum { FL_STEP_TYPES(ST_ENUM_) } StepType;
+#undef ST_ENUM_
 
 /* A JSON value from the workflow whose strings are templates (a response
  * body, set values, an http_request body). */
@@ -55,10 +52,10 @@ typedef struct {
     Template *tmpl;
 } NamedTemplate;
 
-typedef enum {
-    VS_GITHUB, VS_STRIPE, VS_SHOPIFY, VS_SLACK, VS_STANDARD_WEBHOOKS,
-    VS_HMAC_SHA256
-} VerifyScheme;
+/* VS_GITHUB...: the rows of FL_VERIFY_SCHEMES. */
+#define VS_ENUM_(c, name) VS_##c,
+typedef enum { FL_VERIFY_SCHEMES(VS_ENUM_) } VerifyScheme;
+#undef VS_ENUM_
 
 typedef struct {
     VerifyScheme scheme;
@@ -78,12 +75,10 @@ typedef struct {
     VerifyConfig *verify;       /* NULL when absent */
 } TriggerConfig;
 
-typedef enum {
-    COND_EQUALS, COND_NOT_EQUALS, COND_CONTAINS, COND_NOT_CONTAINS,
-    COND_STARTS_WITH, COND_ENDS_WITH, COND_GREATER_THAN,
-    COND_GREATER_OR_EQUAL, COND_LESS_THAN, COND_LESS_OR_EQUAL,
-    COND_IS_EMPTY, COND_IS_NOT_EMPTY, COND_EXISTS, COND_MATCHES
-} CondOp;
+/* COND_EQUALS...: the rows of FL_COND_OPS. */
+#define COND_ENUM_(c, name, arity) COND_##c,
+typedef enum { FL_COND_OPS(COND_ENUM_) } CondOp;
+#undef COND_ENUM_
 
 typedef struct {
     Template *left;
@@ -114,7 +109,10 @@ typedef struct {
     int count;
 } SetConfig;
 
-typedef enum { LOG_DEBUG, LOG_INFO, LOG_WARN, LOG_ERROR } LogLevel;
+/* LOG_DEBUG...: the rows of FL_LOG_LEVELS. */
+#define LOG_ENUM_(c, name) LOG_##c,
+typedef enum { FL_LOG_LEVELS(LOG_ENUM_) } LogLevel;
+#undef LOG_ENUM_
 
 typedef struct {
     Template *message;
@@ -192,7 +190,25 @@ Workflow *workflow_load(Arena *a, Diag *d, const char *file,
 typedef void (*StepTemplateFn)(const Template *t, void *arg);
 void step_each_template(const Step *s, StepTemplateFn fn, void *arg);
 
+/* ---- the format's names (format.c) --------------------------------------
+ *
+ * From the tables of flusso_format.h, indexed by the enums above. */
+typedef struct {
+    const char *const *names;
+    int count;
+} FormatNames;
+
+extern const FormatNames format_step_types;      /* "webhook_trigger"... */
+extern const FormatNames format_cond_ops;        /* "equals"... */
+extern const FormatNames format_verify_schemes;  /* "github"... */
+extern const FormatNames format_log_levels;      /* "debug"... */
+extern const FormatNames format_run_fields;      /* "id"... (run.id) */
+
 /* The type's name as written in JSON ("logic_gate"). */
 const char *step_type_name(StepType t);
+/* The config field names of type t, in the spec's order. */
+FormatNames format_config_fields(StepType t);
+/* 1 for an operator without "right", else 2. */
+int format_cond_arity(CondOp op);
 
 #endif

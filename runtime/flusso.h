@@ -20,6 +20,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "flusso_format.h"   /* the format's tables: FlStepType and more */
+
 /* ==========================================================================
  * 1. Values
  * ==========================================================================
@@ -542,7 +544,7 @@ typedef struct {
 
 typedef struct {
     const char *key;         /* the step's key */
-    const char *type;        /* its type as in JSON, e.g. "log" */
+    FlStepType type;         /* its type; fl_step_type_name() says "log" */
     const char *path;        /* its JSON path, e.g. "steps[0].branches.true[1]" */
     FlStepFn fn;             /* NULL for the trigger */
     bool on_error_continue;  /* outputs get an "error" field */
@@ -551,10 +553,10 @@ typedef struct {
     const FlKeepList *keep;
 } FlStepInfo;
 
-typedef enum {
-    FL_VERIFY_NONE, FL_VERIFY_GITHUB, FL_VERIFY_STRIPE, FL_VERIFY_SHOPIFY,
-    FL_VERIFY_SLACK, FL_VERIFY_STANDARD_WEBHOOKS, FL_VERIFY_HMAC_SHA256
-} FlVerifyScheme;
+/* FL_VERIFY_NONE, then FL_VERIFY_GITHUB... (FL_VERIFY_SCHEMES). */
+#define FL_VERIFY_ENUM_(c, name) FL_VERIFY_##c,
+typedef enum { FL_VERIFY_NONE, FL_VERIFY_SCHEMES(FL_VERIFY_ENUM_) } FlVerifyScheme;
+#undef FL_VERIFY_ENUM_
 
 typedef struct {
     FlVerifyScheme scheme;
@@ -682,7 +684,10 @@ int fl_status_from_value(FlRun *run, const FlValue *v);
  * content type, unless the caller was answered already. */
 void fl_respond_default(FlRun *run);
 
-typedef enum { FL_LOG_DEBUG, FL_LOG_INFO, FL_LOG_WARN, FL_LOG_ERROR } FlLogLevel;
+/* FL_LOG_DEBUG, FL_LOG_INFO, FL_LOG_WARN, FL_LOG_ERROR (FL_LOG_LEVELS). */
+#define FL_LOG_ENUM_(c, name) FL_LOG_##c,
+typedef enum { FL_LOG_LEVELS(FL_LOG_ENUM_) } FlLogLevel;
+#undef FL_LOG_ENUM_
 
 /* The log step index: writes message as one JSON log line (level filtered
  * by --log-level), or appends it and a newline to file when file is not

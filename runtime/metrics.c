@@ -400,7 +400,7 @@ static void print_latencies(FILE *f, const Shard *t)
         const FlWorkflow *wf = t->wfs[i].wf;
         for (int s = 1; s < wf->step_count; s++) {
             snprintf(labels, sizeof labels, "workflow=\"%s\",step=\"%s\",type=\"%s\"",
-                     wf->name, wf->steps[s].key, wf->steps[s].type);
+                     wf->name, wf->steps[s].key, fl_step_type_name(wf->steps[s].type));
             print_histogram(f, "flusso_step_duration_seconds", labels,
                             &t->wfs[i].step_time[s]);
         }

@@ -445,7 +445,7 @@ static int64_t step_left(FlRun *run)
  * cost a wake-up (then another when the timer fires). */
 static bool arms_at_once(const FlStepInfo *step)
 {
-    return strcmp(step->type, "delay") == 0;
+    return step->type == FL_STEP_DELAY;
 }
 
 /* Runs steps from run->next until the run ends, waits or fails - or, with
@@ -978,30 +978,15 @@ void fl_step_done(FlRun *run, int index, const FlValue *output)
     run_event(run, EV_STEP_DONE, index);
 }
 
-/* The fields of the step types whose output is fixed (spec 3), so that a
- * failed on_error continue step reads them as null. */
-static const struct {
-    const char *type;
-    const char *fields[4];
-} fixed_outputs[] = {
-    { "webhook_response", { "sent", "status" } },
-    { "log", { "logged" } },
-    { "delay", { "waited_ms" } },
-    { "logic_gate", { "result" } },
-    { "http_request", { "status", "headers", "body" } },
-};
-
-static const FlValue *failed_output(FlArena *a, const char *type,
+/* A failed on_error continue step's output: its type's fixed fields
+ * (spec 3, flusso_format.h) as null, and the error. */
+static const FlValue *failed_output(FlArena *a, FlStepType type,
                                     const FlValue *message)
 {
     FlObjectBuilder ob;
     fl_object_init(&ob, a, 4);
-    for (size_t i = 0; i < sizeof fixed_outputs / sizeof fixed_outputs[0]; i++) {
-        if (strcmp(fixed_outputs[i].type, type) != 0)
-            continue;
-        for (const char *const *f = fixed_outputs[i].fields; *f; f++)
-            fl_object_add(&ob, *f, strlen(*f), &fl_null);
-    }
+    for (const char *const *f = fl_step_outputs(type); *f; f++)
+        fl_object_add(&ob, *f, strlen(*f), &fl_null);
     fl_object_add(&ob, "error", 5, message);
     return fl_object_finish(&ob);
 }

@@ -106,11 +106,11 @@ static int w0_done(FlRun *r)
 }
 
 static const FlStepInfo w0_steps[] = {
-    { "trigger", "webhook_trigger", "trigger", NULL, false, NULL },
-    { "ack", "webhook_response", "steps[0]", w0_ack, false, NULL },
-    { "pause", "delay", "steps[1]", w0_pause, false, NULL },
-    { "record", "log", "steps[2]", w0_record, false, NULL },
-    { "done", "log", "steps[3]", w0_done, false, NULL },
+    { "trigger", FL_STEP_TRIGGER, "trigger", NULL, false, NULL },
+    { "ack", FL_STEP_RESPONSE, "steps[0]", w0_ack, false, NULL },
+    { "pause", FL_STEP_DELAY, "steps[1]", w0_pause, false, NULL },
+    { "record", FL_STEP_LOG, "steps[2]", w0_record, false, NULL },
+    { "done", FL_STEP_LOG, "steps[3]", w0_done, false, NULL },
 };
 static const char *const w0_methods[] = { "POST" };
 static const FlWorkflow w0 = {
@@ -152,9 +152,9 @@ static int w1_note(FlRun *r)
 }
 
 static const FlStepInfo w1_steps[] = {
-    { "trigger", "webhook_trigger", "trigger", NULL, false, NULL },
-    { "keep", "set", "steps[0]", w1_keep, false, NULL },
-    { "note", "log", "steps[1]", w1_note, false, NULL },
+    { "trigger", FL_STEP_TRIGGER, "trigger", NULL, false, NULL },
+    { "keep", FL_STEP_SET, "steps[0]", w1_keep, false, NULL },
+    { "note", FL_STEP_LOG, "steps[1]", w1_note, false, NULL },
 };
 static const char *const w1_methods[] = { "POST", "PUT" };
 static const FlWorkflow w1 = {
@@ -197,9 +197,9 @@ static int w2_reply(FlRun *r)
 }
 
 static const FlStepInfo w2_steps[] = {
-    { "trigger", "webhook_trigger", "trigger", NULL, false, NULL },
-    { "wait", "delay", "steps[0]", w2_wait, false, NULL },
-    { "reply", "webhook_response", "steps[1]", w2_reply, false, NULL },
+    { "trigger", FL_STEP_TRIGGER, "trigger", NULL, false, NULL },
+    { "wait", FL_STEP_DELAY, "steps[0]", w2_wait, false, NULL },
+    { "reply", FL_STEP_RESPONSE, "steps[1]", w2_reply, false, NULL },
 };
 static const char *const w2_methods[] = { "POST" };
 static const FlWorkflow w2 = {
@@ -251,10 +251,10 @@ static int w3_after(FlRun *r)
 }
 
 static const FlStepInfo w3_steps[] = {
-    { "trigger", "webhook_trigger", "trigger", NULL, false, NULL },
-    { "wait", "delay", "steps[0]", w3_wait, false, NULL },
-    { "reply", "webhook_response", "steps[1]", w3_reply, false, NULL },
-    { "after", "log", "steps[2]", w3_after, false, NULL },
+    { "trigger", FL_STEP_TRIGGER, "trigger", NULL, false, NULL },
+    { "wait", FL_STEP_DELAY, "steps[0]", w3_wait, false, NULL },
+    { "reply", FL_STEP_RESPONSE, "steps[1]", w3_reply, false, NULL },
+    { "after", FL_STEP_LOG, "steps[2]", w3_after, false, NULL },
 };
 static const char *const w3_methods[] = { "POST" };
 static const FlWorkflow w3 = {
@@ -323,10 +323,10 @@ static int w4_odd(FlRun *r)
 }
 
 static const FlStepInfo w4_steps[] = {
-    { "trigger", "webhook_trigger", "trigger", NULL, false, NULL },
-    { "word", "logic_gate", "steps[0]", w4_word, false, NULL },
-    { "hello", "webhook_response", "steps[0].branches.true[0]", w4_hello, false, NULL },
-    { "odd", "webhook_response", "steps[0].branches.false[0]", w4_odd, false, NULL },
+    { "trigger", FL_STEP_TRIGGER, "trigger", NULL, false, NULL },
+    { "word", FL_STEP_LOGIC_GATE, "steps[0]", w4_word, false, NULL },
+    { "hello", FL_STEP_RESPONSE, "steps[0].branches.true[0]", w4_hello, false, NULL },
+    { "odd", FL_STEP_RESPONSE, "steps[0].branches.false[0]", w4_odd, false, NULL },
 };
 static const char *const w4_methods[] = { "POST" };
 static const FlWorkflow w4 = {
@@ -353,8 +353,8 @@ static int w5_mirror(FlRun *r)
 }
 
 static const FlStepInfo w5_steps[] = {
-    { "trigger", "webhook_trigger", "trigger", NULL, false, NULL },
-    { "mirror", "webhook_response", "steps[0]", w5_mirror, false, NULL },
+    { "trigger", FL_STEP_TRIGGER, "trigger", NULL, false, NULL },
+    { "mirror", FL_STEP_RESPONSE, "steps[0]", w5_mirror, false, NULL },
 };
 static const char *const w5_methods[] = { "GET", "POST" };
 static const FlWorkflow w5 = {
@@ -388,9 +388,9 @@ static int w6_reply(FlRun *r)
 }
 
 static const FlStepInfo w6_steps[] = {
-    { "trigger", "webhook_trigger", "trigger", NULL, false, NULL },
-    { "wait", "delay", "steps[0]", w6_wait, false, NULL },
-    { "reply", "webhook_response", "steps[1]", w6_reply, false, NULL },
+    { "trigger", FL_STEP_TRIGGER, "trigger", NULL, false, NULL },
+    { "wait", FL_STEP_DELAY, "steps[0]", w6_wait, false, NULL },
+    { "reply", FL_STEP_RESPONSE, "steps[1]", w6_reply, false, NULL },
 };
 static const char *const w6_methods[] = { "POST" };
 static const FlWorkflow w6 = {

@@ -136,30 +136,30 @@ static int w0__Bool(FlRun *r)
 }
 
 static const FlStepInfo w0_steps[] = {
-    [W0_TRIGGER] = { .key = "trigger", .type = "webhook_trigger", .path = "trigger" },
-    [W0_INT] = { .key = "int", .type = "set", .path = "steps[0]", .fn = w0_int },
-    [W0_A] = { .key = "a", .type = "logic_gate", .path = "steps[1]", .fn = w0_a },
+    [W0_TRIGGER] = { .key = "trigger", .type = FL_STEP_TRIGGER, .path = "trigger" },
+    [W0_INT] = { .key = "int", .type = FL_STEP_SET, .path = "steps[0]", .fn = w0_int },
+    [W0_A] = { .key = "a", .type = FL_STEP_LOGIC_GATE, .path = "steps[1]", .fn = w0_a },
     [W0_ACK] = {
         .key = "ack",
-        .type = "webhook_response",
+        .type = FL_STEP_RESPONSE,
         .path = "steps[1].branches.true[0]",
         .fn = w0_ack,
     },
     [W0_ACK_BODY] = {
         .key = "ack_body",
-        .type = "webhook_response",
+        .type = FL_STEP_RESPONSE,
         .path = "steps[1].branches.false[0]",
         .fn = w0_ack_body,
     },
-    [W0_A_2] = { .key = "A", .type = "log", .path = "steps[2]", .fn = w0_A },
+    [W0_A_2] = { .key = "A", .type = FL_STEP_LOG, .path = "steps[2]", .fn = w0_A },
     [W0_STEPS] = {
         .key = "steps",
-        .type = "delay",
+        .type = FL_STEP_DELAY,
         .path = "steps[3]",
         .fn = w0_steps_2,
         .keep = &w0_steps_2_keep,
     },
-    [W0__BOOL] = { .key = "_Bool", .type = "log", .path = "steps[4]", .fn = w0__Bool },
+    [W0__BOOL] = { .key = "_Bool", .type = FL_STEP_LOG, .path = "steps[4]", .fn = w0__Bool },
 };
 static const char *const w0_methods[] = { "POST" };
 static const FlWorkflow w0 = {

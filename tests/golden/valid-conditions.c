@@ -87,12 +87,17 @@ static int w0_yes(FlRun *r)
 }
 
 static const FlStepInfo w0_steps[] = {
-    [W0_TRIGGER] = { .key = "trigger", .type = "webhook_trigger", .path = "trigger" },
-    [W0_ALL_OPS] = { .key = "all_ops", .type = "logic_gate", .path = "steps[0]", .fn = w0_all_ops },
-    [W0_BOTH] = { .key = "both", .type = "logic_gate", .path = "steps[1]", .fn = w0_both },
+    [W0_TRIGGER] = { .key = "trigger", .type = FL_STEP_TRIGGER, .path = "trigger" },
+    [W0_ALL_OPS] = {
+        .key = "all_ops",
+        .type = FL_STEP_LOGIC_GATE,
+        .path = "steps[0]",
+        .fn = w0_all_ops,
+    },
+    [W0_BOTH] = { .key = "both", .type = FL_STEP_LOGIC_GATE, .path = "steps[1]", .fn = w0_both },
     [W0_YES] = {
         .key = "yes",
-        .type = "webhook_response",
+        .type = FL_STEP_RESPONSE,
         .path = "steps[1].branches.true[0]",
         .fn = w0_yes,
     },

@@ -55,17 +55,17 @@ static int w0_json(FlRun *r)
 }
 
 static const FlStepInfo w0_steps[] = {
-    [W0_TRIGGER] = { .key = "trigger", .type = "webhook_trigger", .path = "trigger" },
-    [W0_G] = { .key = "g", .type = "logic_gate", .path = "steps[0]", .fn = w0_g },
+    [W0_TRIGGER] = { .key = "trigger", .type = FL_STEP_TRIGGER, .path = "trigger" },
+    [W0_G] = { .key = "g", .type = FL_STEP_LOGIC_GATE, .path = "steps[0]", .fn = w0_g },
     [W0_TEXT] = {
         .key = "text",
-        .type = "webhook_response",
+        .type = FL_STEP_RESPONSE,
         .path = "steps[0].branches.true[0]",
         .fn = w0_text,
     },
     [W0_JSON] = {
         .key = "json",
-        .type = "webhook_response",
+        .type = FL_STEP_RESPONSE,
         .path = "steps[0].branches.false[0]",
         .fn = w0_json,
     },

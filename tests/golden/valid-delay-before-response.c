@@ -79,22 +79,22 @@ static int w0_reply(FlRun *r)
 }
 
 static const FlStepInfo w0_steps[] = {
-    [W0_TRIGGER] = { .key = "trigger", .type = "webhook_trigger", .path = "trigger" },
+    [W0_TRIGGER] = { .key = "trigger", .type = FL_STEP_TRIGGER, .path = "trigger" },
     [W0_FIRST] = {
         .key = "first",
-        .type = "delay",
+        .type = FL_STEP_DELAY,
         .path = "steps[0]",
         .fn = w0_first,
         .keep = &w0_first_keep,
     },
     [W0_SECOND] = {
         .key = "second",
-        .type = "delay",
+        .type = FL_STEP_DELAY,
         .path = "steps[1]",
         .fn = w0_second,
         .keep = &w0_second_keep,
     },
-    [W0_REPLY] = { .key = "reply", .type = "webhook_response", .path = "steps[2]", .fn = w0_reply },
+    [W0_REPLY] = { .key = "reply", .type = FL_STEP_RESPONSE, .path = "steps[2]", .fn = w0_reply },
 };
 static const char *const w0_methods[] = { "POST" };
 static const FlWorkflow w0 = {

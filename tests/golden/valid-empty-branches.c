@@ -77,17 +77,17 @@ static int w0_last(FlRun *r)
 }
 
 static const FlStepInfo w0_steps[] = {
-    [W0_TRIGGER] = { .key = "trigger", .type = "webhook_trigger", .path = "trigger" },
-    [W0_G1] = { .key = "g1", .type = "logic_gate", .path = "steps[0]", .fn = w0_g1 },
-    [W0_G2] = { .key = "g2", .type = "logic_gate", .path = "steps[1]", .fn = w0_g2 },
-    [W0_G3] = { .key = "g3", .type = "logic_gate", .path = "steps[2]", .fn = w0_g3 },
+    [W0_TRIGGER] = { .key = "trigger", .type = FL_STEP_TRIGGER, .path = "trigger" },
+    [W0_G1] = { .key = "g1", .type = FL_STEP_LOGIC_GATE, .path = "steps[0]", .fn = w0_g1 },
+    [W0_G2] = { .key = "g2", .type = FL_STEP_LOGIC_GATE, .path = "steps[1]", .fn = w0_g2 },
+    [W0_G3] = { .key = "g3", .type = FL_STEP_LOGIC_GATE, .path = "steps[2]", .fn = w0_g3 },
     [W0_NOPE] = {
         .key = "nope",
-        .type = "webhook_response",
+        .type = FL_STEP_RESPONSE,
         .path = "steps[2].branches.false[0]",
         .fn = w0_nope,
     },
-    [W0_LAST] = { .key = "last", .type = "log", .path = "steps[3]", .fn = w0_last },
+    [W0_LAST] = { .key = "last", .type = FL_STEP_LOG, .path = "steps[3]", .fn = w0_last },
 };
 static const char *const w0_methods[] = { "POST" };
 static const FlWorkflow w0 = {

@@ -75,10 +75,10 @@ static int w0_keys(FlRun *r)
 }
 
 static const FlStepInfo w0_steps[] = {
-    [W0_TRIGGER] = { .key = "trigger", .type = "webhook_trigger", .path = "trigger" },
-    [W0_NOTE] = { .key = "note", .type = "log", .path = "steps[0]", .fn = w0_note },
-    [W0_REPLY] = { .key = "reply", .type = "webhook_response", .path = "steps[1]", .fn = w0_reply },
-    [W0_KEYS] = { .key = "keys", .type = "set", .path = "steps[2]", .fn = w0_keys },
+    [W0_TRIGGER] = { .key = "trigger", .type = FL_STEP_TRIGGER, .path = "trigger" },
+    [W0_NOTE] = { .key = "note", .type = FL_STEP_LOG, .path = "steps[0]", .fn = w0_note },
+    [W0_REPLY] = { .key = "reply", .type = FL_STEP_RESPONSE, .path = "steps[1]", .fn = w0_reply },
+    [W0_KEYS] = { .key = "keys", .type = FL_STEP_SET, .path = "steps[2]", .fn = w0_keys },
 };
 static const char *const w0_methods[] = { "POST" };
 static const FlWorkflow w0 = {

@@ -78,15 +78,20 @@ static int w0_record(FlRun *r)
 }
 
 static const FlStepInfo w0_steps[] = {
-    [W0_TRIGGER] = { .key = "trigger", .type = "webhook_trigger", .path = "trigger" },
-    [W0_SHIPMENT] = { .key = "shipment", .type = "set", .path = "steps[0]", .fn = w0_shipment },
+    [W0_TRIGGER] = { .key = "trigger", .type = FL_STEP_TRIGGER, .path = "trigger" },
+    [W0_SHIPMENT] = {
+        .key = "shipment",
+        .type = FL_STEP_SET,
+        .path = "steps[0]",
+        .fn = w0_shipment,
+    },
     [W0_BOOKED] = {
         .key = "booked",
-        .type = "webhook_response",
+        .type = FL_STEP_RESPONSE,
         .path = "steps[1]",
         .fn = w0_booked,
     },
-    [W0_RECORD] = { .key = "record", .type = "log", .path = "steps[2]", .fn = w0_record },
+    [W0_RECORD] = { .key = "record", .type = FL_STEP_LOG, .path = "steps[2]", .fn = w0_record },
 };
 static const char *const w0_methods[] = { "POST" };
 static const FlWorkflow w0 = {

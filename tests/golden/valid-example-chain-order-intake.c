@@ -101,15 +101,20 @@ static int w0_done(FlRun *r)
 }
 
 static const FlStepInfo w0_steps[] = {
-    [W0_TRIGGER] = { .key = "trigger", .type = "webhook_trigger", .path = "trigger" },
+    [W0_TRIGGER] = { .key = "trigger", .type = FL_STEP_TRIGGER, .path = "trigger" },
     [W0_ACCEPT] = {
         .key = "accept",
-        .type = "webhook_response",
+        .type = FL_STEP_RESPONSE,
         .path = "steps[0]",
         .fn = w0_accept,
     },
-    [W0_FULFIL] = { .key = "fulfil", .type = "http_request", .path = "steps[1]", .fn = w0_fulfil },
-    [W0_DONE] = { .key = "done", .type = "log", .path = "steps[2]", .fn = w0_done },
+    [W0_FULFIL] = {
+        .key = "fulfil",
+        .type = FL_STEP_HTTP_REQUEST,
+        .path = "steps[1]",
+        .fn = w0_fulfil,
+    },
+    [W0_DONE] = { .key = "done", .type = FL_STEP_LOG, .path = "steps[2]", .fn = w0_done },
 };
 static const char *const w0_methods[] = { "POST" };
 static const FlWorkflow w0 = {

@@ -211,53 +211,53 @@ static int w0_ignored(FlRun *r)
 }
 
 static const FlStepInfo w0_steps[] = {
-    [W0_TRIGGER] = { .key = "trigger", .type = "webhook_trigger", .path = "trigger" },
+    [W0_TRIGGER] = { .key = "trigger", .type = FL_STEP_TRIGGER, .path = "trigger" },
     [W0_RELEASE_PUSH] = {
         .key = "release_push",
-        .type = "logic_gate",
+        .type = FL_STEP_LOGIC_GATE,
         .path = "steps[0]",
         .fn = w0_release_push,
     },
     [W0_PUSH] = {
         .key = "push",
-        .type = "set",
+        .type = FL_STEP_SET,
         .path = "steps[0].branches.true[0]",
         .fn = w0_push,
     },
     [W0_ACCEPTED] = {
         .key = "accepted",
-        .type = "webhook_response",
+        .type = FL_STEP_RESPONSE,
         .path = "steps[0].branches.true[1]",
         .fn = w0_accepted,
     },
     [W0_BUILD] = {
         .key = "build",
-        .type = "delay",
+        .type = FL_STEP_DELAY,
         .path = "steps[0].branches.true[2]",
         .fn = w0_build,
         .keep = &w0_build_keep,
     },
     [W0_ANNOUNCE] = {
         .key = "announce",
-        .type = "log",
+        .type = FL_STEP_LOG,
         .path = "steps[0].branches.true[3]",
         .fn = w0_announce,
     },
     [W0_FORCED_PUSH] = {
         .key = "forced_push",
-        .type = "logic_gate",
+        .type = FL_STEP_LOGIC_GATE,
         .path = "steps[0].branches.true[4]",
         .fn = w0_forced_push,
     },
     [W0_FORCED_WARNING] = {
         .key = "forced_warning",
-        .type = "log",
+        .type = FL_STEP_LOG,
         .path = "steps[0].branches.true[4].branches.true[0]",
         .fn = w0_forced_warning,
     },
     [W0_IGNORED] = {
         .key = "ignored",
-        .type = "log",
+        .type = FL_STEP_LOG,
         .path = "steps[0].branches.false[0]",
         .fn = w0_ignored,
     },

@@ -222,48 +222,48 @@ static int w0_other_event(FlRun *r)
 }
 
 static const FlStepInfo w0_steps[] = {
-    [W0_TRIGGER] = { .key = "trigger", .type = "webhook_trigger", .path = "trigger" },
-    [W0_PAID] = { .key = "paid", .type = "logic_gate", .path = "steps[0]", .fn = w0_paid },
+    [W0_TRIGGER] = { .key = "trigger", .type = FL_STEP_TRIGGER, .path = "trigger" },
+    [W0_PAID] = { .key = "paid", .type = FL_STEP_LOGIC_GATE, .path = "steps[0]", .fn = w0_paid },
     [W0_INVOICE] = {
         .key = "invoice",
-        .type = "set",
+        .type = FL_STEP_SET,
         .path = "steps[0].branches.true[0]",
         .fn = w0_invoice,
     },
     [W0_RECORDED] = {
         .key = "recorded",
-        .type = "webhook_response",
+        .type = FL_STEP_RESPONSE,
         .path = "steps[0].branches.true[1]",
         .fn = w0_recorded,
     },
     [W0_SETTLE] = {
         .key = "settle",
-        .type = "delay",
+        .type = FL_STEP_DELAY,
         .path = "steps[0].branches.true[2]",
         .fn = w0_settle,
         .keep = &w0_settle_keep,
     },
     [W0_BOOK] = {
         .key = "book",
-        .type = "log",
+        .type = FL_STEP_LOG,
         .path = "steps[0].branches.true[3]",
         .fn = w0_book,
     },
     [W0_BIG] = {
         .key = "big",
-        .type = "logic_gate",
+        .type = FL_STEP_LOGIC_GATE,
         .path = "steps[0].branches.true[4]",
         .fn = w0_big,
     },
     [W0_NOTIFY_FINANCE] = {
         .key = "notify_finance",
-        .type = "log",
+        .type = FL_STEP_LOG,
         .path = "steps[0].branches.true[4].branches.true[0]",
         .fn = w0_notify_finance,
     },
     [W0_OTHER_EVENT] = {
         .key = "other_event",
-        .type = "webhook_response",
+        .type = FL_STEP_RESPONSE,
         .path = "steps[0].branches.false[0]",
         .fn = w0_other_event,
     },

@@ -258,76 +258,81 @@ static int w0_done(FlRun *r)
 }
 
 static const FlStepInfo w0_steps[] = {
-    [W0_TRIGGER] = { .key = "trigger", .type = "webhook_trigger", .path = "trigger" },
-    [W0_IS_TEST] = { .key = "is_test", .type = "logic_gate", .path = "steps[0]", .fn = w0_is_test },
+    [W0_TRIGGER] = { .key = "trigger", .type = FL_STEP_TRIGGER, .path = "trigger" },
+    [W0_IS_TEST] = {
+        .key = "is_test",
+        .type = FL_STEP_LOGIC_GATE,
+        .path = "steps[0]",
+        .fn = w0_is_test,
+    },
     [W0_SKIP_TEST] = {
         .key = "skip_test",
-        .type = "log",
+        .type = FL_STEP_LOG,
         .path = "steps[0].branches.true[0]",
         .fn = w0_skip_test,
     },
     [W0_VALID] = {
         .key = "valid",
-        .type = "logic_gate",
+        .type = FL_STEP_LOGIC_GATE,
         .path = "steps[0].branches.false[0]",
         .fn = w0_valid,
     },
     [W0_ORDER] = {
         .key = "order",
-        .type = "set",
+        .type = FL_STEP_SET,
         .path = "steps[0].branches.false[0].branches.true[0]",
         .fn = w0_order,
     },
     [W0_CREATED] = {
         .key = "created",
-        .type = "webhook_response",
+        .type = FL_STEP_RESPONSE,
         .path = "steps[0].branches.false[0].branches.true[1]",
         .fn = w0_created,
     },
     [W0_LARGE] = {
         .key = "large",
-        .type = "logic_gate",
+        .type = FL_STEP_LOGIC_GATE,
         .path = "steps[0].branches.false[0].branches.true[2]",
         .fn = w0_large,
     },
     [W0_REVIEW] = {
         .key = "review",
-        .type = "log",
+        .type = FL_STEP_LOG,
         .path = "steps[0].branches.false[0].branches.true[2].branches.true[0]",
         .fn = w0_review,
     },
     [W0_EXPRESS] = {
         .key = "express",
-        .type = "logic_gate",
+        .type = FL_STEP_LOGIC_GATE,
         .path = "steps[0].branches.false[0].branches.true[2].branches.true[1]",
         .fn = w0_express,
     },
     [W0_EXPEDITE] = {
         .key = "expedite",
-        .type = "log",
+        .type = FL_STEP_LOG,
         .path = "steps[0].branches.false[0].branches.true[2].branches.true[1].branches.tr"
         "ue[0]",
         .fn = w0_expedite,
     },
     [W0_AUTO_APPROVE] = {
         .key = "auto_approve",
-        .type = "log",
+        .type = FL_STEP_LOG,
         .path = "steps[0].branches.false[0].branches.true[2].branches.false[0]",
         .fn = w0_auto_approve,
     },
     [W0_INVALID] = {
         .key = "invalid",
-        .type = "webhook_response",
+        .type = FL_STEP_RESPONSE,
         .path = "steps[0].branches.false[0].branches.false[0]",
         .fn = w0_invalid,
     },
     [W0_INVALID_LOG] = {
         .key = "invalid_log",
-        .type = "log",
+        .type = FL_STEP_LOG,
         .path = "steps[0].branches.false[0].branches.false[1]",
         .fn = w0_invalid_log,
     },
-    [W0_DONE] = { .key = "done", .type = "log", .path = "steps[1]", .fn = w0_done },
+    [W0_DONE] = { .key = "done", .type = FL_STEP_LOG, .path = "steps[1]", .fn = w0_done },
 };
 static const char *const w0_methods[] = { "POST" };
 static const FlVerify w0_verify = {

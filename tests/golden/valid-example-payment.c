@@ -90,32 +90,32 @@ static int w0_done(FlRun *r)
 }
 
 static const FlStepInfo w0_steps[] = {
-    [W0_TRIGGER] = { .key = "trigger", .type = "webhook_trigger", .path = "trigger" },
+    [W0_TRIGGER] = { .key = "trigger", .type = FL_STEP_TRIGGER, .path = "trigger" },
     [W0_VALIDATE] = {
         .key = "validate",
-        .type = "logic_gate",
+        .type = FL_STEP_LOGIC_GATE,
         .path = "steps[0]",
         .fn = w0_validate,
     },
     [W0_ACK] = {
         .key = "ack",
-        .type = "webhook_response",
+        .type = FL_STEP_RESPONSE,
         .path = "steps[0].branches.true[0]",
         .fn = w0_ack,
     },
     [W0_RECORD] = {
         .key = "record",
-        .type = "log",
+        .type = FL_STEP_LOG,
         .path = "steps[0].branches.true[1]",
         .fn = w0_record,
     },
     [W0_REJECT] = {
         .key = "reject",
-        .type = "webhook_response",
+        .type = FL_STEP_RESPONSE,
         .path = "steps[0].branches.false[0]",
         .fn = w0_reject,
     },
-    [W0_DONE] = { .key = "done", .type = "log", .path = "steps[1]", .fn = w0_done },
+    [W0_DONE] = { .key = "done", .type = FL_STEP_LOG, .path = "steps[1]", .fn = w0_done },
 };
 static const char *const w0_methods[] = { "POST" };
 static const FlWorkflow w0 = {

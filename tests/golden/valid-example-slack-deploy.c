@@ -173,42 +173,42 @@ static int w0_usage(FlRun *r)
 }
 
 static const FlStepInfo w0_steps[] = {
-    [W0_TRIGGER] = { .key = "trigger", .type = "webhook_trigger", .path = "trigger" },
-    [W0_KNOWN] = { .key = "known", .type = "logic_gate", .path = "steps[0]", .fn = w0_known },
+    [W0_TRIGGER] = { .key = "trigger", .type = FL_STEP_TRIGGER, .path = "trigger" },
+    [W0_KNOWN] = { .key = "known", .type = FL_STEP_LOGIC_GATE, .path = "steps[0]", .fn = w0_known },
     [W0_PARSE] = {
         .key = "parse",
-        .type = "set",
+        .type = FL_STEP_SET,
         .path = "steps[0].branches.true[0]",
         .fn = w0_parse,
     },
     [W0_TARGET] = {
         .key = "target",
-        .type = "set",
+        .type = FL_STEP_SET,
         .path = "steps[0].branches.true[1]",
         .fn = w0_target,
     },
     [W0_ACK] = {
         .key = "ack",
-        .type = "webhook_response",
+        .type = FL_STEP_RESPONSE,
         .path = "steps[0].branches.true[2]",
         .fn = w0_ack,
     },
     [W0_SETTLE] = {
         .key = "settle",
-        .type = "delay",
+        .type = FL_STEP_DELAY,
         .path = "steps[0].branches.true[3]",
         .fn = w0_settle,
         .keep = &w0_settle_keep,
     },
     [W0_AUDIT] = {
         .key = "audit",
-        .type = "log",
+        .type = FL_STEP_LOG,
         .path = "steps[0].branches.true[4]",
         .fn = w0_audit,
     },
     [W0_USAGE] = {
         .key = "usage",
-        .type = "webhook_response",
+        .type = FL_STEP_RESPONSE,
         .path = "steps[0].branches.false[0]",
         .fn = w0_usage,
     },

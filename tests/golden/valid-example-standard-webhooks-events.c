@@ -104,18 +104,18 @@ static int w0_other_event(FlRun *r)
 }
 
 static const FlStepInfo w0_steps[] = {
-    [W0_TRIGGER] = { .key = "trigger", .type = "webhook_trigger", .path = "trigger" },
-    [W0_ACK] = { .key = "ack", .type = "webhook_response", .path = "steps[0]", .fn = w0_ack },
-    [W0_KIND] = { .key = "kind", .type = "logic_gate", .path = "steps[1]", .fn = w0_kind },
+    [W0_TRIGGER] = { .key = "trigger", .type = FL_STEP_TRIGGER, .path = "trigger" },
+    [W0_ACK] = { .key = "ack", .type = FL_STEP_RESPONSE, .path = "steps[0]", .fn = w0_ack },
+    [W0_KIND] = { .key = "kind", .type = FL_STEP_LOGIC_GATE, .path = "steps[1]", .fn = w0_kind },
     [W0_USER_EVENT] = {
         .key = "user_event",
-        .type = "log",
+        .type = FL_STEP_LOG,
         .path = "steps[1].branches.true[0]",
         .fn = w0_user_event,
     },
     [W0_OTHER_EVENT] = {
         .key = "other_event",
-        .type = "log",
+        .type = FL_STEP_LOG,
         .path = "steps[1].branches.false[0]",
         .fn = w0_other_event,
     },

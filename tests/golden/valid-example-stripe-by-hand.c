@@ -164,31 +164,31 @@ static int w0_rejected(FlRun *r)
 }
 
 static const FlStepInfo w0_steps[] = {
-    [W0_TRIGGER] = { .key = "trigger", .type = "webhook_trigger", .path = "trigger" },
-    [W0_HEADER] = { .key = "header", .type = "set", .path = "steps[0]", .fn = w0_header },
-    [W0_SIGNED] = { .key = "signed", .type = "set", .path = "steps[1]", .fn = w0_signed },
-    [W0_VALID] = { .key = "valid", .type = "logic_gate", .path = "steps[2]", .fn = w0_valid },
+    [W0_TRIGGER] = { .key = "trigger", .type = FL_STEP_TRIGGER, .path = "trigger" },
+    [W0_HEADER] = { .key = "header", .type = FL_STEP_SET, .path = "steps[0]", .fn = w0_header },
+    [W0_SIGNED] = { .key = "signed", .type = FL_STEP_SET, .path = "steps[1]", .fn = w0_signed },
+    [W0_VALID] = { .key = "valid", .type = FL_STEP_LOGIC_GATE, .path = "steps[2]", .fn = w0_valid },
     [W0_ACK] = {
         .key = "ack",
-        .type = "webhook_response",
+        .type = FL_STEP_RESPONSE,
         .path = "steps[2].branches.true[0]",
         .fn = w0_ack,
     },
     [W0_RECORD] = {
         .key = "record",
-        .type = "log",
+        .type = FL_STEP_LOG,
         .path = "steps[2].branches.true[1]",
         .fn = w0_record,
     },
     [W0_REJECT] = {
         .key = "reject",
-        .type = "webhook_response",
+        .type = FL_STEP_RESPONSE,
         .path = "steps[2].branches.false[0]",
         .fn = w0_reject,
     },
     [W0_REJECTED] = {
         .key = "rejected",
-        .type = "log",
+        .type = FL_STEP_LOG,
         .path = "steps[2].branches.false[1]",
         .fn = w0_rejected,
     },

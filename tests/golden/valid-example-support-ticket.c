@@ -180,39 +180,44 @@ static int w0_routed(FlRun *r)
 }
 
 static const FlStepInfo w0_steps[] = {
-    [W0_TRIGGER] = { .key = "trigger", .type = "webhook_trigger", .path = "trigger" },
-    [W0_URGENT] = { .key = "urgent", .type = "logic_gate", .path = "steps[0]", .fn = w0_urgent },
+    [W0_TRIGGER] = { .key = "trigger", .type = FL_STEP_TRIGGER, .path = "trigger" },
+    [W0_URGENT] = {
+        .key = "urgent",
+        .type = FL_STEP_LOGIC_GATE,
+        .path = "steps[0]",
+        .fn = w0_urgent,
+    },
     [W0_PAGE] = {
         .key = "page",
-        .type = "webhook_response",
+        .type = FL_STEP_RESPONSE,
         .path = "steps[0].branches.true[0]",
         .fn = w0_page,
     },
     [W0_PAGE_LOG] = {
         .key = "page_log",
-        .type = "log",
+        .type = FL_STEP_LOG,
         .path = "steps[0].branches.true[1]",
         .fn = w0_page_log,
     },
     [W0_THIN] = {
         .key = "thin",
-        .type = "logic_gate",
+        .type = FL_STEP_LOGIC_GATE,
         .path = "steps[0].branches.false[0]",
         .fn = w0_thin,
     },
     [W0_NEEDS_INFO] = {
         .key = "needs_info",
-        .type = "webhook_response",
+        .type = FL_STEP_RESPONSE,
         .path = "steps[0].branches.false[0].branches.true[0]",
         .fn = w0_needs_info,
     },
     [W0_QUEUED] = {
         .key = "queued",
-        .type = "webhook_response",
+        .type = FL_STEP_RESPONSE,
         .path = "steps[0].branches.false[0].branches.false[0]",
         .fn = w0_queued,
     },
-    [W0_ROUTED] = { .key = "routed", .type = "log", .path = "steps[1]", .fn = w0_routed },
+    [W0_ROUTED] = { .key = "routed", .type = FL_STEP_LOG, .path = "steps[1]", .fn = w0_routed },
 };
 static const char *const w0_methods[] = { "POST" };
 static const FlWorkflow w0 = {

@@ -147,17 +147,22 @@ static int w0_echo_log(FlRun *r)
 }
 
 static const FlStepInfo w0_steps[] = {
-    [W0_TRIGGER] = { .key = "trigger", .type = "webhook_trigger", .path = "trigger" },
-    [W0_REQUEST] = { .key = "request", .type = "set", .path = "steps[0]", .fn = w0_request },
+    [W0_TRIGGER] = { .key = "trigger", .type = FL_STEP_TRIGGER, .path = "trigger" },
+    [W0_REQUEST] = { .key = "request", .type = FL_STEP_SET, .path = "steps[0]", .fn = w0_request },
     [W0_WAIT] = {
         .key = "wait",
-        .type = "delay",
+        .type = FL_STEP_DELAY,
         .path = "steps[1]",
         .fn = w0_wait,
         .keep = &w0_wait_keep,
     },
-    [W0_REPLY] = { .key = "reply", .type = "webhook_response", .path = "steps[2]", .fn = w0_reply },
-    [W0_ECHO_LOG] = { .key = "echo_log", .type = "log", .path = "steps[3]", .fn = w0_echo_log },
+    [W0_REPLY] = { .key = "reply", .type = FL_STEP_RESPONSE, .path = "steps[2]", .fn = w0_reply },
+    [W0_ECHO_LOG] = {
+        .key = "echo_log",
+        .type = FL_STEP_LOG,
+        .path = "steps[3]",
+        .fn = w0_echo_log,
+    },
 };
 static const char *const w0_methods[] = { "POST", "GET" };
 static const FlWorkflow w0 = {

@@ -158,9 +158,9 @@ static int w0_fns(FlRun *r)
 }
 
 static const FlStepInfo w0_steps[] = {
-    [W0_TRIGGER] = { .key = "trigger", .type = "webhook_trigger", .path = "trigger" },
-    [W0_OPS] = { .key = "ops", .type = "set", .path = "steps[0]", .fn = w0_ops },
-    [W0_FNS] = { .key = "fns", .type = "set", .path = "steps[1]", .fn = w0_fns },
+    [W0_TRIGGER] = { .key = "trigger", .type = FL_STEP_TRIGGER, .path = "trigger" },
+    [W0_OPS] = { .key = "ops", .type = FL_STEP_SET, .path = "steps[0]", .fn = w0_ops },
+    [W0_FNS] = { .key = "fns", .type = FL_STEP_SET, .path = "steps[1]", .fn = w0_fns },
 };
 static const char *const w0_methods[] = { "POST" };
 static const FlWorkflow w0 = {

@@ -194,25 +194,30 @@ static int w0_answer(FlRun *r)
 }
 
 static const FlStepInfo w0_steps[] = {
-    [W0_TRIGGER] = { .key = "trigger", .type = "webhook_trigger", .path = "trigger" },
-    [W0_LOOKUP] = { .key = "lookup", .type = "http_request", .path = "steps[0]", .fn = w0_lookup },
+    [W0_TRIGGER] = { .key = "trigger", .type = FL_STEP_TRIGGER, .path = "trigger" },
+    [W0_LOOKUP] = {
+        .key = "lookup",
+        .type = FL_STEP_HTTP_REQUEST,
+        .path = "steps[0]",
+        .fn = w0_lookup,
+    },
     [W0_NOTIFY] = {
         .key = "notify",
-        .type = "http_request",
+        .type = FL_STEP_HTTP_REQUEST,
         .path = "steps[1]",
         .fn = w0_notify,
         .on_error_continue = true,
     },
-    [W0_PING] = { .key = "ping", .type = "http_request", .path = "steps[2]", .fn = w0_ping },
+    [W0_PING] = { .key = "ping", .type = FL_STEP_HTTP_REQUEST, .path = "steps[2]", .fn = w0_ping },
     [W0_STATIC_BODY] = {
         .key = "static_body",
-        .type = "http_request",
+        .type = FL_STEP_HTTP_REQUEST,
         .path = "steps[3]",
         .fn = w0_static_body,
     },
     [W0_ANSWER] = {
         .key = "answer",
-        .type = "webhook_response",
+        .type = FL_STEP_RESPONSE,
         .path = "steps[4]",
         .fn = w0_answer,
     },

@@ -104,39 +104,39 @@ static int w0_done(FlRun *r)
 }
 
 static const FlStepInfo w0_steps[] = {
-    [W0_TRIGGER] = { .key = "trigger", .type = "webhook_trigger", .path = "trigger" },
-    [W0_OUTER] = { .key = "outer", .type = "logic_gate", .path = "steps[0]", .fn = w0_outer },
+    [W0_TRIGGER] = { .key = "trigger", .type = FL_STEP_TRIGGER, .path = "trigger" },
+    [W0_OUTER] = { .key = "outer", .type = FL_STEP_LOGIC_GATE, .path = "steps[0]", .fn = w0_outer },
     [W0_INNER] = {
         .key = "inner",
-        .type = "logic_gate",
+        .type = FL_STEP_LOGIC_GATE,
         .path = "steps[0].branches.true[0]",
         .fn = w0_inner,
     },
     [W0_BIG] = {
         .key = "big",
-        .type = "webhook_response",
+        .type = FL_STEP_RESPONSE,
         .path = "steps[0].branches.true[0].branches.true[0]",
         .fn = w0_big,
     },
     [W0_SMALL_NOTE] = {
         .key = "small_note",
-        .type = "log",
+        .type = FL_STEP_LOG,
         .path = "steps[0].branches.true[0].branches.false[0]",
         .fn = w0_small_note,
     },
     [W0_AFTER_INNER] = {
         .key = "after_inner",
-        .type = "log",
+        .type = FL_STEP_LOG,
         .path = "steps[0].branches.true[1]",
         .fn = w0_after_inner,
     },
     [W0_OTHER] = {
         .key = "other",
-        .type = "log",
+        .type = FL_STEP_LOG,
         .path = "steps[0].branches.false[0]",
         .fn = w0_other,
     },
-    [W0_DONE] = { .key = "done", .type = "log", .path = "steps[1]", .fn = w0_done },
+    [W0_DONE] = { .key = "done", .type = FL_STEP_LOG, .path = "steps[1]", .fn = w0_done },
 };
 static const char *const w0_methods[] = { "POST" };
 static const FlWorkflow w0 = {

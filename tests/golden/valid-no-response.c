@@ -35,11 +35,11 @@ static int w0_pause(FlRun *r)
 }
 
 static const FlStepInfo w0_steps[] = {
-    [W0_TRIGGER] = { .key = "trigger", .type = "webhook_trigger", .path = "trigger" },
-    [W0_NOTE] = { .key = "note", .type = "log", .path = "steps[0]", .fn = w0_note },
+    [W0_TRIGGER] = { .key = "trigger", .type = FL_STEP_TRIGGER, .path = "trigger" },
+    [W0_NOTE] = { .key = "note", .type = FL_STEP_LOG, .path = "steps[0]", .fn = w0_note },
     [W0_PAUSE] = {
         .key = "pause",
-        .type = "delay",
+        .type = FL_STEP_DELAY,
         .path = "steps[1]",
         .fn = w0_pause,
         .keep = &w0_pause_keep,

@@ -66,10 +66,10 @@ static int w0_reply(FlRun *r)
 }
 
 static const FlStepInfo w0_steps[] = {
-    [W0_TRIGGER] = { .key = "trigger", .type = "webhook_trigger", .path = "trigger" },
+    [W0_TRIGGER] = { .key = "trigger", .type = FL_STEP_TRIGGER, .path = "trigger" },
     [W0_MAYBE] = {
         .key = "maybe",
-        .type = "delay",
+        .type = FL_STEP_DELAY,
         .path = "steps[0]",
         .fn = w0_maybe,
         .on_error_continue = true,
@@ -77,14 +77,14 @@ static const FlStepInfo w0_steps[] = {
     },
     [W0_WRITE] = {
         .key = "write",
-        .type = "log",
+        .type = FL_STEP_LOG,
         .path = "steps[1]",
         .fn = w0_write,
         .on_error_continue = true,
     },
     [W0_REPLY] = {
         .key = "reply",
-        .type = "webhook_response",
+        .type = FL_STEP_RESPONSE,
         .path = "steps[2]",
         .fn = w0_reply,
         .on_error_continue = true,

@@ -68,28 +68,28 @@ static int w0_tail(FlRun *r)
 }
 
 static const FlStepInfo w0_steps[] = {
-    [W0_TRIGGER] = { .key = "trigger", .type = "webhook_trigger", .path = "trigger" },
-    [W0_CHECK] = { .key = "check", .type = "logic_gate", .path = "steps[0]", .fn = w0_check },
+    [W0_TRIGGER] = { .key = "trigger", .type = FL_STEP_TRIGGER, .path = "trigger" },
+    [W0_CHECK] = { .key = "check", .type = FL_STEP_LOGIC_GATE, .path = "steps[0]", .fn = w0_check },
     [W0_ACK] = {
         .key = "ack",
-        .type = "webhook_response",
+        .type = FL_STEP_RESPONSE,
         .path = "steps[0].branches.true[0]",
         .fn = w0_ack,
     },
     [W0_WAIT] = {
         .key = "wait",
-        .type = "delay",
+        .type = FL_STEP_DELAY,
         .path = "steps[0].branches.false[0]",
         .fn = w0_wait,
         .keep = &w0_wait_keep,
     },
     [W0_SLOW] = {
         .key = "slow",
-        .type = "log",
+        .type = FL_STEP_LOG,
         .path = "steps[0].branches.false[1]",
         .fn = w0_slow,
     },
-    [W0_TAIL] = { .key = "tail", .type = "log", .path = "steps[1]", .fn = w0_tail },
+    [W0_TAIL] = { .key = "tail", .type = FL_STEP_LOG, .path = "steps[1]", .fn = w0_tail },
 };
 static const char *const w0_methods[] = { "POST", "PUT" };
 static const FlWorkflow w0 = {

@@ -54,9 +54,9 @@ static int w0_record(FlRun *r)
 }
 
 static const FlStepInfo w0_steps[] = {
-    [W0_TRIGGER] = { .key = "trigger", .type = "webhook_trigger", .path = "trigger" },
-    [W0_ACK] = { .key = "ack", .type = "webhook_response", .path = "steps[0]", .fn = w0_ack },
-    [W0_RECORD] = { .key = "record", .type = "log", .path = "steps[1]", .fn = w0_record },
+    [W0_TRIGGER] = { .key = "trigger", .type = FL_STEP_TRIGGER, .path = "trigger" },
+    [W0_ACK] = { .key = "ack", .type = FL_STEP_RESPONSE, .path = "steps[0]", .fn = w0_ack },
+    [W0_RECORD] = { .key = "record", .type = FL_STEP_LOG, .path = "steps[1]", .fn = w0_record },
 };
 static const char *const w0_methods[] = { "POST" };
 static const FlVerify w0_verify = {

@@ -93,9 +93,9 @@ static int w0_reply(FlRun *r)
 }
 
 static const FlStepInfo w0_steps[] = {
-    [W0_TRIGGER] = { .key = "trigger", .type = "webhook_trigger", .path = "trigger" },
-    [W0_CALC] = { .key = "calc", .type = "set", .path = "steps[0]", .fn = w0_calc },
-    [W0_REPLY] = { .key = "reply", .type = "webhook_response", .path = "steps[1]", .fn = w0_reply },
+    [W0_TRIGGER] = { .key = "trigger", .type = FL_STEP_TRIGGER, .path = "trigger" },
+    [W0_CALC] = { .key = "calc", .type = FL_STEP_SET, .path = "steps[0]", .fn = w0_calc },
+    [W0_REPLY] = { .key = "reply", .type = FL_STEP_RESPONSE, .path = "steps[1]", .fn = w0_reply },
 };
 static const char *const w0_methods[] = { "POST" };
 static const FlWorkflow w0 = {

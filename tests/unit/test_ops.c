@@ -61,8 +61,8 @@ static void test_queue_bound(void)
 /* ---- metrics -------------------------------------------------------------- */
 
 static const FlStepInfo steps[] = {
-    { "trigger", "webhook_trigger", "trigger", NULL, false, NULL },
-    { "ack", "webhook_response", "steps[0]", NULL, false, NULL },
+    { "trigger", FL_STEP_TRIGGER, "trigger", NULL, false, NULL },
+    { "ack", FL_STEP_RESPONSE, "steps[0]", NULL, false, NULL },
 };
 static const FlWorkflow wf = { .name = "wf-a", .path = "/a", .steps = steps, .step_count = 2 };
 static const FlWorkflow *const wfs[] = { &wf };
