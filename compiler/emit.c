@@ -55,14 +55,14 @@ static void emit_checked(Emitter *e, const Step *s, const CExpr *call,
         emit_stmt(e, "", call, ";");
         return;
     }
-    e->hang = 4;   /* apart from the statement under the if */
-    emit_stmt(e, "if (", call, " < 0)");
-    e->hang = 0;
     /* A webhook_response that fails under on_error continue has answered
      * nothing, and no other response can follow it on this path (the
      * checker allows one per path): the default 202 goes out right away. */
-    if (s->type == ST_RESPONSE && s->on_error_continue) {
-        emit_line(e, "{");
+    bool unanswered = s->type == ST_RESPONSE && s->on_error_continue;
+    e->hang = 4;   /* apart from the statement under the if */
+    emit_stmt(e, "if (", call, unanswered ? " < 0) {" : " < 0)");
+    e->hang = 0;
+    if (unanswered) {
         emit_line(e, "    int next = fl_step_failed(r, %s, fl_run_error(r), %s);",
                   e->step_names[s->index], next_text(e, next));
         emit_line(e, "    fl_respond_default(r);  /* no response can follow */");

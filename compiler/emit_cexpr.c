@@ -13,9 +13,10 @@
 #include "emit_impl.h"
 
 enum {
-    CX_WIDTH = 80,     /* the line to fit in */
-    CX_ROW_WIDTH = 100,   /* a table row, which reads best on one line */
-    CX_HEAD_MAX = 16   /* a leading atom this short stays on the first line */
+    CX_WIDTH = 80,       /* the line to fit in */
+    CX_ROW_WIDTH = 100,  /* a table row, which reads best on one line */
+    CX_HEAD_MAX = 16     /* a leading argument this short stays on the
+                            call's first line */
 };
 
 static CExpr *cx_new(Emitter *e, CExprKind kind, const char *text)

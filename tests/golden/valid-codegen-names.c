@@ -94,7 +94,37 @@ static int w0_ack(FlRun *r)
 /* ack_body (webhook_response) - steps[1].branches.false[0] */
 static int w0_ack_body(FlRun *r)
 {
-    fl_respond(r, W0_ACK_BODY, &w0_ack_response);
+    FlArena *ar = fl_run_arena(r);
+    const FlValue *trigger_query = fl_get_field(
+        fl_out(r, W0_TRIGGER), "query", 5);
+    FlBuf b1;
+    fl_buf_init(&b1, ar);
+    fl_buf_append_text(&b1, fl_get_field(trigger_query, "fn", 2));
+    const FlValue *t1 = fl_buf_finish(&b1);
+    const FlHeader h2[] = {
+        { .name = "X-Fn", .value = t1->u.s, .value_len = t1->len },
+    };
+    int status = fl_status_from_value(r,
+        fl_get_field(trigger_query, "status", 6));
+    if (status < 0) {
+        int next = fl_step_failed(r, W0_ACK_BODY, fl_run_error(r), W0_A_2);
+        fl_respond_default(r);  /* no response can follow */
+        return next;
+    }
+    const FlResponse response = {
+        .status = status,
+        .body = w0_ack_body_2,
+        .body_len = sizeof w0_ack_body_2 - 1,
+        .body_static = true,
+        .content_type = "application/json",
+        .headers = h2,
+        .header_count = 1,
+    };
+    if (fl_respond(r, W0_ACK_BODY, &response) < 0) {
+        int next = fl_step_failed(r, W0_ACK_BODY, fl_run_error(r), W0_A_2);
+        fl_respond_default(r);  /* no response can follow */
+        return next;
+    }
     return W0_A_2;
 }
 
@@ -150,6 +180,7 @@ static const FlStepInfo w0_steps[] = {
         .type = FL_STEP_RESPONSE,
         .path = "steps[1].branches.false[0]",
         .fn = w0_ack_body,
+        .on_error_continue = true,
     },
     [W0_A_2] = { .key = "A", .type = FL_STEP_LOG, .path = "steps[2]", .fn = w0_A },
     [W0_STEPS] = {
