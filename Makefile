@@ -87,12 +87,10 @@ golden-update: $(FLUSSOC)
 test-robust: $(FLUSSOC) $(TOOL_BIN)
 	$(Q)tests/robust/run $(FLUSSOC) $(BUILD)
 
-# End to end: the runtime driven by a hand-written program, then handlers
-# compiled by flussoc, on loopback ports; then every tests/e2e/suite-*.sh,
+# End to end, on loopback ports: handlers compiled by flussoc from
+# tests/e2e/workflows/, in compiled.sh, then every tests/e2e/suite-*.sh,
 # each called as `suite FLUSSOC BUILDDIR`.
 test-e2e: $(FLUSSOC) $(RT_LIB) $(BUILD)/tests/loadgen
-	$(Q)CC="$(CC)" E2E_CFLAGS="$(ALLFLAGS)" E2E_LDLIBS="$(LDLIBS_RT)" \
-	    tests/e2e/run_fake.sh $(BUILD)
 	$(Q)tests/e2e/compiled.sh $(FLUSSOC) $(BUILD)
 	$(Q)for suite in tests/e2e/suite-*.sh; do \
 	    [ -e "$$suite" ] || continue; \

@@ -20,14 +20,7 @@
  *   metrics.c  the counters behind /metrics
  *   guard.c    header and body deadlines for slow clients
  *
- * Who owns a run: it is reference-counted.  Its execution holds one
- * reference from run_accept() until it finishes (or is abandoned at
- * shutdown); the request that created it holds one until libmicrohttpd
- * reports the request completed; an armed 504 deadline holds one until it
- * fires or is cancelled.  The last reference frees the run and its arena.
- * So a run may outlive its connection (the tail after the answer), and a
- * connection its run (the answer still being sent), without either
- * freeing what the other uses. */
+ * Who owns a run, and how it answers: run.h. */
 #ifndef FLUSSO_INTERNAL_H
 #define FLUSSO_INTERNAL_H
 
@@ -39,8 +32,6 @@
 
 #include "flusso.h"
 
-struct MHD_Response;        /* generated code never sees microhttpd.h */
-typedef struct FlConn FlConn;
 
 /* ---- options (cli.c) ---------------------------------------------------- */
 
@@ -94,7 +85,8 @@ struct FlTimer {
     FlTimer *next;           /* in the stack of timers being armed */
 };
 
-/* Starts `workers` worker threads and the timer thread.  0 or -1. */
+/* Starts `workers` worker threads and the timer thread.  0 or -1.  It may
+ * start again after sched_stop(). */
 int sched_start(int workers);
 /* Queues t for a worker (FIFO).  After sched_stop(): discarded at once. */
 void sched_post(FlTask *t);
@@ -139,53 +131,25 @@ size_t keep_size(const FlStepInfo *step, const FlValue *const *outputs, int n);
 const FlValue **keep_copy(const FlStepInfo *step, const FlValue *const *outputs,
                           int n, void *to);
 
-/* ---- runs (run.c) ------------------------------------------------------- */
+/* ---- runs (run.c): what the step helpers call ---------------------------
+ *
+ * run.h is the engine's contract with its callers; these are its other
+ * half, for steps.c and http.c. */
 
-/* A new, not yet accepted run of wf holding one reference (the request's).
- * Its arena takes the request body while it arrives. */
-FlRun *run_new(const FlWorkflow *wf);
-/* Frees a run that was never accepted (413, 400, a dropped request). */
-void run_discard(FlRun *run);
-/* The run takes over the in-flight slot lim_reserve() gave its request;
- * it gives it back when discarded or when its execution ends. */
-void run_hold_slot(FlRun *run);
-/* Accepts the run: trigger (in the run's arena) becomes step 0's output,
- * the run gets its id, and its execution takes a second reference.
- * received_ms is when the body completed, on sched_now_ms()'s clock: the
- * 504 deadline counts from it; received_unix_ms is the same moment on
- * the wall clock, the run's started_at.  conn is the waiting caller (or
- * NULL). */
-void run_accept(FlRun *run, const FlValue *trigger, int64_t received_ms,
-                int64_t received_unix_ms, FlConn *conn);
-/* Runs an accepted run on the connection's own thread until the caller is
- * answered (true: the answer is in the connection, the rest of the run was
- * handed on) or the run must wait unanswered (false: the server suspends
- * the connection, then calls run_park()). */
-bool run_start_inline(FlRun *run);
-/* Hands a run whose step returned FL_NEXT_WAIT to what it waits for, and
- * arms the 504 deadline while its caller is unanswered.  Call it only
- * after letting go of the run (the connection already suspended): from
- * here on another thread may re-enter or answer it at once. */
-void run_park(FlRun *run);
-/* Answers the caller with an error {"error": message, "run_id": ...}
- * unless it was answered already; 503 adds Retry-After.  Any thread. */
-bool run_answer_error(FlRun *run, int status, const char *message);
-void run_retain(FlRun *run);
-void run_release(FlRun *run);
-/* Accepted runs not yet finished. */
-long run_inflight(void);
 /* Sets the run's error message (printf-style) and returns -1. */
 int run_fail(FlRun *run, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 /* The helpers behind fl_respond() and fl_respond_default(): answer the
- * caller unless answered already; true when this call answered. */
+ * caller unless answered already; true when this call answered.  resp is
+ * borrowed for the call; the bytes it points at (body, content type,
+ * header names and values) must live as long as the run. */
 bool run_answer(FlRun *run, const FlResponse *resp);
 bool run_answer_default(FlRun *run);
 /* Records where fl_delay() continues: step next, wait_ms from now. */
 void run_set_wake(FlRun *run, int64_t wait_ms, int next);
 /* Records that the current step waits for something other than a timer
- * (an outbound HTTP call): run_park() calls start(arg) instead of arming
- * the wake timer, once the step's thread has let go of the run.  From then
+ * (an outbound HTTP call): once the step's thread has let go of the run,
+ * the engine calls start(arg) instead of arming the wake timer.  From then
  * on the waiter owns the run's re-entry: it calls run_resume() once, or
  * run_abandon() at shutdown. */
 void run_set_wait(FlRun *run, void (*start)(void *arg), void *arg);
@@ -197,29 +161,12 @@ void run_resume(FlRun *run, int next);
 void run_abandon(FlRun *run);
 /* The run's id ("" before acceptance) and the key of its current step. */
 const char *run_id_text(const FlRun *run);
-/* Rebuilds an acknowledged run the journal kept (recover.c): its outputs,
- * id, attempt and position, its caller answered already.  It holds only
- * its execution's reference.  NULL when its saved bytes do not decode. */
-struct JournalSaved;
-FlRun *run_restore(const FlWorkflow *wf, const struct JournalSaved *saved);
-/* Starts a rebuilt run: at its next step, or in its delay for what is
- * left of it; with discard, drops it instead (the server never started). */
-void run_restart(FlRun *run, bool discard);
 const char *run_step_key(const FlRun *run);
 
 /* ---- server (server.c) ---------------------------------------------------*/
 
 /* Serves the program until SIGTERM/SIGINT.  Returns the exit status. */
 int srv_run(const FlOptions *opt);
-/* A response to send: copies resp's body unless body_static, adds
- * X-Flusso-Run-Id when run_id is not NULL.  The caller owns it. */
-struct MHD_Response *srv_response(const FlResponse *resp, const char *run_id);
-/* Hands the answer (taken) to the connection.  on_conn_thread: we are in
- * its access handler, which queues it on return; otherwise the connection
- * is suspended and is resumed.  Only the winner of the run's answered flag
- * calls this, once. */
-void srv_deliver(FlConn *c, struct MHD_Response *r, int status,
-                 bool on_conn_thread);
 
 /* ---- listening (listen.c) ------------------------------------------------*/
 
@@ -236,16 +183,6 @@ unsigned long listen_raise_nofile(void);
 
 /* ---- request (request.c) -------------------------------------------------*/
 
-struct MHD_Connection;
-/* The trigger output of spec 3 for the request on mc, built in a: method,
- * path and query from uri (the raw request target; path_len bytes of
- * path), headers from mc, body and raw_body from raw (a string in a).
- * Returns NULL when the body is declared JSON but does not parse. */
-const FlValue *req_trigger(FlArena *a, struct MHD_Connection *mc,
-                           const char *method, const char *uri,
-                           size_t path_len, const FlValue *raw,
-                           int64_t received_unix_ms);
-
 /* One request header as received (name in its original case). */
 typedef struct {
     const char *name;
@@ -254,9 +191,13 @@ typedef struct {
     size_t value_len;
 } ReqHeader;
 
-/* The same without libmicrohttpd, for tests and the fuzzer: the headers
- * are the n of hs in arrival order (borrowed: they must live as long as
- * the result, like uri's and method's bytes are copied). */
+/* The trigger output of spec 3 for a request, built in a: method, path
+ * and query from uri (the raw request target; path_len bytes of path),
+ * headers the n of hs in arrival order (borrowed: they must live as long
+ * as the result, while uri's and method's bytes are copied), body and
+ * raw_body from raw (a string in a).  Returns NULL when the body is
+ * declared JSON but does not parse.  The server collects the headers
+ * from libmicrohttpd; tests and the fuzzer pass their own. */
 const FlValue *req_trigger_of(FlArena *a, const char *method, const char *uri,
                               size_t path_len, const ReqHeader *hs, size_t n,
                               const FlValue *raw, int64_t received_unix_ms);

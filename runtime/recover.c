@@ -19,6 +19,7 @@
  * the working directory; `--journal none` turns the journal off. */
 #include "internal.h"
 #include "journal.h"
+#include "run.h"
 
 #include <stdio.h>
 #include <stdlib.h>

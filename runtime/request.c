@@ -15,12 +15,11 @@
  * final size where that is known: the run's arena keeps what it is given,
  * and a waiting run keeps its arena.
  *
- * req_trigger_of() does the work on plain bytes (no libmicrohttpd), so
- * tests and the fuzzer call it directly; req_trigger() only collects the
- * connection's headers for it. */
+ * req_trigger_of() works on plain bytes, never on libmicrohttpd: the
+ * server collects a connection's headers for it, and tests and the fuzzer
+ * call it directly. */
 #include "internal.h"
 
-#include <microhttpd.h>
 #include <strings.h>
 
 /* ---- an index of an object builder's keys ------------------------------- */
@@ -304,7 +303,7 @@ const FlValue *req_trigger_of(FlArena *a, const char *method, const char *uri,
                               size_t nheaders, const FlValue *raw,
                               int64_t received_unix_ms)
 {
-    const char *ct = header_find(headers, nheaders, MHD_HTTP_HEADER_CONTENT_TYPE);
+    const char *ct = header_find(headers, nheaders, "Content-Type");
     const FlValue *body = body_value(a, ct, raw);
     if (!body)
         return NULL;
@@ -322,46 +321,4 @@ const FlValue *req_trigger_of(FlArena *a, const char *method, const char *uri,
     fl_object_add(&ob, "raw_body", 8, raw);
     fl_object_add(&ob, "received_at", 11, fl_string(a, at, 24));
     return fl_object_finish(&ob);
-}
-
-/* ---- from libmicrohttpd ------------------------------------------------- */
-
-typedef struct {
-    FlArena *arena;
-    ReqHeader *hs;
-    size_t n, cap;
-} HeaderList;
-
-static enum MHD_Result header_collect(void *cls, enum MHD_ValueKind kind,
-                                      const char *key, size_t klen,
-                                      const char *value, size_t vlen)
-{
-    HeaderList *l = cls;
-    (void)kind;
-    if (l->n == l->cap) {
-        size_t cap = l->cap ? 2 * l->cap : 32;
-        ReqHeader *hs = fl_arena_alloc(l->arena, cap * sizeof *hs);
-        if (l->n)
-            memcpy(hs, l->hs, l->n * sizeof *hs);
-        l->hs = hs;
-        l->cap = cap;
-    }
-    l->hs[l->n++] = (ReqHeader){ key, klen, value ? value : "", value ? vlen : 0 };
-    return MHD_YES;
-}
-
-const FlValue *req_trigger(FlArena *a, struct MHD_Connection *mc,
-                           const char *method, const char *uri,
-                           size_t path_len, const FlValue *raw,
-                           int64_t received_unix_ms)
-{
-    HeaderList l = { .arena = a };
-    int n = MHD_get_connection_values_n(mc, MHD_HEADER_KIND, NULL, NULL);
-    if (n > 0) {                     /* the exact size: nothing to grow */
-        l.cap = (size_t)n;
-        l.hs = fl_arena_alloc(a, l.cap * sizeof *l.hs);
-    }
-    MHD_get_connection_values_n(mc, MHD_HEADER_KIND, header_collect, &l);
-    return req_trigger_of(a, method, uri, path_len, l.hs, l.n, raw,
-                          received_unix_ms);
 }

@@ -1,24 +1,26 @@
-/* run.c - the life of a run.
+/* run.c - the run engine: the life of a run.
  *
  * A run is a small state machine over the workflow's table of step
  * functions: advance() calls the current step, which returns the next
  * index or FL_NEXT_END / FL_NEXT_WAIT / FL_NEXT_FAIL.  It starts inline on
- * the connection's thread, so a workflow whose steps before its answer
- * never wait is answered with no hand-off at all; from the answer on (or
- * from its first wait) it goes on in worker threads, re-entered at the
- * step the waiting helper recorded.
+ * its caller's thread, so a workflow whose steps before its answer never
+ * wait is answered with no hand-off at all; from the answer on (or from
+ * its first wait) it goes on in worker threads, re-entered at the step
+ * the waiting helper recorded.
  *
- * The caller gets exactly one answer.  One atomic flag, `answered`, is
- * claimed by whoever answers first - the response step, the default 202,
- * a failure's 500, the 504 deadline, or shutdown's 503 - and only the
- * claimant touches the connection (run->conn), once.
+ * The engine knows nothing of HTTP: its answer is plain data (RunAnswer)
+ * handed to the caller's RunCaller interface (run.h).  The caller gets
+ * exactly one answer: whoever claims the run's answer state first - the
+ * response step, the default 202, a failure's 500, the 504 deadline, or
+ * shutdown's 503 - hands it over, once.  Where the run is in its life is
+ * RunPhase, moved only through run_move() (the table below).
  *
  * Every life-cycle event passes through run_event(), the journal seam. */
 #include "internal.h"
 #include "journal.h"
+#include "run.h"
 
 #include <assert.h>
-#include <microhttpd.h>
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -49,51 +51,129 @@ enum { COMPACT_MIN_MS = 100 };
  * after its delay (a log line, an output); more takes a new block. */
 enum { COMPACT_SLACK = 128 };
 
-/* What the journal has of a run. */
+/* ---- the life of a run ----------------------------------------------------
+ *
+ * Where a run is.  Only the thread holding the run's execution at the
+ * time moves it (hand-offs - a posted task, a timer, the journal's
+ * callback - order the moves), and only through run_move(), which checks
+ * each move against run_moves[]:
+ *
+ *   from      to        when
+ *   NEW       INLINE    run_start(): it runs on its caller's thread
+ *   NEW       READY     run_restore(): rebuilt from the journal
+ *   INLINE    WAITING   a step returned FL_NEXT_WAIT before the answer,
+ *                       or after it into a delay (armed on this thread)
+ *   INLINE    HOLDING   its acknowledgement waits for the journal's commit
+ *   INLINE    READY     answered: the tail goes to a worker
+ *   INLINE    ENDED     it ended on its caller's thread
+ *   READY     RUNNING   a worker enters it at its next step
+ *   READY     ENDED     dropped before it ran (shutdown, recovery undone)
+ *   RUNNING   WAITING, HOLDING, ENDED   as from INLINE
+ *   WAITING   RUNNING   what it waited for is over (timer, outbound call)
+ *   WAITING   ENDED     abandoned at shutdown
+ *   HOLDING   WAITING   the commit is durable; it goes on into its wait
+ *   HOLDING   READY     the commit is durable; a worker goes on
+ *   HOLDING   ENDED     the commit failed: its caller got 503
+ *
+ * A step that waited is closed (its latency measured) when the run leaves
+ * WAITING.  The answer has a state of its own (RunAnswerState, below): the
+ * only part of a run other threads race for. */
+typedef enum {
+    RUN_NEW,         /* made; the request body arrives into its arena */
+    RUN_INLINE,      /* started: running on its caller's thread */
+    RUN_READY,       /* to be entered at core.next by a worker */
+    RUN_RUNNING,     /* a worker runs its steps */
+    RUN_WAITING,     /* a step returned FL_NEXT_WAIT: re-entered at
+                        core.next once what it waits for completes */
+    RUN_HOLDING,     /* stopped after an acknowledgement until the journal
+                        has committed it (held_rc: where it goes on) */
+    RUN_ENDED,       /* finished, failed or abandoned: only references */
+    RUN_PHASES
+} RunPhase;
+
+#define TO(p) (1u << (p))
+static const unsigned run_moves[RUN_PHASES] = {
+    [RUN_NEW]     = TO(RUN_INLINE) | TO(RUN_READY),
+    [RUN_INLINE]  = TO(RUN_WAITING) | TO(RUN_HOLDING) | TO(RUN_READY) | TO(RUN_ENDED),
+    [RUN_READY]   = TO(RUN_RUNNING) | TO(RUN_ENDED),
+    [RUN_RUNNING] = TO(RUN_WAITING) | TO(RUN_HOLDING) | TO(RUN_ENDED),
+    [RUN_WAITING] = TO(RUN_RUNNING) | TO(RUN_ENDED),
+    [RUN_HOLDING] = TO(RUN_WAITING) | TO(RUN_READY) | TO(RUN_ENDED),
+    [RUN_ENDED]   = 0,
+};
+#undef TO
+
+/* Whether the caller is answered: one atomic int, moved only by
+ * compare-and-swap, since the run, the 504 timer and shutdown's 503 race
+ * for it.  Exactly one claim succeeds, and only the claimant touches the
+ * caller (run->caller), once.
+ *
+ *   OPEN  -> TIMED     run_park(): the caller waits suspended and the 504
+ *                      deadline is armed (the run's thread)
+ *   OPEN  -> ANSWERED  the run answers before it ever waited unanswered
+ *                      (its own thread)
+ *   OPEN  -> LATE      another thread answers first (shutdown's 503)
+ *   TIMED -> LATE      whoever answers first: the run, the 504, the 503
+ *
+ * LATE: the deadline may be armed (the claimant cancels it), and the
+ * claimant may be another thread still handing over the answer - such a
+ * run is never compacted.  A run restored from the journal is ANSWERED. */
+typedef enum {
+    ANSWER_OPEN,     /* the caller waits; no deadline armed */
+    ANSWER_TIMED,    /* the caller waits; the 504 deadline holds a reference */
+    ANSWER_ANSWERED, /* answered by the run itself, never timed */
+    ANSWER_LATE      /* answered after the deadline was armed, or by
+                        another thread */
+} RunAnswerState;
+
+/* What the journal has of a run; it only grows: NONE -> STARTED -> ACKED,
+ * or NONE -> ACKED. */
 typedef enum {
     JP_NONE,         /* nothing */
     JP_STARTED,      /* noted while it waits for its answer */
     JP_ACKED         /* its acknowledgement is durable: steps recorded */
 } JournalPhase;
 
-/* A field added here must also be copied, or not, in run_compact(). */
-struct FlRun {
-    FlArena arena;
+/* What a run is, apart from its memory and its links to other threads:
+ * what a compact copy keeps (run_compact() copies it whole).  Every other
+ * field of FlRun is made afresh by run_init(), for a new run and a
+ * compact one alike. */
+typedef struct {
     const FlWorkflow *wf;
-    const FlValue **outputs;    /* by step index; NULL: has not run */
+    RunPhase phase;
     int next;                   /* where the run (re-)enters */
     int current;                /* the step running, or last run */
-    atomic_int refs;
-    atomic_bool answered;
-    bool on_conn_thread;        /* inside its connection's access handler */
-    atomic_bool deadline_armed; /* the 504 timer was armed (once) */
-    FlConn *conn;               /* the caller, until the claimant takes it */
-    const char *error;          /* a helper's failure message (arena) */
     int64_t received_ms;        /* sched_now_ms() when the body completed */
     int64_t started_ms;
     int64_t wake_ms;            /* fl_delay: when to re-enter */
-    bool wait_long;             /* ... at least COMPACT_MIN_MS from then */
+    int64_t wait_ms;            /* ... and how long from then */
+    int64_t step_started_us;    /* when the current step began (metrics) */
+    JournalPhase jphase;
+    int jstep;                  /* a step output not journaled yet; 0: none */
+    int attempt;                /* run.attempt */
+    char id[37];
+    char started_at[25];
+} RunCore;
+
+struct FlRun {
+    FlArena arena;
+    RunCore core;
+    const FlValue **outputs;    /* by step index; NULL: has not run */
+    atomic_int refs;
+    atomic_int answer;          /* a RunAnswerState */
+    RunCaller *caller;          /* until the claimant takes it */
+    const char *error;          /* a helper's failure message (arena) */
     void (*wait_start)(void *); /* run_set_wait: hands the wait on */
     void *wait_arg;
     atomic_int slot;            /* admission (limits.c): a LimSlot */
-    int64_t step_started_us;    /* when the current step began (metrics) */
-    bool waited;                /* left by FL_NEXT_WAIT: re-entry pending */
     FlTask task;                /* re-entry on a worker */
     FlTimer wake;               /* fl_delay */
     FlTimer deadline;           /* the 504 */
-    FlValue id_v, started_v, workflow_v;
-    /* the journal (spec 7): see "the journal" below */
-    JournalPhase jphase;
-    int jstep;                  /* a step output not journaled yet; 0: none */
-    bool holding;               /* an answer waits for its commit */
-    struct MHD_Response *held;  /* that answer (NULL: no connection) */
-    int held_status;
+    FlValue id_v, started_v, workflow_v, attempt_v;   /* from core */
+    RunAnswer held;             /* an acknowledgement waiting for its
+                                   commit (headers in the arena); status
+                                   0: none */
     int held_rc;                /* where the run goes on once committed */
-    int attempt;                /* run.attempt */
-    FlValue attempt_v;
-    char id[37];
-    char started_at[25];
-    bool compact;               /* made by run_compact() */
     _Alignas(8) char first[];   /* the arena's first block: RUN_FIRST_BLOCK
                                    bytes, or a compact run's */
 };
@@ -111,6 +191,7 @@ typedef enum {
 static atomic_long inflight;
 
 static void run_task(FlTask *t, bool discard);
+static void run_park(FlRun *run);
 static bool waits_long(const FlRun *run);
 static FlRun *run_compact(FlRun *old);
 static void wake_fire(FlTimer *t, bool discard);
@@ -119,6 +200,13 @@ static void journal_event(FlRun *run, RunEvent ev, int arg);
 static void journal_progress(FlRun *run, int next, int64_t wake_ms);
 static bool must_commit(FlRun *run, int rc);
 static void commit(FlRun *run);
+
+/* Moves run to phase to; a move not in run_moves[] is our bug. */
+static void run_move(FlRun *run, RunPhase to)
+{
+    assert(run_moves[run->core.phase] & (1u << to));
+    run->core.phase = to;
+}
 
 /* ---- the journal seam --------------------------------------------------- */
 
@@ -129,9 +217,10 @@ static void event_log(FlRun *run, FlLogLevel level, const char *event,
 {
     if (!log_enabled(level))
         return;
+    const RunCore *k = &run->core;
     LogLine l = {
-        .run_id = run->id, .workflow = run->wf->name,
-        .step = with_step && run->current > 0 ? run->wf->steps[run->current].key : NULL,
+        .run_id = k->id, .workflow = k->wf->name,
+        .step = with_step && k->current > 0 ? k->wf->steps[k->current].key : NULL,
         .event = event, .message = msg, .message_len = msg ? strlen(msg) : 0,
         .duration_ms = duration_ms,
     };
@@ -153,7 +242,7 @@ static void event_log(FlRun *run, FlLogLevel level, const char *event,
  *                 an acknowledged run stays in the journal and resumes. */
 static long long run_age_ms(const FlRun *run)
 {
-    return sched_now_ms() - run->started_ms;
+    return sched_now_ms() - run->core.started_ms;
 }
 
 static void run_event(FlRun *run, RunEvent ev, int arg)
@@ -255,7 +344,7 @@ static void run_id_make(char out[37])
     *out = '\0';
 }
 
-/* ---- references --------------------------------------------------------- */
+/* ---- references and making runs ----------------------------------------- */
 
 void run_retain(FlRun *run)
 {
@@ -265,36 +354,50 @@ void run_retain(FlRun *run)
 void run_release(FlRun *run)
 {
     if (atomic_fetch_sub_explicit(&run->refs, 1, memory_order_acq_rel) == 1) {
+        if (atomic_load_explicit(&run->slot, memory_order_relaxed) != LIM_NONE)
+            lim_release(&run->slot);         /* never started */
         fl_arena_destroy(&run->arena);
         runmem_put(run);
     }
 }
 
-FlRun *run_new(const FlWorkflow *wf)
+/* Makes run, a block of runmem, a run of core with one reference, its
+ * caller unanswered, nothing held or waited for, and its arena on the
+ * first_size bytes from first_off of its first block.  Every field
+ * outside core is set here, for run_new() and run_compact() alike. */
+static void run_init(FlRun *run, const RunCore *core, size_t first_off,
+                     size_t first_size)
 {
-    FlRun *run = runmem_get(sizeof *run + RUN_FIRST_BLOCK);
     memset(run, 0, sizeof *run);
-    fl_arena_init(&run->arena, run->first, RUN_FIRST_BLOCK);
-    run->wf = wf;
+    run->core = *core;
+    fl_arena_init(&run->arena, run->first + first_off, first_size);
     atomic_init(&run->refs, 1);
-    atomic_init(&run->answered, false);
-    atomic_init(&run->deadline_armed, false);
+    atomic_init(&run->answer, ANSWER_OPEN);
     atomic_init(&run->slot, LIM_NONE);
     run->task.run = run_task;
     run->wake = (FlTimer){ .fire = wake_fire, .heap_index = -1 };
     run->deadline = (FlTimer){ .fire = deadline_fire, .heap_index = -1 };
+}
+
+/* run.id, run.started_at, run.workflow and run.attempt as values, from
+ * the core (id_len and started_len: the lengths of its texts). */
+static void run_values(FlRun *run, uint32_t id_len, uint32_t started_len)
+{
+    const RunCore *k = &run->core;
+    run->id_v = (FlValue)FL_STRING_LEN_LIT(k->id, id_len);
+    run->started_v = (FlValue)FL_STRING_LEN_LIT(k->started_at, started_len);
+    run->workflow_v = (FlValue)FL_STRING_LEN_LIT(k->wf->name,
+                                                (uint32_t)strlen(k->wf->name));
+    run->attempt_v = (FlValue)FL_NUMBER_LIT(k->attempt);
+}
+
+FlRun *run_new(const FlWorkflow *wf, bool admitted)
+{
+    FlRun *run = runmem_get(sizeof *run + RUN_FIRST_BLOCK);
+    run_init(run, &(RunCore){ .wf = wf, .phase = RUN_NEW }, 0, RUN_FIRST_BLOCK);
+    if (admitted)
+        atomic_store_explicit(&run->slot, LIM_INFLIGHT, memory_order_relaxed);
     return run;
-}
-
-void run_discard(FlRun *run)
-{
-    lim_release(&run->slot);
-    run_release(run);
-}
-
-void run_hold_slot(FlRun *run)
-{
-    atomic_store(&run->slot, LIM_INFLIGHT);
 }
 
 long run_inflight(void)
@@ -302,34 +405,40 @@ long run_inflight(void)
     return atomic_load(&inflight);
 }
 
-void run_accept(FlRun *run, const FlValue *trigger, int64_t received_ms,
-                int64_t received_unix_ms, FlConn *conn)
+/* A table of the workflow's outputs in the run's arena, none run yet. */
+static void outputs_make(FlRun *run)
 {
-    size_t n = (size_t)run->wf->step_count;
+    size_t n = (size_t)run->core.wf->step_count;
     run->outputs = fl_arena_alloc(&run->arena, n * sizeof *run->outputs);
     memset(run->outputs, 0, n * sizeof *run->outputs);
+}
+
+/* The run is accepted: trigger is step 0's output, and its execution
+ * takes a reference of its own. */
+static void run_accept(FlRun *run, const FlValue *trigger, int64_t received_ms,
+                       int64_t received_unix_ms, RunCaller *caller)
+{
+    RunCore *k = &run->core;
+    outputs_make(run);
     run->outputs[0] = trigger;
-    run_id_make(run->id);
-    fl_time_rfc3339(run->started_at, received_unix_ms);
-    run->id_v = (FlValue)FL_STRING_LEN_LIT(run->id, 36);
-    run->started_v = (FlValue)FL_STRING_LEN_LIT(run->started_at, 24);
-    run->workflow_v = (FlValue)FL_STRING_LEN_LIT(run->wf->name,
-                                                (uint32_t)strlen(run->wf->name));
-    run->attempt = 1;
-    run->attempt_v = (FlValue)FL_NUMBER_LIT(1);
-    run->next = run->wf->first;
-    run->received_ms = received_ms;
-    run->started_ms = received_ms;
-    run->conn = conn;
+    run_id_make(k->id);
+    fl_time_rfc3339(k->started_at, received_unix_ms);
+    k->attempt = 1;
+    run_values(run, 36, 24);
+    k->next = k->wf->first;
+    k->received_ms = received_ms;
+    k->started_ms = received_ms;
+    run->caller = caller;
     run_retain(run);                          /* the execution's reference */
     atomic_fetch_add(&inflight, 1);
     run_event(run, EV_ACCEPTED, 0);
-    metrics_run(run->wf, MET_STARTED, 0);
+    metrics_run(k->wf, MET_STARTED, 0);
 }
 
 /* The execution ends: its reference goes. */
 static void run_end(FlRun *run)
 {
+    run_move(run, RUN_ENDED);
     atomic_fetch_sub(&inflight, 1);
     lim_release(&run->slot);
     run_release(run);
@@ -339,46 +448,74 @@ static void run_end(FlRun *run)
 
 static bool is_answered(const FlRun *run)
 {
-    return atomic_load_explicit(&run->answered, memory_order_acquire);
+    return atomic_load_explicit(&run->answer, memory_order_acquire) >= ANSWER_ANSWERED;
 }
 
-/* Claims the right to answer; true for exactly one caller per run. */
-static bool claim(FlRun *run)
+/* Claims the right to answer; true for exactly one caller per run.
+ * by_run: the claimant is the thread running the run. */
+static bool claim(FlRun *run, bool by_run)
 {
-    bool expected = false;
-    if (is_answered(run))
-        return false;
-    return atomic_compare_exchange_strong(&run->answered, &expected, true);
+    int s = atomic_load_explicit(&run->answer, memory_order_acquire);
+    while (s == ANSWER_OPEN || s == ANSWER_TIMED) {
+        int to = s == ANSWER_OPEN && by_run ? ANSWER_ANSWERED : ANSWER_LATE;
+        if (atomic_compare_exchange_weak(&run->answer, &s, to))
+            return true;
+    }
+    return false;
 }
 
-/* The claimant's half of answering: r (NULL when there is no connection)
- * goes to the caller, and the 504 deadline is disarmed. */
-static void deliver(FlRun *run, struct MHD_Response *r, int status)
+/* The claimant's half of answering: a goes to the caller (if any; a is
+ * borrowed for the call), and the 504 deadline is disarmed.  own_thread:
+ * we are inside the caller's run_start(). */
+static void deliver(FlRun *run, const RunAnswer *a, bool own_thread)
 {
-    FlConn *c = run->conn;
-    run->conn = NULL;
-    run_event(run, EV_ANSWERED, status);
+    RunCaller *c = run->caller;
+    run->caller = NULL;
+    run_event(run, EV_ANSWERED, a->resp.status);
     lim_answered(&run->slot);
-    if (atomic_load_explicit(&run->deadline_armed, memory_order_relaxed)
+    if (atomic_load_explicit(&run->answer, memory_order_relaxed) == ANSWER_LATE
         && sched_cancel(&run->deadline))
         run_release(run);
     if (c)
-        srv_deliver(c, r, status, run->on_conn_thread);
+        c->ops->answer(c, a, own_thread);
+}
+
+/* Whether the run answers on its caller's thread (inside run_start()). */
+static bool on_caller_thread(const FlRun *run)
+{
+    return run->core.phase == RUN_INLINE;
+}
+
+static bool holds_answer(const FlRun *run)
+{
+    return run->held.resp.status != 0;
+}
+
+/* Keeps the acknowledgement resp until its commit: the struct and its
+ * headers array (the step's, on its stack) are copied into the run; the
+ * bytes they point at live as long as the run (its arena, or static). */
+static void hold(FlRun *run, const FlResponse *resp)
+{
+    run->held = (RunAnswer){ .resp = *resp, .run_id = run->core.id };
+    if (resp->header_count > 0) {
+        size_t n = (size_t)resp->header_count * sizeof *resp->headers;
+        FlHeader *h = fl_arena_alloc(&run->arena, n);
+        memcpy(h, resp->headers, n);
+        run->held.resp.headers = h;
+    }
 }
 
 /* An acknowledgement (a webhook_response or the default 202): with a
  * journal it is held until the run is durable (commit() below). */
 bool run_answer(FlRun *run, const FlResponse *resp)
 {
-    if (!claim(run))
+    if (!claim(run, true))
         return false;
-    struct MHD_Response *r = run->conn ? srv_response(resp, run->id) : NULL;
     if (journal_enabled()) {
-        run->holding = true;
-        run->held = r;
-        run->held_status = resp->status;
+        hold(run, resp);
     } else {
-        deliver(run, r, resp->status);
+        RunAnswer a = { .resp = *resp, .run_id = run->core.id };
+        deliver(run, &a, on_caller_thread(run));
     }
     return true;
 }
@@ -389,41 +526,43 @@ bool run_answer_default(FlRun *run)
     return run_answer(run, &accepted);
 }
 
-/* {"error": message, "run_id": id} for the run's caller (NULL when it has
- * none), built in a private arena: this may run on the timer thread while
- * the run's own arena is busy elsewhere. */
-static struct MHD_Response *error_response(FlRun *run, int status,
-                                           const char *message)
+/* Hands the claimed answer {"error": message, "run_id": id} over at
+ * once.  Its body is built (only when there is a caller) in a private
+ * arena on this stack, since this may run on the timer thread while the
+ * run's own arena is busy elsewhere: the caller copies it. */
+static void deliver_error(FlRun *run, int status, const char *message,
+                          bool own_thread)
 {
     static const FlHeader retry = { "Retry-After", "5", 1 };
     char first[1024];
     FlArena a;
     FlBuf b;
-    if (!run->conn)
-        return NULL;
-    fl_arena_init(&a, first, sizeof first);
-    fl_buf_init(&b, &a);
-    FlValue msg = FL_STRING_LEN_LIT(message, (uint32_t)strlen(message));
-    FL_BUF_APPEND_LIT(&b, "{\"error\":");
-    fl_buf_append_json(&b, &msg);
-    FL_BUF_APPEND_LIT(&b, ",\"run_id\":");
-    fl_buf_append_json(&b, &run->id_v);
-    fl_buf_putc(&b, '}');
-    FlResponse resp = {
-        .status = status, .body = b.data, .body_len = b.len,
-        .content_type = "application/json",
-        .headers = &retry, .header_count = status == 503,
+    RunAnswer ans = {
+        .resp = { .status = status, .content_type = "application/json",
+                  .headers = &retry, .header_count = status == 503 },
+        .run_id = run->core.id,
     };
-    struct MHD_Response *r = srv_response(&resp, run->id);
+    fl_arena_init(&a, first, sizeof first);
+    if (run->caller) {
+        fl_buf_init(&b, &a);
+        FlValue msg = FL_STRING_LEN_LIT(message, (uint32_t)strlen(message));
+        FL_BUF_APPEND_LIT(&b, "{\"error\":");
+        fl_buf_append_json(&b, &msg);
+        FL_BUF_APPEND_LIT(&b, ",\"run_id\":");
+        fl_buf_append_json(&b, &run->id_v);
+        fl_buf_putc(&b, '}');
+        ans.resp.body = b.data;
+        ans.resp.body_len = b.len;
+    }
+    deliver(run, &ans, own_thread);
     fl_arena_destroy(&a);
-    return r;
 }
 
 bool run_answer_error(FlRun *run, int status, const char *message)
 {
-    if (!claim(run))
+    if (!claim(run, false))
         return false;
-    deliver(run, error_response(run, status, message), status);
+    deliver_error(run, status, message, false);
     return true;
 }
 
@@ -434,8 +573,8 @@ bool run_answer_error(FlRun *run, int status, const char *message)
  * Returns the time read, which the next step takes as its start. */
 static int64_t step_left(FlRun *run)
 {
-    int64_t now = metrics_now_us(), took = now - run->step_started_us;
-    metrics_step(run->wf, run->current, took);
+    int64_t now = metrics_now_us(), took = now - run->core.step_started_us;
+    metrics_step(run->core.wf, run->core.current, took);
     event_log(run, FL_LOG_DEBUG, "step_done", true, NULL, took / 1000);
     return now;
 }
@@ -448,42 +587,57 @@ static bool arms_at_once(const FlStepInfo *step)
     return step->type == FL_STEP_DELAY;
 }
 
-/* Runs steps from run->next until the run ends, waits or fails - or, with
+/* Enters the run at core.next: a step that waited is closed, and a run
+ * not on its caller's thread is RUNNING.  Returns whether the step that
+ * waited runs again (an outbound call's retry re-enters at itself). */
+static bool enter(FlRun *run)
+{
+    RunCore *k = &run->core;
+    bool waited = k->phase == RUN_WAITING;
+    bool resumed = waited && k->next == k->current;
+    if (waited && !resumed)
+        step_left(run);                  /* the step that waited is over */
+    if (k->phase != RUN_INLINE)
+        run_move(run, RUN_RUNNING);
+    journal_progress(run, k->next, 0);   /* an output recorded while waiting */
+    return resumed;
+}
+
+/* Runs steps from core.next until the run ends, waits or fails - or, with
  * stop_answered, as soon as the caller is answered (going on into a delay
  * that follows at once).  Returns the last step's result: an FL_NEXT_
  * value, or the next index when stopped. */
 static int advance(FlRun *run, bool stop_answered)
 {
-    const FlStepInfo *steps = run->wf->steps;
-    int next = run->next;
+    RunCore *k = &run->core;
+    const FlStepInfo *steps = k->wf->steps;
     int64_t now_us = 0;                  /* the last step's end, once read */
-    bool resumed = run->waited && next == run->current;
-    if (run->waited && !resumed)
-        step_left(run);                  /* the step that waited is over */
-    run->waited = false;
-    journal_progress(run, next, 0);      /* an output recorded while waiting */
+    bool resumed = enter(run);
+    int next = k->next;
     while (next >= 0) {
-        assert(next < run->wf->step_count && steps[next].fn);
+        assert(next < k->wf->step_count && steps[next].fn);
         if (!resumed) {
-            run->current = next;
-            run->step_started_us = now_us ? now_us : metrics_now_us();
+            k->current = next;
+            k->step_started_us = now_us ? now_us : metrics_now_us();
         }
         resumed = false;
         next = steps[next].fn(run);
-        if (next == FL_NEXT_WAIT) {      /* the helper recorded run->next */
-            if (run->jstep == run->current)   /* a delay: output and due time */
-                journal_progress(run, run->next, run->wake_ms);
-            if (run->holding || run->wait_start || run->wake_ms > sched_now_ms()) {
-                run->waited = true;
+        if (next == FL_NEXT_WAIT) {      /* the helper recorded core.next */
+            if (k->jstep == k->current)  /* a delay: output and due time */
+                journal_progress(run, k->next, k->wake_ms);
+            if (holds_answer(run))
+                return next;             /* must_commit() holds the run */
+            if (run->wait_start || k->wake_ms > sched_now_ms()) {
+                run_move(run, RUN_WAITING);
                 return next;
             }
-            next = run->next;            /* a delay already over (0 ms) */
+            next = k->next;              /* a delay already over (0 ms) */
         }
         now_us = step_left(run);
-        run->next = next;
+        k->next = next;
         journal_progress(run, next, 0);
-        if (run->holding || (stop_answered && is_answered(run)
-                             && (next < 0 || !arms_at_once(&steps[next]))))
+        if (holds_answer(run) || (stop_answered && is_answered(run)
+                                  && (next < 0 || !arms_at_once(&steps[next]))))
             break;                       /* a held answer: commit() first */
     }
     return next;
@@ -493,15 +647,17 @@ static int advance(FlRun *run, bool stop_answered)
  * or the default 202 (the compiler normally sent it already, spec 4.3). */
 static void finish(FlRun *run, int rc)
 {
-    int64_t took_us = (sched_now_ms() - run->started_ms) * 1000;
+    int64_t took_us = (sched_now_ms() - run->core.started_ms) * 1000;
     if (rc == FL_NEXT_FAIL) {
-        run_answer_error(run, 500, run->error ? run->error : "step failed");
+        if (claim(run, true))
+            deliver_error(run, 500, run->error ? run->error : "step failed",
+                          on_caller_thread(run));
         run_event(run, EV_FAILED, 0);
-        metrics_run(run->wf, MET_FAILED, took_us);
+        metrics_run(run->core.wf, MET_FAILED, took_us);
     } else {
         run_answer_default(run);
         run_event(run, EV_FINISHED, 0);
-        metrics_run(run->wf, MET_FINISHED, took_us);
+        metrics_run(run->core.wf, MET_FINISHED, took_us);
     }
     run_end(run);
 }
@@ -509,55 +665,80 @@ static void finish(FlRun *run, int rc)
 static void abandon(FlRun *run)
 {
     run_event(run, EV_ABANDONED, 0);
-    metrics_run(run->wf, MET_ABANDONED, (sched_now_ms() - run->started_ms) * 1000);
+    metrics_run(run->core.wf, MET_ABANDONED, run_age_ms(run) * 1000);
     run_end(run);
 }
 
-bool run_start_inline(FlRun *run)
+/* Runs the accepted run on its caller's thread until the caller is
+ * answered (true: the answer was handed over, the rest of the run handed
+ * on) or the run must wait before answering (false: RUN_WAITING, or
+ * RUN_HOLDING for its commit). */
+static bool start_inline(FlRun *run)
 {
     int rc;
-    run->on_conn_thread = true;
-    if (run->wf->default_at_start) {
+    run_move(run, RUN_INLINE);
+    if (run->core.wf->default_at_start) {
         run_answer_default(run);
-        rc = run->next;
+        rc = run->core.next;
     } else {
         rc = advance(run, true);
     }
-    if (must_commit(run, rc)) {
-        run->on_conn_thread = false;
-        return false;         /* the server suspends, then run_park() commits */
-    }
+    if (must_commit(run, rc))
+        return false;         /* the caller suspends, then run_park() commits */
     if (rc == FL_NEXT_END || rc == FL_NEXT_FAIL) {
-        finish(run, rc);      /* the request's reference keeps run valid */
+        finish(run, rc);      /* the caller's reference keeps run valid */
         return true;
     }
-    run->on_conn_thread = false;
     if (!is_answered(run))
         return false;         /* rc is FL_NEXT_WAIT */
-    if (rc == FL_NEXT_WAIT)
+    if (rc == FL_NEXT_WAIT) {
         run_park(run);
-    else
+    } else {
+        run_move(run, RUN_READY);
         sched_post(&run->task);
+    }
     return true;
 }
 
-/* Called once the thread that ran the step has let go of the run (and the
- * server has suspended the connection), so that what the run waits for
- * may complete at once without racing anyone: a delay arms the wake
- * timer, an outbound HTTP call (run_set_wait) goes to its thread. */
-void run_park(FlRun *run)
+bool run_start(FlRun *run, const FlValue *trigger, int64_t received_ms,
+               int64_t received_unix_ms, RunCaller *caller)
 {
-    if (run->holding) {                      /* what it waits for: the disk */
+    run_accept(run, trigger, received_ms, received_unix_ms, caller);
+    if (start_inline(run))
+        return true;
+    if (caller)
+        caller->ops->suspend(caller);
+    run_park(run);            /* from here on the caller may be answered */
+    return false;
+}
+
+/* Arms the 504 deadline, once, while the caller waits unanswered. */
+static void arm_deadline(FlRun *run)
+{
+    int open = ANSWER_OPEN;
+    if (atomic_load_explicit(&run->answer, memory_order_relaxed) != ANSWER_OPEN)
+        return;
+    run_retain(run);                         /* the deadline's reference */
+    if (!atomic_compare_exchange_strong(&run->answer, &open, ANSWER_TIMED)) {
+        run_release(run);                    /* answered meanwhile */
+        return;
+    }
+    run_event(run, EV_WAITING, 0);
+    sched_at(&run->deadline, run->core.received_ms + run->core.wf->response_timeout_ms);
+}
+
+/* Called once the thread that ran the step has let go of the run (and the
+ * caller is suspended), so that what the run waits for may complete at
+ * once without racing anyone: a held answer goes to the journal, a delay
+ * arms the wake timer, an outbound HTTP call (run_set_wait) goes to its
+ * thread. */
+static void run_park(FlRun *run)
+{
+    if (run->core.phase == RUN_HOLDING) {    /* what it waits for: the disk */
         commit(run);
         return;
     }
-    if (!atomic_load_explicit(&run->deadline_armed, memory_order_relaxed)
-        && !is_answered(run)) {
-        run_event(run, EV_WAITING, 0);
-        atomic_store_explicit(&run->deadline_armed, true, memory_order_relaxed);
-        run_retain(run);                     /* the deadline's reference */
-        sched_at(&run->deadline, run->received_ms + run->wf->response_timeout_ms);
-    }
+    arm_deadline(run);
     if (run->wait_start) {
         void (*start)(void *) = run->wait_start;
         run->wait_start = NULL;
@@ -566,62 +747,47 @@ void run_park(FlRun *run)
     }
     if (waits_long(run))
         run = run_compact(run);
-    sched_at(&run->wake, run->wake_ms);
+    sched_at(&run->wake, run->core.wake_ms);
 }
 
 /* ---- compact runs --------------------------------------------------------- */
 
-/* Whether run, parked in a delay (wait_long: set by the last
- * run_set_wake(), read only for a run parked for its timer alone), moves
- * into a compact copy first: only a run that answered its caller itself,
- * with nothing held for the journal.  A run that ever waited unanswered
- * had its 504 deadline armed, and then the deadline or shutdown's 503 may
- * be answering it on another thread right now: deliver() there still
- * uses the old run, so such a run keeps it. */
+/* Whether run, parked in a delay (wait_ms: set by the last run_set_wake(),
+ * read only for a run parked for its timer alone), moves into a compact
+ * copy first: only a run that answered its caller itself before it ever
+ * waited unanswered (ANSWER_ANSWERED).  Otherwise the 504 deadline or
+ * shutdown's 503 may be answering it on another thread right now:
+ * deliver() there still uses the old run, so such a run keeps it. */
 static bool waits_long(const FlRun *run)
 {
-    return run->wait_long && !run->wait_start && !run->holding
-           && !atomic_load_explicit(&run->deadline_armed, memory_order_relaxed)
-           && is_answered(run);
+    return run->core.wait_ms >= COMPACT_MIN_MS && !run->wait_start
+           && atomic_load_explicit(&run->answer, memory_order_relaxed) == ANSWER_ANSWERED;
 }
 
 /* Moves run into a new one holding what FlStepInfo.keep of its delay
- * lists (keep.c) - the same run to everyone else: same id, position,
- * admission slot - and drops the old one's execution reference; returns
- * the new one, or old when the copy would be no smaller than it.  The
- * old one lives on while its request holds it (until libmicrohttpd has
- * sent the answer), and is then freed, back to its thread's cache at
- * once.  The fields are copied one by one, not as a block: the request's
- * thread may be releasing the old run meanwhile (its reference count), and
- * a field added to FlRun must be considered here. */
+ * lists (keep.c) - the same run to everyone else: its core (id,
+ * position, journal state) copied whole, its admission slot moved - and
+ * drops the old one's execution reference; returns the new one, or old
+ * when the copy would be no smaller than it.  The old one lives on while
+ * its request holds it (until the caller has sent the answer), and is
+ * then freed, back to its thread's cache at once.  Only the core is read
+ * as a block: the request's thread may be releasing the old run meanwhile
+ * (its reference count, outside the core). */
 static FlRun *run_compact(FlRun *old)
 {
-    const FlStepInfo *delay = &old->wf->steps[old->current];
-    int n = old->wf->step_count;
+    const FlStepInfo *delay = &old->core.wf->steps[old->core.current];
+    int n = old->core.wf->step_count;
     size_t kept = keep_size(delay, old->outputs, n);
     if (kept + COMPACT_SLACK >= RUN_FIRST_BLOCK && !old->arena.blocks)
         return old;            /* no smaller (values kept whole, shared
                                   ones copied for each use) */
     FlRun *run = runmem_get(sizeof *run + kept + COMPACT_SLACK);
-    *run = (FlRun){
-        .wf = old->wf, .next = old->next, .current = old->current,
-        .refs = 1, .answered = true,   /* deadline_armed: never (waits_long) */
-        .received_ms = old->received_ms, .started_ms = old->started_ms,
-        .wake_ms = old->wake_ms, .slot = atomic_exchange(&old->slot, LIM_NONE),
-        .step_started_us = old->step_started_us, .waited = old->waited,
-        .task = { .run = run_task },
-        .wake = { .fire = wake_fire, .heap_index = -1 },
-        .deadline = { .fire = deadline_fire, .heap_index = -1 },
-        .workflow_v = old->workflow_v, .jphase = old->jphase,
-        .jstep = old->jstep, .attempt = old->attempt, .attempt_v = old->attempt_v,
-        .compact = true,
-    };
-    memcpy(run->id, old->id, sizeof run->id);
-    memcpy(run->started_at, old->started_at, sizeof run->started_at);
-    run->id_v = (FlValue)FL_STRING_LEN_LIT(run->id, old->id_v.len);
-    run->started_v = (FlValue)FL_STRING_LEN_LIT(run->started_at, old->started_v.len);
+    run_init(run, &old->core, kept, COMPACT_SLACK);
+    run_values(run, old->id_v.len, old->started_v.len);
+    atomic_store_explicit(&run->answer, ANSWER_ANSWERED, memory_order_relaxed);
+    atomic_store_explicit(&run->slot, atomic_exchange(&old->slot, LIM_NONE),
+                          memory_order_relaxed);
     run->outputs = keep_copy(delay, old->outputs, n, run->first);
-    fl_arena_init(&run->arena, run->first + kept, COMPACT_SLACK);
     run_release(old);
     if (log_enabled(FL_LOG_DEBUG)) {
         char msg[64];
@@ -641,7 +807,7 @@ static void run_task(FlTask *t, bool discard)
     }
     int rc = advance(run, false);
     if (must_commit(run, rc))
-        commit(run);          /* its connection waits suspended already */
+        commit(run);          /* its caller waits suspended already */
     else if (rc == FL_NEXT_WAIT)
         run_park(run);
     else
@@ -653,11 +819,13 @@ static void run_task(FlTask *t, bool discard)
  * and the worker would stall on one line after another; timers fire in
  * batches, so the loads of a batch's runs overlap instead.  With 120,000
  * runs in a 1 s delay this took 0.4 us of CPU per run off the tail
- * (docs/performance.md). */
+ * (docs/performance.md).  A compact run's arena starts after what it
+ * keeps. */
 static void run_prefetch(const FlRun *run)
 {
     const char *p = (const char *)run;
-    size_t warm = run->compact ? (size_t)(run->arena.first - run->first) : WARM_ARENA;
+    size_t kept = (size_t)(run->arena.first - run->first);
+    size_t warm = kept ? kept : WARM_ARENA;
     warm = warm < WARM_ARENA ? warm : WARM_ARENA;
     for (size_t off = 0; off < sizeof *run + warm; off += 64)
         __builtin_prefetch(p + off);
@@ -684,9 +852,9 @@ static void deadline_fire(FlTimer *t, bool discard)
 
 void run_set_wake(FlRun *run, int64_t wait_ms, int next)
 {
-    run->wake_ms = sched_now_ms() + wait_ms;
-    run->wait_long = wait_ms >= COMPACT_MIN_MS;
-    run->next = next;
+    run->core.wake_ms = sched_now_ms() + wait_ms;
+    run->core.wait_ms = wait_ms;
+    run->core.next = next;
 }
 
 void run_set_wait(FlRun *run, void (*start)(void *arg), void *arg)
@@ -697,7 +865,7 @@ void run_set_wait(FlRun *run, void (*start)(void *arg), void *arg)
 
 void run_resume(FlRun *run, int next)
 {
-    run->next = next;
+    run->core.next = next;
     sched_post(&run->task);
 }
 
@@ -720,26 +888,26 @@ int run_fail(FlRun *run, const char *fmt, ...)
 
 const char *run_id_text(const FlRun *run)
 {
-    return run->id;
+    return run->core.id;
 }
 
 const char *run_step_key(const FlRun *run)
 {
-    return run->wf->steps[run->current].key;
+    return run->core.wf->steps[run->core.current].key;
 }
 
 /* ---- the journal (spec 7) -------------------------------------------------
  *
  * With a journal, an acknowledgement (a webhook_response, the default 202)
  * is held: run_answer() keeps the answer in the run, the step loop stops
- * right after the step that gave it, and the run waits - holding no
- * thread, its connection suspended - for its commit: the trigger, the
- * outputs so far and the position, queued by commit() and made durable by
- * the journal thread together with every other commit pending (group
- * commit).  committed() then sends the answer and lets the run go on; a
- * failed write answers 503 instead and the run's tail never runs.  A run
- * that has nothing left to do when it answers writes nothing: there would
- * be nothing to resume.
+ * right after the step that gave it, and the run waits - RUN_HOLDING,
+ * holding no thread, its caller suspended - for its commit: the trigger,
+ * the outputs so far and the position, queued by commit() and made
+ * durable by the journal thread together with every other commit pending
+ * (group commit).  committed() then hands the answer over and lets the
+ * run go on; a failed write answers 503 instead and the run's tail never
+ * runs.  A run that has nothing left to do when it answers writes
+ * nothing: there would be nothing to resume.
  *
  * After the acknowledgement each step's output is journaled (without
  * waiting for the disk) as soon as the run's position after it is known:
@@ -751,11 +919,12 @@ const char *run_step_key(const FlRun *run)
  * sched_now_ms() time, when a delay waits). */
 static void journal_view(const FlRun *run, JournalRun *v, int next, int64_t wake_ms)
 {
+    const RunCore *k = &run->core;
     *v = (JournalRun){
-        .id = run->id, .workflow = run->wf->name, .started_at = run->started_at,
-        .attempt = run->attempt, .outputs = run->outputs,
-        .step_count = run->wf->step_count, .next = next,
-        .next_key = next >= 0 ? run->wf->steps[next].key : "",
+        .id = k->id, .workflow = k->wf->name, .started_at = k->started_at,
+        .attempt = k->attempt, .outputs = run->outputs,
+        .step_count = k->wf->step_count, .next = next,
+        .next_key = next >= 0 ? k->wf->steps[next].key : "",
         .wake_at = wake_ms ? fl_time_now_ms() + (wake_ms - sched_now_ms()) : 0,
     };
 }
@@ -765,37 +934,38 @@ static void journal_view(const FlRun *run, JournalRun *v, int next, int64_t wake
 static void journal_progress(FlRun *run, int next, int64_t wake_ms)
 {
     JournalRun v;
-    if (!run->jstep)
+    if (!run->core.jstep)
         return;
     if (next >= 0) {
         journal_view(run, &v, next, wake_ms);
-        journal_step(&v, run->jstep);
+        journal_step(&v, run->core.jstep);
     }
-    run->jstep = 0;
+    run->core.jstep = 0;
 }
 
 static void journal_event(FlRun *run, RunEvent ev, int arg)
 {
+    RunCore *k = &run->core;
     JournalRun v;
     switch (ev) {
     case EV_WAITING:
-        if (run->jphase == JP_NONE) {
-            journal_view(run, &v, run->next, 0);
+        if (k->jphase == JP_NONE) {
+            journal_view(run, &v, k->next, 0);
             journal_waiting(&v);
-            run->jphase = JP_STARTED;
+            k->jphase = JP_STARTED;
         }
         break;
     case EV_STEP_DONE:
-        if (run->jphase != JP_ACKED)
+        if (k->jphase != JP_ACKED)
             break;                       /* the acknowledgement carries it */
-        if (run->jstep && run->jstep != arg)
+        if (k->jstep && k->jstep != arg)
             journal_progress(run, arg, 0);
-        run->jstep = arg;
+        k->jstep = arg;
         break;
     case EV_FINISHED:
     case EV_FAILED:
-        if (run->jphase != JP_NONE)
-            journal_finish(run->id);
+        if (k->jphase != JP_NONE)
+            journal_finish(k->id);
         break;
     case EV_ACCEPTED:
     case EV_ANSWERED:
@@ -804,26 +974,27 @@ static void journal_event(FlRun *run, RunEvent ev, int arg)
     }
 }
 
-/* Sends the held answer. */
-static void release(FlRun *run)
+/* Hands the held answer over (own_thread: inside run_start()). */
+static void release(FlRun *run, bool own_thread)
 {
-    run->holding = false;
-    deliver(run, run->held, run->held_status);
-    run->held = NULL;
+    RunAnswer a = run->held;
+    run->held.resp.status = 0;
+    deliver(run, &a, own_thread);
 }
 
 /* After the step loop stopped at rc: whether a held answer must be
- * committed before the run goes on (held_rc says where); a run that is
- * over gets its answer at once. */
+ * committed before the run goes on (RUN_HOLDING; held_rc says where); a
+ * run that is over gets its answer at once. */
 static bool must_commit(FlRun *run, int rc)
 {
-    if (!run->holding)
+    if (!holds_answer(run))
         return false;
     if (rc == FL_NEXT_END || rc == FL_NEXT_FAIL) {
-        release(run);
+        release(run, on_caller_thread(run));
         return false;
     }
     run->held_rc = rc;
+    run_move(run, RUN_HOLDING);
     return true;
 }
 
@@ -832,21 +1003,21 @@ static void committed(void *arg, bool durable)
 {
     FlRun *run = arg;
     if (!durable) {
-        if (run->held)
-            MHD_destroy_response(run->held);
-        run->held = NULL;
-        run->holding = false;
-        deliver(run, error_response(run, 503, "the run could not be journaled"), 503);
+        run->held.resp.status = 0;
+        deliver_error(run, 503, "the run could not be journaled", false);
         run_event(run, EV_ABANDONED, 1);
         run_end(run);
         return;
     }
-    run->jphase = JP_ACKED;
-    release(run);
-    if (run->held_rc == FL_NEXT_WAIT)
+    run->core.jphase = JP_ACKED;
+    release(run, false);
+    if (run->held_rc == FL_NEXT_WAIT) {
+        run_move(run, RUN_WAITING);
         run_park(run);
-    else
+    } else {
+        run_move(run, RUN_READY);
         sched_post(&run->task);
+    }
 }
 
 /* Queues the acknowledgement.  The run's position: held_rc, or for a wait
@@ -854,46 +1025,43 @@ static void committed(void *arg, bool durable)
  * waiting step itself, which runs again after a crash. */
 static void commit(FlRun *run)
 {
+    const RunCore *k = &run->core;
     JournalRun v;
     int next = run->held_rc;
     int64_t wake_ms = 0;
     if (next == FL_NEXT_WAIT) {
-        bool done = run->outputs[run->current] != NULL;
-        next = done ? run->next : run->current;
-        wake_ms = done ? run->wake_ms : 0;
+        bool done = run->outputs[k->current] != NULL;
+        next = done ? k->next : k->current;
+        wake_ms = done ? k->wake_ms : 0;
     }
-    run->jstep = 0;                      /* its outputs go with it */
+    run->core.jstep = 0;                 /* its outputs go with it */
     journal_view(run, &v, next, wake_ms);
     journal_acknowledge(&v, committed, run);
 }
 
 FlRun *run_restore(const FlWorkflow *wf, const JournalSaved *s)
 {
-    FlRun *run = run_new(wf);
-    size_t n = (size_t)wf->step_count;
-    run->outputs = fl_arena_alloc(&run->arena, n * sizeof *run->outputs);
-    memset(run->outputs, 0, n * sizeof *run->outputs);
+    FlRun *run = run_new(wf, false);
+    RunCore *k = &run->core;
+    outputs_make(run);
     if (journal_decode(s, &run->arena, run->outputs, wf->step_count) < 0
         || !run->outputs[0]) {
         run_release(run);
         return NULL;
     }
-    snprintf(run->id, sizeof run->id, "%s", s->id);
-    snprintf(run->started_at, sizeof run->started_at, "%s", s->started_at);
-    run->id_v = (FlValue)FL_STRING_LEN_LIT(run->id, (uint32_t)strlen(run->id));
-    run->started_v = (FlValue)FL_STRING_LEN_LIT(run->started_at,
-                                               (uint32_t)strlen(run->started_at));
-    run->workflow_v = (FlValue)FL_STRING_LEN_LIT(wf->name, (uint32_t)strlen(wf->name));
-    run->attempt = s->attempt;
-    run->attempt_v = (FlValue)FL_NUMBER_LIT(s->attempt);
-    run->next = s->next;
-    run->started_ms = run->received_ms = sched_now_ms();
+    snprintf(k->id, sizeof k->id, "%s", s->id);
+    snprintf(k->started_at, sizeof k->started_at, "%s", s->started_at);
+    k->attempt = s->attempt;
+    run_values(run, (uint32_t)strlen(k->id), (uint32_t)strlen(k->started_at));
+    k->next = s->next;
+    k->started_ms = k->received_ms = sched_now_ms();
     if (s->wake_at) {
         int64_t left = s->wake_at - fl_time_now_ms();
-        run->wake_ms = run->started_ms + (left > 0 ? left : 0);
+        k->wake_ms = k->started_ms + (left > 0 ? left : 0);
     }
-    atomic_store(&run->answered, true);       /* answered before the crash */
-    run->jphase = JP_ACKED;
+    atomic_store(&run->answer, ANSWER_ANSWERED);   /* before the crash */
+    k->jphase = JP_ACKED;
+    run_move(run, RUN_READY);
     atomic_fetch_add(&inflight, 1);
     return run;
 }
@@ -901,21 +1069,22 @@ FlRun *run_restore(const FlWorkflow *wf, const JournalSaved *s)
 void run_restart(FlRun *run, bool discard)
 {
     char msg[96];
+    const RunCore *k = &run->core;
     if (discard) {
         abandon(run);
         return;
     }
     snprintf(msg, sizeof msg, "resumes at %s (attempt %d)",
-             run->next >= 0 ? run->wf->steps[run->next].key : "its end", run->attempt);
+             k->next >= 0 ? k->wf->steps[k->next].key : "its end", k->attempt);
     event_log(run, FL_LOG_INFO, "recovered", false, msg, -1);
-    metrics_run(run->wf, MET_STARTED, 0);
-    if (run->wake_ms)
-        sched_at(&run->wake, run->wake_ms);
+    metrics_run(k->wf, MET_STARTED, 0);
+    if (k->wake_ms)
+        sched_at(&run->wake, k->wake_ms);
     else
         sched_post(&run->task);
 }
 
-/* ---- what step functions call (flusso_run.h) ---------------------------- */
+/* ---- what step functions call (flusso.h, section 2) ------------------------ */
 
 FlArena *fl_run_arena(FlRun *run)
 {
@@ -924,7 +1093,7 @@ FlArena *fl_run_arena(FlRun *run)
 
 const FlValue *fl_out(const FlRun *run, int index)
 {
-    assert(index >= 0 && index < run->wf->step_count);
+    assert(index >= 0 && index < run->core.wf->step_count);
     const FlValue *v = run->outputs[index];
     return v ? v : &fl_null;
 }
@@ -970,11 +1139,11 @@ static const FlValue *with_error(FlArena *a, const FlValue *output,
 
 void fl_step_done(FlRun *run, int index, const FlValue *output)
 {
-    assert(index > 0 && index < run->wf->step_count);
-    if (run->wf->steps[index].on_error_continue)
+    assert(index > 0 && index < run->core.wf->step_count);
+    if (run->core.wf->steps[index].on_error_continue)
         output = with_error(&run->arena, output, &fl_null);
     run->outputs[index] = output;
-    run->current = index;
+    run->core.current = index;
     run_event(run, EV_STEP_DONE, index);
 }
 
@@ -993,12 +1162,12 @@ static const FlValue *failed_output(FlArena *a, FlStepType type,
 
 int fl_step_failed(FlRun *run, int index, const char *message, int next)
 {
-    assert(index > 0 && index < run->wf->step_count);
-    const FlStepInfo *s = &run->wf->steps[index];
+    assert(index > 0 && index < run->core.wf->step_count);
+    const FlStepInfo *s = &run->core.wf->steps[index];
     if (!message || !*message)
         message = "step failed";
     const FlValue *m = fl_string(&run->arena, message, strlen(message));
-    run->current = index;
+    run->core.current = index;
     run->error = m->u.s;
     if (!s->on_error_continue)
         return FL_NEXT_FAIL;

@@ -593,6 +593,10 @@ static int timer_start(void)
 
 int sched_start(int workers)
 {
+    /* A start after sched_stop() (tests, in-process runs) starts afresh. */
+    work.stopping = timers.stopping = false;
+    work.nthreads = work.waking = 0;
+    atomic_store(&stopped, false);
     work.threads = rt_check(calloc((size_t)workers, sizeof *work.threads));
     for (; work.nthreads < workers; work.nthreads++)
         if (pthread_create(&work.threads[work.nthreads], NULL, worker_main, NULL) != 0)
@@ -662,4 +666,5 @@ void sched_stop(void)
      * letting go of the lock, as late as now. */
     if (timers.started)
         pthread_cond_destroy(&timers.changed);
+    timers.started = false;
 }

@@ -11,7 +11,10 @@
  * suspend, no hand-off.  A run that must wait first suspends its
  * connection; whoever answers (the run on a worker, the 504 timer,
  * shutdown) stores the answer in the FlConn and resumes the connection,
- * and the access handler, called again, queues it.  A connection stays
+ * and the access handler, called again, queues it.  The run engine knows
+ * none of this: it hands its answer over as plain data through the
+ * RunCaller each FlConn embeds (run.h), and only this file turns answers
+ * into libmicrohttpd responses.  A connection stays
  * suspended only while its caller waits, and sits meanwhile in the
  * waiting list, so that shutdown can answer every one of them before it
  * stops the daemon (which must not find a suspended connection).
@@ -21,6 +24,7 @@
  * carries a Guard (guard.c: header and body deadlines), every answer
  * queued is counted (metrics.c), and admission is bounded (limits.c). */
 #include "internal.h"
+#include "run.h"
 
 #include <microhttpd.h>
 #include <errno.h>
@@ -53,12 +57,13 @@ typedef enum {
     CONN_DONE        /* an answer is queued */
 } ConnState;
 
+typedef struct FlConn FlConn;
 struct FlConn {
+    RunCaller caller;            /* how the run answers (run.h) */
     ConnState state;
     struct MHD_Connection *mhd;
     const FlWorkflow *wf;
     FlRun *run;                  /* a reference, or NULL */
-    bool accepted;               /* run accepted: release it, not discard */
     bool listed;                 /* in the waiting list */
     FlBuf body;
     size_t discarded;            /* CONN_REJECT: body bytes dropped */
@@ -120,7 +125,10 @@ static void add_header_n(struct MHD_Response *r, const char *name,
         free(v);
 }
 
-struct MHD_Response *srv_response(const FlResponse *resp, const char *run_id)
+/* A response to send: copies resp's body unless body_static, adds
+ * X-Flusso-Run-Id when run_id is not NULL.  The caller owns it. */
+static struct MHD_Response *response_make(const FlResponse *resp,
+                                          const char *run_id)
 {
     struct MHD_Response *r = MHD_create_response_from_buffer(
         resp->body_len, (void *)resp->body,
@@ -141,7 +149,7 @@ static struct MHD_Response *canned_json(const char *body)
 {
     FlResponse resp = { .body = body, .body_len = strlen(body), .body_static = true,
                         .content_type = "application/json" };
-    return srv_response(&resp, NULL);
+    return response_make(&resp, NULL);
 }
 
 static void canned_make(void)
@@ -279,13 +287,17 @@ static void waitlist_unlink(FlConn *c)
     c->listed = false;
 }
 
-void srv_deliver(FlConn *c, struct MHD_Response *r, int status,
-                 bool on_conn_thread)
+/* RunCallerOps.answer: the run's answer becomes c's response.  On the
+ * connection's own thread (inside run_start()) the access handler queues
+ * it on return; otherwise the connection is suspended and is resumed. */
+static void conn_answer(RunCaller *caller, const RunAnswer *a, bool own_thread)
 {
-    c->answer_status = status;
+    FlConn *c = (FlConn *)(void *)caller;
+    struct MHD_Response *r = response_make(&a->resp, a->run_id);
+    c->answer_status = a->resp.status;
     atomic_store_explicit(&c->answer, r, memory_order_release);
-    if (on_conn_thread)
-        return;                  /* the access handler queues it on return */
+    if (own_thread)
+        return;
     /* Resumed under the lock, so shutdown never sees c unlisted yet still
      * suspended.  libmicrohttpd calls us under none of its locks that
      * MHD_resume_connection() takes. */
@@ -320,17 +332,17 @@ static void waitlist_answer_all(void)
 
 /* ---- the request's life -------------------------------------------------- */
 
-/* Frees a request's state: its stored answer, and its run's reference
- * (released, or discarded when the run was never accepted). */
+static void conn_suspend(RunCaller *caller);
+static const RunCallerOps conn_ops = { conn_answer, conn_suspend };
+
+/* Frees a request's state: its stored answer, and its run's reference. */
 static void conn_free(FlConn *c)
 {
     struct MHD_Response *r = atomic_load(&c->answer);
     if (r)
         MHD_destroy_response(r);
-    if (c->run && c->accepted)
+    if (c->run)
         run_release(c->run);
-    else if (c->run)
-        run_discard(c->run);
     atomic_fetch_sub_explicit(&srv.live, 1, memory_order_relaxed);
     free(c);
 }
@@ -354,6 +366,7 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *mc)
     if (!c)
         return NULL;             /* the access handler drops the request */
     memset(c, 0, sizeof *c);
+    c->caller.ops = &conn_ops;
     c->mhd = mc;
     atomic_init(&c->answer, NULL);
     memcpy(c->uri, uri, n + 1);
@@ -527,8 +540,7 @@ static enum MHD_Result conn_route(FlConn *c, const char *method)
         return answer_canned(c, 413, canned.too_large);
     }
     c->wf = wf;
-    c->run = run_new(wf);
-    run_hold_slot(c->run);
+    c->run = run_new(wf, true);
     fl_buf_init(&c->body, fl_run_arena(c->run));
     c->state = CONN_BODY;
     return MHD_YES;
@@ -541,7 +553,7 @@ static enum MHD_Result conn_take(FlConn *c, const char *data, size_t *size)
     size_t n = *size;
     *size = 0;
     if (n > (size_t)c->wf->max_body_bytes - c->body.len) {
-        run_discard(c->run);
+        run_release(c->run);
         c->run = NULL;
         return answer_canned(c, 413, canned.too_large);
     }
@@ -570,16 +582,60 @@ static enum MHD_Result conn_queue_answer(FlConn *c)
     return ok;
 }
 
-/* The run must wait before it answers: the connection waits suspended. */
-static enum MHD_Result conn_suspend(FlConn *c)
+/* RunCallerOps.suspend: the run must wait before it answers, and the
+ * connection waits suspended; once this returns c may be answered any
+ * time, from any thread. */
+static void conn_suspend(RunCaller *caller)
 {
-    FlRun *run = c->run;
+    FlConn *c = (FlConn *)(void *)caller;
     MHD_suspend_connection(c->mhd);
     c->state = CONN_WAITING;
     if (!waitlist_add(c))
-        run_answer_error(run, 503, "shutting down");
-    run_park(run);               /* from here on c may be answered any time */
+        run_answer_error(c->run, 503, "shutting down");
+}
+
+
+/* A request's headers as request.c takes them. */
+typedef struct {
+    FlArena *arena;
+    ReqHeader *hs;
+    size_t n, cap;
+} HeaderList;
+
+static enum MHD_Result header_collect(void *cls, enum MHD_ValueKind kind,
+                                      const char *key, size_t klen,
+                                      const char *value, size_t vlen)
+{
+    HeaderList *l = cls;
+    (void)kind;
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? 2 * l->cap : 32;
+        ReqHeader *hs = fl_arena_alloc(l->arena, cap * sizeof *hs);
+        if (l->n)
+            memcpy(hs, l->hs, l->n * sizeof *hs);
+        l->hs = hs;
+        l->cap = cap;
+    }
+    l->hs[l->n++] = (ReqHeader){ key, klen, value ? value : "", value ? vlen : 0 };
     return MHD_YES;
+}
+
+/* The trigger output of c's request (request.c), the headers collected
+ * from libmicrohttpd into the run's arena; NULL when its JSON body does
+ * not parse. */
+static const FlValue *conn_trigger(FlConn *c, const char *method,
+                                   const FlValue *raw, int64_t received_unix_ms)
+{
+    FlArena *a = fl_run_arena(c->run);
+    HeaderList l = { .arena = a };
+    int n = MHD_get_connection_values_n(c->mhd, MHD_HEADER_KIND, NULL, NULL);
+    if (n > 0) {                     /* the exact size: nothing to grow */
+        l.cap = (size_t)n;
+        l.hs = fl_arena_alloc(a, l.cap * sizeof *l.hs);
+    }
+    MHD_get_connection_values_n(c->mhd, MHD_HEADER_KIND, header_collect, &l);
+    return req_trigger_of(a, method, c->uri, c->path_len, l.hs, l.n, raw,
+                          received_unix_ms);
 }
 
 /* A request header for verify.c; libmicrohttpd ignores the name's case. */
@@ -603,7 +659,7 @@ static enum MHD_Result conn_finish(FlConn *c, const char *method)
     int64_t received_unix = fl_time_now_ms(), received = sched_now_ms();
     guard_set(c->guard, GUARD_NONE);
     if (atomic_load_explicit(&srv.draining, memory_order_relaxed)) {
-        run_discard(run);        /* no new run once draining began */
+        run_release(run);        /* no new run once draining began */
         c->run = NULL;
         return answer_now(c, 503, canned.unavailable);
     }
@@ -612,19 +668,16 @@ static enum MHD_Result conn_finish(FlConn *c, const char *method)
     struct MHD_Response *refusal = canned.bad_signature;
     if (signature_ok(c, raw)) {
         refusal = canned.bad_json;
-        trigger = req_trigger(fl_run_arena(run), c->mhd, method, c->uri,
-                              c->path_len, raw, received_unix);
+        trigger = conn_trigger(c, method, raw, received_unix);
     }
     if (!trigger) {
-        run_discard(run);
+        run_release(run);
         c->run = NULL;
         return answer_now(c, refusal == canned.bad_json ? 400 : 401, refusal);
     }
-    run_accept(run, trigger, received, received_unix, c);
-    c->accepted = true;
-    if (run_start_inline(run))
+    if (run_start(run, trigger, received, received_unix, &c->caller))
         return conn_queue_answer(c);
-    return conn_suspend(c);
+    return MHD_YES;              /* suspended: resumed with the answer */
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc,

@@ -14,10 +14,12 @@ enum { MAX_SUITES = 64 };
 static struct {
     const char *name;
     const UnitTest *tests;
+    int (*init)(void), (*clean)(void);
 } suites[MAX_SUITES];
 static int suite_count;
 
-void unit_register(const char *suite, const UnitTest *tests)
+void unit_register(const char *suite, const UnitTest *tests,
+                   int (*init)(void), int (*clean)(void))
 {
     if (suite_count == MAX_SUITES) {
         fputs("unit: too many suites\n", stderr);
@@ -25,12 +27,14 @@ void unit_register(const char *suite, const UnitTest *tests)
     }
     suites[suite_count].name = suite;
     suites[suite_count].tests = tests;
+    suites[suite_count].init = init;
+    suites[suite_count].clean = clean;
     suite_count++;
 }
 
 static int add_suite(int i)
 {
-    CU_pSuite s = CU_add_suite(suites[i].name, NULL, NULL);
+    CU_pSuite s = CU_add_suite(suites[i].name, suites[i].init, suites[i].clean);
     if (!s)
         return -1;
     for (const UnitTest *t = suites[i].tests; t->name; t++)

@@ -1,100 +1,149 @@
-#!/bin/bash
-# run_fake.sh - end-to-end tests of the runtime with a hand-written program.
+#!/usr/bin/env bash
+# suite-runtime.sh - the runtime seen from outside, through a handler
+# compiled by flussoc from tests/e2e/workflows/runtime-*.json (seven
+# workflows in one binary): the command line, where it listens, the answers
+# that start no run, templated answers and their headers, when the caller
+# gets its answer and what the run does after it, the trigger's output,
+# 200 requests at once, 5,000 runs waiting in a delay on a fixed number of
+# threads, the JSON log, and draining on SIGTERM (runs in flight finish,
+# callers still waiting when the grace period ends get 503).
 #
-#   tests/e2e/run_fake.sh [BUILD]     (BUILD: build/ by default)
+# Usage: tests/e2e/suite-runtime.sh FLUSSOC BUILDDIR   (env CC, E2E_CFLAGS
+# build tests/e2e/loadgen.c when BUILDDIR/tests/loadgen is missing; `make
+# test-e2e` builds it).  Time bounds are generous: the suite also runs under
+# ASan on 2 busy cores.
 #
-# Builds tests/e2e/fake_program.c and tests/e2e/loadgen.c against
-# BUILD/libflusso.a (CC, E2E_CFLAGS and E2E_LDLIBS may override the
-# compiler, flags and libraries), then checks the handler from outside
-# with curl: answers, their order and timing, the CLI, and 5,000 runs
-# waiting at once on a fixed number of threads.
+# The workflows:
+#
+#   runtime-ack    POST /hooks/ack     200 templated JSON with X-Ack, then a
+#                                      tail: delay (query tail_ms, default
+#                                      300), a line in tail.log, a log line
+#                                      "done <run id><query note>";
+#                                      max_body_bytes 1024
+#   runtime-fire   POST, PUT /hooks/fire  no response: 202 at start; fire.log
+#   runtime-slow   POST /hooks/slow    delay (query ms, default 500), then 201
+#   runtime-late   POST /hooks/late    response_timeout_ms 1000, delay 1500,
+#                                      then 200 (too late: 504), late.log
+#                                      says sent=false
+#   runtime-check  POST /hooks/check   `matches` gate on query h: 200 text
+#                                      with X-Echo, else the status from query
+#                                      status (default 422) with X-Echo
+#   runtime-echo   GET, POST /hooks/echo  200 with the whole trigger output
+#   runtime-hold   POST /hooks/hold    response_timeout_ms 60 s, delay 20 s,
+#                                      then 200: still waiting when a drain's
+#                                      grace period ends
+#
+# These replace tests/e2e/fake_program.c, a hand-written stand-in for a
+# compiled handler, and run_fake.sh, which drove it; every check of
+# run_fake.sh is here.  Where the format differs from what the C did:
+#   - the workflows are named runtime-<name> (file and `name`), so --help,
+#     run.workflow (fire.log) and the log's "workflow" field say
+#     runtime-ack, runtime-fire, ... instead of ack, fire, ...;
+#   - the environment variables FAKE_TAG and FAKE_ZONE are RUNTIME_TAG and
+#     RUNTIME_ZONE;
+#   - the echo's body is the text template "{{ json(trigger.output) }}"
+#     (a string body is always text) where the C sent fl_json_text() of the
+#     trigger output: json() is that same function, so the bytes are the same;
+#   - the steps' order, keys, bodies, defaults and settings are otherwise
+#     those of the C, one for one.
+# One check is made less timing-sensitive without being weakened: after
+# SIGTERM, "/healthz answers 503" waits (up to 5 s) for the handler to have
+# handled the signal instead of asking once 0.2 s later.
 set -u
+FLUSSOC=$(realpath "$1")
+BUILD=$(realpath "$2")
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-BUILD=$(cd "${1:-$ROOT/build}" && pwd) || exit 1
+WF=$ROOT/tests/e2e/workflows
 . "$ROOT/tests/e2e/lib.sh"
+e2e_init
+unset FLUSSO_LISTEN
 
 CC=${CC:-cc}
-CFLAGS_DEFAULT="-std=c11 -D_GNU_SOURCE -O2 -g"
-case "$BUILD" in
-*asan*) CFLAGS_DEFAULT="$CFLAGS_DEFAULT -fsanitize=address,undefined -fno-omit-frame-pointer" ;;
-esac
-E2E_CFLAGS=${E2E_CFLAGS:-$CFLAGS_DEFAULT}
-E2E_LDLIBS=${E2E_LDLIBS:--lmicrohttpd -lcjson -lcrypto -lcurl -lsqlite3 -lpthread -lm}
+E2E_CFLAGS=${E2E_CFLAGS:--std=c11 -D_GNU_SOURCE -O2 -g}
 WARN="-Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes"
-FAKE=$BUILD/tests/e2e/fake_handler
+HANDLER=$E2E_DIR/runtime
 LOADGEN=$BUILD/tests/loadgen
 UUID_RE='^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$'
 
 build() {
-    mkdir -p "$BUILD/tests/e2e" || return 1
-    # shellcheck disable=SC2086
-    $CC $E2E_CFLAGS $WARN -I"$ROOT/runtime" -o "$FAKE" "$ROOT/tests/e2e/fake_program.c" \
-        "$BUILD/libflusso.a" $E2E_LDLIBS || return 1
-    # shellcheck disable=SC2086
-    [ -x "$LOADGEN" ] || $CC $E2E_CFLAGS $WARN -o "$LOADGEN" "$ROOT/tests/e2e/loadgen.c" || return 1
+    # compiled from the workflows' folder, so --help names the bare files
+    if ! (cd "$WF" && "$FLUSSOC" runtime-*.json -o "$HANDLER") 2> "$E2E_DIR/runtime.cc.log"; then
+        sed 's/^/  | /' "$E2E_DIR/runtime.cc.log" >&2
+        return 1
+    fi
+    if [ ! -x "$LOADGEN" ]; then
+        LOADGEN=$E2E_DIR/loadgen
+        # shellcheck disable=SC2086
+        $CC $E2E_CFLAGS $WARN -o "$LOADGEN" "$ROOT/tests/e2e/loadgen.c" || return 1
+    fi
 }
 
-export FAKE_TAG=tag1 FAKE_ZONE=zone1
-unset FLUSSO_LISTEN
+export RUNTIME_TAG=tag1 RUNTIME_ZONE=zone1
 
 # ---- the command line --------------------------------------------------------
 
+# Every command is bounded: a handler that started serving instead of
+# stopping would fail its check (timeout exits 124), not hang the suite.
 test_cli() {
     local out rc
-    out=$(env -u FAKE_TAG -u FAKE_ZONE "$FAKE" --help 2>&1); rc=$?
+    out=$(timeout 10 env -u RUNTIME_TAG -u RUNTIME_ZONE "$HANDLER" --help 2>&1); rc=$?
     expect_eq "--help exits 0 without env" "$rc" 0
-    expect_match "--help lists ack" "$out" 'POST /hooks/ack +ack \(ack.json\)'
-    expect_match "--help lists each method" "$out" 'PUT /hooks/fire +fire'
+    expect_match "--help lists ack" "$out" 'POST /hooks/ack +runtime-ack \(runtime-ack\.json\)'
+    expect_match "--help lists each method" "$out" 'PUT /hooks/fire +runtime-fire'
     expect_match "--help lists /healthz" "$out" 'GET /healthz'
-    expect_match "--help lists FAKE_TAG" "$out" 'FAKE_TAG'
-    expect_match "--help lists FAKE_ZONE" "$out" 'FAKE_ZONE'
-    out=$(env -u FAKE_TAG "$FAKE" --version 2>&1); rc=$?
+    expect_match "--help lists RUNTIME_TAG" "$out" 'RUNTIME_TAG'
+    expect_match "--help lists RUNTIME_ZONE" "$out" 'RUNTIME_ZONE'
+    out=$(timeout 10 env -u RUNTIME_TAG "$HANDLER" --version 2>&1); rc=$?
     expect_eq "--version exits 0" "$rc" 0
     expect_match "--version prints a version" "$out" '[0-9]+\.[0-9]+'
-    out=$(env -u FAKE_TAG -u FAKE_ZONE "$FAKE" --listen 127.0.0.1:0 2>&1); rc=$?
+    out=$(timeout 10 env -u RUNTIME_TAG -u RUNTIME_ZONE "$HANDLER" --listen 127.0.0.1:0 2>&1); rc=$?
     expect_eq "missing env exits 2" "$rc" 2
-    expect_match "missing env names FAKE_TAG" "$out" 'FAKE_TAG'
-    expect_match "missing env names FAKE_ZONE" "$out" 'FAKE_ZONE'
-    out=$(env -u FAKE_ZONE "$FAKE" --listen 127.0.0.1:0 2>&1); rc=$?
+    expect_match "missing env names RUNTIME_TAG" "$out" 'RUNTIME_TAG'
+    expect_match "missing env names RUNTIME_ZONE" "$out" 'RUNTIME_ZONE'
+    out=$(timeout 10 env -u RUNTIME_ZONE "$HANDLER" --listen 127.0.0.1:0 2>&1); rc=$?
     expect_eq "one missing variable exits 2" "$rc" 2
     expect_true "only the missing variable is named" \
-        test "$(printf '%s' "$out" | grep -c FAKE_TAG)" = 0
-    "$FAKE" --bogus 2>/dev/null; expect_eq "unknown option exits 2" "$?" 2
-    "$FAKE" --workers 0 2>/dev/null; expect_eq "--workers 0 exits 2" "$?" 2
-    "$FAKE" --log-level loud 2>/dev/null; expect_eq "bad --log-level exits 2" "$?" 2
-    "$FAKE" --listen 127.0.0.1:99999 2>/dev/null; expect_eq "bad port exits 2" "$?" 2
-    "$FAKE" extra 2>/dev/null; expect_eq "an argument exits 2" "$?" 2
+        test "$(printf '%s' "$out" | grep -c RUNTIME_TAG)" = 0
+    timeout 10 "$HANDLER" --bogus 2>/dev/null; expect_eq "unknown option exits 2" "$?" 2
+    timeout 10 "$HANDLER" --workers 0 2>/dev/null; expect_eq "--workers 0 exits 2" "$?" 2
+    timeout 10 "$HANDLER" --log-level loud 2>/dev/null; expect_eq "bad --log-level exits 2" "$?" 2
+    timeout 10 "$HANDLER" --listen 127.0.0.1:99999 2>/dev/null; expect_eq "bad port exits 2" "$?" 2
+    timeout 10 "$HANDLER" extra 2>/dev/null; expect_eq "an argument exits 2" "$?" 2
 }
 
 test_listen() {
     local log=$E2E_DIR/listen1.log first_pid first_port rc
-    start_handler "$log" "$FAKE" --listen 0 || { fail "bare port 0 starts"; return; }
+    start_handler "$log" "$HANDLER" --listen 0 || { fail "bare port 0 starts"; return; }
     expect_match "port 0: the listening line" "$(grep '^listening' "$log")" \
         '^listening on http://127\.0\.0\.1:[1-9][0-9]*$'
     expect_eq "exactly one listening line" "$(grep -c '^listening' "$log")" 1
     first_pid=$HANDLER_PID
     first_port=$HANDLER_PORT
-    "$FAKE" --listen "127.0.0.1:$first_port" --journal none 2>/dev/null; rc=$?
+    timeout 10 "$HANDLER" --listen "127.0.0.1:$first_port" --journal none 2>/dev/null; rc=$?
     expect_eq "a failed bind exits 2" "$rc" 2
     stop_handler "$first_pid"
     expect_eq "SIGTERM exits 0" "$STOP_STATUS" 0
     log=$E2E_DIR/listen2.log
-    start_handler "$log" env FLUSSO_LISTEN=127.0.0.1:0 "$FAKE" ||
+    start_handler "$log" env FLUSSO_LISTEN=127.0.0.1:0 "$HANDLER" ||
         { fail "FLUSSO_LISTEN is used"; return; }
-    pass "FLUSSO_LISTEN is used"
+    # not the default 127.0.0.1:8080: port 0 picks an ephemeral port
+    expect_true "FLUSSO_LISTEN is used ($HANDLER_URL)" test "$HANDLER_PORT" != 8080
     stop_handler "$HANDLER_PID"
     log=$E2E_DIR/listen3.log
-    start_handler "$log" env FLUSSO_LISTEN=127.0.0.1:1 "$FAKE" --listen 127.0.0.1:0 ||
+    start_handler "$log" env FLUSSO_LISTEN=127.0.0.1:1 "$HANDLER" --listen 127.0.0.1:0 ||
         { fail "--listen wins over FLUSSO_LISTEN"; return; }
-    pass "--listen wins over FLUSSO_LISTEN"
+    # port 1 can be bound by root: the port says which one was used
+    expect_true "--listen wins over FLUSSO_LISTEN ($HANDLER_URL)" test "$HANDLER_PORT" != 1
     stop_handler "$HANDLER_PID"
     if grep -q '^0\{31\}1 ' /proc/net/if_inet6 2>/dev/null; then     # ::1 exists
         log=$E2E_DIR/listen4.log
-        start_handler "$log" "$FAKE" --listen '[::1]:0' || { fail "IPv6 listen"; return; }
+        start_handler "$log" "$HANDLER" --listen '[::1]:0' || { fail "IPv6 listen"; return; }
         expect_match "IPv6 listening line" "$HANDLER_URL" '^http://\[::1\]:[1-9][0-9]*$'
         http GET "$HANDLER_URL/healthz"
         expect_eq "IPv6 /healthz" "$HTTP_STATUS" 200
         stop_handler "$HANDLER_PID"
+    else
+        echo "  skip IPv6 listen: no ::1"
     fi
 }
 
@@ -141,7 +190,7 @@ test_errors() {
 }
 
 test_ack() {
-    local u=$1 id t0 elapsed
+    local u=$1 t0 elapsed
     http POST "$u/hooks/ack?q=a+b%21&q=second" -H 'Content-Type: application/json' \
         -d '{"id":42}'
     expect_eq "200 status" "$HTTP_STATUS" 200
@@ -177,10 +226,11 @@ test_fire() {
     expect_eq "202 has no content type" "$(header Content-Type)" ""
     expect_match "202 has a run id" "$(header X-Flusso-Run-Id)" "$UUID_RE"
     expect_true "202 at once ($HTTP_MS ms)" test "$HTTP_MS" -lt 1000
-    expect_true "fire's steps ran" wait_for_line "$E2E_DIR/run/fire.log" '^fire 7 PUT zone1 fire$' 5
+    expect_true "fire's steps ran" \
+        wait_for_line "$E2E_DIR/run/fire.log" '^fire 7 PUT zone1 runtime-fire$' 5
     http POST "$u/hooks/fire" -H 'Content-Type: application/json' -d '{"n":"two\nlines \"q\""}'
     expect_true "file log: newlines written as \\n" \
-        wait_for_line "$E2E_DIR/run/fire.log" '^fire two\\nlines "q" POST zone1 fire$' 5
+        wait_for_line "$E2E_DIR/run/fire.log" '^fire two\\nlines "q" POST zone1 runtime-fire$' 5
 }
 
 test_waits() {
@@ -272,7 +322,8 @@ test_concurrent() {
     expect_eq "200 concurrent requests, each its own answer" "$bad" 0
 }
 
-# 5,000 runs waiting in a 1 s delay at once, on a fixed number of threads.
+# 5,000 runs waiting in a 1 s delay at once, each caller waiting for its
+# 201, on a fixed number of threads.
 test_many_waiting() {
     local before out
     if [ "$(ulimit -Hn)" != unlimited ] && [ "$(ulimit -Hn)" -lt 12000 ]; then
@@ -292,7 +343,7 @@ test_many_waiting() {
 test_logs() {
     local log=$1
     expect_true "log step lines are JSON on stderr" \
-        grep -Eq '^\{"time":"[^"]+","level":"info","run_id":"[0-9a-f-]{36}","workflow":"ack","step":"done","event":"log","message":"done [0-9a-f-]{36}"\}$' "$log"
+        grep -Eq '^\{"time":"[^"]+","level":"info","run_id":"[0-9a-f-]{36}","workflow":"runtime-ack","step":"done","event":"log","message":"done [0-9a-f-]{36}"\}$' "$log"
     expect_true "every stderr line but one is a JSON object" \
         test "$(grep -cv '^{"time":.*}$' "$log")" = 1
     expect_true "no line forged from request content" \
@@ -301,10 +352,23 @@ test_logs() {
         grep -q '"level":"error".*"event":"failed","message":"header X-Echo' "$log"
 }
 
+# healthz_503 URL SECS: /healthz answers 503 within SECS (the handler has
+# seen the SIGTERM); leaves the last answer in HTTP_*.
+healthz_503() {
+    local end=$(( $(now_ms) + $2 * 1000 ))
+    while :; do
+        http GET "$1/healthz"
+        [ "$HTTP_STATUS" = 503 ] && return 0
+        [ "$(now_ms)" -lt "$end" ] || return 1
+        sleep 0.02
+    done
+}
+
 # SIGTERM: runs in flight finish; new requests get 503 meanwhile.
 test_drain() {
     local log=$E2E_DIR/drain.log pid u curl_pid
-    start_handler "$log" "$FAKE" --listen 127.0.0.1:0 --log-level warn || { fail "drain: start"; return; }
+    start_handler "$log" "$HANDLER" --listen 127.0.0.1:0 --log-level warn ||
+        { fail "drain: start"; return; }
     pid=$HANDLER_PID
     u=$HANDLER_URL
     curl -s --max-time 20 -o "$E2E_DIR/drain.body" -w '%{http_code}' -X POST \
@@ -312,8 +376,7 @@ test_drain() {
     curl_pid=$!
     sleep 0.4
     kill -TERM "$pid"
-    sleep 0.2
-    http GET "$u/healthz"
+    healthz_503 "$u" 5
     expect_eq "draining: /healthz 503" "$HTTP_STATUS" 503
     http POST "$u/hooks/fire" -d '{}'
     expect_eq "draining: new request 503" "$HTTP_STATUS" 503
@@ -329,7 +392,7 @@ test_drain() {
 # SIGTERM with a caller still waiting when the 10 s grace ends: 503.
 test_drain_grace() {
     local log=$E2E_DIR/grace.log pid u curl_pid t0 took
-    start_handler "$log" "$FAKE" --listen 127.0.0.1:0 || { fail "grace: start"; return; }
+    start_handler "$log" "$HANDLER" --listen 127.0.0.1:0 || { fail "grace: start"; return; }
     pid=$HANDLER_PID
     u=$HANDLER_URL
     curl -s --max-time 30 -D "$E2E_DIR/grace.headers" -o "$E2E_DIR/grace.body" \
@@ -359,16 +422,16 @@ test_sanitizers() {
 }
 
 main() {
-    e2e_init
-    echo "e2e: building the fake handler"
-    build || { echo "e2e: build failed" >&2; exit 1; }
+    local log
+    echo "e2e runtime: compiling the runtime-*.json handler ($BUILD)"
+    build || { fail "the runtime workflows do not compile"; exit 1; }
     cd "$E2E_DIR" || exit 1              # handlers keep their journals here
     test_cli
     test_listen
     mkdir -p "$E2E_DIR/run"
-    local log=$E2E_DIR/run/handler.log
+    log=$E2E_DIR/run/handler.log
     cd "$E2E_DIR/run" || exit 1          # the log steps' files land here
-    start_handler "$log" "$FAKE" --listen 127.0.0.1:0 --workers 2 || exit 1
+    start_handler "$log" "$HANDLER" --listen 127.0.0.1:0 --workers 2 || exit 1
     cd "$E2E_DIR" || exit 1
     test_errors "$HANDLER_URL"
     test_ack "$HANDLER_URL"
@@ -384,7 +447,8 @@ main() {
     test_drain
     test_drain_grace
     test_sanitizers
-    e2e_finish
+    echo "e2e runtime: $E2E_PASS passed, $E2E_FAIL failed"
+    [ "$E2E_FAIL" -eq 0 ]
 }
 
 main "$@"
