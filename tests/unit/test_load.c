@@ -739,6 +739,65 @@ static void test_all_errors_reported(void)
     unload(&r);
 }
 
+/* A JSON value of the wrong kind for a config field of each kind of
+ * flusso_format.h; any value is a VALUE. */
+#define WRONG_ROUTE "true"
+#define WRONG_METHODS "true"
+#define WRONG_INTEGER "true"
+#define WRONG_BOOLEAN "'x'"
+#define WRONG_INT_OR_TEMPLATE "true"
+#define WRONG_TEMPLATE "true"
+#define WRONG_LITERAL "true"
+#define WRONG_CHOICE "true"
+#define WRONG_VALUE NULL
+#define WRONG_HEADERS "true"
+#define WRONG_OBJECT "true"
+#define WRONG_CONDITIONS "true"
+
+typedef struct {
+    const char *field;
+    const char *wrong;
+} ConfigField;
+
+#define CONFIG_FIELD_(name, kind) { #name, WRONG_##kind },
+#define CONFIG_TYPE_(c, json, outputs, config)                                \
+    { #json, (const ConfigField[]){ config(CONFIG_FIELD_) { NULL, NULL } } },
+
+/* Each config field of the format's table is one the loader reads: a
+ * value of the wrong kind is reported at that very field. */
+static void test_config_fields_are_read(void)
+{
+    const struct {
+        const char *type;
+        const ConfigField *fields;
+    } types[] = { FL_STEP_TYPES(CONFIG_TYPE_) };
+    for (size_t t = 0; t < sizeof types / sizeof types[0]; t++) {
+        for (const ConfigField *f = types[t].fields; f->field; f++) {
+            if (!f->wrong)
+                continue;
+            char json[512], at[128];
+            if (t == ST_TRIGGER) {
+                snprintf(json, sizeof json, "{'name':'t','trigger':{'key':'trigger',"
+                         "'type':'webhook_trigger','config':{'%s':%s}},'steps':[]}",
+                         f->field, f->wrong);
+                snprintf(at, sizeof at, "error: trigger.config.%s (trigger): ",
+                         f->field);
+            } else {
+                snprintf(json, sizeof json, WF("{'key':'s','type':'%s',"
+                                               "'config':{'%s':%s}}"),
+                         types[t].type, f->field, f->wrong);
+                snprintf(at, sizeof at, "error: steps[0].config.%s (s): ", f->field);
+            }
+            Loaded r = load_q(json);
+            if (!strstr(r.out, at))
+                fprintf(stderr, "\n%s %s: no \"%s\" in\n%s", types[t].type,
+                        f->field, at, r.out);
+            CU_ASSERT_PTR_NOT_NULL(strstr(r.out, at));
+            unload(&r);
+        }
+    }
+}
+
 static const UnitTest tests[] = {
     { "example: tree and indices", test_example_tree },
     { "example: configs", test_example_configs },
@@ -777,6 +836,7 @@ static const UnitTest tests[] = {
     { "http_request", test_http },
     { "template errors reported", test_template_errors_reported },
     { "all errors reported", test_all_errors_reported },
+    { "every config field of the format is read", test_config_fields_are_read },
     { NULL, NULL }
 };
 
