@@ -61,13 +61,18 @@ demo: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)tools/demo $(FLUSSOC) $(BUILD)
 
-# Every example checks clean, together, and has its generated-C golden.
+# Every example checks clean, together, and has its generated-C golden;
+# README.md's picture is the payment example's.
 check-examples: $(FLUSSOC)
 	$(Q)$(FLUSSOC) --check examples/*.json && echo "flussoc: all examples check clean"
 	$(Q)for f in examples/*.json; do \
 	    g=tests/golden/valid-example-$$(basename $$f); \
 	    [ -e $$g ] || { echo "missing $$g: ln -s ../../$$f $$g" >&2; exit 1; }; \
 	done
+	$(Q)awk '/^```mermaid$$/ { on = 1; next } /^```$$/ { on = 0 } on' README.md \
+	    >$(BUILD)/readme.mmd
+	$(Q)$(FLUSSOC) --emit-mermaid - examples/payment.json | cmp -s - $(BUILD)/readme.mmd \
+	    || { echo "README.md's mermaid block is not flussoc --emit-mermaid - examples/payment.json" >&2; exit 1; }
 
 # The README's second command: every test.
 test: deps

@@ -12,6 +12,7 @@
 #include "cc.h"
 #include "check.h"
 #include "diag.h"
+#include "draw.h"
 #include "emit.h"
 #include "version.h"
 #include "workflow.h"
@@ -23,6 +24,8 @@ typedef struct {
     int file_count;
     const char *output;      /* -o */
     const char *emit_c;      /* --emit-c */
+    const char *emit_dot;    /* --emit-dot */
+    const char *emit_mermaid;    /* --emit-mermaid */
     const char *opt_level;   /* -O, default "2" */
     bool check_only;
     bool werror;
@@ -34,6 +37,8 @@ static const char usage[] =
     "\n"
     "  -o FILE          the binary to write (default: the first workflow's name)\n"
     "  --emit-c FILE    write the generated C and stop ('-' for stdout)\n"
+    "  --emit-dot FILE  write a Graphviz picture of the workflows and stop\n"
+    "  --emit-mermaid FILE  write a Mermaid picture of the workflows and stop\n"
     "  --check          check the workflows and stop\n"
     "  -O LEVEL         optimisation level passed to the C compiler (default 2)\n"
     "  --werror         treat warnings as errors\n"
@@ -56,6 +61,23 @@ static const char *option_value(int argc, char **argv, int *i)
     return *i + 1 < argc ? argv[++*i] : NULL;
 }
 
+/* Where the value of option arg goes in o; NULL when arg takes none. */
+static const char **value_slot(Options *o, const char *arg)
+{
+    const struct {
+        const char *name;
+        const char **slot;
+    } slots[] = {
+        { "-o", &o->output }, { "--emit-c", &o->emit_c },
+        { "--emit-dot", &o->emit_dot }, { "--emit-mermaid", &o->emit_mermaid },
+        { "-O", &o->opt_level },
+    };
+    for (int i = 0; i < COUNT(slots); i++)
+        if (strcmp(arg, slots[i].name) == 0)
+            return slots[i].slot;
+    return NULL;
+}
+
 /* Fills o from argv; returns -1 to go on, else an exit status. */
 static int parse_options(int argc, char **argv, Options *o)
 {
@@ -63,6 +85,7 @@ static int parse_options(int argc, char **argv, Options *o)
     o->files = calloc((size_t)argc, sizeof *o->files);
     o->opt_level = "2";
     bool only_files = false;
+    const char **slot;
     for (int i = 1; i < argc; i++) {
         const char *arg = argv[i];
         if (only_files || arg[0] != '-' || strcmp(arg, "-") == 0) {
@@ -79,14 +102,8 @@ static int parse_options(int argc, char **argv, Options *o)
             o->check_only = true;
         } else if (strcmp(arg, "--werror") == 0) {
             o->werror = true;
-        } else if (strcmp(arg, "-o") == 0) {
-            if (!(o->output = option_value(argc, argv, &i)))
-                return usage_error(needs_value, arg);
-        } else if (strcmp(arg, "--emit-c") == 0) {
-            if (!(o->emit_c = option_value(argc, argv, &i)))
-                return usage_error(needs_value, arg);
-        } else if (strcmp(arg, "-O") == 0) {
-            if (!(o->opt_level = option_value(argc, argv, &i)))
+        } else if ((slot = value_slot(o, arg))) {
+            if (!(*slot = option_value(argc, argv, &i)))
                 return usage_error(needs_value, arg);
         } else if (strncmp(arg, "-O", 2) == 0) {
             o->opt_level = arg + 2;
@@ -157,6 +174,35 @@ static int load_all(Arena *a, const Options *o, Workflow **ws, Diag **ds,
     return status;
 }
 
+/* Writes len bytes to path ('-': stdout); returns an exit status. */
+static int write_output(const char *path, const char *bytes, size_t len)
+{
+    bool to_stdout = strcmp(path, "-") == 0;
+    FILE *f = to_stdout ? stdout : fopen(path, "w");
+    if (!f || fwrite(bytes, 1, len, f) != len
+        || (to_stdout ? fflush(f) : fclose(f)) != 0) {
+        fprintf(stderr, "flussoc: cannot write %s: %s\n", path,
+                strerror(errno));
+        return EXIT_USAGE;
+    }
+    return EXIT_OK;
+}
+
+/* Writes the picture of --emit-dot or --emit-mermaid. */
+static int draw(Arena *a, const Options *o, Workflow *const *ws)
+{
+    char *picture = NULL;
+    size_t len = 0;
+    FILE *mem = open_memstream(&picture, &len);
+    DrawLanguage lang = o->emit_dot ? DRAW_DOT : DRAW_MERMAID;
+    draw_program(a, mem, lang, ws, o->file_count);
+    fclose(mem);
+    int status = write_output(o->emit_dot ? o->emit_dot : o->emit_mermaid,
+                              picture, len);
+    free(picture);
+    return status;
+}
+
 /* Writes the program to --emit-c's file, or compiles it into -o's. */
 static int generate(Arena *a, const Options *o, Workflow *const *ws,
                     const WorkflowFacts *facts)
@@ -168,14 +214,7 @@ static int generate(Arena *a, const Options *o, Workflow *const *ws,
     fclose(mem);
     int status = EXIT_OK;
     if (o->emit_c) {
-        bool to_stdout = strcmp(o->emit_c, "-") == 0;
-        FILE *f = to_stdout ? stdout : fopen(o->emit_c, "w");
-        if (!f || fwrite(program, 1, len, f) != len
-            || (to_stdout ? fflush(f) : fclose(f)) != 0) {
-            fprintf(stderr, "flussoc: cannot write %s: %s\n", o->emit_c,
-                    strerror(errno));
-            status = EXIT_USAGE;
-        }
+        status = write_output(o->emit_c, program, len);
     } else {
         const char *out = o->output ? o->output : ws[0]->name;
         if (cc_build(program, len, out, o->opt_level) < 0)
@@ -199,8 +238,12 @@ int main(int argc, char **argv)
     Diag **ds = arena_alloc(a, sizeof *ds * (size_t)n);
     WorkflowFacts *facts = arena_alloc(a, sizeof *facts * (size_t)n);
     status = load_all(a, &o, ws, ds, facts);
-    if (status == EXIT_OK && !o.check_only)
-        status = generate(a, &o, ws, facts);
+    if (status == EXIT_OK && !o.check_only) {
+        if (o.emit_dot || o.emit_mermaid)
+            status = draw(a, &o, ws);
+        else
+            status = generate(a, &o, ws, facts);
+    }
     arena_free(a);
     free(o.files);
     return status;
