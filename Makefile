@@ -61,8 +61,13 @@ demo: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)tools/demo $(FLUSSOC) $(BUILD)
 
-# Every example checks clean, together, and has its generated-C golden;
-# README.md's picture is the payment example's.
+# Every example checks clean, together, has its generated-C golden and
+# validates against the JSON Schema, whose committed copy is --schema's
+# output (a few err- cases must not validate); README.md's picture is the
+# payment example's.
+SCHEMA = docs/workflow.schema.json
+SCHEMA_REJECTS = $(addprefix tests/golden/err-,unknown-config-field.json \
+    unknown-type.json status-range.json unknown-step-field.json)
 check-examples: $(FLUSSOC)
 	$(Q)$(FLUSSOC) --check examples/*.json && echo "flussoc: all examples check clean"
 	$(Q)for f in examples/*.json; do \
@@ -73,6 +78,11 @@ check-examples: $(FLUSSOC)
 	    >$(BUILD)/readme.mmd
 	$(Q)$(FLUSSOC) --emit-mermaid - examples/payment.json | cmp -s - $(BUILD)/readme.mmd \
 	    || { echo "README.md's mermaid block is not flussoc --emit-mermaid - examples/payment.json" >&2; exit 1; }
+	$(Q)$(FLUSSOC) --schema | cmp -s - $(SCHEMA) \
+	    || { echo "$(SCHEMA) is not flussoc --schema: make golden-update" >&2; exit 1; }
+	$(Q)tests/schema/validate $(SCHEMA) examples/*.json $(SCHEMA_REJECTS) >$(BUILD)/schema.log \
+	    || { cat $(BUILD)/schema.log >&2; exit 1; }
+	$(Q)tail -n 1 $(BUILD)/schema.log
 
 # The README's second command: every test.
 test: deps
@@ -87,6 +97,7 @@ test-golden: $(FLUSSOC)
 	$(Q)tests/golden/run $(FLUSSOC)
 
 golden-update: $(FLUSSOC)
+	$(Q)$(FLUSSOC) --schema >$(SCHEMA)
 	$(Q)tests/golden/run --update $(FLUSSOC)
 
 test-robust: $(FLUSSOC) $(TOOL_BIN)

@@ -14,6 +14,7 @@
 #include "diag.h"
 #include "draw.h"
 #include "emit.h"
+#include "schema.h"
 #include "version.h"
 #include "workflow.h"
 
@@ -28,6 +29,7 @@ typedef struct {
     const char *emit_mermaid;    /* --emit-mermaid */
     const char *opt_level;   /* -O, default "2" */
     bool check_only;
+    bool schema;             /* --schema */
     bool werror;
 } Options;
 
@@ -40,6 +42,7 @@ static const char usage[] =
     "  --emit-dot FILE  write a Graphviz picture of the workflows and stop\n"
     "  --emit-mermaid FILE  write a Mermaid picture of the workflows and stop\n"
     "  --check          check the workflows and stop\n"
+    "  --schema         print the JSON Schema of the workflow format\n"
     "  -O LEVEL         optimisation level passed to the C compiler (default 2)\n"
     "  --werror         treat warnings as errors\n"
     "  --help           show this help\n"
@@ -100,6 +103,8 @@ static int parse_options(int argc, char **argv, Options *o)
             return EXIT_OK;
         } else if (strcmp(arg, "--check") == 0) {
             o->check_only = true;
+        } else if (strcmp(arg, "--schema") == 0) {
+            o->schema = true;
         } else if (strcmp(arg, "--werror") == 0) {
             o->werror = true;
         } else if ((slot = value_slot(o, arg))) {
@@ -111,6 +116,9 @@ static int parse_options(int argc, char **argv, Options *o)
             return usage_error("unknown option '%s'", arg);
         }
     }
+    if (o->schema)
+        return schema_write(stdout) == 0 && fflush(stdout) == 0 ? EXIT_OK
+                                                                : EXIT_USAGE;
     if (o->file_count == 0)
         return usage_error("%s", "no workflow files given");
     return -1;
