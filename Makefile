@@ -46,7 +46,7 @@ TOOL_SRC = $(wildcard tests/tools/*.c)
 TOOL_BIN = $(TOOL_SRC:tests/tools/%.c=$(BUILD)/tests/%)
 
 .PHONY: all deps demo check-examples test test-unit test-golden test-robust \
-        test-e2e golden-update install clean asan-test
+        test-cli test-e2e golden-update install clean asan-test
 .DEFAULT_GOAL := all
 
 all: $(FLUSSOC) $(RT_LIB)
@@ -87,7 +87,7 @@ check-examples: $(FLUSSOC)
 # The README's second command: every test.
 test: deps
 	$(Q)$(MAKE) --no-print-directory all
-	$(Q)$(MAKE) --no-print-directory test-unit test-golden test-robust check-examples test-e2e bench-build fuzz-smoke
+	$(Q)$(MAKE) --no-print-directory test-unit test-golden test-robust test-cli check-examples test-e2e bench-build fuzz-smoke
 	@echo "all tests passed"
 
 test-unit: $(UNIT_BIN)
@@ -102,6 +102,10 @@ golden-update: $(FLUSSOC)
 
 test-robust: $(FLUSSOC) $(TOOL_BIN)
 	$(Q)tests/robust/run $(FLUSSOC) $(BUILD)
+
+# The command line around a compilation: colour, a failing C compiler, -o.
+test-cli: $(FLUSSOC) $(RT_LIB)
+	$(Q)tests/cli/run $(FLUSSOC)
 
 # End to end, on loopback ports: handlers compiled by flussoc from
 # tests/e2e/workflows/, in compiled.sh, then every tests/e2e/suite-*.sh,

@@ -162,14 +162,39 @@ static int compile_in(const char *dir, const char *program, size_t len,
     args_add(&args, out);
     args_add_words(&args, getenv("CFLAGS"));
     int status = run_compiler(&args);
-    unlink(source);
+    if (status == 0)
+        unlink(source);
+    else   /* for the bug report, or to try it by hand */
+        fprintf(stderr, "flussoc: the generated C is kept in %s\n", source);
     args_free(&args);
     return status;
+}
+
+/* Reports, as flussoc rather than as the linker, an output path whose
+ * directory is missing or is not one.  Returns 0 when it is there. */
+static int check_output_dir(const char *out)
+{
+    const char *slash = strrchr(out, '/');
+    if (!slash)
+        return 0;
+    char dir[PATH_MAX];
+    snprintf(dir, sizeof dir, "%.*s", slash == out ? 1 : (int)(slash - out),
+             out);
+    struct stat st;
+    bool exists = stat(dir, &st) == 0;
+    if (exists && S_ISDIR(st.st_mode))
+        return 0;
+    fprintf(stderr, "flussoc: cannot write '%s': %s'%s' %s\n", out,
+            exists ? "" : "directory ", dir,
+            exists ? "is not a directory" : "does not exist");
+    return -1;
 }
 
 int cc_build(const char *program, size_t len, const char *out,
              const char *opt_level)
 {
+    if (check_output_dir(out) < 0)
+        return -1;
     const char *tmp = getenv("TMPDIR");
     char dir[PATH_MAX];
     snprintf(dir, sizeof dir, "%s/flussoc-XXXXXX", tmp && *tmp ? tmp : "/tmp");
@@ -179,6 +204,7 @@ int cc_build(const char *program, size_t len, const char *out,
         return -1;
     }
     int status = compile_in(dir, program, len, out, opt_level);
-    rmdir(dir);
+    if (status == 0)
+        rmdir(dir);
     return status;
 }

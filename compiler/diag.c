@@ -190,11 +190,24 @@ void diag_syntax(Diag *d, int line, int column, const char *fmt, ...)
               NULL, 0);
 }
 
+static bool colour;   /* diag_use_colour() */
+
+void diag_use_colour(bool on) { colour = on; }
+
+/* "error" or "warning", in bold red or magenta when colour is on. */
+static const char *level_word(DiagLevel level)
+{
+    static const char *const plain[] = { "error", "warning" };
+    static const char *const coloured[] = {
+        "\033[1;31merror\033[0m", "\033[1;35mwarning\033[0m"
+    };
+    return (colour ? coloured : plain)[level];
+}
+
 void diag_print(const Diag *d, FILE *out)
 {
     for (const Entry *e = d->head; e; e = e->next) {
-        fprintf(out, "%s: %s: %s\n", d->file,
-                e->level == DIAG_ERROR ? "error" : "warning", e->text);
+        fprintf(out, "%s: %s: %s\n", d->file, level_word(e->level), e->text);
         if (e->source)
             fprintf(out, "    %s\n    %*s^\n", e->source, e->caret, "");
     }

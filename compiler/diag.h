@@ -39,6 +39,10 @@ void diag_syntax(Diag *d, int line, int column, const char *fmt, ...)
 
 int diag_error_count(const Diag *d);
 
+/* Whether diag_print writes "error" and "warning" in colour (ANSI escapes;
+ * main.c decides: stderr a terminal, NO_COLOR unset).  Off by default. */
+void diag_use_colour(bool on);
+
 /* Writes every diagnostic, in the order reported, to out. */
 void diag_print(const Diag *d, FILE *out);
 

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "arena.h"
 #include "cc.h"
@@ -232,6 +233,15 @@ static int generate(Arena *a, const Options *o, Workflow *const *ws,
     return status;
 }
 
+/* Colour on a terminal, unless NO_COLOR is set (no-color.org) or the
+ * terminal is dumb. */
+static bool want_colour(void)
+{
+    const char *no = getenv("NO_COLOR"), *term = getenv("TERM");
+    return isatty(STDERR_FILENO) && !(no && *no)
+        && !(term && strcmp(term, "dumb") == 0);
+}
+
 int main(int argc, char **argv)
 {
     Options o = { 0 };
@@ -240,6 +250,7 @@ int main(int argc, char **argv)
         free(o.files);
         return status;
     }
+    diag_use_colour(want_colour());
     Arena *a = arena_new();
     int n = o.file_count;
     Workflow **ws = arena_alloc(a, sizeof *ws * (size_t)n);
