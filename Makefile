@@ -34,7 +34,11 @@ FRONT_LIB = $(BUILD)/libflussoc-front.a
 FLUSSOC   = $(BUILD)/flussoc
 
 # ---- the runtime library generated code links against ---------------------
-RT_SRC = $(wildcard runtime/*.c)
+# runtime/ holds only the public headers generated code includes; each
+# folder below it is a stage of a handler (docs/architecture.md).  Its
+# sources see one include path, -Iruntime, and name each other's headers
+# by folder ("run/run.h"): the compiler's tree is not on it.
+RT_SRC = $(wildcard runtime/*/*.c)
 RT_OBJ = $(RT_SRC:%.c=$(BUILD)/%.o)
 RT_LIB = $(BUILD)/libflusso.a
 
@@ -140,6 +144,18 @@ $(BUILD)/tests/%: tests/tools/%.c
 	@mkdir -p $(@D)
 	@echo "  CC      $@"
 	$(Q)$(CC) $(ALLFLAGS) $(WARN) -o $@ $<
+
+# The version is written once, in compiler/version.h; the runtime's two
+# users get it as a macro.
+VERSION = $(shell sed -n 's/^\#define FLUSSOC_VERSION "\(.*\)"$$/\1/p' compiler/version.h)
+$(BUILD)/runtime/ops/cli.o $(BUILD)/runtime/run/outbound.o: compiler/version.h
+$(BUILD)/runtime/ops/cli.o $(BUILD)/runtime/run/outbound.o: \
+    ALLFLAGS += -DFLUSSOC_VERSION='"$(VERSION)"'
+
+$(BUILD)/runtime/%.o: runtime/%.c
+	@mkdir -p $(@D)
+	@echo "  CC      $<"
+	$(Q)$(CC) $(ALLFLAGS) $(WARN) $(DEPFLAGS) -Iruntime -c -o $@ $<
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(@D)
