@@ -123,8 +123,11 @@ $(FLUSSOC): $(BUILD)/compiler/main.o $(FRONT_LIB) $(RT_LIB)
 # Handlers built by a sanitized flussoc link the sanitized runtime.
 # A flussoc built outside the source tree (BUILD=/elsewhere) still finds
 # flusso.h in it.
+# Handlers link LDLIBS_RT, listed only here.
 $(BUILD)/compiler/cc.o: ALLFLAGS += -DFLUSSOC_RUNTIME_FLAGS='"$(SANFLAGS)"' \
-    -DFLUSSOC_SOURCE_INCLUDE='"$(abspath runtime)"'
+    -DFLUSSOC_SOURCE_INCLUDE='"$(abspath runtime)"' \
+    -DFLUSSOC_RUNTIME_LIBS='"$(LDLIBS_RT)"'
+$(BUILD)/compiler/cc.o: Makefile
 
 
 $(FRONT_LIB): $(FRONT_OBJ)
@@ -177,19 +180,22 @@ $(GEN)/%.o: $(GEN)/%.c $(GEN)/parser.h $(GEN)/lexer.h
 	@echo "  CC      $<"
 	$(Q)$(CC) $(ALLFLAGS) -Wall $(DEPFLAGS) -Icompiler -I$(GEN) -c -o $@ $<
 
-# Every front-end object may include the generated headers.
-$(FRONT_SRC:%.c=$(BUILD)/%.o) $(UNIT_OBJ): $(GEN)/parser.h $(GEN)/lexer.h
+# Every front-end object may include the generated headers: they must
+# exist first (order-only), and the -MMD dependency files then say which
+# objects a change of parser.y or lexer.l rebuilds.
+$(FRONT_SRC:%.c=$(BUILD)/%.o) $(UNIT_OBJ): | $(GEN)/parser.h $(GEN)/lexer.h
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include
 	install -m 755 $(FLUSSOC) $(DESTDIR)$(PREFIX)/bin/flussoc
 	install -m 644 $(RT_LIB) $(DESTDIR)$(PREFIX)/lib/libflusso.a
-	install -m 644 runtime/flusso.h $(DESTDIR)$(PREFIX)/include/flusso.h
+	install -m 644 $(wildcard runtime/*.h) $(DESTDIR)$(PREFIX)/include/
 
 clean:
 	rm -rf build build-asan build-fuzz
 
--include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+ALL_OBJ = $(FRONT_OBJ) $(BUILD)/compiler/main.o $(RT_OBJ) $(UNIT_OBJ)
+-include $(ALL_OBJ:.o=.d)
 
 # ---- the benchmark (docs/performance.md) ------------------------------------
 # `make bench` measures the compiled payment handler against bench/handwritten.c

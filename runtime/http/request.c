@@ -279,7 +279,7 @@ static const FlValue *body_value(FlArena *a, const char *content_type,
         return &fl_null;
     switch (body_kind(content_type)) {
     case BODY_JSON:
-        return fl_json_parse_ref(a, raw->u.s, raw->len);
+        return fl_json_parse(a, raw->u.s, raw->len);
     case BODY_FORM:
         return form_parse(a, raw->u.s, raw->len);
     case BODY_TEXT:

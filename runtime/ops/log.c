@@ -25,11 +25,6 @@ FlLogLevel log_min = FL_LOG_INFO;
 
 static const char *const level_names[] = { "debug", "info", "warn", "error" };
 
-const char *log_level_name(FlLogLevel level)
-{
-    return level_names[level];
-}
-
 int log_level_parse(const char *s)
 {
     for (int i = 0; i < 4; i++)

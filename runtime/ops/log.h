@@ -32,7 +32,6 @@ void log_event(FlLogLevel level, const char *event, const char *fmt, ...)
 int log_append_file(FlArena *a, const char *path, const char *msg, size_t len);
 /* Parses "debug" ... "error"; -1 when unknown. */
 int log_level_parse(const char *s);
-const char *log_level_name(FlLogLevel level);
 /* Closes the cached `log` step files. */
 void log_close_files(void);
 

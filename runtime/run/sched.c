@@ -29,9 +29,8 @@
  * 100 (docs/performance.md).
  *
  * Nothing here knows about runs.  Tasks and timers are intrusive (run.c
- * embeds them), which keeps the interface to six calls: an outbound-HTTP
- * thread (curl multi) will post tasks the same way, and a journal can
- * re-enter recovered runs by posting them at start. */
+ * embeds them in the run, outbound.c in its calls), which keeps the
+ * interface to six calls (run/sched.h); the clocks are value/clock.c's. */
 #include "run/sched.h"
 
 #include <pthread.h>

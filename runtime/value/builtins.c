@@ -204,7 +204,7 @@ const FlValue *fl_fn_json(FlArena *a, const FlValue *v)
 
 const FlValue *fl_fn_parse_json(FlArena *a, const FlValue *s)
 {
-    const FlValue *v = is_string(s) ? fl_json_parse_ref(a, s->u.s, s->len) : NULL;
+    const FlValue *v = is_string(s) ? fl_json_parse(a, s->u.s, s->len) : NULL;
     return v ? v : &fl_null;
 }
 

@@ -420,13 +420,6 @@ const FlValue *fl_json_parse(FlArena *a, const char *p, size_t len)
     return out;
 }
 
-/* cJSON copies every string, and so does the conversion: nothing of `p`
- * is borrowed any more. */
-const FlValue *fl_json_parse_ref(FlArena *a, const char *p, size_t len)
-{
-    return fl_json_parse(a, p, len);
-}
-
 bool json_media_type(const char *ct)
 {
     while (*ct == ' ' || *ct == '\t')
