@@ -34,7 +34,11 @@ FRONT_LIB = $(BUILD)/libflussoc-front.a
 FLUSSOC   = $(BUILD)/flussoc
 
 # ---- the runtime library generated code links against ---------------------
-RT_SRC = $(wildcard runtime/*.c)
+# runtime/ holds only the public headers generated code includes; each
+# folder below it is a stage of a handler (docs/architecture.md).  Its
+# sources see one include path, -Iruntime, and name each other's headers
+# by folder ("run/run.h"): the compiler's tree is not on it.
+RT_SRC = $(wildcard runtime/*/*.c)
 RT_OBJ = $(RT_SRC:%.c=$(BUILD)/%.o)
 RT_LIB = $(BUILD)/libflusso.a
 
@@ -137,8 +141,11 @@ $(FLUSSOC): $(BUILD)/compiler/main.o $(FRONT_LIB) $(RT_LIB)
 # Handlers built by a sanitized flussoc link the sanitized runtime.
 # A flussoc built outside the source tree (BUILD=/elsewhere) still finds
 # flusso.h in it.
+# Handlers link LDLIBS_RT, listed only here.
 $(BUILD)/compiler/cc.o: ALLFLAGS += -DFLUSSOC_RUNTIME_FLAGS='"$(SANFLAGS)"' \
-    -DFLUSSOC_SOURCE_INCLUDE='"$(abspath runtime)"'
+    -DFLUSSOC_SOURCE_INCLUDE='"$(abspath runtime)"' \
+    -DFLUSSOC_RUNTIME_LIBS='"$(LDLIBS_RT)"'
+$(BUILD)/compiler/cc.o: Makefile
 
 
 $(FRONT_LIB): $(FRONT_OBJ)
@@ -158,6 +165,18 @@ $(BUILD)/tests/%: tests/tools/%.c
 	@mkdir -p $(@D)
 	@echo "  CC      $@"
 	$(Q)$(CC) $(ALLFLAGS) $(WARN) -o $@ $<
+
+# The version is written once, in compiler/version.h; the runtime's two
+# users get it as a macro.
+VERSION = $(shell sed -n 's/^\#define FLUSSOC_VERSION "\(.*\)"$$/\1/p' compiler/version.h)
+$(BUILD)/runtime/ops/cli.o $(BUILD)/runtime/run/outbound.o: compiler/version.h
+$(BUILD)/runtime/ops/cli.o $(BUILD)/runtime/run/outbound.o: \
+    ALLFLAGS += -DFLUSSOC_VERSION='"$(VERSION)"'
+
+$(BUILD)/runtime/%.o: runtime/%.c
+	@mkdir -p $(@D)
+	@echo "  CC      $<"
+	$(Q)$(CC) $(ALLFLAGS) $(WARN) $(DEPFLAGS) -Iruntime -c -o $@ $<
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(@D)
@@ -179,20 +198,22 @@ $(GEN)/%.o: $(GEN)/%.c $(GEN)/parser.h $(GEN)/lexer.h
 	@echo "  CC      $<"
 	$(Q)$(CC) $(ALLFLAGS) -Wall $(DEPFLAGS) -Icompiler -I$(GEN) -c -o $@ $<
 
-# Every front-end object may include the generated headers.
-$(FRONT_SRC:%.c=$(BUILD)/%.o) $(UNIT_OBJ): $(GEN)/parser.h $(GEN)/lexer.h
+# Every front-end object may include the generated headers: they must
+# exist first (order-only), and the -MMD dependency files then say which
+# objects a change of parser.y or lexer.l rebuilds.
+$(FRONT_SRC:%.c=$(BUILD)/%.o) $(UNIT_OBJ): | $(GEN)/parser.h $(GEN)/lexer.h
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include
 	install -m 755 $(FLUSSOC) $(DESTDIR)$(PREFIX)/bin/flussoc
 	install -m 644 $(RT_LIB) $(DESTDIR)$(PREFIX)/lib/libflusso.a
-	install -m 644 runtime/flusso.h $(DESTDIR)$(PREFIX)/include/flusso.h
-	install -m 644 runtime/flusso_format.h $(DESTDIR)$(PREFIX)/include/flusso_format.h
+	install -m 644 $(wildcard runtime/*.h) $(DESTDIR)$(PREFIX)/include/
 
 clean:
 	rm -rf build build-asan build-fuzz
 
--include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+ALL_OBJ = $(FRONT_OBJ) $(BUILD)/compiler/main.o $(RT_OBJ) $(UNIT_OBJ)
+-include $(ALL_OBJ:.o=.d)
 
 # ---- the benchmark (docs/performance.md) ------------------------------------
 # `make bench` measures the compiled payment handler against bench/handwritten.c

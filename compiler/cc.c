@@ -25,12 +25,13 @@
 #define FLUSSOC_RUNTIME_FLAGS ""   /* e.g. sanitizer flags of the runtime */
 #endif
 
-extern char **environ;
+/* The libraries libflusso.a needs, from the Makefile's LDLIBS_RT: the one
+ * place they are listed. */
+#ifndef FLUSSOC_RUNTIME_LIBS
+#error "FLUSSOC_RUNTIME_LIBS: the Makefile passes the runtime's libraries"
+#endif
 
-static const char *const runtime_libs[] = {
-    "-lmicrohttpd", "-lcjson", "-lcrypto", "-lcurl", "-lsqlite3",
-    "-lpthread", "-lm",
-};
+extern char **environ;
 
 enum { MAX_ARGS = 256 };
 
@@ -156,8 +157,7 @@ static int compile_in(const char *dir, const char *program, size_t len,
     /* Only the libraries the program uses become dependencies: a handler
      * without http_request does not load libcurl at all. */
     args_add(&args, "-Wl,--as-needed");
-    for (size_t i = 0; i < sizeof runtime_libs / sizeof runtime_libs[0]; i++)
-        args_add(&args, runtime_libs[i]);
+    args_add_words(&args, FLUSSOC_RUNTIME_LIBS);
     args_add(&args, "-o");
     args_add(&args, out);
     args_add_words(&args, getenv("CFLAGS"));

@@ -29,7 +29,7 @@
  * A value is an immutable JSON value handled as `const FlValue *`.  Every
  * function here takes and returns non-NULL pointers: JSON null is &fl_null,
  * never a NULL pointer (the exceptions, which say so, return NULL for
- * invalid input: fl_json_parse(), fl_json_parse_ref(), fl_base64_decode()).  Values made at run time live in the run's arena
+ * invalid input: fl_json_parse(), fl_base64_decode()).  Values made at run time live in the run's arena
  * and die with it; constants in generated code are static (FL_*_LIT below)
  * and cost no allocation.  Since values never change, sharing is free: a
  * value may point into another one (substrings, array items) or into
@@ -305,10 +305,6 @@ size_t fl_number_format(double n, char out[32]);
  * NUL byte cannot be parsed back from its JSON. */
 #define FL_JSON_MAX_DEPTH 1000
 const FlValue *fl_json_parse(FlArena *a, const char *p, size_t len);
-/* The same as fl_json_parse(), kept for its callers: it used to borrow
- * strings from `p`, but cJSON copies them, so now nothing of `p` is used
- * after the call. */
-const FlValue *fl_json_parse_ref(FlArena *a, const char *p, size_t len);
 
 /* ---- Operators (spec 2) -------------------------------------------------
  *

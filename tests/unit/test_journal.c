@@ -12,8 +12,8 @@
 
 #include <sqlite3.h>
 
-#include "internal.h"
-#include "journal.h"
+#include "journal/journal.h"
+#include "ops/log.h"
 #include "unit.h"
 
 /* ---- fixtures ------------------------------------------------------------ */

@@ -5,7 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
+#include "http/request.h"
+#include "ops/limits.h"
+#include "ops/metrics.h"
 #include "unit.h"
 
 /* ---- limits --------------------------------------------------------------- */

@@ -3,7 +3,7 @@
  * runmem_free_all() it is plain malloc. */
 #include "unit.h"
 
-#include "internal.h"
+#include "run/runmem.h"
 
 #include <pthread.h>
 

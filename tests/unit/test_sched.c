@@ -9,7 +9,7 @@
  * due; waiting for them is bounded. */
 #include "unit.h"
 
-#include "internal.h"
+#include "run/sched.h"
 
 #include <pthread.h>
 #include <time.h>
@@ -42,12 +42,6 @@ static int fired_so_far(void)
     int n = fired_count;
     pthread_mutex_unlock(&fired_lock);
     return n;
-}
-
-static void sleep_ms(long ms)
-{
-    struct timespec ts = { ms / 1000, (ms % 1000) * 1000000 };
-    nanosleep(&ts, NULL);
 }
 
 /* Due times: a run in order (one lane), two interleaved runs in order
@@ -107,14 +101,14 @@ static int armed_fired_so_far(void)
 static void check_concurrent_arming(void)
 {
     pthread_t threads[ARMERS];
-    armed_base = sched_now_ms() + FIRST_MS;
+    armed_base = clock_ms() + FIRST_MS;
     for (int i = 0; i < ARMERS; i++)
         CU_ASSERT_EQUAL_FATAL(pthread_create(&threads[i], NULL, armer, armed_probes[i]), 0);
     for (int i = 0; i < ARMERS; i++)
         pthread_join(threads[i], NULL);
     for (int waited = 0; armed_fired_so_far() < ARMERS * PER_ARMER && waited < 5000; waited += 10)
-        sleep_ms(10);
-    sleep_ms(SPREAD_MS);                         /* a timer fired twice would show */
+        clock_sleep_ms(10);
+    clock_sleep_ms(SPREAD_MS);                         /* a timer fired twice would show */
     CU_ASSERT_EQUAL(armed_fired_so_far(), ARMERS * PER_ARMER);
     CU_ASSERT_EQUAL(armed_out_of_order, 0);
 }
@@ -124,13 +118,13 @@ static void check_concurrent_arming(void)
 static void check_early_timer_wakes(Probe *late)
 {
     Probe soon = { .timer = { .fire = armed_fire, .heap_index = -1 } };
-    sched_at(&late->timer, sched_now_ms() + 60000);
-    sleep_ms(50);                                /* it sleeps until late now */
+    sched_at(&late->timer, clock_ms() + 60000);
+    clock_sleep_ms(50);                                /* it sleeps until late now */
     int before = armed_fired_so_far();
-    soon.due_ms = sched_now_ms() + 20;
+    soon.due_ms = clock_ms() + 20;
     sched_at(&soon.timer, soon.due_ms);
     for (int waited = 0; armed_fired_so_far() == before && waited < 5000; waited += 10)
-        sleep_ms(10);
+        clock_sleep_ms(10);
     CU_ASSERT_EQUAL(armed_fired_so_far(), before + 1);
 }
 
@@ -139,7 +133,7 @@ static void check_early_timer_wakes(Probe *late)
 static void check_rearm(Probe *gone, Probe *again)
 {
     int before = fired_so_far();
-    int64_t due = sched_now_ms() + 30;
+    int64_t due = clock_ms() + 30;
     gone->due_ms = again->due_ms = due;
     gone->cancelled = true;
     again->cancelled = false;
@@ -148,8 +142,8 @@ static void check_rearm(Probe *gone, Probe *again)
     CU_ASSERT_TRUE(sched_cancel(&gone->timer));
     CU_ASSERT_FALSE(sched_cancel(&gone->timer));       /* once is enough */
     for (int waited = 0; fired_so_far() == before && waited < 5000; waited += 10)
-        sleep_ms(10);
-    sleep_ms(SPREAD_MS);
+        clock_sleep_ms(10);
+    clock_sleep_ms(SPREAD_MS);
     CU_ASSERT_EQUAL(fired_so_far(), before + 1);
     CU_ASSERT_PTR_EQUAL(fired[before], again);
 }
@@ -158,7 +152,7 @@ static void test_timer_order(void)
 {
     static Probe probes[TIMERS];
     CU_ASSERT_EQUAL_FATAL(sched_start(1), 0);
-    int64_t base = sched_now_ms() + FIRST_MS;
+    int64_t base = clock_ms() + FIRST_MS;
     for (int i = 0; i < TIMERS; i++) {
         probes[i] = (Probe){ .timer = { .fire = probe_fire, .heap_index = -1 },
                              .due_ms = due_of(i, base) };
@@ -171,8 +165,8 @@ static void test_timer_order(void)
         expected--;
     }
     for (int waited = 0; fired_so_far() < expected && waited < 5000; waited += 10)
-        sleep_ms(10);
-    sleep_ms(SPREAD_MS);                         /* anything extra would show */
+        clock_sleep_ms(10);
+    clock_sleep_ms(SPREAD_MS);                         /* anything extra would show */
     CU_ASSERT_EQUAL(fired_so_far(), expected);
     int out_of_order = 0, cancelled_fired = 0;
     for (int i = 0; i < fired_so_far(); i++) {

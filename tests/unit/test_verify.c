@@ -9,7 +9,7 @@
 #include <strings.h>
 #include <unistd.h>
 
-#include "internal.h"
+#include "http/verify.h"
 #include "unit.h"
 
 /* The request headers of one check: NULL-terminated name/value pairs. */

@@ -1,0 +1,199 @@
+/* journal/journal.h - the journal of runs (spec 7): what survives a crash.
+ *
+ * A small facade in the manner of Redis's ae.h: the runtime calls the
+ * functions of section 1 and never sees the store behind them.  journal.c
+ * owns what every store shares - the journal thread, group commit, the
+ * byte format of values, the test hook - and drives one backend through
+ * the five operations of section 2.  sqlite.c is that backend today; a
+ * PostgreSQL one would be a pg.c beside it filling the same table
+ * (its own lock: an advisory lock instead of a lock file), chosen by
+ * journal_open() from the shape of the path (postgres://...).
+ *
+ * What is kept, per run: the trigger output and the outputs of the steps
+ * before the acknowledgement, written when the run is acknowledged (the
+ * commit point: the answer waits for it); then each step completed after
+ * it, with where the run goes on and, for a delay, until when it waits;
+ * then its end, which deletes it.  A run that waits before its answer is
+ * noted as "started" too, so that a crash before its acknowledgement
+ * leaves a trace: such runs are marked abandoned at the next start.
+ *
+ * Threads: journal_acknowledge(), journal_waiting(), journal_step() and
+ * journal_finish() may be called from any thread and never block on the
+ * store: they copy what they are given and queue it.  The journal thread
+ * writes whatever is queued in one transaction (one fsync for all of it)
+ * and then calls the acknowledgements' callbacks.
+ *
+ * journal/ is this facade and its backends.  It may include value/ and
+ * ops/log.h; the engine (run/) is its only caller. */
+#ifndef FLUSSO_JOURNAL_H
+#define FLUSSO_JOURNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "flusso.h"
+
+/* ==========================================================================
+ * 1. The facade
+ * ========================================================================== */
+
+typedef enum {
+    JOURNAL_OK = 0,
+    JOURNAL_ECANTOPEN = -1,  /* cannot be opened or created: exit 2 */
+    JOURNAL_EBUSY = -2,      /* another handler holds it: exit 2 */
+    JOURNAL_ECORRUPT = -3    /* damaged, or not a journal: left untouched */
+} JournalStatus;
+
+/* A run as the journal sees it; every call borrows it and copies what it
+ * keeps. */
+typedef struct {
+    const char *id;                 /* 36 characters */
+    const char *workflow;           /* static: the program's tables */
+    const char *started_at;         /* run.started_at */
+    int attempt;                    /* run.attempt */
+    const FlValue *const *outputs;  /* by step index, NULL: has not run */
+    int step_count;
+    int next;                       /* where it goes on: index or FL_NEXT_END */
+    const char *next_key;           /* that step's key; "" for the end */
+    int64_t wake_at;                /* a delay: Unix ms it waits until; 0 */
+} JournalRun;
+
+typedef enum {
+    JOURNAL_STARTED,     /* waiting for its answer (live handler only) */
+    JOURNAL_PENDING,     /* acknowledged, not finished: resumes at start */
+    JOURNAL_ABANDONED    /* never acknowledged: its sender will retry */
+} JournalState;
+
+/* A step output recorded after the acknowledgement (encoded). */
+typedef struct {
+    int index;
+    const void *data;
+    size_t len;
+} JournalStepData;
+
+/* A run read back from the journal.  Everything is borrowed for the
+ * duration of the callback it is passed to.  next, next_key and wake_at
+ * are the latest position recorded. */
+typedef struct JournalSaved {
+    const char *id, *workflow, *started_at, *next_key;
+    JournalState state;
+    int attempt, next;
+    int64_t wake_at;
+    const void *outputs;            /* the outputs at the acknowledgement */
+    size_t outputs_len;
+    const JournalStepData *steps;   /* recorded since, by index */
+    size_t step_count;
+} JournalSaved;
+
+typedef void (*JournalDone)(void *arg, bool durable);
+/* Called per run; a non-zero return stops the scan and is returned. */
+typedef int (*JournalScanFn)(void *arg, const JournalSaved *run);
+
+/* Opens (creating if missing) the journal at path for this handler: takes
+ * its lock for the life of the process, checks it without writing a byte
+ * (a damaged file is left exactly as it is), marks runs that never
+ * reached their acknowledgement abandoned (calling abandoned() for each,
+ * may be NULL), counts one more attempt for every acknowledged one, and
+ * starts the journal thread.  Returns JOURNAL_OK or a JournalStatus with
+ * a message naming the path in err. */
+int journal_open(const char *path, JournalScanFn abandoned, void *arg,
+                 char *err, size_t errlen);
+/* Writes what is still queued, stops the thread, closes the store and
+ * lets go of the lock.  The journal is off afterwards. */
+void journal_close(void);
+/* Whether a journal is open (false with --journal none). */
+bool journal_enabled(void);
+
+/* The commit point: queues the run's trigger and outputs so far, its
+ * position and its attempt, and calls done(arg, durable) on the journal
+ * thread once they are on stable storage (durable) or the write failed.
+ * A failed acknowledgement is recorded as abandoned when the store lets
+ * it. */
+void journal_acknowledge(const JournalRun *run, JournalDone done, void *arg);
+/* Notes a run that waits before its answer (no wait for the disk). */
+void journal_waiting(const JournalRun *run);
+/* Records the output of step index of an acknowledged run and the run's
+ * position (no wait for the disk: steps run at least once). */
+void journal_step(const JournalRun *run, int index);
+/* The run ended (finished or failed): it is deleted. */
+void journal_finish(const char *id);
+
+/* Calls fn for every acknowledged, unfinished run (at start). */
+int journal_recover(JournalScanFn fn, void *arg);
+/* --runs: opens the journal at path read-only, without the lock, and calls
+ * fn for every run in it, pending or abandoned - and, when no handler
+ * holds the journal, for runs started but never acknowledged (reported
+ * JOURNAL_ABANDONED: that is what the next start makes them).  A missing
+ * journal has no runs.  Returns JOURNAL_OK or a JournalStatus (err). */
+int journal_list(const char *path, JournalScanFn fn, void *arg,
+                 char *err, size_t errlen);
+/* Decodes a saved run's outputs (snapshot, then steps) into outputs[n],
+ * values in a.  0, or -1 when the bytes are not a valid encoding. */
+int journal_decode(const JournalSaved *run, FlArena *a, const FlValue **outputs,
+                   int n);
+
+/* ==========================================================================
+ * 2. Backends
+ * ==========================================================================
+ *
+ * What journal.c hands a backend to write.  Records of one run reach it
+ * in the order they happened. */
+
+typedef enum {
+    JR_STARTED,      /* a run waits before its answer: run row, "started" */
+    JR_ACKED,        /* acknowledged: run row, "pending" (replaces started) */
+    JR_ABANDONED,    /* its acknowledgement failed: run row, "abandoned" */
+    JR_STEP,         /* a step's output and the run's new position */
+    JR_FINISHED      /* the run ended: delete it */
+} JournalRecordKind;
+
+typedef struct JournalRecord JournalRecord;
+struct JournalRecord {
+    JournalRecord *link;         /* the next record of the batch */
+    JournalRecordKind kind;
+    JournalDone done;            /* JR_ACKED: the caller's callback */
+    void *done_arg;
+    const char *workflow;        /* static */
+    const char *next_key;        /* static */
+    int attempt;
+    int step;                    /* JR_STEP: the step's index */
+    int next;
+    int64_t wake_at;
+    char id[37];
+    char started_at[25];
+    size_t len;                  /* data: the outputs (run rows) or the
+                                    step's output (JR_STEP) */
+    unsigned char data[];
+};
+
+typedef struct JournalDb JournalDb;
+
+typedef struct {
+    const char *name;
+    /* Opens the store at path (read_only: for --runs; no lock, no
+     * creation, *locked says whether a handler holds it).  Otherwise
+     * takes the lock, checks the store without writing to it, and creates
+     * it when missing.  NULL with *status and err set on failure. */
+    JournalDb *(*open)(const char *path, bool read_only, bool *locked,
+                       JournalStatus *status, char *err, size_t errlen);
+    /* Writes the records (linked by `link`) in one transaction, in order:
+     * durable on return with durable, else at the latest with the next
+     * durable write (a crash of the process loses nothing; a power cut
+     * may).  0, or -1 (err) with nothing written. */
+    int (*write)(JournalDb *db, const JournalRecord *first, bool durable,
+                 char *err, size_t errlen);
+    /* At start: started runs become abandoned (fn called for each first),
+     * pending ones get one more attempt.  0 or -1 (err). */
+    int (*start)(JournalDb *db, JournalScanFn abandoned, void *arg,
+                 char *err, size_t errlen);
+    /* Calls fn for each run in the given states; fn's non-zero return
+     * stops the scan and is returned; -1 for a read error (err). */
+    int (*scan)(JournalDb *db, bool pending, bool abandoned, bool started,
+                JournalScanFn fn, void *arg, char *err, size_t errlen);
+    void (*close)(JournalDb *db);
+} JournalBackend;
+
+extern const JournalBackend journal_sqlite;
+
+#endif

@@ -1,0 +1,338 @@
+/* cli.c - fl_main: the handler's command line (spec 6) and its start.
+ *
+ * Parses the options - a flag wins over FLUSSO_LISTEN, anything unknown is
+ * a usage error -, answers --help and --version without looking at the
+ * environment, then reads every env.NAME the workflows use once into
+ * values (refusing to start, naming each one missing), compiles the
+ * `matches` patterns, computes the verify secrets (verify.c), and hands
+ * over to the server.  Everything it made is
+ * freed before it returns.  Exit status: 0; 2 for bad usage, a missing
+ * variable or a failed start. */
+#include "ops/cli.h"
+#include "http/server.h"
+#include "http/verify.h"
+#include "run/recover.h"
+#include "run/runmem.h"
+#include "ops/limits.h"
+#include "ops/log.h"
+
+#include <stdarg.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+
+/* The program fl_main() serves; set once before any thread starts. */
+static const FlProgram *program;
+
+static FlValue *env_values;        /* by FlProgram.env_names index */
+
+const FlValue *fl_env(int index)
+{
+    return &env_values[index];
+}
+
+const regex_t *fl_regex(int index)
+{
+    return &program->regexes[index].compiled;
+}
+
+/* ---- options -------------------------------------------------------------- */
+
+static const char *prog_name(const char *argv0)
+{
+    const char *slash = strrchr(argv0, '/');
+    return slash ? slash + 1 : argv0;
+}
+
+static int usage_error(const char *prog, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* Prints "PROG: message" and a hint; returns the exit status 2. */
+static int usage_error(const char *prog, const char *fmt, ...)
+{
+    va_list ap;
+    fprintf(stderr, "%s: ", prog);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "\nTry '%s --help'.\n", prog);
+    return 2;
+}
+
+/* One line per method and path, then the workflow's name and file. */
+static void print_endpoint(const char *method, const char *path, const char *what,
+                           const char *file)
+{
+    int n = printf("  %s %s", method, path);
+    printf("%*s%s", n < 36 ? 36 - n : 2, "", what);
+    if (file)
+        printf(" (%s)", file);
+    putchar('\n');
+}
+
+static void print_workflows(const FlProgram *p)
+{
+    for (int i = 0; i < p->workflow_count; i++) {
+        const FlWorkflow *wf = p->workflows[i];
+        for (int m = 0; m < wf->method_count; m++)
+            print_endpoint(wf->methods[m], wf->path, wf->name, wf->file);
+    }
+    print_endpoint("GET", "/healthz", "health check", NULL);
+}
+
+static void print_help(const char *prog, const FlProgram *p)
+{
+    printf("Usage: %s [options]\n\nServes:\n", prog);
+    print_workflows(p);
+    printf("\nEnvironment variables needed:%s\n", p->env_count ? "" : " none");
+    for (int i = 0; i < p->env_count; i++)
+        printf("  %s\n", p->env_names[i]);
+    printf("\nOptions:\n"
+           "  --listen [HOST:]PORT  where to listen (default 127.0.0.1:8080, or\n"
+           "                        $FLUSSO_LISTEN); PORT alone binds 127.0.0.1,\n"
+           "                        [::1]:PORT is IPv6, port 0 picks a free one\n"
+           "  --workers N           HTTP threads, and as many run workers\n"
+           "                        (default: the number of CPUs)\n"
+           "  --max-inflight N      runs in flight (asynchronous tails included)\n"
+           "                        before new requests get 503 (default %d)\n"
+           "  --max-queue N         answered runs whose tail has not finished\n"
+           "                        before new requests get 503 (default %d)\n"
+           "  --grace-ms N          drain time on SIGTERM/SIGINT (default 10000)\n"
+           "  --header-timeout-ms N request line and headers must arrive within\n"
+           "                        N ms (default 10000)\n"
+           "  --body-timeout-ms N   the body must arrive within N ms of the\n"
+           "                        headers (default 60000)\n"
+           "  --log-level LEVEL     debug | info | warn | error (default info)\n"
+           "  --journal PATH|none   the journal of runs (default: this binary's\n"
+           "                        name and .journal, in the working directory)\n"
+           "  --runs                list the journal's unfinished and abandoned\n"
+           "                        runs, and stop\n"
+           "  --help                this text\n"
+           "  --version             the version\n",
+           LIM_DEFAULT_INFLIGHT, LIM_DEFAULT_QUEUE);
+}
+
+/* The value of option argv[*i] ("--opt VALUE" or "--opt=VALUE"). */
+static const char *option_value(int argc, char **argv, int *i, size_t name_len)
+{
+    const char *arg = argv[*i];
+    if (arg[name_len] == '=')
+        return arg + name_len + 1;
+    if (*i + 1 < argc)
+        return argv[++*i];
+    return NULL;
+}
+
+static bool option_is(const char *arg, const char *name, size_t *len)
+{
+    *len = strlen(name);
+    return strncmp(arg, name, *len) == 0 && (arg[*len] == '\0' || arg[*len] == '=');
+}
+
+static int parse_workers(const char *s)
+{
+    char *end;
+    errno = 0;
+    long n = strtol(s, &end, 10);
+    return (errno || *end || end == s || n < 1 || n > 1024) ? -1 : (int)n;
+}
+
+/* The options that take a count or a time in ms, with their least value. */
+typedef struct {
+    const char *name;
+    long *field;
+    long min;
+} NumOption;
+
+enum { NUM_OPTION_MAX = 1000000000 };
+
+/* Whether arg is one of them; *num says which, *len its name's length. */
+static bool numeric_option(const char *arg, FlOptions *o, size_t *len, NumOption *num)
+{
+    const NumOption all[] = {
+        { "--max-inflight", &o->max_inflight, 1 },
+        { "--max-queue", &o->max_queue, 1 },
+        { "--grace-ms", &o->grace_ms, 0 },
+        { "--header-timeout-ms", &o->header_timeout_ms, 1 },
+        { "--body-timeout-ms", &o->body_timeout_ms, 1 },
+    };
+    for (size_t k = 0; k < sizeof all / sizeof all[0]; k++)
+        if (option_is(arg, all[k].name, len)) {
+            *num = all[k];
+            return true;
+        }
+    return false;
+}
+
+/* Sets num's field from the option's value; 0, or 2 (bad usage). */
+static int parse_numeric(int argc, char **argv, int *i, size_t len, const NumOption *num)
+{
+    const char *prog = prog_name(argv[0]), *v = option_value(argc, argv, i, len);
+    char *end;
+    if (!v)
+        return usage_error(prog, "option '%s' needs a value", num->name);
+    errno = 0;
+    long x = strtol(v, &end, 10);
+    if (errno || *end || end == v || x < num->min || x > NUM_OPTION_MAX)
+        return usage_error(prog, "%s: expected a number from %ld to %d, got '%s'",
+                           num->name, num->min, NUM_OPTION_MAX, v);
+    *num->field = x;
+    return 0;
+}
+
+/* Sets one option from argv[*i]; 0, 1 (stop: exit 0), or 2 (bad usage). */
+static int parse_option(int argc, char **argv, int *i, FlOptions *o,
+                        const FlProgram *p)
+{
+    const char *prog = prog_name(argv[0]), *arg = argv[*i], *v;
+    size_t n;
+    if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
+        print_help(prog, p);
+        return 1;
+    }
+    if (strcmp(arg, "--version") == 0) {
+        printf("%s (flusso %s)\n", prog, FLUSSOC_VERSION);
+        return 1;
+    }
+    NumOption num;
+    if (numeric_option(arg, o, &n, &num))
+        return parse_numeric(argc, argv, i, n, &num);
+    if (strcmp(arg, "--runs") == 0) {
+        o->runs = true;
+        return 0;
+    }
+    if (option_is(arg, "--journal", &n)) {
+        if (!(v = option_value(argc, argv, i, n)) || !*v)
+            return usage_error(prog, "option '%s' needs a path or 'none'", arg);
+        o->journal = v;
+        return 0;
+    }
+    bool listen = option_is(arg, "--listen", &n);
+    bool workers = !listen && option_is(arg, "--workers", &n);
+    if (!listen && !workers && !option_is(arg, "--log-level", &n))
+        return usage_error(prog, "unknown option '%s'", arg);
+    if (!(v = option_value(argc, argv, i, n)))
+        return usage_error(prog, "option '%s' needs a value", arg);
+    int x;
+    if (listen) {
+        o->listen = v;
+    } else if (workers) {
+        if ((x = parse_workers(v)) < 0)
+            return usage_error(prog, "--workers: expected a number from 1 to 1024, got '%s'", v);
+        o->workers = x;
+    } else {
+        if ((x = log_level_parse(v)) < 0)
+            return usage_error(prog, "--log-level: expected debug, info, warn or error, got '%s'", v);
+        o->log_level = (FlLogLevel)x;
+    }
+    return 0;
+}
+
+static int parse_options(int argc, char **argv, FlOptions *o, const FlProgram *p)
+{
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    const char *env_listen = getenv("FLUSSO_LISTEN");
+    *o = (FlOptions){
+        .listen = env_listen && *env_listen ? env_listen : "127.0.0.1:8080",
+        .workers = cpus < 1 ? 1 : cpus > 1024 ? 1024 : (int)cpus,
+        .log_level = FL_LOG_INFO,
+        .grace_ms = 10000,
+        .max_inflight = LIM_DEFAULT_INFLIGHT,
+        .max_queue = LIM_DEFAULT_QUEUE,
+        .header_timeout_ms = 10000,
+        .body_timeout_ms = 60000,
+    };
+    for (int i = 1; i < argc; i++) {
+        if (argv[i][0] != '-')
+            return usage_error(prog_name(argv[0]), "unexpected argument '%s'", argv[i]);
+        int rc = parse_option(argc, argv, &i, o, p);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+/* ---- environment and patterns ------------------------------------------- */
+
+/* Reads every variable once; names all the missing ones.  0 or 2. */
+static int env_load(const FlProgram *p)
+{
+    int missing = 0;
+    env_values = rt_check(calloc((size_t)p->env_count + 1, sizeof *env_values));
+    for (int i = 0; i < p->env_count; i++) {
+        const char *v = getenv(p->env_names[i]);
+        if (!v) {
+            fprintf(stderr, "%s%s", missing++ ? ", " : "flusso: missing environment variable(s): ",
+                    p->env_names[i]);
+            continue;
+        }
+        size_t n = strlen(v);
+        char *copy = rt_check(malloc(n + 1));
+        memcpy(copy, v, n + 1);
+        env_values[i] = (FlValue)FL_STRING_LEN_LIT(copy, (uint32_t)n);
+    }
+    if (missing)
+        fputs("\n", stderr);
+    return missing ? 2 : 0;
+}
+
+static void env_free(const FlProgram *p)
+{
+    for (int i = 0; env_values && i < p->env_count; i++)
+        free((void *)env_values[i].u.s);
+    free(env_values);
+    env_values = NULL;
+}
+
+/* Compiles the `matches` patterns; n is how many were (for freeing). */
+static int regexes_compile(const FlProgram *p, int *n)
+{
+    for (*n = 0; *n < p->regex_count; ++*n) {
+        FlRegex *r = &p->regexes[*n];
+        if (regcomp(&r->compiled, r->pattern, REG_EXTENDED | REG_NOSUB) != 0) {
+            fprintf(stderr, "flusso: bad pattern '%s'\n", r->pattern);
+            return 2;
+        }
+    }
+    return 0;
+}
+
+static void regexes_free(const FlProgram *p, int n)
+{
+    for (int i = 0; i < n; i++)
+        regfree(&p->regexes[i].compiled);
+}
+
+int fl_main(int argc, char **argv, const FlProgram *p)
+{
+    FlOptions o;
+    int compiled = 0;
+    int rc = parse_options(argc, argv, &o, p);
+    if (rc)
+        return rc == 1 ? 0 : rc;
+    log_min = o.log_level;
+    program = p;
+    if (o.runs)
+        return recover_list(o.journal, argv[0]);
+    rc = env_load(p);
+    if (rc == 0)
+        rc = regexes_compile(p, &compiled);
+    if (rc == 0) {
+        fl_crypto_init();
+        rc = verify_init(p);   /* the verify secrets, once */
+        if (rc == 0)
+            rc = recover_open(p, o.journal, argv[0]);   /* spec 7 */
+        if (rc == 0)
+            rc = srv_run(p, &o);
+        recover_close();
+        runmem_free_all();       /* every thread is gone */
+        verify_free();
+    }
+    regexes_free(p, compiled);
+    env_free(p);
+    log_close_files();
+    return rc;
+}

@@ -1,0 +1,37 @@
+/* ops/metrics.h - the counters behind /metrics (metrics.c). */
+#ifndef FLUSSO_METRICS_H
+#define FLUSSO_METRICS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "flusso.h"
+
+typedef enum {
+    MET_STARTED, MET_FINISHED, MET_FAILED, MET_ABANDONED, MET_RUN_EVENTS
+} MetRunEvent;
+
+/* The gauges metrics_render() prints, read by the caller. */
+typedef struct {
+    long inflight, queued, worker_queue, connections;
+    bool draining;
+} MetGauges;
+
+/* Makes the per-workflow and per-step tables; before it, the counters of
+ * runs and steps count nothing. */
+void metrics_init(const FlProgram *p);
+void metrics_free(void);
+/* One answer sent with this status. */
+void metrics_request(int status);
+/* A run of wf started or ended (took_us: its duration; ignored for
+ * MET_STARTED). */
+void metrics_run(const FlWorkflow *wf, MetRunEvent ev, int64_t took_us);
+/* The run left step index of wf after took_us. */
+void metrics_step(const FlWorkflow *wf, int step, int64_t took_us);
+/* A connection was cut off for slowness, in its body or its headers. */
+void metrics_timeout(bool in_body);
+/* The Prometheus text (version 0.0.4); returns new malloc()ed text of
+ * *len bytes, the caller frees it. */
+char *metrics_render(const MetGauges *g, size_t *len);
+
+#endif
