@@ -270,3 +270,17 @@ $(BUILD)/fuzz/%: tests/fuzz/fuzz_%.c $(FRONT_LIB) $(RT_LIB)
 	@echo "  FUZZ    $@"
 	$(Q)$(CC) $(ALLFLAGS) $(WARN) -fsanitize=fuzzer -Icompiler -Iruntime -I$(GEN) \
 	    -o $@ $< $(FRONT_LIB) $(RT_LIB) $(LDLIBS_RT)
+
+# ---- the burst reproducer (issue 22, docs/burst-stall.md) -----------------
+# `make burst` runs bench/burst: rounds of N simultaneous connections (N from
+# 64 to 2,048) against fresh, warm and paused handlers, a CPU hog on each
+# core, and counts the rounds in which an answer took over 1 s (about 10
+# minutes on 2 cores; BURST_* knobs in bench/burst).  Not part of `make test`.
+.PHONY: burst
+burst: $(BENCH_BIN) $(BUILD)/bench/burst
+	$(Q)bench/burst $(BUILD)
+
+$(BUILD)/bench/burst: bench/burst.c
+	@mkdir -p $(@D)
+	@echo "  CC      $@"
+	$(Q)$(CC) $(ALLFLAGS) $(WARN) -o $@ $<
