@@ -22,7 +22,9 @@
  * Answers given before a run exists (404, 405, 413, 400, 503, /healthz)
  * are made once at start and shared by every request.  Each connection
  * carries a Guard (guard.c: header and body deadlines), every answer
- * queued is counted (metrics.c), and admission is bounded (limits.c). */
+ * queued is counted (metrics.c), and admission is bounded (limits.c).
+ * Each HTTP thread runs its daemon in a loop of ours, not libmicrohttpd's
+ * (docs/burst-stall.md says why). */
 #include "http/server.h"
 #include "http/guard.h"
 #include "http/listen.h"
@@ -37,14 +39,18 @@
 
 #include <microhttpd.h>
 #include <errno.h>
+#include <limits.h>
 #include <malloc.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <strings.h>
+#include <sys/eventfd.h>
 #include <time.h>
+#include <unistd.h>
 
 enum {
     CONN_LIMIT = 10000,            /* connections, suspended ones included */
@@ -57,6 +63,18 @@ enum {
     FLUSH_MS = 1000,               /* shutdown: time to send the last answers */
     TRIM_THRESHOLD = 4 << 20       /* free heap kept from the kernel (below) */
 };
+
+/* One HTTP thread: a daemon and the loop that runs it (below). */
+typedef struct {
+    struct MHD_Daemon *mhd;
+    int epoll_fd;                /* the daemon's (MHD_DAEMON_INFO_EPOLL_FD) */
+    int wake_fd;                 /* an eventfd: a connection resumed, or the end */
+    pthread_t thread;
+    bool running;                /* the thread was started: join it */
+    atomic_bool stopping;        /* the loop must end */
+} HttpLoop;
+
+static void loop_wake(HttpLoop *l);
 
 typedef enum {
     CONN_ROUTE,      /* the first call is due: route the request */
@@ -81,6 +99,7 @@ struct FlConn {
     _Atomic(struct MHD_Response *) answer;  /* the run's answer, once */
     int answer_status;
     FlConn *prev, *next;         /* the waiting list */
+    HttpLoop *loop;              /* its HTTP thread, woken to resume it */
     Guard *guard;                /* the connection's deadlines (guard.c) */
     size_t path_len;
     char uri[];                  /* the raw request target */
@@ -96,8 +115,8 @@ typedef struct {
 } Route;
 
 static struct {
-    struct MHD_Daemon **daemons;  /* one per HTTP thread (listen.c) */
-    int ndaemons;
+    HttpLoop *loops;             /* one per HTTP thread (listen.c) */
+    int nloops;
     Route *routes;
     int nroutes;
     atomic_bool draining;
@@ -313,6 +332,7 @@ static void conn_answer(RunCaller *caller, const RunAnswer *a, bool own_thread)
     pthread_mutex_lock(&srv.wait_lock);
     waitlist_unlink(c);
     MHD_resume_connection(c->mhd);
+    loop_wake(c->loop);
     pthread_mutex_unlock(&srv.wait_lock);
 }
 
@@ -366,9 +386,9 @@ static void conn_free_dropped(FlConn *c)
         conn_free(c);
 }
 
+/* cls: the daemon's HttpLoop. */
 static void *on_uri(void *cls, const char *uri, struct MHD_Connection *mc)
 {
-    (void)cls;
     uri = uri ? uri : "";
     size_t n = strlen(uri);
     FlConn *c = malloc(sizeof *c + n + 1);
@@ -377,6 +397,7 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *mc)
     memset(c, 0, sizeof *c);
     c->caller.ops = &conn_ops;
     c->mhd = mc;
+    c->loop = cls;
     atomic_init(&c->answer, NULL);
     memcpy(c->uri, uri, n + 1);
     const union MHD_ConnectionInfo *ci =
@@ -750,13 +771,14 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 /* ---- listening ----------------------------------------------------------- */
 
 /* One daemon: one HTTP thread on its own SO_REUSEPORT socket (listen.c
- * says why), with its share of the connection limit. */
-static struct MHD_Daemon *daemon_start(const struct sockaddr *sa, unsigned limit)
+ * says why), with its share of the connection limit.  With epoll, the
+ * thread is ours (loop_main); without, libmicrohttpd's own, on poll(). */
+static struct MHD_Daemon *daemon_start(const struct sockaddr *sa, unsigned limit,
+                                       HttpLoop *loop)
 {
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_ALLOW_SUSPEND_RESUME
-                   | MHD_USE_ERROR_LOG | MHD_USE_TURBO;
+    unsigned flags = MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG | MHD_USE_TURBO;
     flags |= MHD_is_feature_supported(MHD_FEATURE_EPOLL) == MHD_YES
-           ? MHD_USE_EPOLL : MHD_USE_POLL;
+           ? MHD_USE_EPOLL : MHD_USE_POLL_INTERNAL_THREAD;
     if (sa->sa_family == AF_INET6)
         flags |= MHD_USE_IPv6;
     return MHD_start_daemon(flags, 0, NULL, NULL, on_request, NULL,
@@ -768,31 +790,126 @@ static struct MHD_Daemon *daemon_start(const struct sockaddr *sa, unsigned limit
                             MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONN_MEMORY,
                             MHD_OPTION_NOTIFY_CONNECTION, on_connection, NULL,
                             MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)4096,
-                            MHD_OPTION_URI_LOG_CALLBACK, on_uri, NULL,
+                            MHD_OPTION_URI_LOG_CALLBACK, on_uri, loop,
                             MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
                             MHD_OPTION_END);
 }
 
-static void daemons_stop(void)
+/* ---- the HTTP threads' loop ----------------------------------------------
+ *
+ * Why the loop is ours (docs/burst-stall.md): libmicrohttpd 0.9.75's own
+ * epoll thread (MHD_epoll, daemon.c) takes events 128 at a time and, when
+ * a call returns exactly 128, calls epoll_wait() again with the same
+ * blocking timeout - the time left to the next connection timeout.  When
+ * nothing else is ready by then, it sleeps there with the 128 connections
+ * it just found readable unserved, until a new event or that timeout: a
+ * burst of a few hundred requests landing while the thread is off the CPU
+ * stalled the handler for seconds.  Here the blocking wait is a poll() on
+ * the daemon's epoll descriptor, as long as MHD_get_timeout() allows (0
+ * when it holds work already), and MHD_run() then serves what is ready,
+ * each of its epoll_wait() calls with a zero timeout.  Without a thread
+ * of its own libmicrohttpd has no way to be woken when another thread
+ * resumes a connection (it drops MHD_USE_ITC), so srv_deliver() wakes
+ * the loop itself (loop_wake). */
+
+/* How long the loop may sleep: libmicrohttpd's next connection timeout,
+ * 0 when work is pending there, -1 (for ever) without connections. */
+static int loop_timeout(struct MHD_Daemon *d)
 {
-    for (int i = 0; i < srv.ndaemons; i++)
-        MHD_stop_daemon(srv.daemons[i]);
-    free(srv.daemons);
-    srv.daemons = NULL;
-    srv.ndaemons = 0;
+    MHD_UNSIGNED_LONG_LONG ms;
+    if (MHD_get_timeout(d, &ms) != MHD_YES)
+        return -1;
+    return ms > INT_MAX ? INT_MAX : (int)ms;
 }
 
-/* --workers daemons on the claimed address; false if one cannot start. */
+/* Wakes l's thread: a connection of its daemon was resumed.  Any
+ * thread; l may be NULL, or run by libmicrohttpd (which wakes itself). */
+static void loop_wake(HttpLoop *l)
+{
+    if (l && l->running)
+        eventfd_write(l->wake_fd, 1);
+}
+
+/* Waits until the daemon has something to do, a wake-up, or its next
+ * timeout. */
+static void loop_wait(HttpLoop *l)
+{
+    struct pollfd fds[2] = { { .fd = l->epoll_fd, .events = POLLIN },
+                             { .fd = l->wake_fd, .events = POLLIN } };
+    eventfd_t n;
+    if (poll(fds, 2, loop_timeout(l->mhd)) > 0 && (fds[1].revents & POLLIN))
+        eventfd_read(l->wake_fd, &n);
+}
+
+/* An HTTP thread: waits, then runs the daemon, until stopped. */
+static void *loop_main(void *arg)
+{
+    HttpLoop *l = arg;
+    while (!atomic_load_explicit(&l->stopping, memory_order_relaxed)) {
+        loop_wait(l);
+        MHD_run(l->mhd);
+    }
+    return NULL;
+}
+
+/* Starts l's thread for its daemon (started, with epoll).  0 or -1. */
+static int loop_start(HttpLoop *l)
+{
+    const union MHD_DaemonInfo *di = MHD_get_daemon_info(l->mhd, MHD_DAEMON_INFO_EPOLL_FD);
+    if (!di || di->epoll_fd < 0)
+        return -1;
+    l->epoll_fd = di->epoll_fd;
+    l->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (l->wake_fd < 0)
+        return -1;
+    l->running = true;           /* before any resume can want to wake it */
+    if (pthread_create(&l->thread, NULL, loop_main, l) != 0) {
+        l->running = false;
+        return -1;
+    }
+    pthread_setname_np(l->thread, "flusso-http");
+    return 0;
+}
+
+/* Ends l's thread (if any), then its daemon. */
+static void loop_stop(HttpLoop *l)
+{
+    if (l->running) {
+        atomic_store(&l->stopping, true);
+        eventfd_write(l->wake_fd, 1);
+        pthread_join(l->thread, NULL);
+    }
+    if (l->wake_fd >= 0)
+        close(l->wake_fd);
+    if (l->mhd)
+        MHD_stop_daemon(l->mhd);
+}
+
+static void daemons_stop(void)
+{
+    for (int i = 0; i < srv.nloops; i++)
+        loop_stop(&srv.loops[i]);
+    free(srv.loops);
+    srv.loops = NULL;
+    srv.nloops = 0;
+}
+
+/* --workers daemons on the claimed address, each on its HTTP thread;
+ * false if one cannot start. */
 static bool daemons_start(int n, const struct sockaddr *sa)
 {
     unsigned long fds = listen_raise_nofile();
     unsigned long limit = fds > CONN_LIMIT + 64 ? CONN_LIMIT
                         : fds > 128 ? fds - 64 : 64;
     unsigned share = (unsigned)(limit / (unsigned long)n);
-    srv.daemons = rt_check(calloc((size_t)n, sizeof *srv.daemons));
-    for (; srv.ndaemons < n; srv.ndaemons++) {
-        srv.daemons[srv.ndaemons] = daemon_start(sa, share > 0 ? share : 1);
-        if (!srv.daemons[srv.ndaemons]) {
+    bool epoll = MHD_is_feature_supported(MHD_FEATURE_EPOLL) == MHD_YES;
+    srv.loops = rt_check(calloc((size_t)n, sizeof *srv.loops));
+    for (; srv.nloops < n; srv.nloops++) {
+        HttpLoop *l = &srv.loops[srv.nloops];
+        l->wake_fd = -1;
+        l->mhd = daemon_start(sa, share > 0 ? share : 1, l);
+        if (!l->mhd || (epoll && loop_start(l) < 0)) {
+            srv.nloops++;        /* this one is stopped too */
             daemons_stop();
             return false;
         }
