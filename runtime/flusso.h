@@ -667,7 +667,11 @@ typedef struct {
 } FlResponse;
 
 /* The webhook_response step index: answers the caller with resp unless it
- * was answered already, and records the output {"sent", "status"}.
+ * was answered already, and records the output {"sent", "status"}.  resp
+ * and its headers array are borrowed for the call; the bytes they point
+ * at (body, content type, header names and values) must live as long as
+ * the run - static data or the run's arena - since with a journal the
+ * answer leaves only once the run is durable.
  * Returns 0, or -1 (fl_run_error says why) when a header value holds CR,
  * LF or NUL. */
 int fl_respond(FlRun *run, int index, const FlResponse *resp);

@@ -177,9 +177,8 @@ struct FlRun {
     FlTimer wake;               /* fl_delay */
     FlTimer deadline;           /* the 504 */
     FlValue id_v, started_v, workflow_v, attempt_v;   /* from core */
-    RunAnswer held;             /* an acknowledgement waiting for its
-                                   commit (headers in the arena); status
-                                   0: none */
+    RunAnswer *held;            /* an acknowledgement waiting for its
+                                   commit (in the arena); NULL: none */
     int held_rc;                /* where the run goes on once committed */
     _Alignas(8) char first[];   /* the arena's first block: RUN_FIRST_BLOCK
                                    bytes, or a compact run's */
@@ -495,21 +494,24 @@ static bool on_caller_thread(const FlRun *run)
 
 static bool holds_answer(const FlRun *run)
 {
-    return run->held.resp.status != 0;
+    return run->held != NULL;
 }
 
 /* Keeps the acknowledgement resp until its commit: the struct and its
- * headers array (the step's, on its stack) are copied into the run; the
- * bytes they point at live as long as the run (its arena, or static). */
+ * headers array (the step's, on its stack) are copied into the run's
+ * arena; the bytes they point at live as long as the run (its arena, or
+ * static: fl_respond()'s contract). */
 static void hold(FlRun *run, const FlResponse *resp)
 {
-    run->held = (RunAnswer){ .resp = *resp, .run_id = run->core.id };
+    RunAnswer *held = fl_arena_alloc(&run->arena, sizeof *held);
+    *held = (RunAnswer){ .resp = *resp, .run_id = run->core.id };
     if (resp->header_count > 0) {
         size_t n = (size_t)resp->header_count * sizeof *resp->headers;
         FlHeader *h = fl_arena_alloc(&run->arena, n);
         memcpy(h, resp->headers, n);
-        run->held.resp.headers = h;
+        held->resp.headers = h;
     }
+    run->held = held;
 }
 
 /* An acknowledgement (a webhook_response or the default 202): with a
@@ -984,9 +986,9 @@ static void journal_event(FlRun *run, RunEvent ev, int arg)
 /* Hands the held answer over (own_thread: inside run_start()). */
 static void release(FlRun *run, bool own_thread)
 {
-    RunAnswer a = run->held;
-    run->held.resp.status = 0;
-    deliver(run, &a, own_thread);
+    const RunAnswer *a = run->held;
+    run->held = NULL;
+    deliver(run, a, own_thread);
 }
 
 /* After the step loop stopped at rc: whether a held answer must be
@@ -1010,7 +1012,7 @@ static void committed(void *arg, bool durable)
 {
     FlRun *run = arg;
     if (!durable) {
-        run->held.resp.status = 0;
+        run->held = NULL;
         deliver_error(run, 503, "the run could not be journaled", false);
         run_event(run, EV_ABANDONED, 1);
         run_end(run);

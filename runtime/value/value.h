@@ -4,7 +4,7 @@
  * value/ owns the JSON value model and everything made of values: the
  * per-run arena (alloc.c), values and their constructors (value.c), JSON
  * (json.c), text (text.c), numbers (number.c), operators and conditions
- * (ops.c), built-in functions (builtins.c), crypto (crypto.c) and time
+ * (operators.c), built-in functions (builtins.c), crypto (crypto.c) and time
  * (time.c) - section 1 of flusso.h - and, for the whole runtime, the
  * out-of-memory policy (alloc.c) and the clocks (clock.c).  It is the bottom of the runtime: it includes
  * only flusso.h, and every other folder may include it. */

@@ -1,4 +1,4 @@
-/* ops.c - the operators of the expression language (spec 2).
+/* operators.c - the operators of the expression language (spec 2).
  *
  * Equality is deep and exact: same type, numbers by value, strings byte
  * for byte, arrays item by item, objects by key regardless of order (with
