@@ -144,6 +144,7 @@ static int load_all(Arena *a, const Options *o, Workflow **ws, Diag **ds,
             status = EXIT_USAGE;
             continue;
         }
+        diag_set_source(ds[i], bytes, len);
         ws[i] = workflow_load(a, ds[i], file, bytes, len);
         if (ws[i])
             check_workflow(a, ds[i], ws[i], &facts[i]);
