@@ -13,6 +13,7 @@
 #include "check.h"
 #include "diag.h"
 #include "emit.h"
+#include "suggest.h"
 #include "version.h"
 #include "workflow.h"
 
@@ -47,6 +48,17 @@ static int usage_error(const char *fmt, const char *arg)
     fputs("flussoc: ", stderr);
     fprintf(stderr, fmt, arg);
     fputs("\nTry 'flussoc --help'.\n", stderr);
+    return EXIT_USAGE;
+}
+
+/* An unknown option, with the listed one it is most likely a typo of. */
+static int unknown_option(const char *arg)
+{
+    char best[64];
+    if (!suggest_option(arg, usage, best, sizeof best))
+        return usage_error("unknown option '%s'", arg);
+    fprintf(stderr, "flussoc: unknown option '%s' (did you mean '%s'?)\n"
+            "Try 'flussoc --help'.\n", arg, best);
     return EXIT_USAGE;
 }
 
@@ -91,7 +103,7 @@ static int parse_options(int argc, char **argv, Options *o)
         } else if (strncmp(arg, "-O", 2) == 0) {
             o->opt_level = arg + 2;
         } else {
-            return usage_error("unknown option '%s'", arg);
+            return unknown_option(arg);
         }
     }
     if (o->file_count == 0)

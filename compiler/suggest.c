@@ -56,3 +56,41 @@ const char *suggest_closest(const char *word, const char *const *candidates,
     }
     return best;
 }
+
+/* Copies the options a usage text lists, one per line as "  -x ..." or
+ * "  --name ...", into names (at most max, each cut to SUGGEST_MAX_LEN
+ * bytes); returns how many. */
+static int usage_options(const char *usage, char names[][SUGGEST_MAX_LEN],
+                         int max)
+{
+    int n = 0;
+    for (const char *p = usage; p && *p && n < max; p = strchr(p, '\n')) {
+        p += *p == '\n';
+        if (strncmp(p, "  -", 3) != 0)
+            continue;
+        size_t len = strcspn(p + 2, " \n");
+        if (len >= SUGGEST_MAX_LEN)
+            len = SUGGEST_MAX_LEN - 1;
+        memcpy(names[n], p + 2, len);
+        names[n++][len] = '\0';
+    }
+    return n;
+}
+
+bool suggest_option(const char *arg, const char *usage, char *out,
+                    size_t size)
+{
+    enum { MAX_OPTIONS = 64 };
+    if (strncmp(arg, "--", 2) != 0)
+        return false;   /* one letter off a one-letter option is noise */
+    char names[MAX_OPTIONS][SUGGEST_MAX_LEN];
+    const char *list[MAX_OPTIONS];
+    int n = usage_options(usage, names, MAX_OPTIONS);
+    for (int i = 0; i < n; i++)
+        list[i] = names[i];
+    const char *best = suggest_closest(arg, list, n);
+    if (!best || strlen(best) >= size)
+        return false;
+    strcpy(out, best);
+    return true;
+}
