@@ -188,6 +188,27 @@ static void check_step_order(Checker *c, const Expr *root, const Step *target)
                                 target->key));
 }
 
+/* headers.<name>: header names in an output are lower-cased (spec §3), so
+ * one with an upper-case letter is always null (spec §12). */
+static void check_header_name(Checker *c, const Expr *seg)
+{
+    const char *name = expr_segment_name(seg);
+    if (!name)
+        return;
+    char *lower = arena_strdup(c->arena, name);
+    bool upper = false;
+    for (char *p = lower; *p; p++)
+        if (*p >= 'A' && *p <= 'Z') {
+            *p = (char)(*p - 'A' + 'a');
+            upper = true;
+        }
+    if (upper)
+        report_at(c, DIAG_ERROR, seg->pos,
+                  arena_sprintf(c->arena, "header names are lower-cased: "
+                                "headers.%s is always null (did you mean "
+                                "headers.%s?)", name, lower));
+}
+
 /* <key>.output.<field>: the segment after the key must be "output", and
  * the first field must exist when the step type's output is fixed. */
 static void check_output_path(Checker *c, const Expr *root, const Step *target,
@@ -206,8 +227,11 @@ static void check_output_path(Checker *c, const Expr *root, const Step *target,
     const char **names;
     int count = output_fields(c, target, &names);
     for (int i = 0; i < count; i++)
-        if (strcmp(names[i], field) == 0)
+        if (strcmp(names[i], field) == 0) {
+            if (strcmp(field, "headers") == 0 && nsegs > 2)
+                check_header_name(c, segs[2]);
             return;
+        }
     report_at(c, DIAG_ERROR, segs[1]->pos,
               arena_sprintf(c->arena,
                             "the output of step '%s' (%s) has no field "

@@ -29,8 +29,39 @@ static bool is_literal(const Template *t)
 
 /* ---- webhook_trigger ------------------------------------------------- */
 
+/* The path with every segment "{name}" written ":name", or NULL when it
+ * has none: the {name} of OpenAPI and many routers is literal text here. */
+static const char *braced_params(Arena *a, const char *path)
+{
+    char *fixed = arena_strdup(a, path), *out = fixed;
+    bool found = false;
+    for (const char *p = path; *p;) {
+        size_t len = strcspn(p, "/");
+        if (len > 2 && p[0] == '{' && p[len - 1] == '}'
+            && !memchr(p + 1, '{', len - 2) && !memchr(p + 1, '}', len - 2)) {
+            *out++ = ':';
+            memcpy(out, p + 1, len - 2);
+            out += len - 2;
+            found = true;
+        } else {
+            memcpy(out, p, len);
+            out += len;
+        }
+        p += len;
+        if (*p == '/')
+            *out++ = *p++;
+    }
+    *out = '\0';
+    return found ? fixed : NULL;
+}
+
 static const char *route_problem(Arena *a, const char *path)
 {
+    const char *fixed = braced_params(a, path);
+    if (fixed)
+        return arena_sprintf(a, "'{name}' is literal text in a path: a path "
+                             "parameter is written ':name' (did you mean "
+                             "'%s'?)", jsonpath_excerpt(a, fixed));
     if (path[0] != '/')
         return "must start with '/'";
     if (strcmp(path, "/healthz") == 0 || strcmp(path, "/metrics") == 0)
