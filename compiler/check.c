@@ -318,6 +318,50 @@ static void check_call(Checker *c, const Expr *e)
         check_expr(c, e->items[i]);
 }
 
+/* "text" or "an array" when e is known to be one (a literal, or a call of
+ * a built-in that always returns one), else NULL. */
+static const char *known_sequence(const Expr *e)
+{
+    static const char *const text_fns[] = {
+        "hmac_sha256", "sha256", "hmac_sha256_base64", "base64_encode",
+        "lower", "upper", "trim", "join", "json", "string", "uuid",
+    };
+    if (e->kind == EX_STRING)
+        return "text";
+    if (e->kind == EX_ARRAY)
+        return "an array";
+    if (e->kind != EX_CALL)
+        return NULL;
+    if (strcmp(e->str, "split") == 0)
+        return "an array";
+    for (size_t i = 0; i < sizeof text_fns / sizeof text_fns[0]; i++)
+        if (strcmp(e->str, text_fns[i]) == 0)
+            return "text";
+    return NULL;
+}
+
+/* `'abc'.length`, `split(s, ',').count`: a length asked the JavaScript,
+ * Ruby or Python way is always null here; len() is the Flusso way
+ * (spec §12).  Returns true after reporting. */
+static bool check_length_field(Checker *c, const Expr *root, const Expr *seg)
+{
+    static const char *const names[] = { "length", "size", "count" };
+    const char *what = known_sequence(root);
+    if (!what || seg->kind != EX_FIELD)
+        return false;
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (strcmp(seg->str, names[i]) == 0) {
+            report_at(c, DIAG_ERROR, seg->pos,
+                      arena_sprintf(c->arena, "%s has no field '%s': this is "
+                                    "always null (did you mean len(...)?)",
+                                    what, seg->str));
+            if (root->kind != EX_STRING)
+                check_expr(c, root);
+            return true;
+        }
+    return false;
+}
+
 /* `1.e3`, `'abc'.length`, `true[0]`: a path on a literal that has no
  * fields or items is always null - legal (spec: a path may follow any
  * value), but never what the author meant. */
@@ -327,6 +371,8 @@ static void check_literal_root(Checker *c, const Expr *root, const Expr *seg)
         [EX_NULL] = "null", [EX_BOOL] = "a boolean",
         [EX_NUMBER] = "a number", [EX_STRING] = "a string",
     };
+    if (check_length_field(c, root, seg))
+        return;
     if (root->kind > EX_STRING) {          /* the scalars come first */
         check_expr(c, root);
         return;
