@@ -380,6 +380,34 @@ static const char *const response_forbidden[] = {
     "X-Flusso-Run-Id"
 };
 
+/* Whether text (past leading white space) is one {{ expression }}. */
+static bool is_one_expression(const char *text)
+{
+    size_t n = strlen(text);
+    while (n > 0 && strchr(" \t\r\n", text[n - 1]))
+        n--;
+    return n >= 4 && strncmp(text, "{{", 2) == 0
+        && strncmp(text + n - 2, "}}", 2) == 0 && !strstr(text + 2, "{{");
+}
+
+/* A string body is sent as text (spec §3), labelled application/json
+ * unless content_type says otherwise: plain words under that label are
+ * what clients then fail to parse (spec §12).  Not warned: a body of one
+ * {{ expression }} or text starting like JSON, which may well be JSON. */
+static void check_text_body(Loader *l, Field body)
+{
+    if (!body.v || !cJSON_IsString(body.v))
+        return;
+    const char *text = body.v->valuestring;
+    text += strspn(text, " \t\r\n");
+    if (!*text || is_one_expression(text) || strchr("{[\"", *text))
+        return;
+    diag_report(l->diag, DIAG_WARNING, body.path, l->key,
+                "a text body is sent labelled application/json, the default "
+                "content_type: set content_type (such as text/plain) or make "
+                "the body a JSON object");
+}
+
 static void load_webhook_response(Loader *l, Step *s, const cJSON *cfg,
                                   const char *path)
 {
@@ -398,6 +426,8 @@ static void load_webhook_response(Loader *l, Step *s, const cJSON *cfg,
         l, load_field(l, cfg, path, "content_type", false));
     if (type)
         r->content_type = type;
+    else
+        check_text_body(l, body);
     r->headers = load_headers(l, load_field(l, cfg, path, "headers", false),
                               response_forbidden, COUNT(response_forbidden),
                               "the handler", &r->header_count);
