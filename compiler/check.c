@@ -404,6 +404,35 @@ static void check_chain(Checker *c, const Expr *e)
             check_expr(c, segs[i]->rhs);
 }
 
+/* Whether e is a text literal that reads as a number, such as '100'. */
+static bool is_numeric_text(const Expr *e)
+{
+    if (e->kind != EX_STRING || e->len == 0 || strlen(e->str) != e->len
+        || !strchr("0123456789-+.", e->str[0]))
+        return false;
+    char *end;
+    strtod(e->str, &end);
+    return *end == '\0';
+}
+
+/* x > '100': `<` and the like compare two numbers or two strings and are
+ * false for any other pair (spec §2), so a number compared with text that
+ * looks like one is always false - the quotes are the slip (spec §12). */
+static void check_ordering(Checker *c, const Expr *e)
+{
+    if (e->op < OP_LT || e->op > OP_GE)
+        return;
+    const Expr *text = is_numeric_text(e->rhs) ? e->rhs
+                     : is_numeric_text(e->lhs) ? e->lhs : NULL;
+    const Expr *other = text == e->rhs ? e->lhs : e->rhs;
+    if (!text || other->kind == EX_STRING || known_sequence(other))
+        return;
+    report_at(c, DIAG_WARNING, text->pos,
+              arena_sprintf(c->arena, "'%s' is text: compared with a number "
+                            "it is always false (did you mean %s, without "
+                            "quotes?)", text->str, text->str));
+}
+
 static void check_expr(Checker *c, const Expr *e)
 {
     switch (e->kind) {
@@ -428,6 +457,7 @@ static void check_expr(Checker *c, const Expr *e)
     case EX_BINARY:
         check_expr(c, e->lhs);
         check_expr(c, e->rhs);
+        check_ordering(c, e);
         break;
     }
 }

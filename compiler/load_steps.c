@@ -11,6 +11,7 @@
 
 #include <math.h>
 #include <regex.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -25,6 +26,16 @@ static void report(Loader *l, const char *path, const char *message)
 static bool is_literal(const Template *t)
 {
     return t && !strstr(t->src, "{{");
+}
+
+/* Whether text (past leading white space) is one {{ expression }}. */
+static bool is_one_expression(const char *text)
+{
+    size_t n = strlen(text);
+    while (n > 0 && strchr(" \t\r\n", text[n - 1]))
+        n--;
+    return n >= 4 && strncmp(text, "{{", 2) == 0
+        && strncmp(text + n - 2, "}}", 2) == 0 && !strstr(text + 2, "{{");
 }
 
 /* ---- webhook_trigger ------------------------------------------------- */
@@ -312,6 +323,44 @@ static void load_right(Loader *l, Field right, const char *path,
         c->right = load_operand(l, right);
 }
 
+/* Whether v is literal text (no {{ }}) that reads as a number: "100". */
+static bool is_numeric_text(const cJSON *v)
+{
+    if (!cJSON_IsString(v) || !strchr("0123456789-+.", v->valuestring[0])
+        || strstr(v->valuestring, "{{"))
+        return false;
+    char *end;
+    strtod(v->valuestring, &end);
+    return *end == '\0';
+}
+
+/* Whether v may well be a number: a JSON number or one {{ expression }}. */
+static bool may_be_number(const cJSON *v)
+{
+    return cJSON_IsNumber(v)
+        || (cJSON_IsString(v) && is_one_expression(v->valuestring));
+}
+
+/* "operator": "greater_than", "right": "100": the quoted 100 is text, and
+ * a number compared with text is always false (spec §2, §12). */
+static void check_number_text(Loader *l, Field left, Field right, CondOp op)
+{
+    if (op != COND_GREATER_THAN && op != COND_GREATER_OR_EQUAL
+        && op != COND_LESS_THAN && op != COND_LESS_OR_EQUAL)
+        return;
+    if (!left.v || !right.v)
+        return;
+    Field text = is_numeric_text(right.v) && may_be_number(left.v) ? right
+               : is_numeric_text(left.v) && may_be_number(right.v) ? left
+               : (Field){ NULL, NULL, NULL };
+    if (text.v)
+        diag_report(l->diag, DIAG_WARNING, text.path, l->key,
+                    "\"%s\" is text: compared with a number it is always "
+                    "false (did you mean %s, without quotes?)",
+                    jsonpath_excerpt(l->arena, text.v->valuestring),
+                    jsonpath_excerpt(l->arena, text.v->valuestring));
+}
+
 static void load_condition(Loader *l, const cJSON *v, const char *path,
                            Condition *c)
 {
@@ -330,6 +379,7 @@ static void load_condition(Loader *l, const cJSON *v, const char *path,
     }
     c->op = (CondOp)op;
     load_right(l, right, path, c);
+    check_number_text(l, load_field(l, v, path, "left", false), right, c->op);
 }
 
 static void load_conditions(Loader *l, Field f, GateConfig *g)
@@ -379,16 +429,6 @@ static const char *const response_forbidden[] = {
     "Content-Type", "Content-Length", "Transfer-Encoding", "Connection",
     "X-Flusso-Run-Id"
 };
-
-/* Whether text (past leading white space) is one {{ expression }}. */
-static bool is_one_expression(const char *text)
-{
-    size_t n = strlen(text);
-    while (n > 0 && strchr(" \t\r\n", text[n - 1]))
-        n--;
-    return n >= 4 && strncmp(text, "{{", 2) == 0
-        && strncmp(text + n - 2, "}}", 2) == 0 && !strstr(text + 2, "{{");
-}
 
 /* A string body is sent as text (spec §3), labelled application/json
  * unless content_type says otherwise: plain words under that label are
