@@ -255,6 +255,9 @@ static void check_unknown_name(Checker *c, const Expr *root, int nsegs)
 {
     const char *hint = did_you_mean(c, root->str, c->key_names,
                                     c->wf->step_count + 2);
+    if (!*hint && strcmp(root->str, "msg") == 0)
+        hint = " (msg.payload is Node-RED's: here the request body is "
+               "trigger.output.body)";
     report_at(c, DIAG_ERROR, root->pos,
               arena_sprintf(c->arena,
                             nsegs > 0 ? "unknown step '%s'%s"

@@ -39,9 +39,36 @@ static int edit_distance(const char *a, const char *b)
     return d[n][m];
 }
 
+/* Words other tools use for one of ours, too far apart to be typos:
+ * branch names of other flow tools, the usual log level, the length
+ * functions of other languages. */
+static const char *const idioms[][2] = {
+    { "yes", "true" },     { "no", "false" },     { "then", "true" },
+    { "else", "false" },   { "on_true", "true" }, { "on_false", "false" },
+    { "warning", "warn" }, { "err", "error" },    { "length", "len" },
+    { "lenght", "len" },   { "size", "len" },     { "count", "len" },
+};
+
+/* The candidate idioms give for word, or NULL. */
+static const char *idiom_for(const char *word, const char *const *candidates,
+                             int count)
+{
+    for (size_t i = 0; i < sizeof idioms / sizeof idioms[0]; i++) {
+        if (strcmp(word, idioms[i][0]) != 0)
+            continue;
+        for (int j = 0; j < count; j++)
+            if (strcmp(candidates[j], idioms[i][1]) == 0)
+                return candidates[j];
+    }
+    return NULL;
+}
+
 const char *suggest_closest(const char *word, const char *const *candidates,
                             int count)
 {
+    const char *idiom = idiom_for(word, candidates, count);
+    if (idiom)
+        return idiom;
     int limit = (int)strlen(word) / 3;
     if (limit < 1)
         limit = 1;

@@ -6,7 +6,9 @@
 #include <stddef.h>
 
 /* Returns the candidate closest to word by edit distance when it is close
- * enough to be a plausible typo, else NULL.  Borrows everything. */
+ * enough to be a plausible typo, or the one an idiom of other tools names
+ * (yes -> true, warning -> warn, length -> len), else NULL.  Borrows
+ * everything. */
 const char *suggest_closest(const char *word, const char *const *candidates,
                             int count);
 
