@@ -33,6 +33,8 @@ typedef struct {
     const Reach *flow;          /* what ran before step */
     bool env_only;             /* the verify secret: only env.NAME */
     bool saw_env;              /* env_only: the secret used env.NAME */
+    bool in_default;           /* checking x of default(x, ...): a step
+                                  that ran on some paths only is handled */
     bool partial;              /* the loader reported errors: the tree may
                                   lack steps, so only checks that need no
                                   complete tree are made */
@@ -180,7 +182,7 @@ static void check_step_order(Checker *c, const Expr *root, const Step *target)
         report_at(c, DIAG_ERROR, root->pos, why);
         return;
     }
-    if (!bit_get(c->flow->definite, target->index))
+    if (!bit_get(c->flow->definite, target->index) && !c->in_default)
         report_at(c, DIAG_WARNING, root->pos,
                   arena_sprintf(c->arena,
                                 "step '%s' runs on some paths to here but "
@@ -317,8 +319,14 @@ static void check_call(Checker *c, const Expr *e)
                                 "%s() takes %d argument%s, not %d", b->name,
                                 b->arity, b->arity == 1 ? "" : "s", e->count));
     }
-    for (int i = 0; i < e->count; i++)
+    for (int i = 0; i < e->count; i++) {
+        /* default(step.output.x, ...) says what a null becomes: the
+         * "runs on some paths only" warning is answered (spec §12) */
+        bool was = c->in_default;
+        c->in_default = was || (i == 0 && b && strcmp(b->name, "default") == 0);
         check_expr(c, e->items[i]);
+        c->in_default = was;
+    }
 }
 
 /* "text" or "an array" when e is known to be one (a literal, or a call of
