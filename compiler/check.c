@@ -38,6 +38,9 @@ typedef struct {
     bool partial;              /* the loader reported errors: the tree may
                                   lack steps, so only checks that need no
                                   complete tree are made */
+    uint64_t *in_tree;         /* bit per Step.index: the step is in the
+                                  tree (the loader leaves out a step it
+                                  cannot type, and what is under it) */
     const char **env;          /* env names seen */
     int env_count, env_cap;
     const char **key_names;    /* every step key, for "did you mean" */
@@ -295,7 +298,7 @@ static void check_path(Checker *c, const Expr *root, const Expr *const *segs,
             check_unknown_name(c, root, nsegs);
         return;
     }
-    if (!c->partial)
+    if (bit_get(c->in_tree, target->index))
         check_step_order(c, root, target);
     check_output_path(c, root, target, segs, nsegs);
 }
@@ -544,6 +547,8 @@ static void check_response(Checker *c, const Step *s, const Reach *f)
                         "may already have answered when '%s' runs",
                         r->key, r->path, s->key);
     }
+    if (c->partial || !w->trigger)
+        return;   /* the trigger's settings may not have loaded */
     long budget = w->trigger->as.trigger.response_timeout_ms;
     if (f->worst_ms > budget)
         diag_report(c->diag, DIAG_WARNING, s->path, s->key,
@@ -560,7 +565,7 @@ static void check_step(Checker *c, const Step *s, Reach *f)
     c->step = s;
     c->flow = f;
     check_step_templates(c, s);
-    if (s->type == ST_RESPONSE && !c->partial)
+    if (s->type == ST_RESPONSE)
         check_response(c, s, f);
     bit_set(f->definite, s->index);
     bit_set(f->possible, s->index);
@@ -579,6 +584,17 @@ static void check_list(Checker *c, const StepList *list, Reach *f)
         check_step(c, list->items[i], f);
 }
 
+/* Sets the bit of every step of list and of its branches. */
+static void mark_tree(uint64_t *bits, const StepList *list)
+{
+    for (int i = 0; i < list->count; i++) {
+        const Step *s = list->items[i];
+        bit_set(bits, s->index);
+        mark_tree(bits, &s->on_true);
+        mark_tree(bits, &s->on_false);
+    }
+}
+
 static int compare_names(const void *a, const void *b)
 {
     return strcmp(*(const char *const *)a, *(const char *const *)b);
@@ -594,6 +610,10 @@ void check_workflow(Arena *a, Diag *d, const Workflow *w, WorkflowFacts *facts)
         c.key_names[i] = w->all_steps[i]->key;
     c.key_names[w->step_count] = "env";
     c.key_names[w->step_count + 1] = "run";
+    c.in_tree = arena_alloc(a, sizeof *c.in_tree * (size_t)c.words);
+    if (w->trigger)
+        bit_set(c.in_tree, w->trigger->index);
+    mark_tree(c.in_tree, &w->steps);
     Reach f = reach_copy(&c, NULL);
     if (w->trigger)
         check_step(&c, w->trigger, &f);
