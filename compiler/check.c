@@ -33,9 +33,14 @@ typedef struct {
     const Reach *flow;          /* what ran before step */
     bool env_only;             /* the verify secret: only env.NAME */
     bool saw_env;              /* env_only: the secret used env.NAME */
+    bool in_default;           /* checking x of default(x, ...): a step
+                                  that ran on some paths only is handled */
     bool partial;              /* the loader reported errors: the tree may
                                   lack steps, so only checks that need no
                                   complete tree are made */
+    uint64_t *in_tree;         /* bit per Step.index: the step is in the
+                                  tree (the loader leaves out a step it
+                                  cannot type, and what is under it) */
     const char **env;          /* env names seen */
     int env_count, env_cap;
     const char **key_names;    /* every step key, for "did you mean" */
@@ -180,12 +185,33 @@ static void check_step_order(Checker *c, const Expr *root, const Step *target)
         report_at(c, DIAG_ERROR, root->pos, why);
         return;
     }
-    if (!bit_get(c->flow->definite, target->index))
+    if (!bit_get(c->flow->definite, target->index) && !c->in_default)
         report_at(c, DIAG_WARNING, root->pos,
                   arena_sprintf(c->arena,
                                 "step '%s' runs on some paths to here but "
                                 "not all; its output is null on the others",
                                 target->key));
+}
+
+/* headers.<name>: header names in an output are lower-cased (spec §3), so
+ * one with an upper-case letter is always null (spec §12). */
+static void check_header_name(Checker *c, const Expr *seg)
+{
+    const char *name = expr_segment_name(seg);
+    if (!name)
+        return;
+    char *lower = arena_strdup(c->arena, name);
+    bool upper = false;
+    for (char *p = lower; *p; p++)
+        if (*p >= 'A' && *p <= 'Z') {
+            *p = (char)(*p - 'A' + 'a');
+            upper = true;
+        }
+    if (upper)
+        report_at(c, DIAG_ERROR, seg->pos,
+                  arena_sprintf(c->arena, "header names are lower-cased: "
+                                "headers.%s is always null (did you mean "
+                                "headers.%s?)", name, lower));
 }
 
 /* <key>.output.<field>: the segment after the key must be "output", and
@@ -206,8 +232,11 @@ static void check_output_path(Checker *c, const Expr *root, const Step *target,
     const char **names;
     int count = output_fields(c, target, &names);
     for (int i = 0; i < count; i++)
-        if (strcmp(names[i], field) == 0)
+        if (strcmp(names[i], field) == 0) {
+            if (strcmp(field, "headers") == 0 && nsegs > 2)
+                check_header_name(c, segs[2]);
             return;
+        }
     report_at(c, DIAG_ERROR, segs[1]->pos,
               arena_sprintf(c->arena,
                             "the output of step '%s' (%s) has no field "
@@ -231,6 +260,9 @@ static void check_unknown_name(Checker *c, const Expr *root, int nsegs)
 {
     const char *hint = did_you_mean(c, root->str, c->key_names,
                                     c->wf->step_count + 2);
+    if (!*hint && strcmp(root->str, "msg") == 0)
+        hint = " (msg.payload is Node-RED's: here the request body is "
+               "trigger.output.body)";
     report_at(c, DIAG_ERROR, root->pos,
               arena_sprintf(c->arena,
                             nsegs > 0 ? "unknown step '%s'%s"
@@ -266,7 +298,7 @@ static void check_path(Checker *c, const Expr *root, const Expr *const *segs,
             check_unknown_name(c, root, nsegs);
         return;
     }
-    if (!c->partial)
+    if (bit_get(c->in_tree, target->index))
         check_step_order(c, root, target);
     check_output_path(c, root, target, segs, nsegs);
 }
@@ -290,8 +322,58 @@ static void check_call(Checker *c, const Expr *e)
                                 "%s() takes %d argument%s, not %d", b->name,
                                 b->arity, b->arity == 1 ? "" : "s", e->count));
     }
-    for (int i = 0; i < e->count; i++)
+    for (int i = 0; i < e->count; i++) {
+        /* default(step.output.x, ...) says what a null becomes: the
+         * "runs on some paths only" warning is answered (spec §12) */
+        bool was = c->in_default;
+        c->in_default = was || (i == 0 && b && strcmp(b->name, "default") == 0);
         check_expr(c, e->items[i]);
+        c->in_default = was;
+    }
+}
+
+/* "text" or "an array" when e is known to be one (a literal, or a call of
+ * a built-in that always returns one), else NULL. */
+static const char *known_sequence(const Expr *e)
+{
+    static const char *const text_fns[] = {
+        "hmac_sha256", "sha256", "hmac_sha256_base64", "base64_encode",
+        "lower", "upper", "trim", "join", "json", "string", "uuid",
+    };
+    if (e->kind == EX_STRING)
+        return "text";
+    if (e->kind == EX_ARRAY)
+        return "an array";
+    if (e->kind != EX_CALL)
+        return NULL;
+    if (strcmp(e->str, "split") == 0)
+        return "an array";
+    for (size_t i = 0; i < sizeof text_fns / sizeof text_fns[0]; i++)
+        if (strcmp(e->str, text_fns[i]) == 0)
+            return "text";
+    return NULL;
+}
+
+/* `'abc'.length`, `split(s, ',').count`: a length asked the JavaScript,
+ * Ruby or Python way is always null here; len() is the Flusso way
+ * (spec §12).  Returns true after reporting. */
+static bool check_length_field(Checker *c, const Expr *root, const Expr *seg)
+{
+    static const char *const names[] = { "length", "size", "count" };
+    const char *what = known_sequence(root);
+    if (!what || seg->kind != EX_FIELD)
+        return false;
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (strcmp(seg->str, names[i]) == 0) {
+            report_at(c, DIAG_ERROR, seg->pos,
+                      arena_sprintf(c->arena, "%s has no field '%s': this is "
+                                    "always null (did you mean len(...)?)",
+                                    what, seg->str));
+            if (root->kind != EX_STRING)
+                check_expr(c, root);
+            return true;
+        }
+    return false;
 }
 
 /* `1.e3`, `'abc'.length`, `true[0]`: a path on a literal that has no
@@ -303,6 +385,8 @@ static void check_literal_root(Checker *c, const Expr *root, const Expr *seg)
         [EX_NULL] = "null", [EX_BOOL] = "a boolean",
         [EX_NUMBER] = "a number", [EX_STRING] = "a string",
     };
+    if (check_length_field(c, root, seg))
+        return;
     if (root->kind > EX_STRING) {          /* the scalars come first */
         check_expr(c, root);
         return;
@@ -334,6 +418,35 @@ static void check_chain(Checker *c, const Expr *e)
             check_expr(c, segs[i]->rhs);
 }
 
+/* Whether e is a text literal that reads as a number, such as '100'. */
+static bool is_numeric_text(const Expr *e)
+{
+    if (e->kind != EX_STRING || e->len == 0 || strlen(e->str) != e->len
+        || !strchr("0123456789-+.", e->str[0]))
+        return false;
+    char *end;
+    strtod(e->str, &end);
+    return *end == '\0';
+}
+
+/* x > '100': `<` and the like compare two numbers or two strings and are
+ * false for any other pair (spec §2), so a number compared with text that
+ * looks like one is always false - the quotes are the slip (spec §12). */
+static void check_ordering(Checker *c, const Expr *e)
+{
+    if (e->op < OP_LT || e->op > OP_GE)
+        return;
+    const Expr *text = is_numeric_text(e->rhs) ? e->rhs
+                     : is_numeric_text(e->lhs) ? e->lhs : NULL;
+    const Expr *other = text == e->rhs ? e->lhs : e->rhs;
+    if (!text || other->kind == EX_STRING || known_sequence(other))
+        return;
+    report_at(c, DIAG_WARNING, text->pos,
+              arena_sprintf(c->arena, "'%s' is text: compared with a number "
+                            "it is always false (did you mean %s, without "
+                            "quotes?)", text->str, text->str));
+}
+
 static void check_expr(Checker *c, const Expr *e)
 {
     switch (e->kind) {
@@ -358,6 +471,7 @@ static void check_expr(Checker *c, const Expr *e)
     case EX_BINARY:
         check_expr(c, e->lhs);
         check_expr(c, e->rhs);
+        check_ordering(c, e);
         break;
     }
 }
@@ -433,6 +547,8 @@ static void check_response(Checker *c, const Step *s, const Reach *f)
                         "may already have answered when '%s' runs",
                         r->key, r->path, s->key);
     }
+    if (c->partial || !w->trigger)
+        return;   /* the trigger's settings may not have loaded */
     long budget = w->trigger->as.trigger.response_timeout_ms;
     if (f->worst_ms > budget)
         diag_report(c->diag, DIAG_WARNING, s->path, s->key,
@@ -449,7 +565,7 @@ static void check_step(Checker *c, const Step *s, Reach *f)
     c->step = s;
     c->flow = f;
     check_step_templates(c, s);
-    if (s->type == ST_RESPONSE && !c->partial)
+    if (s->type == ST_RESPONSE)
         check_response(c, s, f);
     bit_set(f->definite, s->index);
     bit_set(f->possible, s->index);
@@ -468,6 +584,17 @@ static void check_list(Checker *c, const StepList *list, Reach *f)
         check_step(c, list->items[i], f);
 }
 
+/* Sets the bit of every step of list and of its branches. */
+static void mark_tree(uint64_t *bits, const StepList *list)
+{
+    for (int i = 0; i < list->count; i++) {
+        const Step *s = list->items[i];
+        bit_set(bits, s->index);
+        mark_tree(bits, &s->on_true);
+        mark_tree(bits, &s->on_false);
+    }
+}
+
 static int compare_names(const void *a, const void *b)
 {
     return strcmp(*(const char *const *)a, *(const char *const *)b);
@@ -483,6 +610,10 @@ void check_workflow(Arena *a, Diag *d, const Workflow *w, WorkflowFacts *facts)
         c.key_names[i] = w->all_steps[i]->key;
     c.key_names[w->step_count] = "env";
     c.key_names[w->step_count + 1] = "run";
+    c.in_tree = arena_alloc(a, sizeof *c.in_tree * (size_t)c.words);
+    if (w->trigger)
+        bit_set(c.in_tree, w->trigger->index);
+    mark_tree(c.in_tree, &w->steps);
     Reach f = reach_copy(&c, NULL);
     if (w->trigger)
         check_step(&c, w->trigger, &f);

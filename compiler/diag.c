@@ -1,8 +1,17 @@
-/* diag.c - collects diagnostics and prints them in spec §5's format:
+/* diag.c - collects diagnostics and prints them in spec §12's format:
  *
- *     FILE: error: <json path> (<step key>): <message>
+ *     FILE:LINE:COL: error: <json path> (<step key>): <message>
+ *         <the source line>
+ *           ^
  *         <the template text>
  *              ^
+ *
+ * LINE:COL is where the JSON value named by the path starts.  The loader
+ * records once, at load, the byte offset of every value under its path
+ * (diag_place); a diagnostic looks its path up, and a path with no value
+ * (a missing field) falls back to the nearest enclosing one.  Line and
+ * column are computed only when printing.  Without a source (unit tests)
+ * the plain §5 form "FILE: error: ..." is printed.
  *
  * Diagnostics are kept in report order and printed at the end, so every
  * stage can keep going after a problem and main.c alone decides the exit
@@ -12,6 +21,8 @@
 
 #include <stdarg.h>
 #include <string.h>
+
+#include "strset.h"
 
 enum {
     CARET_CONTEXT = 60  /* characters shown each side of a caret */
@@ -23,6 +34,7 @@ typedef struct Entry {
     const char *text;     /* "path (key): message" or "line L, column C: …" */
     const char *source;   /* the template line to show, or NULL */
     int caret;            /* column of the caret in source, 0-based */
+    const char *at;       /* where in the workflow source, or NULL */
 } Entry;
 
 struct Diag {
@@ -31,6 +43,9 @@ struct Diag {
     bool werror;
     int errors;
     Entry *head, **tail;
+    const char *src;      /* the workflow's bytes, or NULL */
+    size_t src_len;
+    StrSet *where;        /* JSON path -> first byte of its value in src */
 };
 
 Diag *diag_new(Arena *a, const char *file, bool werror)
@@ -44,6 +59,42 @@ Diag *diag_new(Arena *a, const char *file, bool werror)
 }
 
 int diag_error_count(const Diag *d) { return d->errors; }
+
+void diag_set_source(Diag *d, const char *bytes, size_t len)
+{
+    d->src = bytes;
+    d->src_len = len;
+    if (!d->where)
+        d->where = strset_new(d->arena);
+}
+
+bool diag_has_source(const Diag *d) { return d->src != NULL; }
+
+void diag_place(Diag *d, const char *path, size_t offset)
+{
+    if (d->src && offset <= d->src_len)
+        strset_add(d->where, path, (void *)(d->src + offset));
+}
+
+/* Where the value at path starts: that of path, else of the nearest
+ * enclosing value recorded, else the start of the file. */
+static const char *find_place(Diag *d, const char *path)
+{
+    if (!d->src)
+        return NULL;
+    char *p = arena_strndup(d->arena, path, strlen(path));
+    for (;;) {
+        const char *at = strset_get(d->where, p);
+        if (at)
+            return at;
+        char *cut = strrchr(p, '.'), *bracket = strrchr(p, '[');
+        if (!cut || (bracket && bracket > cut))
+            cut = bracket;
+        if (!cut)
+            return d->src;
+        *cut = '\0';
+    }
+}
 
 /* Copies text with control characters and DEL written as escapes. */
 static char *escape_controls(Arena *a, const char *text, size_t len)
@@ -65,7 +116,7 @@ static char *escape_controls(Arena *a, const char *text, size_t len)
 }
 
 static void add_entry(Diag *d, DiagLevel level, const char *text,
-                      const char *source, int caret)
+                      const char *source, int caret, const char *at)
 {
     if (level == DIAG_WARNING && d->werror)
         level = DIAG_ERROR;
@@ -74,6 +125,7 @@ static void add_entry(Diag *d, DiagLevel level, const char *text,
     e->text = text;
     e->source = source;
     e->caret = caret;
+    e->at = at;
     *d->tail = e;
     d->tail = &e->next;
     if (level == DIAG_ERROR)
@@ -111,7 +163,8 @@ void diag_report(Diag *d, DiagLevel level, const char *path, const char *key,
     va_start(ap, fmt);
     const char *message = vformat(d->arena, fmt, ap);
     va_end(ap);
-    add_entry(d, level, locate(d, path, key, message), NULL, 0);
+    add_entry(d, level, locate(d, path, key, message), NULL, 0,
+              find_place(d, path));
 }
 
 static bool is_char_start(unsigned char c) { return (c & 0xC0) != 0x80; }
@@ -175,19 +228,64 @@ void diag_report_at(Diag *d, DiagLevel level, const char *path,
     pos = char_floor(src, pos);
     int caret;
     const char *line = source_window(d->arena, src, src_len, pos, &caret);
-    add_entry(d, level, locate(d, path, key, message), line, caret);
+    add_entry(d, level, locate(d, path, key, message), line, caret,
+              find_place(d, path));
 }
 
-void diag_syntax(Diag *d, int line, int column, const char *fmt, ...)
+/* The 1-based line and column (in characters) of byte at of s. */
+static void line_column(const char *s, size_t at, int *line, int *column)
+{
+    size_t start = 0;
+    *line = 1;
+    for (size_t i = 0; i < at; i++)
+        if (s[i] == '\n') {
+            ++*line;
+            start = i + 1;
+        }
+    *column = 1 + count_chars(s, start, at);
+}
+
+void diag_syntax(Diag *d, const char *text, size_t len, size_t offset,
+                 const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
     const char *message = vformat(d->arena, fmt, ap);
     va_end(ap);
+    if (offset > len)
+        offset = len;
+    if (d->src) {
+        add_entry(d, DIAG_ERROR, message, NULL, 0, d->src + offset);
+        return;
+    }
+    int line, column;
+    line_column(text, offset, &line, &column);
     add_entry(d, DIAG_ERROR,
               arena_sprintf(d->arena, "line %d, column %d: %s", line, column,
                             message),
-              NULL, 0);
+              NULL, 0, NULL);
+}
+
+/* Prints "FILE:LINE:COL: " and keeps in *shown the source line at at and
+ * in *caret the caret's column in it. */
+static void print_place(const Diag *d, const char *at, FILE *out,
+                        const char **shown, int *caret)
+{
+    size_t pos = char_floor(d->src, (size_t)(at - d->src));
+    int line, column;
+    line_column(d->src, pos, &line, &column);
+    size_t start = pos, end = pos;
+    while (start > 0 && d->src[start - 1] != '\n')
+        start--;
+    while (end < d->src_len && d->src[end] != '\n')
+        end++;
+    if (end > start && d->src[end - 1] == '\r')
+        end--;
+    if (pos > end)
+        pos = end;
+    *shown = source_window(d->arena, d->src + start, end - start,
+                           pos - start, caret);
+    fprintf(out, "%s:%d:%d: ", d->file, line, column);
 }
 
 static bool colour;   /* diag_use_colour() */
@@ -207,7 +305,16 @@ static const char *level_word(DiagLevel level)
 void diag_print(const Diag *d, FILE *out)
 {
     for (const Entry *e = d->head; e; e = e->next) {
-        fprintf(out, "%s: %s: %s\n", d->file, level_word(e->level), e->text);
+        const char *shown = NULL;
+        int caret = 0;
+        if (e->at)
+            print_place(d, e->at, out, &shown, &caret);
+        else
+            fprintf(out, "%s: ", d->file);
+        fprintf(out, "%s: %s\n",
+                level_word(e->level), e->text);
+        if (shown)
+            fprintf(out, "    %s\n    %*s^\n", shown, caret, "");
         if (e->source)
             fprintf(out, "    %s\n    %*s^\n", e->source, e->caret, "");
     }

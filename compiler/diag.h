@@ -33,9 +33,25 @@ void diag_report_at(Diag *d, DiagLevel level, const char *path,
                     size_t pos, const char *fmt, ...)
     __attribute__((format(printf, 8, 9)));
 
-/* A JSON syntax error at a 1-based line and column. */
-void diag_syntax(Diag *d, int line, int column, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
+/* Keeps the workflow's bytes (borrowed: they must outlive d) so that
+ * every diagnostic is printed as FILE:LINE:COL: with the source line and a
+ * caret under the column (spec §12).  Without it diagnostics keep the
+ * plain "FILE: error:" form of spec §5 (the unit tests' form). */
+void diag_set_source(Diag *d, const char *bytes, size_t len);
+
+/* Whether diag_set_source was called: the loader then records where each
+ * JSON value starts. */
+bool diag_has_source(const Diag *d);
+
+/* Records that the JSON value at path starts at byte offset of the source;
+ * the first offset recorded for a path stays.  Borrows path. */
+void diag_place(Diag *d, const char *path, size_t offset);
+
+/* A JSON syntax error at byte offset of text (len bytes), which is the
+ * source when one is set. */
+void diag_syntax(Diag *d, const char *text, size_t len, size_t offset,
+                 const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
 
 int diag_error_count(const Diag *d);
 

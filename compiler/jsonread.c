@@ -7,8 +7,11 @@
  * nesting limit, and often points its error a token away from the mistake.
  * So a linear scanner first validates the bytes as strict JSON (RFC 8259)
  * and reports the first problem exactly where it is; cJSON then only builds
- * the tree; and a walk over the tree reports duplicate keys.  Line and
- * column are computed only for the error, from a byte offset.  Columns
+ * the tree; and a walk over the tree reports duplicate keys.  The scanner
+ * also notes where each value starts: values come in the same order in the
+ * text as in a pre-order walk of the tree, so a second walk hands each
+ * value's offset to the diagnostics under its JSON path (spec §12's
+ * FILE:LINE:COL).  Line and column are computed only when printing.  Columns
  * count UTF-8 characters from 1 (a tab is one), which is what editors
  * show. */
 #include "jsonread.h"
@@ -20,27 +23,12 @@
 #include "jsonpath.h"
 #include "strset.h"
 
-/* ---- line and column ---------------------------------------------------- */
+/* ---- syntax errors ------------------------------------------------------ */
 
-static void line_column(const char *s, size_t at, int *line, int *column)
+static void report_syntax(Diag *d, const char *s, size_t len, size_t at,
+                          const char *msg)
 {
-    size_t start = 0;
-    *line = 1;
-    for (size_t i = 0; i < at; i++)
-        if (s[i] == '\n') {
-            ++*line;
-            start = i + 1;
-        }
-    *column = 1;
-    for (size_t i = start; i < at; i++)
-        *column += ((unsigned char)s[i] & 0xC0) != 0x80;
-}
-
-static void report_syntax(Diag *d, const char *s, size_t at, const char *msg)
-{
-    int line, column;
-    line_column(s, at, &line, &column);
-    diag_syntax(d, line, column, "%s", msg);
+    diag_syntax(d, s, len, at, "%s", msg);
 }
 
 /* ---- the scanner ---------------------------------------------------------
@@ -68,6 +56,10 @@ typedef struct {
     char open[JSONREAD_MAX_DEPTH + 1];  /* '[' or '{' per open level */
     Arena *arena;
     const char *error;   /* the first problem, at pos */
+    bool noting;         /* note where values start (stops when out of
+                            memory: the values noted keep their places) */
+    size_t *starts;      /* offset of each value in order (malloc'd) */
+    size_t count, cap;
 } Scan;
 
 static bool in_range(long c, long lo, long hi)
@@ -340,9 +332,27 @@ static bool scan_open(Scan *sc, unsigned char c)
     return true;
 }
 
+/* Notes that a value starts at pos. */
+static void note_start(Scan *sc)
+{
+    if (sc->count == sc->cap) {
+        size_t cap = sc->cap ? sc->cap * 2 : 256;
+        size_t *grown = realloc(sc->starts, cap * sizeof *grown);
+        if (!grown) {
+            sc->noting = false;
+            return;
+        }
+        sc->starts = grown;
+        sc->cap = cap;
+    }
+    sc->starts[sc->count++] = sc->pos;
+}
+
 static bool scan_value(Scan *sc)
 {
     unsigned char c = sc->s[sc->pos];
+    if (sc->noting)
+        note_start(sc);
     if (c == '[' || c == '{')
         return scan_open(sc, c);
     sc->expect = EXPECT_NEXT;
@@ -418,11 +428,19 @@ static bool is_space(unsigned char c)
 }
 
 /* Returns true when the bytes are one strict JSON document, else reports
- * the first problem. */
-static bool prescan(Arena *a, Diag *d, const char *bytes, size_t len)
+ * the first problem.  With a Places, also notes where each value starts
+ * (the caller frees places->starts). */
+typedef struct {
+    size_t *starts;
+    size_t count;
+} Places;
+
+static bool prescan(Arena *a, Diag *d, const char *bytes, size_t len,
+                    Places *places)
 {
     Scan sc = { .s = (const unsigned char *)bytes, .len = len,
-                .expect = EXPECT_VALUE, .arena = a };
+                .expect = EXPECT_VALUE, .arena = a,
+                .noting = places != NULL };
     bool ok = true;
     while (ok) {
         while (sc.pos < len && is_space(sc.s[sc.pos]))
@@ -434,7 +452,11 @@ static bool prescan(Arena *a, Diag *d, const char *bytes, size_t len)
     if (ok && (sc.depth > 0 || sc.expect != EXPECT_NEXT))
         ok = scan_fail(&sc, "invalid JSON (unexpected end of file)");
     if (!ok)
-        report_syntax(d, bytes, sc.pos, sc.error);
+        report_syntax(d, bytes, len, sc.pos, sc.error);
+    if (places) {
+        places->starts = sc.starts;
+        places->count = sc.count;
+    }
     return ok;
 }
 
@@ -464,7 +486,7 @@ static cJSON *parse_cjson(Arena *a, Diag *d, const char *bytes, size_t len)
 {
     char *copy = malloc(len + 1);
     if (!copy) {
-        diag_syntax(d, 1, 1, "out of memory reading the file");
+        diag_syntax(d, bytes, len, 0, "out of memory reading the file");
         return NULL;
     }
     memcpy(copy, bytes, len);
@@ -473,7 +495,7 @@ static cJSON *parse_cjson(Arena *a, Diag *d, const char *bytes, size_t len)
     cJSON *root = cJSON_ParseWithLengthOpts(copy, len + 1, &end, true);
     if (!root) {
         size_t at = end && end >= copy ? (size_t)(end - copy) : len;
-        report_syntax(d, bytes, at, parse_error(a, bytes, len, at));
+        report_syntax(d, bytes, len, at, parse_error(a, bytes, len, at));
     }
     free(copy);
     return root;
@@ -527,6 +549,32 @@ static void check_duplicates(Arena *a, Diag *d, const cJSON *v,
     }
 }
 
+/* ---- where each value starts -------------------------------------------- */
+
+enum {
+    PLACE_DEPTH = 48  /* deeper values are not placed: their diagnostics
+                         point at the nearest placed ancestor, and a deep
+                         document does not cost paths quadratic in depth */
+};
+
+/* Hands value v (at path, NULL past PLACE_DEPTH) and everything under it
+ * their offsets, in pre-order, the order the scanner met them in. */
+static void place_values(Arena *a, Diag *d, const cJSON *v, const char *path,
+                         int depth, const Places *places, size_t *next)
+{
+    if (path && *next < places->count)
+        diag_place(d, path, places->starts[*next]);
+    ++*next;
+    int i = 0;
+    for (const cJSON *m = v->child; m; m = m->next, i++) {
+        const char *sub = NULL;
+        if (path && depth < PLACE_DEPTH)
+            sub = cJSON_IsObject(v) ? jsonpath_field(a, path, m->string)
+                                    : jsonpath_index(a, path, i);
+        place_values(a, d, m, sub, depth + 1, places, next);
+    }
+}
+
 /* ---- entry points -------------------------------------------------------- */
 
 cJSON *jsonread_parse(Arena *a, Diag *d, const char *bytes, size_t len)
@@ -540,9 +588,20 @@ cJSON *jsonread_parse(Arena *a, Diag *d, const char *bytes, size_t len)
                     "empty file: expected a JSON object");
         return NULL;
     }
-    if (!prescan(a, d, bytes, len))
+    Places places = { NULL, 0 };
+    bool placing = diag_has_source(d);
+    if (placing)
+        diag_set_source(d, bytes, len);   /* past the byte order mark */
+    if (!prescan(a, d, bytes, len, placing ? &places : NULL)) {
+        free(places.starts);
         return NULL;
+    }
     cJSON *root = parse_cjson(a, d, bytes, len);
+    if (root && placing) {
+        size_t next = 0;
+        place_values(a, d, root, "", 0, &places, &next);
+    }
+    free(places.starts);
     if (root)
         check_duplicates(a, d, root, NULL);
     return root;

@@ -11,6 +11,7 @@
 
 #include <math.h>
 #include <regex.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -27,10 +28,51 @@ static bool is_literal(const Template *t)
     return t && !strstr(t->src, "{{");
 }
 
+/* Whether text (past leading white space) is one {{ expression }}. */
+static bool is_one_expression(const char *text)
+{
+    size_t n = strlen(text);
+    while (n > 0 && strchr(" \t\r\n", text[n - 1]))
+        n--;
+    return n >= 4 && strncmp(text, "{{", 2) == 0
+        && strncmp(text + n - 2, "}}", 2) == 0 && !strstr(text + 2, "{{");
+}
+
 /* ---- webhook_trigger ------------------------------------------------- */
+
+/* The path with every segment "{name}" written ":name", or NULL when it
+ * has none: the {name} of OpenAPI and many routers is literal text here. */
+static const char *braced_params(Arena *a, const char *path)
+{
+    char *fixed = arena_strdup(a, path), *out = fixed;
+    bool found = false;
+    for (const char *p = path; *p;) {
+        size_t len = strcspn(p, "/");
+        if (len > 2 && p[0] == '{' && p[len - 1] == '}'
+            && !memchr(p + 1, '{', len - 2) && !memchr(p + 1, '}', len - 2)) {
+            *out++ = ':';
+            memcpy(out, p + 1, len - 2);
+            out += len - 2;
+            found = true;
+        } else {
+            memcpy(out, p, len);
+            out += len;
+        }
+        p += len;
+        if (*p == '/')
+            *out++ = *p++;
+    }
+    *out = '\0';
+    return found ? fixed : NULL;
+}
 
 static const char *route_problem(Arena *a, const char *path)
 {
+    const char *fixed = braced_params(a, path);
+    if (fixed)
+        return arena_sprintf(a, "'{name}' is literal text in a path: a path "
+                             "parameter is written ':name' (did you mean "
+                             "'%s'?)", jsonpath_excerpt(a, fixed));
     if (path[0] != '/')
         return "must start with '/'";
     if (strcmp(path, "/healthz") == 0 || strcmp(path, "/metrics") == 0)
@@ -281,6 +323,44 @@ static void load_right(Loader *l, Field right, const char *path,
         c->right = load_operand(l, right);
 }
 
+/* Whether v is literal text (no {{ }}) that reads as a number: "100". */
+static bool is_numeric_text(const cJSON *v)
+{
+    if (!cJSON_IsString(v) || !strchr("0123456789-+.", v->valuestring[0])
+        || strstr(v->valuestring, "{{"))
+        return false;
+    char *end;
+    strtod(v->valuestring, &end);
+    return *end == '\0';
+}
+
+/* Whether v may well be a number: a JSON number or one {{ expression }}. */
+static bool may_be_number(const cJSON *v)
+{
+    return cJSON_IsNumber(v)
+        || (cJSON_IsString(v) && is_one_expression(v->valuestring));
+}
+
+/* "operator": "greater_than", "right": "100": the quoted 100 is text, and
+ * a number compared with text is always false (spec §2, §12). */
+static void check_number_text(Loader *l, Field left, Field right, CondOp op)
+{
+    if (op != COND_GREATER_THAN && op != COND_GREATER_OR_EQUAL
+        && op != COND_LESS_THAN && op != COND_LESS_OR_EQUAL)
+        return;
+    if (!left.v || !right.v)
+        return;
+    Field text = is_numeric_text(right.v) && may_be_number(left.v) ? right
+               : is_numeric_text(left.v) && may_be_number(right.v) ? left
+               : (Field){ NULL, NULL, NULL };
+    if (text.v)
+        diag_report(l->diag, DIAG_WARNING, text.path, l->key,
+                    "\"%s\" is text: compared with a number it is always "
+                    "false (did you mean %s, without quotes?)",
+                    jsonpath_excerpt(l->arena, text.v->valuestring),
+                    jsonpath_excerpt(l->arena, text.v->valuestring));
+}
+
 static void load_condition(Loader *l, const cJSON *v, const char *path,
                            Condition *c)
 {
@@ -299,6 +379,7 @@ static void load_condition(Loader *l, const cJSON *v, const char *path,
     }
     c->op = (CondOp)op;
     load_right(l, right, path, c);
+    check_number_text(l, load_field(l, v, path, "left", false), right, c->op);
 }
 
 static void load_conditions(Loader *l, Field f, GateConfig *g)
@@ -349,6 +430,24 @@ static const char *const response_forbidden[] = {
     "X-Flusso-Run-Id"
 };
 
+/* A string body is sent as text (spec §3), labelled application/json
+ * unless content_type says otherwise: plain words under that label are
+ * what clients then fail to parse (spec §12).  Not warned: a body of one
+ * {{ expression }} or text starting like JSON, which may well be JSON. */
+static void check_text_body(Loader *l, Field body)
+{
+    if (!body.v || !cJSON_IsString(body.v))
+        return;
+    const char *text = body.v->valuestring;
+    text += strspn(text, " \t\r\n");
+    if (!*text || is_one_expression(text) || strchr("{[\"", *text))
+        return;
+    diag_report(l->diag, DIAG_WARNING, body.path, l->key,
+                "a text body is sent labelled application/json, the default "
+                "content_type: set content_type (such as text/plain) or make "
+                "the body a JSON object");
+}
+
 static void load_webhook_response(Loader *l, Step *s, const cJSON *cfg,
                                   const char *path)
 {
@@ -367,6 +466,8 @@ static void load_webhook_response(Loader *l, Step *s, const cJSON *cfg,
         l, load_field(l, cfg, path, "content_type", false));
     if (type)
         r->content_type = type;
+    else
+        check_text_body(l, body);
     r->headers = load_headers(l, load_field(l, cfg, path, "headers", false),
                               response_forbidden, COUNT(response_forbidden),
                               "the handler", &r->header_count);

@@ -31,13 +31,26 @@ static const char *excerpt(Loader *l, const char *s)
 
 /* ---- fields ---------------------------------------------------------- */
 
+/* Whether obj has a member whose name is a plausible typo of name: it is
+ * reported as an unknown field suggesting name, and one message per
+ * mistake is enough (spec §12). */
+static bool has_misspelling(const cJSON *obj, const char *name)
+{
+    const char *const wanted[1] = { name };
+    for (const cJSON *m = obj ? obj->child : NULL; m; m = m->next)
+        if (strcmp(m->string, name) != 0
+            && suggest_closest(m->string, wanted, 1))
+            return true;
+    return false;
+}
+
 Field load_field(Loader *l, const cJSON *obj, const char *obj_path,
                  const char *name, bool required)
 {
     Field f = { NULL, jsonpath_field(l->arena, obj_path, name), name };
     if (obj)
         f.v = cJSON_GetObjectItemCaseSensitive(obj, name);
-    if (!f.v && required)
+    if (!f.v && required && !has_misspelling(obj, name))
         diag_report(l->diag, DIAG_ERROR, obj_path, l->key,
                     "missing required field '%s'", name);
     return f;

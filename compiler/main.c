@@ -16,6 +16,7 @@
 #include "draw.h"
 #include "emit.h"
 #include "schema.h"
+#include "suggest.h"
 #include "version.h"
 #include "workflow.h"
 
@@ -56,6 +57,17 @@ static int usage_error(const char *fmt, const char *arg)
     fputs("flussoc: ", stderr);
     fprintf(stderr, fmt, arg);
     fputs("\nTry 'flussoc --help'.\n", stderr);
+    return EXIT_USAGE;
+}
+
+/* An unknown option, with the listed one it is most likely a typo of. */
+static int unknown_option(const char *arg)
+{
+    char best[64];
+    if (!suggest_option(arg, usage, best, sizeof best))
+        return usage_error("unknown option '%s'", arg);
+    fprintf(stderr, "flussoc: unknown option '%s' (did you mean '%s'?)\n"
+            "Try 'flussoc --help'.\n", arg, best);
     return EXIT_USAGE;
 }
 
@@ -114,7 +126,7 @@ static int parse_options(int argc, char **argv, Options *o)
         } else if (strncmp(arg, "-O", 2) == 0) {
             o->opt_level = arg + 2;
         } else {
-            return usage_error("unknown option '%s'", arg);
+            return unknown_option(arg);
         }
     }
     if (o->schema)
@@ -170,6 +182,7 @@ static int load_all(Arena *a, const Options *o, Workflow **ws, Diag **ds,
             status = EXIT_USAGE;
             continue;
         }
+        diag_set_source(ds[i], bytes, len);
         ws[i] = workflow_load(a, ds[i], file, bytes, len);
         if (ws[i])
             check_workflow(a, ds[i], ws[i], &facts[i]);

@@ -71,3 +71,8 @@ void *strset_add(StrSet *s, const char *key, void *value)
         grow(s);
     return NULL;
 }
+
+void *strset_get(const StrSet *s, const char *key)
+{
+    return find_slot(s, key)->value;
+}

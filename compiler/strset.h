@@ -15,4 +15,7 @@ StrSet *strset_new(Arena *a);
  * Borrows key and value (not NULL): both must live as long as the map. */
 void *strset_add(StrSet *s, const char *key, void *value);
 
+/* The value stored under key, or NULL.  Borrows key. */
+void *strset_get(const StrSet *s, const char *key);
+
 #endif

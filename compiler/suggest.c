@@ -39,9 +39,36 @@ static int edit_distance(const char *a, const char *b)
     return d[n][m];
 }
 
+/* Words other tools use for one of ours, too far apart to be typos:
+ * branch names of other flow tools, the usual log level, the length
+ * functions of other languages. */
+static const char *const idioms[][2] = {
+    { "yes", "true" },     { "no", "false" },     { "then", "true" },
+    { "else", "false" },   { "on_true", "true" }, { "on_false", "false" },
+    { "warning", "warn" }, { "err", "error" },    { "length", "len" },
+    { "lenght", "len" },   { "size", "len" },     { "count", "len" },
+};
+
+/* The candidate idioms give for word, or NULL. */
+static const char *idiom_for(const char *word, const char *const *candidates,
+                             int count)
+{
+    for (size_t i = 0; i < sizeof idioms / sizeof idioms[0]; i++) {
+        if (strcmp(word, idioms[i][0]) != 0)
+            continue;
+        for (int j = 0; j < count; j++)
+            if (strcmp(candidates[j], idioms[i][1]) == 0)
+                return candidates[j];
+    }
+    return NULL;
+}
+
 const char *suggest_closest(const char *word, const char *const *candidates,
                             int count)
 {
+    const char *idiom = idiom_for(word, candidates, count);
+    if (idiom)
+        return idiom;
     int limit = (int)strlen(word) / 3;
     if (limit < 1)
         limit = 1;
@@ -55,4 +82,42 @@ const char *suggest_closest(const char *word, const char *const *candidates,
         }
     }
     return best;
+}
+
+/* Copies the options a usage text lists, one per line as "  -x ..." or
+ * "  --name ...", into names (at most max, each cut to SUGGEST_MAX_LEN
+ * bytes); returns how many. */
+static int usage_options(const char *usage, char names[][SUGGEST_MAX_LEN],
+                         int max)
+{
+    int n = 0;
+    for (const char *p = usage; p && *p && n < max; p = strchr(p, '\n')) {
+        p += *p == '\n';
+        if (strncmp(p, "  -", 3) != 0)
+            continue;
+        size_t len = strcspn(p + 2, " \n");
+        if (len >= SUGGEST_MAX_LEN)
+            len = SUGGEST_MAX_LEN - 1;
+        memcpy(names[n], p + 2, len);
+        names[n++][len] = '\0';
+    }
+    return n;
+}
+
+bool suggest_option(const char *arg, const char *usage, char *out,
+                    size_t size)
+{
+    enum { MAX_OPTIONS = 64 };
+    if (strncmp(arg, "--", 2) != 0)
+        return false;   /* one letter off a one-letter option is noise */
+    char names[MAX_OPTIONS][SUGGEST_MAX_LEN];
+    const char *list[MAX_OPTIONS];
+    int n = usage_options(usage, names, MAX_OPTIONS);
+    for (int i = 0; i < n; i++)
+        list[i] = names[i];
+    const char *best = suggest_closest(arg, list, n);
+    if (!best || strlen(best) >= size)
+        return false;
+    strcpy(out, best);
+    return true;
 }

@@ -22,6 +22,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     Arena *a = arena_new();
     Diag *d = diag_new(a, "fuzz.json", false);
     char *bytes = arena_strndup(a, (const char *)data, size);
+    diag_set_source(d, bytes, size);
     Workflow *w = workflow_load(a, d, "fuzz.json", bytes, size);
     if (w) {
         WorkflowFacts facts = { 0 };

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "check.h"
+#include "suggest.h"
 #include "unit.h"
 
 /* Loads and checks json; returns every diagnostic printed (malloc'd). */
@@ -250,6 +251,21 @@ static void test_response_time_warning(void)
     expect(WF(RESP("a") ",{\"key\":\"d\",\"type\":\"delay\",\"config\":{\"ms\":40000}}"), "");
 }
 
+/* A misspelled command-line flag: the hint comes from the usage text. */
+static void test_option_suggestions(void)
+{
+    static const char usage[] = "usage: x [options]\n\n"
+        "  -o FILE     out\n  --check     check\n  --emit-c F  c\n";
+    char best[16];
+    CU_ASSERT_TRUE(suggest_option("--chek", usage, best, sizeof best));
+    CU_ASSERT_STRING_EQUAL(best, "--check");
+    CU_ASSERT_TRUE(suggest_option("--emitc", usage, best, sizeof best));
+    CU_ASSERT_STRING_EQUAL(best, "--emit-c");
+    CU_ASSERT_FALSE(suggest_option("-x", usage, best, sizeof best));
+    CU_ASSERT_FALSE(suggest_option("--frobnicate", usage, best, sizeof best));
+    CU_ASSERT_FALSE(suggest_option("--chek", usage, best, 4));
+}
+
 static const UnitTest tests[] = {
     { "clean workflow", test_clean },
     { "unknown step with hint", test_unknown_step_hint },
@@ -270,6 +286,7 @@ static const UnitTest tests[] = {
     { "built-in calls", test_builtins },
     { "two responses on a path", test_two_responses },
     { "response time warning", test_response_time_warning },
+    { "command-line flag suggestions", test_option_suggestions },
     { NULL, NULL },
 };
 
