@@ -160,9 +160,12 @@ static void check_run_ref(Checker *c, const Expr *root, const Expr *seg)
         if (strcmp(format_run_fields.names[i], name) == 0)
             return;
     report_at(c, DIAG_ERROR, seg->pos,
-              arena_sprintf(c->arena, "'run' has no field '%s'%s", name,
+              arena_sprintf(c->arena, "'run' has no field '%s'%s%s", name,
                             did_you_mean(c, name, format_run_fields.names,
-                                         format_run_fields.count)));
+                                         format_run_fields.count),
+                            suggest_field_list(c->arena, "run",
+                                               format_run_fields.names,
+                                               format_run_fields.count)));
 }
 
 /* Is target reachable before the step being checked, on some or all paths?
@@ -240,9 +243,11 @@ static void check_output_path(Checker *c, const Expr *root, const Step *target,
     report_at(c, DIAG_ERROR, segs[1]->pos,
               arena_sprintf(c->arena,
                             "the output of step '%s' (%s) has no field "
-                            "'%s'%s",
+                            "'%s'%s%s",
                             target->key, step_type_name(target->type), field,
-                            did_you_mean(c, field, names, count)));
+                            did_you_mean(c, field, names, count),
+                            suggest_field_list(c->arena, "its output",
+                                               names, count)));
 }
 
 /* Whether key belongs to some step of the file, in the tree or not. */

@@ -14,6 +14,7 @@
 
 #include "jsonpath.h"
 #include "jsonread.h"
+#include "suggest.h"
 
 static const char *const top_fields[] = {
     "flusso", "name", "description", "trigger", "steps"
@@ -148,8 +149,10 @@ static void check_step_fields(Loader *l, const cJSON *step, const char *path,
             : load_hint(l, m->string, step_fields, COUNT(step_fields));
         diag_report(l->diag, DIAG_ERROR,
                     jsonpath_field(l->arena, path, m->string), l->key,
-                    "unknown field '%s'%s",
-                    jsonpath_excerpt(l->arena, m->string), hint);
+                    "unknown field '%s'%s%s",
+                    jsonpath_excerpt(l->arena, m->string), hint,
+                    suggest_field_list(l->arena, "a step", step_fields,
+                                       COUNT(step_fields)));
     }
 }
 
@@ -184,7 +187,8 @@ static void load_branches(Loader *l, Step *s, const cJSON *step,
     }
     if (!load_expect(l, f, cJSON_Object, "an object"))
         return;
-    load_check_fields(l, f.v, f.path, branch_fields, COUNT(branch_fields));
+    load_check_fields(l, f.v, f.path, "branches", branch_fields,
+                      COUNT(branch_fields));
     load_list(l, load_field(l, f.v, f.path, "true", false), &s->on_true);
     load_list(l, load_field(l, f.v, f.path, "false", false), &s->on_false);
 }
@@ -294,7 +298,8 @@ static const char *load_name(Loader *l, Field f)
 
 static void load_top(Loader *l, Workflow *w, const cJSON *root)
 {
-    load_check_fields(l, root, "", top_fields, COUNT(top_fields));
+    load_check_fields(l, root, "", "a workflow", top_fields,
+                      COUNT(top_fields));
     load_version(l, load_field(l, root, "", "flusso", false));
     w->name = load_name(l, load_field(l, root, "", "name", true));
     w->description = load_string(

@@ -44,9 +44,10 @@ Field load_field(Loader *l, const cJSON *obj, const char *obj_path,
                  const char *name, bool required);
 
 /* Reports each member of obj not among the n names of known (with a "did
- * you mean" hint); does nothing when obj is NULL. */
+ * you mean" hint and the list of known, owner naming obj: "log",
+ * "verify"); does nothing when obj is NULL. */
 void load_check_fields(Loader *l, const cJSON *obj, const char *path,
-                       const char *const *known, int n);
+                       const char *owner, const char *const *known, int n);
 
 /* Whether m is the first member of obj with its name: a repeated key is
  * reported as a duplicate once, and its other checks are made once. */

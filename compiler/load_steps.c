@@ -195,7 +195,8 @@ static VerifyConfig *load_verify(Loader *l, Field f)
     VerifyConfig *v = arena_alloc(l->arena, sizeof *v);
     v->tolerance_s = 300;
     v->prefix = "";
-    load_check_fields(l, f.v, f.path, verify_fields, COUNT(verify_fields));
+    load_check_fields(l, f.v, f.path, "verify", verify_fields,
+                      COUNT(verify_fields));
     int scheme = load_choice(l, load_field(l, f.v, f.path, "scheme", true),
                              "scheme", format_verify_schemes.names,
                              format_verify_schemes.count);
@@ -367,7 +368,8 @@ static void load_condition(Loader *l, const cJSON *v, const char *path,
     c->path = path;
     if (!load_expect(l, (Field){ v, path, NULL }, cJSON_Object, "an object"))
         return;
-    load_check_fields(l, v, path, condition_fields, COUNT(condition_fields));
+    load_check_fields(l, v, path, "a condition", condition_fields,
+                      COUNT(condition_fields));
     c->left = load_operand(l, load_field(l, v, path, "left", true));
     int op = load_choice(l, load_field(l, v, path, "operator", true),
                          "operator", format_cond_ops.names,
@@ -571,6 +573,7 @@ static LoadConfigFn *const loaders[] = { FL_STEP_TYPES(LOADER_) };
 void load_step_config(Loader *l, Step *s, const cJSON *cfg, const char *path)
 {
     FormatNames known = format_config_fields(s->type);
-    load_check_fields(l, cfg, path, known.names, known.count);
+    load_check_fields(l, cfg, path, step_type_name(s->type), known.names,
+                      known.count);
     loaders[s->type](l, s, cfg, path);
 }

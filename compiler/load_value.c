@@ -80,7 +80,7 @@ bool load_first_of_name(const cJSON *obj, const cJSON *m)
 }
 
 void load_check_fields(Loader *l, const cJSON *obj, const char *path,
-                       const char *const *known, int n)
+                       const char *owner, const char *const *known, int n)
 {
     if (!obj)
         return;
@@ -88,8 +88,9 @@ void load_check_fields(Loader *l, const cJSON *obj, const char *path,
         if (!is_among(m->string, known, n) && load_first_of_name(obj, m))
             diag_report(l->diag, DIAG_ERROR,
                         jsonpath_field(l->arena, path, m->string), l->key,
-                        "unknown field '%s'%s", excerpt(l, m->string),
-                        load_hint(l, m->string, known, n));
+                        "unknown field '%s'%s%s", excerpt(l, m->string),
+                        load_hint(l, m->string, known, n),
+                        suggest_field_list(l->arena, owner, known, n));
 }
 
 bool load_expect(Loader *l, Field f, int mask, const char *what)

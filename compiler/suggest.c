@@ -2,7 +2,9 @@
  *
  * Optimal string alignment distance (Levenshtein plus adjacent swaps, so
  * "trigegr" is one edit from "trigger"), accepted when it is at most a third
- * of the word's length, and at least 1. */
+ * of the word's length, and at least 1.  An unknown-field message also
+ * ends with the list of the fields there are, built here from the caller's
+ * table so that it never drifts from what the loader accepts. */
 #include "suggest.h"
 
 #include <stdlib.h>
@@ -120,4 +122,15 @@ bool suggest_option(const char *arg, const char *usage, char *out,
         return false;
     strcpy(out, best);
     return true;
+}
+
+const char *suggest_field_list(Arena *a, const char *owner,
+                               const char *const *names, int count)
+{
+    if (count == 0)
+        return arena_sprintf(a, "; %s has no fields", owner);
+    const char *s = arena_sprintf(a, "; the fields of %s are: ", owner);
+    for (int i = 0; i < count; i++)
+        s = arena_sprintf(a, "%s%s%s", s, i ? ", " : "", names[i]);
+    return s;
 }

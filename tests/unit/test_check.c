@@ -131,7 +131,8 @@ static void test_output_field(void)
 {
     expect(WF(GATE("validate", "{{ true }}", "", "") "," LOG("l", "{{ validate.output.reslt }}")),
            "t.json: error: steps[1].config.message (l): the output of step "
-           "'validate' (logic_gate) has no field 'reslt' (did you mean 'result'?)\n"
+           "'validate' (logic_gate) has no field 'reslt' (did you mean 'result'?); "
+           "the fields of its output are: result\n"
            "    {{ validate.output.reslt }}\n"
            "                       ^\n");
 }
@@ -140,7 +141,7 @@ static void test_output_bracket_field(void)
 {
     expect(WF(LOG("a", "x") "," LOG("l", "{{ a.output[\\\"nope\\\"] }}")),
            "t.json: error: steps[1].config.message (l): the output of step "
-           "'a' (log) has no field 'nope'\n"
+           "'a' (log) has no field 'nope'; the fields of its output are: logged\n"
            "    {{ a.output[\"nope\"] }}\n"
            "               ^\n");
 }
@@ -165,7 +166,8 @@ static void test_set_fields(void)
     expect(WF("{\"key\":\"s\",\"type\":\"set\",\"config\":{\"values\":{\"n\":1}}},"
               LOG("l", "{{ s.output.n }}{{ s.output.m }}")),
            "t.json: error: steps[1].config.message (l): the output of step "
-           "'s' (set) has no field 'm' (did you mean 'n'?)\n"
+           "'s' (set) has no field 'm' (did you mean 'n'?); the fields of its "
+           "output are: n\n"
            "    {{ s.output.n }}{{ s.output.m }}\n"
            "                                ^\n");
 }
@@ -177,7 +179,8 @@ static void test_error_field_on_continue(void)
     expect(WF("{\"key\":\"d\",\"type\":\"delay\",\"config\":{\"ms\":1}},"
               LOG("l", "{{ d.output.error }}")),
            "t.json: error: steps[1].config.message (l): the output of step "
-           "'d' (delay) has no field 'error'\n"
+           "'d' (delay) has no field 'error'; the fields of its output are: "
+           "waited_ms\n"
            "    {{ d.output.error }}\n"
            "                ^\n");
 }
@@ -186,7 +189,8 @@ static void test_run_and_env(void)
 {
     expect(WF(LOG("l", "{{ run.idd }}")),
            "t.json: error: steps[0].config.message (l): 'run' has no field "
-           "'idd' (did you mean 'id'?)\n"
+           "'idd' (did you mean 'id'?); the fields of run are: id, started_at, "
+           "workflow, attempt\n"
            "    {{ run.idd }}\n"
            "           ^\n");
     expect(WF(LOG("l", "{{ env }}")),

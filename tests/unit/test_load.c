@@ -82,6 +82,11 @@ static void expect(const char *json, const char *expected)
 #define STEP(key, type, config) \
     "{'key':'" key "','type':'" type "','config':{" config "}}"
 #define LOG(key) STEP(key, "log", "'message':'m'")
+/* The tails of unknown-field messages: the fields there are (spec §12). */
+#define TOP_FIELDS "; the fields of a workflow are: flusso, name, " \
+    "description, trigger, steps"
+#define STEP_FIELDS "; the fields of a step are: key, type, name, " \
+    "config, on_error, branches"
 
 /* ---- the valid example ------------------------------------------------- */
 
@@ -340,7 +345,7 @@ static char *nested(int n)
 static void test_depth(void)
 {
     char *ok = nested(511), *deep = nested(512);
-    expect_raw(ok, E "a: unknown field 'a'\n" E "missing required field "
+    expect_raw(ok, E "a: unknown field 'a'" TOP_FIELDS "\n" E "missing required field "
                "'name'\n" E "missing required field 'trigger'\n" E "missing "
                "required field 'steps'\n");
     expect_raw(deep, E "line 1, column 517: JSON nested deeper than 512 "
@@ -359,10 +364,10 @@ static void test_duplicate_keys(void)
     /* an unknown key given twice: a duplicate, and unknown once */
     expect("{'name':'t','bogus':1,'bogus':2,'trigger':{'key':'trigger','type':"
            "'webhook_trigger','config':{'path':'/t'}},'steps':[]}",
-           E "bogus: duplicate key 'bogus'\n" E "bogus: unknown field 'bogus'\n");
+           E "bogus: duplicate key 'bogus'\n" E "bogus: unknown field 'bogus'" TOP_FIELDS "\n");
     expect(WF("{'key':'a','type':'log','config':{'message':'m'},'zzz':1,'zzz':2}"),
            E "steps[0].zzz: duplicate key 'zzz'\n"
-           E "steps[0].zzz (a): unknown field 'zzz'\n");
+           E "steps[0].zzz (a): unknown field 'zzz'" STEP_FIELDS "\n");
 }
 
 /* ---- the top level ------------------------------------------------------ */
@@ -373,7 +378,7 @@ static void test_top_level(void)
            "{'key':'trigger','type':'webhook_trigger','config':{'path':'/t'}},"
            "'steps':{}}",
            E "descripton: unknown field 'descripton' (did you mean "
-           "'description'?)\n"
+           "'description'?)" TOP_FIELDS "\n"
            E "flusso: unsupported format version 2: this flussoc reads "
            "version 1\n"
            E "name: workflow name 'My Flow' may only hold a-z, 0-9, '_' and "
@@ -391,8 +396,8 @@ static void test_odd_key_paths(void)
 {
     expect("{'a b':1,'q\\'\\\\':2," HEAD ",'config':{'path':'/t'}},"
            "'steps':[]}",
-           E "[\"a b\"]: unknown field 'a b'\n"
-           E "[\"q\\\"\\\\\"]: unknown field 'q\"\\'\n");
+           E "[\"a b\"]: unknown field 'a b'" TOP_FIELDS "\n"
+           E "[\"q\\\"\\\\\"]: unknown field 'q\"\\'" TOP_FIELDS "\n");
 }
 
 /* ---- steps ------------------------------------------------------------- */
@@ -439,8 +444,9 @@ static void test_step_fields(void)
     expect(WF("{'key':'a','type':'log','message':'m','nmae':'x',"
               "'on_error':'ignore','config':[]}"),
            E "steps[0].message (a): unknown field 'message' (it belongs in "
-           "'config')\n"
-           E "steps[0].nmae (a): unknown field 'nmae' (did you mean 'name'?)\n"
+           "'config')" STEP_FIELDS "\n"
+           E "steps[0].nmae (a): unknown field 'nmae' (did you mean 'name'?)"
+           STEP_FIELDS "\n"
            E "steps[0].on_error (a): unknown on_error 'ignore': expected "
            "'fail' or 'continue'\n"
            E "steps[0].config (a): must be an object, not an array\n");
@@ -455,7 +461,7 @@ static void test_branches(void)
     expect(WF("{'key':'g','type':'logic_gate','config':{'condition':"
               "'{{ true }}'},'branches':{'True':[],'false':{}}}"),
            E "steps[0].branches.True (g): unknown field 'True' (did you mean "
-           "'true'?)\n"
+           "'true'?); the fields of branches are: true, false\n"
            E "steps[0].branches.false (g): must be an array, not an object\n");
 }
 
@@ -530,7 +536,8 @@ static void test_verify(void)
     expect(TRIGGER("'path':'/t','verify':{'scheme':'hmac_sha256','secret':'s',"
                    "'header':'X Sig','secret_':1}"),
            E "trigger.config.verify.secret_ (trigger): unknown field "
-           "'secret_' (did you mean 'secret'?)\n"
+           "'secret_' (did you mean 'secret'?); the fields of verify are: "
+           "scheme, secret, tolerance_s, header, encoding, prefix\n"
            E "trigger.config.verify.header (trigger): must be a valid header "
            "name\n");
 }
@@ -571,7 +578,8 @@ static void test_gate_conditions(void)
            E "steps[0].config.conditions[2] (g): missing required field "
            "'right' (operator 'less_than' compares two values)\n"
            E "steps[0].config.conditions[3].lft (g): unknown field 'lft' (did "
-           "you mean 'left'?)\n"
+           "you mean 'left'?); the fields of a condition are: left, "
+           "operator, right\n"
            E "steps[0].config.conditions[4] (g): must be an object, not an "
            "array\n"
            E "steps[0].config.conditions[5].left (g): must be a string (a "
@@ -666,7 +674,7 @@ static void test_log(void)
               STEP("m", "log", "'message':'m','level':'inf','file':'/{{ x }}'")
               ",{'key':'n','type':'log'}"),
            E "steps[0].config.levle (l): unknown field 'levle' (did you mean "
-           "'level'?)\n"
+           "'level'?); the fields of log are: message, level, file\n"
            E "steps[0].config.message (l): must be a string, not a number\n"
            E "steps[0].config.level (l): unknown level 'verbose': expected "
            "'debug', 'info', 'warn' or 'error'\n"
@@ -823,7 +831,7 @@ static void test_source_positions(void)
     /* an unknown field: where its value starts */
     expect_placed("{\"name\": \"t\",\n \"nmae\": 1}",
                   "t.json:2:10: error: nmae: unknown field 'nmae' (did you "
-                  "mean 'name'?)\n     \"nmae\": 1}\n             ^\n"
+                  "mean 'name'?)" TOP_FIELDS "\n     \"nmae\": 1}\n             ^\n"
                   "t.json:1:1: error: missing required field 'trigger'\n"
                   "    {\"name\": \"t\",\n    ^\n"
                   "t.json:1:1: error: missing required field 'steps'\n"
