@@ -1,6 +1,6 @@
 /* keep.h - what a run must keep while it waits in a delay: the outputs,
  * and the fields of them, that the steps which may run after the delay
- * read.  The handler drops the rest for the wait (runtime/keep.c). */
+ * read.  The handler drops the rest for the wait (runtime/run/compact.c). */
 #ifndef FLUSSOC_KEEP_H
 #define FLUSSOC_KEEP_H
 

@@ -809,7 +809,7 @@ static struct MHD_Daemon *daemon_start(const struct sockaddr *sa, unsigned limit
  * when it holds work already), and MHD_run() then serves what is ready,
  * each of its epoll_wait() calls with a zero timeout.  Without a thread
  * of its own libmicrohttpd has no way to be woken when another thread
- * resumes a connection (it drops MHD_USE_ITC), so srv_deliver() wakes
+ * resumes a connection (it drops MHD_USE_ITC), so conn_answer() wakes
  * the loop itself (loop_wake). */
 
 /* How long the loop may sleep: libmicrohttpd's next connection timeout,
