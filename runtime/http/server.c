@@ -473,6 +473,7 @@ static enum MHD_Result answer_metrics(FlConn *c, const char *method)
         .inflight = lim_inflight(), .queued = lim_queued(),
         .worker_queue = sched_queue_depth(), .connections = guard_connections(),
         .draining = atomic_load(&srv.draining),
+        .failed_kept = recover_failed_kept(),
     };
     size_t len;
     char *text = metrics_render(&g, &len);
@@ -925,6 +926,7 @@ static bool daemons_start(int n, const struct sockaddr *sa)
 static void drain(long grace_ms)
 {
     atomic_store(&srv.draining, true);
+    recover_quiesce();           /* no run --retry asks for starts now */
     log_event(FL_LOG_INFO, "draining", "%ld run(s) in flight", run_inflight());
     int64_t end = clock_ms() + grace_ms;
     while (run_inflight() > 0 && clock_ms() < end)

@@ -28,6 +28,7 @@
 
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,6 +39,7 @@
 
 enum {
     RETRY_MS = 100,          /* pause after a failed batch */
+    WATCH_MS = 1000,         /* 8.1: between looks for retried runs */
     REST_MAX = 512,          /* records other than acknowledgements gathered */
     STOP_RETRIES = 3,        /* failed batches tolerated while stopping */
     DECODE_DEPTH = 4096      /* nesting a valid encoding never exceeds */
@@ -62,6 +64,16 @@ static struct {
     long acks;                   /* acknowledgements written, for the hook */
     long fail_at;                /* the hook: 0 when off */
 } jr = { .lock = PTHREAD_MUTEX_INITIALIZER };
+
+/* 8.1: the journal thread's look for runs --retry asked for (watch_poll
+ * below), and the count of failed runs kept. */
+static struct {
+    pthread_mutex_t lock;        /* held by a look, and to change `on` */
+    JournalWatch w;
+    atomic_bool on;
+    _Atomic int64_t next_ms;     /* clock_ms() of the next look */
+    atomic_long failed;          /* flusso_runs_failed_kept */
+} watch = { .lock = PTHREAD_MUTEX_INITIALIZER };
 
 /* ---- values as bytes ------------------------------------------------------ */
 
@@ -280,6 +292,8 @@ static JournalRecord *record_new(JournalRecordKind kind, const JournalRun *run,
     r->attempt = run->attempt;
     r->next = run->next;
     r->wake_at = run->wake_at;
+    r->tries = run->tries;
+    r->shape = run->shape;
     snprintf(r->id, sizeof r->id, "%s", run->id);
     snprintf(r->started_at, sizeof r->started_at, "%s", run->started_at);
     r->len = len;
@@ -471,6 +485,16 @@ static void batch_split(JournalRecord *batch, List *acks)
     free(acked.slot);
 }
 
+/* 8.1: failed runs just kept count on the gauge. */
+static void count_failed(const JournalRecord *r)
+{
+    long n = 0;
+    for (; r; r = r->link)
+        n += r->kind == JR_FAILED;
+    if (n)
+        atomic_fetch_add_explicit(&watch.failed, n, memory_order_relaxed);
+}
+
 /* Writes the rest; false when it had to go back to the queue. */
 static bool write_rest(void)
 {
@@ -483,6 +507,7 @@ static bool write_rest(void)
     jr.rest = (List){ 0 };
     jr.rest_n = 0;
     if (!rest.first || jr.be->write(jr.db, rest.first, false, err, sizeof err) == 0) {
+        count_failed(rest.first);
         list_free(rest.first);
         return true;
     }
@@ -514,20 +539,96 @@ static bool write_batch(JournalRecord *batch)
     return write_rest();
 }
 
+/* ---- 8.1: runs --retry asked for ------------------------------------------
+ *
+ * --retry runs in another process and only changes the journal; the
+ * handler serving it notices on the journal thread, which already owns
+ * the connection: between batches, or when idle for WATCH_MS, it asks
+ * the store whether anyone else wrote to it (a counter SQLite keeps: no
+ * table read), and only then hands the retrying runs over and counts the
+ * failed ones again.  Busy or idle, that is a clock read per batch and a
+ * cheap query a second. */
+
+/* Waits (jr.lock held) until something is queued, the thread is asked to
+ * stop, or - while watching - a look is due. */
+static void wait_queued(void)
+{
+    while (!jr.queue.first && !jr.stopping) {
+        if (!watch.on) {
+            pthread_cond_wait(&jr.queued, &jr.lock);
+            continue;
+        }
+        int64_t left = watch.next_ms - clock_ms();
+        if (left <= 0)
+            return;
+        struct timespec t;
+        clock_gettime(CLOCK_MONOTONIC, &t);
+        t.tv_sec += (time_t)(left / 1000);
+        t.tv_nsec += (long)(left % 1000) * 1000000L;
+        if (t.tv_nsec >= 1000000000L) {
+            t.tv_sec++;
+            t.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&jr.queued, &jr.lock, &t);
+    }
+}
+
+/* A look, when one is due and another process changed the journal. */
+static void watch_poll(void)
+{
+    char err[256];
+    if (!watch.on || clock_ms() < watch.next_ms)
+        return;                          /* racy read: the lock decides */
+    pthread_mutex_lock(&watch.lock);
+    watch.next_ms = clock_ms() + WATCH_MS;
+    if (watch.on && jr.be->changed(jr.db)) {
+        int rc = jr.be->take_retried(jr.db, watch.w.take, watch.w.arg, err, sizeof err);
+        watch.w.taken(watch.w.arg, rc == 0);
+        if (rc < 0)
+            log_event(FL_LOG_ERROR, "journal", "cannot take the retried runs: %s", err);
+        long n = jr.be->count_failed(jr.db);
+        if (n >= 0)
+            atomic_store_explicit(&watch.failed, n, memory_order_relaxed);
+    }
+    pthread_mutex_unlock(&watch.lock);
+}
+
+void journal_watch(const JournalWatch *w)
+{
+    pthread_mutex_lock(&watch.lock);
+    watch.on = w != NULL && jr.on;
+    if (watch.on)
+        watch.w = *w;
+    watch.next_ms = 0;                   /* the first look at once */
+    pthread_mutex_unlock(&watch.lock);
+    if (!watch.on)
+        return;
+    pthread_mutex_lock(&jr.lock);
+    pthread_cond_signal(&jr.queued);
+    pthread_mutex_unlock(&jr.lock);
+}
+
+long journal_failed_kept(void)
+{
+    return jr.on ? atomic_load_explicit(&watch.failed, memory_order_relaxed) : 0;
+}
+
 static void *journal_main(void *arg)
 {
     int failures = 0;
     (void)arg;
     for (;;) {
         pthread_mutex_lock(&jr.lock);
-        while (!jr.queue.first && !jr.stopping)
-            pthread_cond_wait(&jr.queued, &jr.lock);
+        wait_queued();
         JournalRecord *batch = jr.queue.first;
         jr.queue = (List){ 0 };
         bool stopping = jr.stopping;
         pthread_mutex_unlock(&jr.lock);
-        if (!batch)
+        watch_poll();
+        if (!batch && stopping)
             break;                       /* stopping, and nothing queued */
+        if (!batch)
+            continue;                    /* a look for retried runs was due */
         if (write_batch(batch)) {
             failures = 0;
             continue;
@@ -598,7 +699,13 @@ int journal_open(const char *path, JournalScanFn abandoned, void *arg,
     jr.fail_at = hook_from_env();
     jr.acks = 0;
     jr.stopping = false;
-    pthread_cond_init(&jr.queued, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);     /* wait_queued() */
+    pthread_cond_init(&jr.queued, &ca);
+    pthread_condattr_destroy(&ca);
+    long failed = jr.be->count_failed(jr.db);
+    atomic_store(&watch.failed, failed > 0 ? failed : 0);
     if (start_thread() != 0) {
         snprintf(err, errlen, "cannot start the journal thread");
         pthread_cond_destroy(&jr.queued);
@@ -616,6 +723,7 @@ void journal_close(void)
 {
     if (!jr.on)
         return;
+    journal_watch(NULL);
     pthread_mutex_lock(&jr.lock);
     jr.stopping = true;
     pthread_cond_signal(&jr.queued);
@@ -664,6 +772,20 @@ void journal_finish(const char *id)
     enqueue(r);
 }
 
+void journal_fail(const JournalRun *run, const char *error)
+{
+    size_t len = strlen(error);
+    JournalRecord *r = record_new(JR_FAILED, run, len);
+    memcpy(r->data, error, len);
+    enqueue(r);
+}
+
+int journal_command(const char *path, const JournalCommand *cmd,
+                    JournalOutcomeFn fn, void *arg, char *err, size_t errlen)
+{
+    return backend_for(path)->command(path, cmd, fn, arg, err, errlen);
+}
+
 int journal_recover(JournalScanFn fn, void *arg)
 {
     char err[256];
@@ -702,7 +824,10 @@ int journal_list(const char *path, JournalScanFn fn, void *arg,
     JournalDb *db = be->open(path, true, &locked, &status, err, errlen);
     if (!db)
         return status;
-    int rc = be->scan(db, true, true, !locked, list_one, &ctx, why, sizeof why);
+    unsigned states = 1u << JOURNAL_PENDING | 1u << JOURNAL_ABANDONED
+                    | 1u << JOURNAL_FAILED | 1u << JOURNAL_STRANDED
+                    | 1u << JOURNAL_RETRYING | (locked ? 0 : 1u << JOURNAL_STARTED);
+    int rc = be->scan_states(db, states, list_one, &ctx, why, sizeof why);
     be->close(db);
     if (rc != -1)
         return JOURNAL_OK;

@@ -13,9 +13,9 @@
  * before the acknowledgement, written when the run is acknowledged (the
  * commit point: the answer waits for it); then each step completed after
  * it, with where the run goes on and, for a delay, until when it waits;
- * then its end, which deletes it.  A run that waits before its answer is
- * noted as "started" too, so that a crash before its acknowledgement
- * leaves a trace: such runs are marked abandoned at the next start.
+ * then its end, which deletes it - or its failure, which keeps it (8.1).
+ * A run that waits before its answer is noted as "started" too, so that
+ * a crash before its acknowledgement leaves a trace: such runs are marked abandoned at the next start.
  *
  * Threads: journal_acknowledge(), journal_waiting(), journal_step() and
  * journal_finish() may be called from any thread and never block on the
@@ -57,12 +57,18 @@ typedef struct {
     int next;                       /* where it goes on: index or FL_NEXT_END */
     const char *next_key;           /* that step's key; "" for the end */
     int64_t wake_at;                /* a delay: Unix ms it waits until; 0 */
+    int tries;                      /* 8.2: attempts made by the step at next
+                                       (an http_request waiting to retry); 0 */
+    int64_t shape;                  /* 8.4: the workflow's FlWorkflow.shape */
 } JournalRun;
 
 typedef enum {
     JOURNAL_STARTED,     /* waiting for its answer (live handler only) */
     JOURNAL_PENDING,     /* acknowledged, not finished: resumes at start */
-    JOURNAL_ABANDONED    /* never acknowledged: its sender will retry */
+    JOURNAL_ABANDONED,   /* never acknowledged: its sender will retry */
+    JOURNAL_FAILED,      /* 8.1: failed after its acknowledgement: kept */
+    JOURNAL_STRANDED,    /* 8.4: its workflow changed beyond resuming */
+    JOURNAL_RETRYING     /* 8.1: --retry asked for it; resumes when picked up */
 } JournalState;
 
 /* A step output recorded after the acknowledgement (encoded). */
@@ -80,6 +86,9 @@ typedef struct JournalSaved {
     JournalState state;
     int attempt, next;
     int64_t wake_at;
+    int tries;
+    int64_t shape;
+    const char *error;              /* failed or stranded: why; else NULL */
     const void *outputs;            /* the outputs at the acknowledgement */
     size_t outputs_len;
     const JournalStepData *steps;   /* recorded since, by index */
@@ -116,13 +125,15 @@ void journal_waiting(const JournalRun *run);
 /* Records the output of step index of an acknowledged run and the run's
  * position (no wait for the disk: steps run at least once). */
 void journal_step(const JournalRun *run, int index);
-/* The run ended (finished or failed): it is deleted. */
+/* The run ended (finished, or failed before its acknowledgement): it is
+ * deleted.  A run failed after it: journal_fail(). */
 void journal_finish(const char *id);
 
 /* Calls fn for every acknowledged, unfinished run (at start). */
 int journal_recover(JournalScanFn fn, void *arg);
 /* --runs: opens the journal at path read-only, without the lock, and calls
- * fn for every run in it, pending or abandoned - and, when no handler
+ * fn for every run in it - pending, retrying, failed, stranded or
+ * abandoned - and, when no handler
  * holds the journal, for runs started but never acknowledged (reported
  * JOURNAL_ABANDONED: that is what the next start makes them).  A missing
  * journal has no runs.  Returns JOURNAL_OK or a JournalStatus (err). */
@@ -132,6 +143,77 @@ int journal_list(const char *path, JournalScanFn fn, void *arg,
  * values in a.  0, or -1 when the bytes are not a valid encoding. */
 int journal_decode(const JournalSaved *run, FlArena *a, const FlValue **outputs,
                    int n);
+
+/* ---- 8.1: failed runs are kept ---------------------------------------------
+ *
+ * A run that fails after its acknowledgement stays in the journal as
+ * "failed", at the step that failed, with the error and the attempt.
+ * --retry makes it "retrying"; the handler serving the journal (or the
+ * next one to start) makes it "pending" again with one more attempt and
+ * resumes it there.  --drop removes failed, stranded and abandoned runs.
+ * The commands work whether or not a handler serves the journal: SQLite
+ * lets a second connection write, and the handler looks for runs to
+ * retry when the journal changed under it. */
+
+/* The run failed at step run->next (its key in next_key) with error
+ * (borrowed): it is kept, no longer pending.  Without the disk's wait. */
+void journal_fail(const JournalRun *run, const char *error);
+
+/* What a serving handler hands runs that --retry asked for. */
+typedef struct {
+    /* Called on the journal thread for each such run (its attempt already
+     * one more, its state pending, its position the step that failed),
+     * inside the transaction that makes it pending: 0 takes it, non-zero
+     * leaves it failed.  Must not start it yet. */
+    JournalScanFn take;
+    /* Then once: the transaction committed (start what was taken) or
+     * not (drop it: the runs stay retrying and come back). */
+    void (*taken)(void *arg, bool committed);
+    void *arg;
+} JournalWatch;
+
+/* Starts (w) or stops (NULL) looking, about once a second and only when
+ * another process changed the journal, for runs to retry; stopping waits
+ * for a look under way.  w is copied. */
+void journal_watch(const JournalWatch *w);
+/* Failed runs in the journal: counted at open, one more per failure,
+ * counted again when another process changed the journal; 0 without. */
+long journal_failed_kept(void);
+
+typedef enum {
+    JOURNAL_RETRY,       /* failed -> retrying */
+    JOURNAL_DROP         /* failed, stranded, abandoned -> deleted */
+} JournalCommandOp;
+
+typedef struct {
+    JournalCommandOp op;
+    const char *const *ids;         /* the runs named */
+    int id_count;
+    bool all_failed;                /* --retry failed: every failed run too */
+} JournalCommand;
+
+/* What a command did to one run (borrowed for the callback). */
+typedef struct {
+    const char *id;
+    const char *workflow;           /* NULL: no such run */
+    const char *step;               /* its next or failed step; "" */
+    JournalState state;             /* before the command */
+    int attempt;
+    bool done;                      /* acted on; else why says why not */
+    const char *why;
+} JournalOutcome;
+
+typedef void (*JournalOutcomeFn)(void *arg, const JournalOutcome *o);
+
+/* --retry, --drop: opens the journal at path (without its lock: a
+ * handler may be serving it), checks it, does what cmd says to every run
+ * that allows it in one transaction, and then reports every run named
+ * (and, with all_failed, every failed run) to fn.  A journal still
+ * locked by a busy writer after a few seconds, or that cannot be used,
+ * changes nothing: JournalStatus (err) and no report.  A journal that
+ * does not exist has no runs. */
+int journal_command(const char *path, const JournalCommand *cmd,
+                    JournalOutcomeFn fn, void *arg, char *err, size_t errlen);
 
 /* ==========================================================================
  * 2. Backends
@@ -145,7 +227,9 @@ typedef enum {
     JR_ACKED,        /* acknowledged: run row, "pending" (replaces started) */
     JR_ABANDONED,    /* its acknowledgement failed: run row, "abandoned" */
     JR_STEP,         /* a step's output and the run's new position */
-    JR_FINISHED      /* the run ended: delete it */
+    JR_FINISHED,     /* the run ended: delete it */
+    JR_FAILED        /* 8.1: it failed after its acknowledgement: kept at
+                        `next` (data: the error's text, len bytes) */
 } JournalRecordKind;
 
 typedef struct JournalRecord JournalRecord;
@@ -160,6 +244,8 @@ struct JournalRecord {
     int step;                    /* JR_STEP: the step's index */
     int next;
     int64_t wake_at;
+    int tries;
+    int64_t shape;
     char id[37];
     char started_at[25];
     size_t len;                  /* data: the outputs (run rows) or the
@@ -192,6 +278,24 @@ typedef struct {
     int (*scan)(JournalDb *db, bool pending, bool abandoned, bool started,
                 JournalScanFn fn, void *arg, char *err, size_t errlen);
     void (*close)(JournalDb *db);
+    /* 8.1.  scan_states: as scan, for the runs whose state is in states
+     * (a mask of 1u << JournalState); failed and retrying runs at the
+     * position of their run row (the step that failed). */
+    int (*scan_states)(JournalDb *db, unsigned states, JournalScanFn fn, void *arg,
+                       char *err, size_t errlen);
+    /* Failed runs in the store, or -1. */
+    long (*count_failed)(JournalDb *db);
+    /* Whether another connection changed the store since the last call
+     * (cheap: no table is read). */
+    bool (*changed)(JournalDb *db);
+    /* Makes the retrying runs fn takes pending with one more attempt
+     * (those it refuses go back to failed), in one transaction.  0, or -1
+     * (err) with nothing changed. */
+    int (*take_retried)(JournalDb *db, JournalScanFn fn, void *arg,
+                        char *err, size_t errlen);
+    /* journal_command() on the store at path. */
+    int (*command)(const char *path, const JournalCommand *cmd,
+                   JournalOutcomeFn fn, void *arg, char *err, size_t errlen);
 } JournalBackend;
 
 extern const JournalBackend journal_sqlite;

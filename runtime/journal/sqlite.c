@@ -35,12 +35,14 @@
 #include <unistd.h>
 
 #include "journal/journal.h"
+#include "ops/log.h"
 #include "value/value.h"
 
 enum {
     APP_ID = 0x466c7573,          /* "Flus" */
     CHECKPOINT_FRAMES = 1000,     /* copy the log into the database past it */
-    FORMAT = 1,                   /* PRAGMA user_version */
+    FORMAT = 2,                   /* PRAGMA user_version */
+    BUSY_MS = 5000,               /* waiting for another connection's write */
     KEEP_ABANDONED_MS = 7 * 24 * 3600 * 1000
 };
 
@@ -48,26 +50,51 @@ static const char schema[] =
     "CREATE TABLE runs ("
     "  id TEXT PRIMARY KEY NOT NULL,"
     "  workflow TEXT NOT NULL,"
-    "  state TEXT NOT NULL,"                   /* started | pending | abandoned */
+    "  state TEXT NOT NULL,"                   /* started | pending | retrying |
+                                                  failed | stranded | abandoned */
     "  started_at TEXT NOT NULL,"
     "  attempt INTEGER NOT NULL,"
     "  next_step INTEGER NOT NULL,"            /* -1: the end */
     "  next_key TEXT NOT NULL,"
     "  wake_at INTEGER,"                       /* Unix ms, or NULL */
     "  changed_at INTEGER NOT NULL,"           /* Unix ms */
-    "  outputs BLOB NOT NULL);"
+    "  outputs BLOB NOT NULL,"
+    "  tries INTEGER NOT NULL DEFAULT 0,"      /* 8.2: attempts the step at
+                                                  next_step has made */
+    "  error TEXT,"                            /* failed: the error; stranded:
+                                                  the reason */
+    "  shape INTEGER NOT NULL DEFAULT 0);"     /* 8.4: FlWorkflow.shape */
     "CREATE TABLE steps ("
     "  run_id TEXT NOT NULL,"
     "  step INTEGER NOT NULL,"
     "  next_step INTEGER NOT NULL,"
     "  next_key TEXT NOT NULL,"
     "  wake_at INTEGER,"
-    "  output BLOB NOT NULL,"
-    "  PRIMARY KEY (run_id, step)) WITHOUT ROWID;";
+    "  output BLOB NOT NULL,"                  /* empty: no output yet, a
+                                                  position only (8.2) */
+    "  tries INTEGER NOT NULL DEFAULT 0,"
+    "  PRIMARY KEY (run_id, step)) WITHOUT ROWID;"
+    "CREATE TABLE shapes ("                    /* 8.4: step keys by index */
+    "  shape INTEGER PRIMARY KEY NOT NULL,"
+    "  workflow TEXT NOT NULL,"
+    "  keys TEXT NOT NULL);"                   /* joined by '\n' */
+    "CREATE TABLE dedupe ("                    /* 8.3 */
+    "  workflow TEXT NOT NULL,"
+    "  key TEXT NOT NULL,"
+    "  run_id TEXT NOT NULL,"
+    "  answered INTEGER NOT NULL,"             /* 0: in progress */
+    "  status INTEGER,"
+    "  content_type TEXT,"
+    "  headers BLOB,"
+    "  body BLOB,"
+    "  recorded_at INTEGER NOT NULL,"          /* Unix ms */
+    "  PRIMARY KEY (workflow, key)) WITHOUT ROWID;";
 
 typedef enum {
     ST_BEGIN, ST_COMMIT, ST_ROLLBACK, ST_SYNC_FULL, ST_SYNC_NORMAL, ST_PUT_RUN, ST_PUT_STEP, ST_DEL_STEPS,
-    ST_DEL_RUN, ST_SCAN_STEPS, ST_COUNT
+    ST_DEL_RUN, ST_SCAN_STEPS,
+    ST_FAIL_RUN,
+    ST_COUNT
 } Stmt;
 
 static const char *const stmt_sql[ST_COUNT] = {
@@ -76,12 +103,18 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_ROLLBACK] = "ROLLBACK",
     [ST_SYNC_FULL] = "PRAGMA synchronous = FULL",
     [ST_SYNC_NORMAL] = "PRAGMA synchronous = NORMAL",
-    [ST_PUT_RUN] = "INSERT OR REPLACE INTO runs VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-    [ST_PUT_STEP] = "INSERT OR REPLACE INTO steps VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    [ST_PUT_RUN] = "INSERT OR REPLACE INTO runs (id, workflow, state, started_at, attempt,"
+                   " next_step, next_key, wake_at, changed_at, outputs, tries, shape)"
+                   " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+    [ST_PUT_STEP] = "INSERT OR REPLACE INTO steps (run_id, step, next_step, next_key,"
+                    " wake_at, output, tries) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     [ST_DEL_STEPS] = "DELETE FROM steps WHERE run_id = ?1",
     [ST_DEL_RUN] = "DELETE FROM runs WHERE id = ?1",
     [ST_SCAN_STEPS] = ("SELECT step, next_step, next_key, wake_at, output FROM steps"
                        " WHERE run_id = ?1 ORDER BY step"),
+    [ST_FAIL_RUN] = ("UPDATE runs SET state = 'failed', attempt = ?2, next_step = ?3,"
+                     " next_key = ?4, wake_at = NULL, error = ?5, changed_at = ?6"
+                     " WHERE id = ?1"),
 };
 
 struct JournalDb {
@@ -91,6 +124,8 @@ struct JournalDb {
     char *path;
     bool durable;                /* synchronous is FULL (else NORMAL) */
     int wal_frames;              /* in the write-ahead log */
+    long format;                 /* PRAGMA user_version, as checked */
+    long data_version;           /* changed(): the last PRAGMA data_version */
 };
 
 /* ---- the lock --------------------------------------------------------------- */
@@ -171,10 +206,11 @@ static void quick_check(sqlite3 *db, char *out, size_t size)
     sqlite3_finalize(st);
 }
 
-/* Whether db (read-only) is a sound journal; the reason in why when not. */
-static bool journal_sound(sqlite3 *db, char *why, size_t size)
+/* Whether db (read-only) is a sound journal; the reason in why when not,
+ * its format in *version once it is known to be ours. */
+static bool journal_sound(sqlite3 *db, char *why, size_t size, long *version)
 {
-    long app = 0, version = 0, tables = 0;
+    long app = 0, tables = 0;
     if (pragma_int(db, "PRAGMA application_id", &app) < 0) {
         snprintf(why, size, "%s", sqlite3_errmsg(db));
         return false;
@@ -183,13 +219,15 @@ static bool journal_sound(sqlite3 *db, char *why, size_t size)
         snprintf(why, size, "not a flusso journal (another database)");
         return false;
     }
-    if (pragma_int(db, "PRAGMA user_version", &version) < 0 || version != FORMAT) {
-        snprintf(why, size, "journal format %ld, this handler reads format %d",
-                 version, FORMAT);
+    if (pragma_int(db, "PRAGMA user_version", version) < 0 || *version < 1
+        || *version > FORMAT) {
+        snprintf(why, size, "journal format %ld, this handler reads formats 1 to %d",
+                 *version, FORMAT);
         return false;
     }
     if (pragma_int(db, "SELECT count(*) FROM sqlite_schema WHERE type = 'table'"
-                       " AND name IN ('runs', 'steps')", &tables) < 0 || tables != 2) {
+                       " AND name IN ('runs', 'steps', 'shapes', 'dedupe')", &tables) < 0
+        || tables != (*version == 1 ? 2 : 4)) {
         snprintf(why, size, "not a flusso journal (tables missing)");
         return false;
     }
@@ -210,11 +248,16 @@ static sqlite3 *open_checked(JournalDb *j, JournalStatus *status, char *err,
         sqlite3_close(db);
         return NULL;
     }
-    if (journal_sound(db, why, sizeof why))
+    if (journal_sound(db, why, sizeof why, &j->format))
         return db;
     *status = JOURNAL_ECORRUPT;
-    snprintf(err, errlen, "journal %s is damaged or not a journal: %s; the file is "
-             "left as it is (move it aside to start with a new journal)", j->path, why);
+    if (j->format > FORMAT)
+        snprintf(err, errlen, "journal %s is format %ld, newer than this handler reads "
+                 "(format %d): a newer flusso wrote it; the file is left as it is",
+                 j->path, j->format, FORMAT);
+    else
+        snprintf(err, errlen, "journal %s is damaged or not a journal: %s; the file is "
+                 "left as it is (move it aside to start with a new journal)", j->path, why);
     sqlite3_close(db);
     return NULL;
 }
@@ -278,16 +321,23 @@ static int on_wal(void *arg, sqlite3 *db, const char *name, int frames)
     return SQLITE_OK;
 }
 
-/* The read-write connection: settings and prepared statements. */
+static int upgrade(JournalDb *j, char *err, size_t errlen);
+
+/* The read-write connection: settings, an upgrade when the journal is of
+ * an older format, and prepared statements. */
 static int open_writer(JournalDb *j, char *err, size_t errlen)
 {
     int rc = sqlite3_open_v2(j->path, &j->db, SQLITE_OPEN_READWRITE, NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_busy_timeout(j->db, BUSY_MS);   /* --retry, --drop write too */
     if (rc == SQLITE_OK)
         rc = sqlite3_exec(j->db, "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;"
                                  "PRAGMA cache_size = -16384; PRAGMA temp_store = MEMORY;",
                           NULL, NULL, NULL);
     if (rc == SQLITE_OK)
         sqlite3_wal_hook(j->db, on_wal, j);
+    if (rc == SQLITE_OK && upgrade(j, err, errlen) < 0)
+        return -1;
     j->durable = true;
     for (int i = 0; rc == SQLITE_OK && i < ST_COUNT; i++)
         rc = sqlite3_prepare_v3(j->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT,
@@ -298,6 +348,61 @@ static int open_writer(JournalDb *j, char *err, size_t errlen)
         return -1;
     }
     return 0;
+}
+
+/* ---- format 1 to format 2 (8.1) -------------------------------------------
+ *
+ * Format 2 adds columns to both tables and two tables; a format-1 journal
+ * that passed the check is brought up to it in one transaction, which
+ * reads the format again (another process may have done it meanwhile).
+ * Nothing else changes: its runs resume as they were. */
+static const char upgrade_sql[] =
+    "ALTER TABLE runs ADD COLUMN tries INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE runs ADD COLUMN error TEXT;"
+    "ALTER TABLE runs ADD COLUMN shape INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE steps ADD COLUMN tries INTEGER NOT NULL DEFAULT 0;"
+    "CREATE TABLE shapes ("
+    "  shape INTEGER PRIMARY KEY NOT NULL,"
+    "  workflow TEXT NOT NULL,"
+    "  keys TEXT NOT NULL);"
+    "CREATE TABLE dedupe ("
+    "  workflow TEXT NOT NULL,"
+    "  key TEXT NOT NULL,"
+    "  run_id TEXT NOT NULL,"
+    "  answered INTEGER NOT NULL,"
+    "  status INTEGER,"
+    "  content_type TEXT,"
+    "  headers BLOB,"
+    "  body BLOB,"
+    "  recorded_at INTEGER NOT NULL,"
+    "  PRIMARY KEY (workflow, key)) WITHOUT ROWID;";
+
+/* Upgrades j (open for writing) to FORMAT when it is older; 0 or -1. */
+static int upgrade(JournalDb *j, char *err, size_t errlen)
+{
+    char *msg = NULL, marks[64];
+    long version = 0;
+    if (j->format == FORMAT)
+        return 0;
+    int rc = sqlite3_exec(j->db, "BEGIN IMMEDIATE", NULL, NULL, &msg);
+    if (rc == SQLITE_OK && pragma_int(j->db, "PRAGMA user_version", &version) < 0)
+        rc = SQLITE_ERROR;
+    if (rc == SQLITE_OK && version == 1)
+        rc = sqlite3_exec(j->db, upgrade_sql, NULL, NULL, &msg);
+    snprintf(marks, sizeof marks, "PRAGMA user_version = %d; COMMIT", FORMAT);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_exec(j->db, marks, NULL, NULL, &msg);
+    if (rc != SQLITE_OK) {
+        snprintf(err, errlen, "cannot upgrade journal %s to format %d: %s", j->path,
+                 FORMAT, msg ? msg : sqlite3_errmsg(j->db));
+        sqlite3_exec(j->db, "ROLLBACK", NULL, NULL, NULL);
+    } else if (version == 1) {
+        log_event(FL_LOG_INFO, "journal", "journal %s upgraded from format %ld to %d",
+                  j->path, version, FORMAT);
+    }
+    j->format = rc == SQLITE_OK ? FORMAT : j->format;
+    sqlite3_free(msg);
+    return rc == SQLITE_OK ? 0 : -1;
 }
 
 static void sq_close(JournalDb *j)
@@ -391,6 +496,8 @@ static int put_run(JournalDb *j, const JournalRecord *r)
     bind_wake(st, 8, r->wake_at);
     sqlite3_bind_int64(st, 9, fl_time_now_ms());
     sqlite3_bind_blob64(st, 10, r->data, r->len, SQLITE_STATIC);
+    sqlite3_bind_int(st, 11, r->tries);
+    sqlite3_bind_int64(st, 12, r->shape);
     return step_reset(st);
 }
 
@@ -403,6 +510,7 @@ static int put_step(JournalDb *j, const JournalRecord *r)
     sqlite3_bind_text(st, 4, r->next_key, -1, SQLITE_STATIC);
     bind_wake(st, 5, r->wake_at);
     sqlite3_bind_blob64(st, 6, r->data, r->len, SQLITE_STATIC);
+    sqlite3_bind_int(st, 7, r->tries);
     return step_reset(st);
 }
 
@@ -416,6 +524,19 @@ static int del_run(JournalDb *j, const JournalRecord *r)
     return rc;
 }
 
+/* 8.1: the run is kept, failed at r->next, with the error (r->data). */
+static int fail_run(JournalDb *j, const JournalRecord *r)
+{
+    sqlite3_stmt *st = j->stmt[ST_FAIL_RUN];
+    sqlite3_bind_text(st, 1, r->id, -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 2, r->attempt);
+    sqlite3_bind_int(st, 3, r->next);
+    sqlite3_bind_text(st, 4, r->next_key, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 5, (const char *)r->data, (int)r->len, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 6, fl_time_now_ms());
+    return step_reset(st);
+}
+
 static int put_record(JournalDb *j, const JournalRecord *r)
 {
     switch (r->kind) {
@@ -427,6 +548,8 @@ static int put_record(JournalDb *j, const JournalRecord *r)
         return put_step(j, r);
     case JR_FINISHED:
         return del_run(j, r);
+    case JR_FAILED:
+        return fail_run(j, r);
     }
     return SQLITE_MISUSE;
 }
@@ -512,13 +635,24 @@ static void free_steps(JournalStepData *steps, size_t n, char *texts)
     free(texts);
 }
 
+/* The states' names in the runs table, by JournalState. */
+static const char *const state_names[] = {
+    [JOURNAL_STARTED] = "started", [JOURNAL_PENDING] = "pending",
+    [JOURNAL_ABANDONED] = "abandoned", [JOURNAL_FAILED] = "failed",
+    [JOURNAL_STRANDED] = "stranded", [JOURNAL_RETRYING] = "retrying",
+};
+enum { STATES = sizeof state_names / sizeof state_names[0] };
+
 static JournalState state_of(const char *s)
 {
-    return strcmp(s, "pending") == 0 ? JOURNAL_PENDING
-         : strcmp(s, "started") == 0 ? JOURNAL_STARTED : JOURNAL_ABANDONED;
+    for (int i = 0; i < STATES; i++)
+        if (strcmp(s, state_names[i]) == 0)
+            return (JournalState)i;
+    return JOURNAL_ABANDONED;
 }
 
-/* One run row (and its steps) to fn. */
+/* One run row (and its steps) to fn.  A failed or retrying run is where
+ * its run row says: the step that failed. */
 static int scan_row(JournalDb *j, sqlite3_stmt *st, JournalScanFn fn, void *arg)
 {
     JournalSaved run = {
@@ -528,18 +662,30 @@ static int scan_row(JournalDb *j, sqlite3_stmt *st, JournalScanFn fn, void *arg)
         .next_key = col_text(st, 6), .wake_at = sqlite3_column_int64(st, 7),
         .outputs = sqlite3_column_blob(st, 8),
         .outputs_len = (size_t)sqlite3_column_bytes(st, 8),
+        .tries = sqlite3_column_int(st, 9),
+        .error = (const char *)sqlite3_column_text(st, 10),
+        .shape = sqlite3_column_int64(st, 11),
     };
+    JournalSaved row = run;
     JournalStepData *steps;
     char *texts;
     int rc = load_steps(j, &run, &steps, &texts);
+    if (run.state == JOURNAL_FAILED || run.state == JOURNAL_RETRYING) {
+        run.next = row.next;
+        run.next_key = row.next_key;
+        run.wake_at = 0;
+    }
     if (rc == 0)
         rc = fn(arg, &run);
     free_steps(steps, run.step_count, texts);
     return rc;
 }
 
-static int sq_scan(JournalDb *j, bool pending, bool abandoned, bool started,
-                   JournalScanFn fn, void *arg, char *err, size_t errlen)
+/* The runs in the given states (1u << JournalState), oldest first.  A
+ * format-1 journal (read by --runs, which never upgrades) has no tries,
+ * error or shape. */
+static int sq_scan_states(JournalDb *j, unsigned states, JournalScanFn fn, void *arg,
+                          char *err, size_t errlen)
 {
     sqlite3_stmt *st;
     int rc;
@@ -549,14 +695,19 @@ static int sq_scan(JournalDb *j, bool pending, bool abandoned, bool started,
         && sqlite3_prepare_v2(j->db, stmt_sql[ST_SCAN_STEPS], -1,
                               &j->stmt[ST_SCAN_STEPS], NULL) != SQLITE_OK)
         goto err;
-    if (sqlite3_prepare_v2(j->db, "SELECT id, workflow, state, started_at, attempt,"
-                           " next_step, next_key, wake_at, outputs FROM runs"
-                           " WHERE state IN (?1, ?2, ?3) ORDER BY started_at, id",
+    if (sqlite3_prepare_v2(j->db, j->format == 1
+                           ? "SELECT id, workflow, state, started_at, attempt,"
+                             " next_step, next_key, wake_at, outputs, 0, NULL, 0 FROM runs"
+                             " WHERE state IN (?1, ?2, ?3, ?4, ?5, ?6) ORDER BY started_at, id"
+                           : "SELECT id, workflow, state, started_at, attempt,"
+                             " next_step, next_key, wake_at, outputs, tries, error, shape"
+                             " FROM runs WHERE state IN (?1, ?2, ?3, ?4, ?5, ?6)"
+                             " ORDER BY started_at, id",
                            -1, &st, NULL) != SQLITE_OK)
         goto err;
-    sqlite3_bind_text(st, 1, pending ? "pending" : "", -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, abandoned ? "abandoned" : "", -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 3, started ? "started" : "", -1, SQLITE_STATIC);
+    for (int i = 0; i < STATES; i++)
+        sqlite3_bind_text(st, i + 1, states & (1u << i) ? state_names[i] : "", -1,
+                          SQLITE_STATIC);
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         int stop = scan_row(j, st, fn, arg);
         if (stop) {
@@ -572,6 +723,15 @@ err:
     return -1;
 }
 
+static int sq_scan(JournalDb *j, bool pending, bool abandoned, bool started,
+                   JournalScanFn fn, void *arg, char *err, size_t errlen)
+{
+    unsigned states = (pending ? 1u << JOURNAL_PENDING : 0)
+                    | (abandoned ? 1u << JOURNAL_ABANDONED : 0)
+                    | (started ? 1u << JOURNAL_STARTED : 0);
+    return sq_scan_states(j, states, fn, arg, err, errlen);
+}
+
 /* ---- the start ------------------------------------------------------------- */
 
 static int exec(JournalDb *j, const char *sql, int64_t now)
@@ -585,6 +745,11 @@ static int exec(JournalDb *j, const char *sql, int64_t now)
     sqlite3_finalize(st);
     return rc == SQLITE_DONE ? 0 : -1;
 }
+
+/* 8.1: a run --retry asked for goes on with one more attempt (its tries
+ * were reset by --retry). */
+#define RETRYING_TO_PENDING "UPDATE runs SET state = 'pending', attempt = attempt + 1," \
+                            " error = NULL, changed_at = ?1"
 
 static int sq_start(JournalDb *j, JournalScanFn abandoned, void *arg, char *err,
                     size_t errlen)
@@ -605,6 +770,8 @@ static int sq_start(JournalDb *j, JournalScanFn abandoned, void *arg, char *err,
         rc = exec(j, "UPDATE runs SET attempt = attempt + 1, changed_at = ?1"
                      " WHERE state = 'pending'", now);
     if (rc == 0)
+        rc = exec(j, RETRYING_TO_PENDING " WHERE state = 'retrying'", now);
+    if (rc == 0)
         rc = step_reset(j->stmt[ST_COMMIT]) == SQLITE_DONE ? 0 : -1;
     if (rc == 0)
         return 0;
@@ -614,6 +781,294 @@ static int sq_start(JournalDb *j, JournalScanFn abandoned, void *arg, char *err,
     return -1;
 }
 
+/* ---- 8.1: failed runs kept: the serving handler's side ----------------- */
+
+static long sq_count_failed(JournalDb *j)
+{
+    long n = 0;
+    if (!j->db || pragma_int(j->db, "SELECT count(*) FROM runs WHERE state = 'failed'",
+                             &n) < 0)
+        return -1;
+    return n;
+}
+
+static bool sq_changed(JournalDb *j)
+{
+    long v = 0;
+    if (pragma_int(j->db, "PRAGMA data_version", &v) < 0 || v == j->data_version)
+        return false;
+    j->data_version = v;
+    return true;
+}
+
+/* Runs one statement on id (?1) at now (?2); 0 or -1. */
+static int exec_id(JournalDb *j, const char *sql, const char *id, int64_t now)
+{
+    sqlite3_stmt *st;
+    int rc = sqlite3_prepare_v2(j->db, sql, -1, &st, NULL);
+    if (rc == SQLITE_OK) {
+        sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+        if (sqlite3_bind_parameter_count(st) > 1)
+            sqlite3_bind_int64(st, 2, now);
+        rc = sqlite3_step(st);
+    }
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? 0 : -1;
+}
+
+/* The retrying runs a scan saw, and whether the handler took each. */
+typedef struct {
+    JournalScanFn fn;
+    void *arg;
+    char (*ids)[37];
+    bool *took;
+    size_t n, cap;
+} Retried;
+
+static int retried_one(void *arg, const JournalSaved *run)
+{
+    Retried *r = arg;
+    JournalSaved copy = *run;
+    copy.state = JOURNAL_PENDING;
+    copy.attempt = run->attempt + 1;
+    copy.error = NULL;
+    if (r->n == r->cap) {
+        r->cap = r->cap ? 2 * r->cap : 8;
+        r->ids = rt_check(realloc(r->ids, r->cap * sizeof *r->ids));
+        r->took = rt_check(realloc(r->took, r->cap * sizeof *r->took));
+    }
+    snprintf(r->ids[r->n], sizeof r->ids[r->n], "%s", run->id);
+    r->took[r->n++] = r->fn(r->arg, &copy) == 0;
+    return 0;
+}
+
+static int sq_take_retried(JournalDb *j, JournalScanFn fn, void *arg, char *err,
+                           size_t errlen)
+{
+    Retried r = { .fn = fn, .arg = arg };
+    int64_t now = fl_time_now_ms();
+    int rc = step_reset(j->stmt[ST_BEGIN]) == SQLITE_DONE ? 0 : -1;
+    if (rc == 0)
+        rc = sq_scan_states(j, 1u << JOURNAL_RETRYING, retried_one, &r, err, errlen);
+    for (size_t i = 0; rc == 0 && i < r.n; i++)
+        rc = exec_id(j, r.took[i] ? "UPDATE runs SET state = 'pending', attempt = attempt + 1,"
+                                    " error = NULL, changed_at = ?2 WHERE id = ?1"
+                                  : "UPDATE runs SET state = 'failed', changed_at = ?2"
+                                    " WHERE id = ?1",
+                     r.ids[i], now);
+    if (rc == 0)
+        rc = step_reset(j->stmt[ST_COMMIT]) == SQLITE_DONE ? 0 : -1;
+    if (rc != 0) {
+        snprintf(err, errlen, "%s", sqlite3_errmsg(j->db));
+        if (!sqlite3_get_autocommit(j->db))
+            step_reset(j->stmt[ST_ROLLBACK]);
+    }
+    free(r.ids);
+    free(r.took);
+    return rc;
+}
+
+/* ---- 8.1: --retry and --drop ----------------------------------------------
+ *
+ * A command opens the journal as --runs does (checked, no lock taken),
+ * then for writing - upgrading a format-1 journal no handler holds -
+ * and does everything in one transaction that waits BUSY_MS for a busy
+ * writer.  What it did to each run is kept until the commit, then
+ * reported. */
+
+typedef struct {
+    char *id, *workflow, *step;        /* workflow NULL: no such run */
+    JournalState state;
+    int attempt;
+    const char *why;                   /* NULL: done */
+} Outcome;
+
+typedef struct {
+    Outcome *o;
+    size_t n, cap;
+} Outcomes;
+
+/* The outcome for id, added unless id was named already (NULL then). */
+static Outcome *outcome_add(Outcomes *out, const char *id)
+{
+    for (size_t i = 0; i < out->n; i++)
+        if (strcmp(out->o[i].id, id) == 0)
+            return NULL;
+    if (out->n == out->cap) {
+        out->cap = out->cap ? 2 * out->cap : 8;
+        out->o = rt_check(realloc(out->o, out->cap * sizeof *out->o));
+    }
+    Outcome *o = &out->o[out->n++];
+    *o = (Outcome){ .id = rt_check(strdup(id)), .why = "no such run in the journal" };
+    return o;
+}
+
+static void outcomes_free(Outcomes *out)
+{
+    for (size_t i = 0; i < out->n; i++) {
+        free(out->o[i].id);
+        free(out->o[i].workflow);
+        free(out->o[i].step);
+    }
+    free(out->o);
+}
+
+/* Why op may not act on a run in state s (NULL: it may).  A run started
+ * and never acknowledged is abandoned unless a handler serves it. */
+static const char *refusal(JournalCommandOp op, JournalState s, bool locked)
+{
+    switch (s) {
+    case JOURNAL_FAILED:
+        return NULL;
+    case JOURNAL_PENDING:
+    case JOURNAL_RETRYING:
+        return op == JOURNAL_RETRY ? "it is pending: it resumes by itself"
+                                   : "it is pending: only failed, stranded or abandoned "
+                                     "runs can be dropped";
+    case JOURNAL_STARTED:          /* abandoned, unless a handler serves it */
+    case JOURNAL_ABANDONED:
+        if (s == JOURNAL_STARTED && locked)
+            return "it is waiting for its answer in the handler serving the journal";
+        return op == JOURNAL_DROP ? NULL : "it is abandoned: it was never acknowledged, "
+                                           "its sender will send it again (--drop removes it)";
+    case JOURNAL_STRANDED:
+        return op == JOURNAL_DROP ? NULL : "it is stranded: its workflow changed; it "
+                                           "resumes only at a step named with --resume-at";
+    }
+    return "its state is unknown";
+}
+
+/* Acts on the run o names, if it is there and its state allows; 0 or -1. */
+static int command_one(JournalDb *j, JournalCommandOp op, bool locked, Outcome *o,
+                       int64_t now)
+{
+    sqlite3_stmt *st;
+    int rc = sqlite3_prepare_v2(j->db, "SELECT workflow, state, attempt, next_key"
+                                " FROM runs WHERE id = ?1", -1, &st, NULL);
+    if (rc != SQLITE_OK)
+        return -1;
+    sqlite3_bind_text(st, 1, o->id, -1, SQLITE_STATIC);
+    if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        o->workflow = rt_check(strdup(col_text(st, 0)));
+        o->state = state_of(col_text(st, 1));
+        o->attempt = sqlite3_column_int(st, 2);
+        o->step = rt_check(strdup(col_text(st, 3)));
+        o->why = refusal(op, o->state, locked);
+        if (o->state == JOURNAL_STARTED)
+            o->state = JOURNAL_ABANDONED;
+    }
+    sqlite3_finalize(st);
+    if (rc != SQLITE_ROW)
+        return rc == SQLITE_DONE ? 0 : -1;
+    if (o->why)
+        return 0;
+    if (op == JOURNAL_RETRY)       /* 8.2's tries start again: a fresh retry */
+        return exec_id(j, "UPDATE runs SET state = 'retrying', tries = 0, changed_at = ?2"
+                          " WHERE id = ?1", o->id, now) < 0
+               || exec_id(j, "DELETE FROM steps WHERE run_id = ?1 AND length(output) = 0",
+                          o->id, now) < 0 ? -1 : 0;
+    return exec_id(j, "DELETE FROM steps WHERE run_id = ?1", o->id, now) < 0
+           || exec_id(j, "DELETE FROM runs WHERE id = ?1", o->id, now) < 0 ? -1 : 0;
+}
+
+/* Adds every failed run to out (--retry failed); 0 or -1. */
+static int add_failed(JournalDb *j, Outcomes *out)
+{
+    sqlite3_stmt *st;
+    int rc = sqlite3_prepare_v2(j->db, "SELECT id FROM runs WHERE state = 'failed'"
+                                " ORDER BY started_at, id", -1, &st, NULL);
+    while (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW)
+        (void)outcome_add(out, col_text(st, 0)), rc = SQLITE_OK;
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? 0 : -1;
+}
+
+/* The command in one transaction; 0, or -1 (err) with nothing changed. */
+static int command_apply(JournalDb *j, const JournalCommand *cmd, bool locked,
+                         Outcomes *out, char *err, size_t errlen)
+{
+    int64_t now = fl_time_now_ms();
+    int rc = sqlite3_exec(j->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK ? 0 : -1;
+    if (rc == 0 && cmd->all_failed)
+        rc = add_failed(j, out);
+    for (int i = 0; rc == 0 && i < cmd->id_count; i++)
+        (void)outcome_add(out, cmd->ids[i]);
+    for (size_t i = 0; rc == 0 && i < out->n; i++)
+        rc = command_one(j, cmd->op, locked, &out->o[i], now);
+    if (rc == 0 && sqlite3_exec(j->db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK)
+        return 0;
+    int code = sqlite3_errcode(j->db);
+    if (code == SQLITE_BUSY || code == SQLITE_LOCKED)
+        snprintf(err, errlen, "journal %s stayed locked by a busy writer for %d s: "
+                 "nothing was changed", j->path, BUSY_MS / 1000);
+    else
+        snprintf(err, errlen, "cannot write journal %s: %s: nothing was changed", j->path,
+                 sqlite3_errmsg(j->db));
+    if (!sqlite3_get_autocommit(j->db))
+        sqlite3_exec(j->db, "ROLLBACK", NULL, NULL, NULL);
+    return -1;
+}
+
+/* The journal at path, checked, open for writing (db NULL: there is none).
+ * A format-1 journal is upgraded unless a handler of an older flusso
+ * holds it. */
+static JournalDb *open_for_command(const char *path, bool *locked,
+                                   JournalStatus *status, char *err, size_t errlen)
+{
+    JournalDb *j = sq_open(path, true, locked, status, err, errlen);
+    if (!j || !j->db)
+        return j;
+    sqlite3_close(j->db);
+    j->db = NULL;
+    if (j->format < FORMAT && *locked) {
+        *status = JOURNAL_EBUSY;
+        snprintf(err, errlen, "journal %s is format %ld and in use by a handler of an "
+                 "older flusso: stop it first", path, j->format);
+        goto err;
+    }
+    int rc = sqlite3_open_v2(path, &j->db, SQLITE_OPEN_READWRITE, NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_busy_timeout(j->db, BUSY_MS);
+    if (rc != SQLITE_OK) {
+        snprintf(err, errlen, "cannot open journal %s: %s", path,
+                 j->db ? sqlite3_errmsg(j->db) : sqlite3_errstr(rc));
+        goto err;
+    }
+    if (upgrade(j, err, errlen) < 0)
+        goto err;
+    return j;
+err:
+    sq_close(j);
+    return NULL;
+}
+
+static int sq_command(const char *path, const JournalCommand *cmd, JournalOutcomeFn fn,
+                      void *arg, char *err, size_t errlen)
+{
+    bool locked = false;
+    JournalStatus status = JOURNAL_ECANTOPEN;
+    Outcomes out = { 0 };
+    JournalDb *j = open_for_command(path, &locked, &status, err, errlen);
+    if (!j)
+        return status;
+    if (j->db && command_apply(j, cmd, locked, &out, err, errlen) < 0) {
+        outcomes_free(&out);
+        sq_close(j);
+        return JOURNAL_EBUSY;
+    }
+    for (int i = 0; !j->db && i < cmd->id_count; i++)
+        (void)outcome_add(&out, cmd->ids[i]);     /* no journal: no such runs */
+    sq_close(j);
+    for (size_t i = 0; i < out.n; i++) {
+        const Outcome *o = &out.o[i];
+        fn(arg, &(JournalOutcome){ .id = o->id, .workflow = o->workflow,
+                                   .step = o->step ? o->step : "", .state = o->state,
+                                   .attempt = o->attempt, .done = !o->why, .why = o->why });
+    }
+    outcomes_free(&out);
+    return JOURNAL_OK;
+}
+
 const JournalBackend journal_sqlite = {
     .name = "sqlite",
     .open = sq_open,
@@ -621,4 +1076,9 @@ const JournalBackend journal_sqlite = {
     .start = sq_start,
     .scan = sq_scan,
     .close = sq_close,
+    .scan_states = sq_scan_states,
+    .count_failed = sq_count_failed,
+    .changed = sq_changed,
+    .take_retried = sq_take_retried,
+    .command = sq_command,
 };

@@ -108,8 +108,11 @@ static void print_help(const char *prog, const FlProgram *p)
            "  --log-level LEVEL     debug | info | warn | error (default info)\n"
            "  --journal PATH|none   the journal of runs (default: this binary's\n"
            "                        name and .journal, in the working directory)\n"
-           "  --runs                list the journal's unfinished and abandoned\n"
-           "                        runs, and stop\n"
+           "  --runs [--json]       list the journal's pending, failed, stranded and\n"
+           "                        abandoned runs (as JSON lines), and stop\n"
+           "  --retry RUN_ID...|failed  make failed runs pending again (resumed at\n"
+           "                        their failed step, attempt one higher), and stop\n"
+           "  --drop RUN_ID...      remove failed, stranded or abandoned runs, and stop\n"
            "  --help                this text\n"
            "  --version             the version\n",
            LIM_DEFAULT_INFLIGHT, LIM_DEFAULT_QUEUE);
@@ -183,6 +186,28 @@ static int parse_numeric(int argc, char **argv, int *i, size_t len, const NumOpt
     return 0;
 }
 
+/* --retry or --drop at argv[*i] and the run ids after it (8.1); 0 or 2.
+ * The ids are the arguments up to the next option. */
+static int parse_command(int argc, char **argv, int *i, FlOptions *o)
+{
+    const char *prog = prog_name(argv[0]), *arg = argv[*i];
+    if (o->admin)
+        return usage_error(prog, "%s: one command at a time", arg);
+    o->admin = true;
+    o->command = (AdminCommand){
+        .op = strcmp(arg, "--retry") == 0 ? ADMIN_RETRY : ADMIN_DROP,
+        .ids = (const char **)argv + *i + 1,
+    };
+    while (*i + 1 < argc && argv[*i + 1][0] != '-') {
+        ++*i;
+        o->command.id_count++;
+    }
+    if (o->command.id_count == 0)
+        return usage_error(prog, "%s needs run ids%s", arg,
+                           o->command.op == ADMIN_RETRY ? " (or 'failed')" : "");
+    return 0;
+}
+
 /* Sets one option from argv[*i]; 0, 1 (stop: exit 0), or 2 (bad usage). */
 static int parse_option(int argc, char **argv, int *i, FlOptions *o,
                         const FlProgram *p)
@@ -204,6 +229,14 @@ static int parse_option(int argc, char **argv, int *i, FlOptions *o,
         o->runs = true;
         return 0;
     }
+    if (strcmp(arg, "--json") == 0) {
+        o->json = true;
+        return 0;
+    }
+    if (strcmp(arg, "--retry") == 0 || strcmp(arg, "--drop") == 0)
+        return parse_command(argc, argv, i, o);
+    if (option_is(arg, "--resume-at", &n))
+        return usage_error(prog, "--resume-at is not supported by this handler yet");
     if (option_is(arg, "--journal", &n)) {
         if (!(v = option_value(argc, argv, i, n)) || !*v)
             return usage_error(prog, "option '%s' needs a path or 'none'", arg);
@@ -252,6 +285,11 @@ static int parse_options(int argc, char **argv, FlOptions *o, const FlProgram *p
         if (rc)
             return rc;
     }
+    if (o->json && !o->runs)
+        return usage_error(prog_name(argv[0]), "--json goes with --runs");
+    if (o->runs && o->admin)
+        return usage_error(prog_name(argv[0]), "--runs and %s: one command at a time",
+                           o->command.op == ADMIN_RETRY ? "--retry" : "--drop");
     return 0;
 }
 
@@ -316,7 +354,9 @@ int fl_main(int argc, char **argv, const FlProgram *p)
     log_min = o.log_level;
     program = p;
     if (o.runs)
-        return recover_list(o.journal, argv[0]);
+        return admin_runs(o.journal, argv[0], o.json);
+    if (o.admin)
+        return admin_command(o.journal, argv[0], &o.command);
     rc = env_load(p);
     if (rc == 0)
         rc = regexes_compile(p, &compiled);

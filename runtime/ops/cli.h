@@ -11,6 +11,7 @@
 
 #include <stdbool.h>
 #include "flusso.h"
+#include "run/admin.h"
 
 typedef struct {
     const char *listen;      /* [HOST:]PORT, already defaulted */
@@ -23,6 +24,9 @@ typedef struct {
     long body_timeout_ms;
     const char *journal;     /* --journal: a path, "none", NULL: default */
     bool runs;               /* --runs: list the journal's runs and stop */
+    bool json;               /* --runs --json: as JSON lines */
+    bool admin;              /* --retry or --drop (below), and stop */
+    AdminCommand command;    /* 8.1: its ids point into argv */
 } FlOptions;
 
 

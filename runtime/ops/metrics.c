@@ -377,6 +377,9 @@ static void print_gauges(FILE *f, const MetGauges *g)
     fprintf(f, "flusso_connections %ld\n", g->connections);
     head(f, "flusso_draining", "gauge", "1 while the handler drains after SIGTERM/SIGINT.");
     fprintf(f, "flusso_draining %d\n", g->draining ? 1 : 0);
+    head(f, "flusso_runs_failed_kept", "gauge",
+         "Runs that failed after their acknowledgement, kept in the journal (--runs).");
+    fprintf(f, "flusso_runs_failed_kept %ld\n", g->failed_kept);
 }
 
 static void print_latencies(FILE *f, const Shard *t)

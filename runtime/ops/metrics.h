@@ -15,6 +15,7 @@ typedef enum {
 typedef struct {
     long inflight, queued, worker_queue, connections;
     bool draining;
+    long failed_kept;        /* 8.1: failed runs in the journal */
 } MetGauges;
 
 /* Makes the per-workflow and per-step tables; before it, the counters of

@@ -1,5 +1,5 @@
-/* recover.c - the journal at start: opening it, resuming what it kept,
- * and `--runs` (spec 7).
+/* recover.c - the journal at start: opening it and resuming what it kept
+ * (spec 7); while serving, the runs --retry asks for (8.1).
  *
  * At start, before the handler listens, the journal is opened (locked,
  * checked, created when missing); runs that never reached their
@@ -22,13 +22,18 @@
 #include "journal/journal.h"
 #include "ops/log.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 
-static struct {
-    FlRun **runs;                /* rebuilt, waiting for recover_resume() */
+typedef struct {
+    FlRun **runs;
     size_t n, cap;
-} saved;
+} Rebuilt;
+
+static Rebuilt saved;            /* at start, waiting for recover_resume() */
+static Rebuilt retried;          /* 8.1: the journal thread's, in a look */
+static const FlProgram *program; /* what recover_open() was given */
 
 /* The journal's path for --journal opt (NULL: the default); false for
  * "none". */
@@ -82,11 +87,11 @@ static bool position_ok(const FlWorkflow *wf, const JournalSaved *s)
         && strcmp(wf->steps[s->next].key, s->next_key) == 0;
 }
 
-/* journal_recover(): one acknowledged, unfinished run. */
-/* Rebuilds the saved run s of program arg (a FlProgram). */
-static int restore_one(void *arg, const JournalSaved *s)
+/* Rebuilds the saved run s of program p; NULL (logged) when it cannot
+ * resume in this handler. */
+static FlRun *rebuild(const FlProgram *p, const JournalSaved *s)
 {
-    const FlWorkflow *wf = workflow_named(arg, s->workflow);
+    const FlWorkflow *wf = workflow_named(p, s->workflow);
     FlRun *run = NULL;
     if (!wf)
         log_run(FL_LOG_ERROR, s, "recover", "its workflow is not in this handler: "
@@ -97,14 +102,57 @@ static int restore_one(void *arg, const JournalSaved *s)
     else if (!(run = run_restore(wf, s)))
         log_run(FL_LOG_ERROR, s, "recover", "its saved outputs do not decode: "
                 "left in the journal");
-    if (!run)
-        return 0;
-    if (saved.n == saved.cap) {
-        saved.cap = saved.cap ? 2 * saved.cap : 16;
-        saved.runs = rt_check(realloc(saved.runs, saved.cap * sizeof *saved.runs));
+    return run;
+}
+
+static void runs_add(Rebuilt *l, FlRun *run)
+{
+    if (l->n == l->cap) {
+        l->cap = l->cap ? 2 * l->cap : 16;
+        l->runs = rt_check(realloc(l->runs, l->cap * sizeof *l->runs));
     }
-    saved.runs[saved.n++] = run;
+    l->runs[l->n++] = run;
+}
+
+/* journal_recover(): one acknowledged, unfinished run of program arg. */
+static int restore_one(void *arg, const JournalSaved *s)
+{
+    FlRun *run = rebuild(arg, s);
+    if (run)
+        runs_add(&saved, run);
     return 0;
+}
+
+/* ---- 8.1: runs --retry asked for, while the handler serves -------------- */
+
+/* The journal thread's look: a retried run of program arg, rebuilt now
+ * and started once the journal has made it pending (retried_taken). */
+static int retried_take(void *arg, const JournalSaved *s)
+{
+    FlRun *run = rebuild(arg, s);
+    if (!run)
+        return 1;                        /* logged; it stays failed */
+    log_run(FL_LOG_INFO, s, "retried", "--retry asked for it");
+    runs_add(&retried, run);
+    return 0;
+}
+
+static void retried_taken(void *arg, bool committed)
+{
+    (void)arg;
+    for (size_t i = 0; i < retried.n; i++)
+        run_restart(retried.runs[i], !committed);
+    retried.n = 0;
+}
+
+void recover_quiesce(void)
+{
+    journal_watch(NULL);
+}
+
+long recover_failed_kept(void)
+{
+    return journal_failed_kept();
 }
 
 int recover_open(const FlProgram *p, const char *opt, const char *argv0)
@@ -112,6 +160,7 @@ int recover_open(const FlProgram *p, const char *opt, const char *argv0)
     char path[4096], err[4096 + 256];
     if (!journal_path(path, sizeof path, opt, argv0))
         return 0;
+    program = p;
     if (journal_open(path, log_abandoned, NULL, err, sizeof err) != JOURNAL_OK) {
         fprintf(stderr, "flusso: %s\n", err);
         return 2;
@@ -129,9 +178,12 @@ int recover_open(const FlProgram *p, const char *opt, const char *argv0)
 
 void recover_resume(void)
 {
+    JournalWatch w = { .take = retried_take, .taken = retried_taken,
+                       .arg = (void *)program };
     for (size_t i = 0; i < saved.n; i++)
         run_restart(saved.runs[i], false);
     saved.n = 0;
+    journal_watch(&w);                   /* 8.1: --retry while we serve */
 }
 
 void recover_close(void)
@@ -141,29 +193,13 @@ void recover_close(void)
     free(saved.runs);
     saved.runs = NULL;
     saved.n = saved.cap = 0;
-    journal_close();
+    journal_close();                     /* stops the looks first */
+    free(retried.runs);
+    retried = (Rebuilt){ 0 };
 }
 
-/* --runs: one line per run. */
-static int print_run(void *arg, const JournalSaved *s)
+bool recover_journal_path(char *out, size_t size, const char *journal,
+                          const char *argv0)
 {
-    (void)arg;
-    printf("%s\t%s\t%s\t%s\n", s->id,
-           s->state == JOURNAL_PENDING ? "pending" : "abandoned", s->workflow,
-           *s->next_key ? s->next_key : "-");
-    return 0;
-}
-
-int recover_list(const char *opt, const char *argv0)
-{
-    char path[4096], err[4096 + 256];
-    if (!journal_path(path, sizeof path, opt, argv0)) {
-        fprintf(stderr, "flusso: --runs: the journal is off (--journal none)\n");
-        return 2;
-    }
-    if (journal_list(path, print_run, NULL, err, sizeof err) != JOURNAL_OK) {
-        fprintf(stderr, "flusso: %s\n", err);
-        return 2;
-    }
-    return fflush(stdout) == 0 ? 0 : 2;
+    return journal_path(out, size, journal, argv0);
 }

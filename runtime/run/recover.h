@@ -1,5 +1,6 @@
 /* run/recover.h - the journal at start (recover.c, spec 7): the runs it
- * kept rebuilt and resumed, and --runs.
+ * kept rebuilt and resumed, and (8.1) the runs --retry asks for while
+ * the handler serves.
  *
  * journal: the --journal option (a path, "none", or NULL for the binary's
  * name with ".journal" in the working directory). */
@@ -15,7 +16,12 @@ int recover_open(const FlProgram *p, const char *journal, const char *argv0);
 void recover_resume(void);
 /* Drops rebuilt runs never started and closes the journal. */
 void recover_close(void);
-/* --runs: prints one line per pending or abandoned run; 0 or 2. */
-int recover_list(const char *journal, const char *argv0);
+/* 8.1: stops taking runs --retry asks for (draining). */
+void recover_quiesce(void);
+/* 8.1: failed runs in the journal (flusso_runs_failed_kept); 0 without. */
+long recover_failed_kept(void);
+/* The journal's path for journal into out; false for "none". */
+bool recover_journal_path(char *out, size_t size, const char *journal,
+                          const char *argv0);
 
 #endif

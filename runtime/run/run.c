@@ -243,7 +243,8 @@ static void event_log(FlRun *run, FlLogLevel level, const char *event,
  *                 acknowledgement is durable (commit() below);
  *   EV_STEP_DONE  step `arg` has its output: journaled with the run's
  *                 position as soon as that is known;
- *   EV_FINISHED, EV_FAILED   the run ends: deleted from the journal;
+ *   EV_FINISHED   the run ends: deleted from the journal;
+ *   EV_FAILED     it failed: kept in the journal once acknowledged (8.1);
  *   EV_ABANDONED  shutdown (arg 0) or a failed commit (arg 1) dropped it:
  *                 an acknowledged run stays in the journal and resumes. */
 static long long run_age_ms(const FlRun *run)
@@ -952,6 +953,23 @@ static void journal_progress(FlRun *run, int next, int64_t wake_ms)
     run->core.jstep = 0;
 }
 
+/* 8.1: a run that fails after its acknowledgement is kept, at the step
+ * that failed, with the error and the attempt (its outputs are in the
+ * journal already); one failed before it is deleted like a finished one:
+ * its caller got the 500. */
+static void journal_failed(FlRun *run)
+{
+    const RunCore *k = &run->core;
+    JournalRun v;
+    if (k->jphase != JP_ACKED) {
+        if (k->jphase == JP_STARTED)
+            journal_finish(k->id);
+        return;
+    }
+    journal_view(run, &v, k->current, 0);
+    journal_fail(&v, run->error ? run->error : "step failed");
+}
+
 static void journal_event(FlRun *run, RunEvent ev, int arg)
 {
     RunCore *k = &run->core;
@@ -972,9 +990,11 @@ static void journal_event(FlRun *run, RunEvent ev, int arg)
         k->jstep = arg;
         break;
     case EV_FINISHED:
-    case EV_FAILED:
         if (k->jphase != JP_NONE)
             journal_finish(k->id);
+        break;
+    case EV_FAILED:
+        journal_failed(run);
         break;
     case EV_ACCEPTED:
     case EV_ANSWERED:
