@@ -17,6 +17,7 @@ ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 WF=$ROOT/tests/e2e/workflows
 CRASHLOAD=$BUILD/tests/crashload
 UUID='[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}'
+TIME='[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z'
 export CRASH_SECRET=crash-s3cret
 unset FLUSSO_LISTEN FLUSSO_JOURNAL_FAIL_AFTER
 . "$ROOT/tests/e2e/lib.sh"
@@ -81,9 +82,9 @@ crash_round() {
         runs=$(env -u CRASH_SECRET "$JH" --runs); local rc=$?
         expect_eq "--runs after kill -9: exit 0 without env" "$rc" 0
         expect_true "--runs: pending runs listed" \
-            test "$(printf '%s\n' "$runs" | grep -c "	pending	journal-crash	record$")" -gt 0
-        expect_eq "--runs: every line id, state, workflow, next step" \
-            "$(printf '%s\n' "$runs" | grep -cvE "^$UUID	(pending|abandoned)	journal-(crash|hold)	[a-z]+$")" 0
+            test "$(printf '%s\n' "$runs" | grep -c "	pending	journal-crash	record	1	")" -gt 0
+        expect_eq "--runs: every line id, state, workflow, step, attempt, received, error" \
+            "$(printf '%s\n' "$runs" | grep -cvE "^$UUID	(pending|abandoned)	journal-(crash|hold)	[a-z]+	1	$TIME	$")" 0
     fi
     start_handler handler2.log "$JH" --listen 127.0.0.1:0 || { fail "crash $round: restart"; return; }
     pid=$HANDLER_PID
@@ -147,12 +148,12 @@ test_abandoned() {
     wait "$c"
     runs=$("$JH" --runs)
     expect_match "abandoned: --runs lists it before the restart" "$runs" \
-        "^$UUID	abandoned	journal-hold	reply$"
+        "^$UUID	abandoned	journal-hold	reply	1	$TIME	$"
     id=${runs%%	*}
     start_handler handler2.log "$JH" --listen 127.0.0.1:0 || { fail "abandoned: restart"; return; }
     expect_true "abandoned: logged at start" \
         grep -q "\"run_id\":\"$id\",\"workflow\":\"journal-hold\",\"event\":\"abandoned\"" handler2.log
-    expect_eq "abandoned: still listed" "$("$JH" --runs)" "$id	abandoned	journal-hold	reply"
+    expect_eq "abandoned: still listed" "$("$JH" --runs)" "$runs"
     stop_handler "$HANDLER_PID"
 }
 
@@ -177,8 +178,8 @@ test_write_failure() {
     wait_for_line tail.log '^ok-3 ' 10
     sleep 0.3
     expect_eq "write failure: only acknowledged tails ran" "$(cut -d' ' -f1 tail.log | sort | tr '\n' ' ')" "ok-1 ok-3 "
-    expect_eq "write failure: --runs shows it abandoned" "$("$JH" --runs)" \
-        "$lost	abandoned	journal-crash	pause"
+    expect_match "write failure: --runs shows it abandoned" "$("$JH" --runs)" \
+        "^$lost	abandoned	journal-crash	pause	1	$TIME	$"
     stop_handler "$HANDLER_PID"
 }
 
