@@ -100,6 +100,7 @@ typedef struct {
     char next_key[8][16];
     int64_t wake_at[8];
     char json[8][256];
+    char error[8][32];
 } Seen;
 
 static int remember(void *arg, const JournalSaved *s)
@@ -113,6 +114,7 @@ static int remember(void *arg, const JournalSaved *s)
     seen->next[i] = s->next;
     snprintf(seen->next_key[i], sizeof seen->next_key[i], "%s", s->next_key);
     seen->wake_at[i] = s->wake_at;
+    snprintf(seen->error[i], sizeof seen->error[i], "%s", s->error ? s->error : "(null)");
     FlArena a;
     const FlValue *outputs[STEPS] = { 0 };
     fl_arena_init(&a, NULL, 0);
@@ -505,8 +507,97 @@ static void test_other_schema(void)
     scratch_remove();
 }
 
+/* ---- 8.1: failed runs kept ------------------------------------------------- */
+
+static int outcomes, outcomes_done;
+
+static void count_outcome(void *arg, const JournalOutcome *o)
+{
+    (void)arg;
+    outcomes++;
+    outcomes_done += o->done;
+    if (o->done) {
+        CU_ASSERT_STRING_EQUAL(o->workflow, "wf");
+        CU_ASSERT_STRING_EQUAL(o->step, "record");
+    } else {
+        CU_ASSERT_PTR_NOT_NULL(o->why);
+    }
+}
+
+/* A run failed after its acknowledgement is kept at the failed step with
+ * its error, attempt and outputs; it is not resumed at start; --retry
+ * makes it pending with one more attempt at that step (outputs intact);
+ * --drop removes it; an unknown id is refused and reported. */
+static void test_failed_kept(void)
+{
+    Fixture f;
+    Seen seen = { 0 };
+    char err[512];
+    const char *ids[] = { "run-f", "nope", "run-f" };
+    scratch();
+    fixture(&f, "run-f", "evt-f");
+    CU_ASSERT_EQUAL_FATAL(open_journal(NULL, err, sizeof err), JOURNAL_OK);
+    CU_ASSERT_EQUAL(journal_failed_kept(), 0);
+    journal_acknowledge(&f.run, NULL, NULL);
+    f.outputs[2] = J(&f.arena, "{\"waited_ms\":1}");
+    f.run.next = 3;
+    f.run.next_key = "record";
+    journal_step(&f.run, 2);
+    journal_fail(&f.run, "boom\tand a\nnew line");
+    journal_close();
+
+    CU_ASSERT_EQUAL_FATAL(open_journal(NULL, err, sizeof err), JOURNAL_OK);
+    CU_ASSERT_EQUAL(journal_failed_kept(), 1);
+    CU_ASSERT_EQUAL(journal_recover(remember, &seen), 0);
+    journal_close();
+    CU_ASSERT_EQUAL(seen.count, 0);              /* not resumed */
+    CU_ASSERT_EQUAL(journal_list(path, remember, &seen, err, sizeof err), JOURNAL_OK);
+    CU_ASSERT_EQUAL_FATAL(seen.count, 1);
+    CU_ASSERT_EQUAL(seen.state[0], JOURNAL_FAILED);
+    CU_ASSERT_EQUAL(seen.attempt[0], 1);
+    CU_ASSERT_EQUAL(seen.next[0], 3);
+    CU_ASSERT_STRING_EQUAL(seen.next_key[0], "record");
+    CU_ASSERT_STRING_EQUAL(seen.error[0], "boom\tand a\nnew line");
+    CU_ASSERT_PTR_NOT_NULL(strstr(seen.json[0], "{\"waited_ms\":1},null,null]"));
+
+    JournalCommand retry = { .op = JOURNAL_RETRY, .ids = ids, .id_count = 3 };
+    outcomes = outcomes_done = 0;
+    CU_ASSERT_EQUAL(journal_command(path, &retry, count_outcome, NULL, err, sizeof err),
+                    JOURNAL_OK);
+    CU_ASSERT_EQUAL(outcomes, 2);                /* a repeated id counts once */
+    CU_ASSERT_EQUAL(outcomes_done, 1);
+    memset(&seen, 0, sizeof seen);
+    CU_ASSERT_EQUAL(journal_list(path, remember, &seen, err, sizeof err), JOURNAL_OK);
+    CU_ASSERT_EQUAL(seen.state[0], JOURNAL_RETRYING);
+
+    memset(&seen, 0, sizeof seen);
+    CU_ASSERT_EQUAL_FATAL(open_journal(NULL, err, sizeof err), JOURNAL_OK);
+    CU_ASSERT_EQUAL(journal_failed_kept(), 0);
+    CU_ASSERT_EQUAL(journal_recover(remember, &seen), 0);
+    CU_ASSERT_EQUAL_FATAL(seen.count, 1);
+    CU_ASSERT_EQUAL(seen.state[0], JOURNAL_PENDING);
+    CU_ASSERT_EQUAL(seen.attempt[0], 2);         /* one more than the one failed */
+    CU_ASSERT_EQUAL(seen.next[0], 3);
+    CU_ASSERT_PTR_NOT_NULL(strstr(seen.json[0], "{\"waited_ms\":1},null,null]"));
+    f.run.attempt = 2;
+    journal_fail(&f.run, "again");
+    journal_close();
+
+    JournalCommand drop = { .op = JOURNAL_DROP, .ids = ids, .id_count = 1 };
+    outcomes = outcomes_done = 0;
+    CU_ASSERT_EQUAL(journal_command(path, &drop, count_outcome, NULL, err, sizeof err),
+                    JOURNAL_OK);
+    CU_ASSERT_EQUAL(outcomes_done, 1);
+    memset(&seen, 0, sizeof seen);
+    CU_ASSERT_EQUAL(journal_list(path, remember, &seen, err, sizeof err), JOURNAL_OK);
+    CU_ASSERT_EQUAL(seen.count, 0);
+    fixture_free(&f);
+    scratch_remove();
+}
+
 static const UnitTest tests[] = {
     {"record_restore", test_record_restore},
+    {"failed_kept", test_failed_kept},
     {"abandoned", test_abandoned},
     {"failed_commit", test_failed_commit},
     {"values_exact", test_values_exact},
