@@ -1,17 +1,23 @@
 /* sqlite.c - the journal's SQLite backend (see journal.h).
  *
  * One database file in WAL mode with synchronous=FULL: a commit returns
- * once the write-ahead log is fsynced.  Two tables:
+ * once the write-ahead log is fsynced.  Format 2 (spec 8), four tables:
  *
  *   runs   one row per run not finished: its trigger and outputs at the
  *          acknowledgement (`outputs`, journal.c's byte format), state
- *          (started | pending | abandoned), attempt and position;
+ *          (started | pending | retrying | failed | stranded | abandoned),
+ *          attempt and position, and for a failed run its error;
  *   steps  one row per step completed after the acknowledgement, with
- *          the run's position after it.
+ *          the run's position after it;
+ *   shapes, dedupe   spec 8.4 and 8.3.
  *
- * A run's position is that of its latest step row, or its run row's.
- * Finished runs are deleted; abandoned ones are kept for a week so that
- * `--runs` can show them, then pruned at a start.
+ * A run's position is that of its latest step row, or its run row's; a
+ * failed or retrying run's is its run row's (the step that failed).
+ * Finished runs are deleted; failed ones kept until --retry or --drop
+ * (8.1); abandoned ones are kept for a week so that `--runs` can show
+ * them, then pruned at a start.  A format-1 journal (runs and steps
+ * without the newer columns) is upgraded in place once it passed the
+ * check below; a newer format is refused, untouched.
  *
  * Never rewriting a damaged journal: the file is first opened read-only
  * and checked (a SQLite database at all, our application_id and format

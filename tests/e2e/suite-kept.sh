@@ -56,6 +56,7 @@ post() {
 kh() {
     OUT=$(env -u DOWNSTREAM "$KH" "$@" 2> cmd.err); RC=$?
     ERR=$(cat cmd.err)
+    cat cmd.err >> "$E2E_DIR/commands.log"      # for the sanitizer check
 }
 
 # run_id_of STATE: the id of the first --runs line in that state.
