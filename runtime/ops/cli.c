@@ -110,8 +110,8 @@ static void print_help(const char *prog, const FlProgram *p)
            "                        name and .journal, in the working directory)\n"
            "  --runs [--json]       list the journal's pending, failed, stranded and\n"
            "                        abandoned runs (as JSON lines), and stop\n"
-           "  --retry RUN_ID...|failed  make failed runs pending again (resumed at\n"
-           "                        their failed step, attempt one higher), and stop\n"
+           "  --retry RUN_ID...     make failed runs pending again (each resumes at\n"
+           "  --retry failed        its failed step, attempt one higher), and stop\n"
            "  --drop RUN_ID...      remove failed, stranded or abandoned runs, and stop\n"
            "  --help                this text\n"
            "  --version             the version\n",
