@@ -229,6 +229,19 @@ db.execute("ROLLBACK")' kh.journal &
     wait "$holder"
     kh --runs
     expect_match "busy writer: nothing changed" "$OUT" "^$id	failed	"
+    python3 -c 'import sqlite3, sys
+db = sqlite3.connect(sys.argv[1])
+db.execute("UPDATE runs SET error = ?", ("one\n{\"level\":\"x\"}\ttab\\ \x01",))
+db.commit()' kh.journal
+    kh --runs
+    expect_eq "--runs: an error's control characters escaped, one line" "$OUT" \
+        "$(printf '%s\tfailed\tkept-flaky\tcall\t1\t%s\tone\\n{"level":"x"}\\ttab\\\\ \\x01' \
+            "$id" "$(printf '%s\n' "$OUT" | cut -f6)")"
+    kh --runs --json
+    expect_eq "--runs --json: the error exact" "$(printf '%s\n' "$OUT" | python3 -c '
+import json, sys
+lines = sys.stdin.read().splitlines()
+print(len(lines), repr(json.loads(lines[0])["error"]))')" "1 'one\\n{\"level\":\"x\"}\\ttab\\\\ \\x01'"
     cp kh.journal newer.journal
     python3 -c 'import sqlite3, sys
 sqlite3.connect(sys.argv[1]).execute("PRAGMA user_version = 3")' newer.journal
