@@ -57,12 +57,18 @@ typedef struct {
     int next;                       /* where it goes on: index or FL_NEXT_END */
     const char *next_key;           /* that step's key; "" for the end */
     int64_t wake_at;                /* a delay: Unix ms it waits until; 0 */
+    int tries;                      /* 8.2: attempts made by the step at next
+                                       (an http_request waiting to retry); 0 */
+    int64_t shape;                  /* 8.4: the workflow's FlWorkflow.shape */
 } JournalRun;
 
 typedef enum {
     JOURNAL_STARTED,     /* waiting for its answer (live handler only) */
     JOURNAL_PENDING,     /* acknowledged, not finished: resumes at start */
-    JOURNAL_ABANDONED    /* never acknowledged: its sender will retry */
+    JOURNAL_ABANDONED,   /* never acknowledged: its sender will retry */
+    JOURNAL_FAILED,      /* 8.1: failed after its acknowledgement: kept */
+    JOURNAL_STRANDED,    /* 8.4: its workflow changed beyond resuming */
+    JOURNAL_RETRYING     /* 8.1: --retry asked for it; resumes when picked up */
 } JournalState;
 
 /* A step output recorded after the acknowledgement (encoded). */
@@ -80,6 +86,9 @@ typedef struct JournalSaved {
     JournalState state;
     int attempt, next;
     int64_t wake_at;
+    int tries;
+    int64_t shape;
+    const char *error;              /* failed or stranded: why; else NULL */
     const void *outputs;            /* the outputs at the acknowledgement */
     size_t outputs_len;
     const JournalStepData *steps;   /* recorded since, by index */
@@ -133,6 +142,37 @@ int journal_list(const char *path, JournalScanFn fn, void *arg,
 int journal_decode(const JournalSaved *run, FlArena *a, const FlValue **outputs,
                    int n);
 
+/* ---- 8.4: changed workflows ----------------------------------------------
+ *
+ * A journal keeps outputs by step index; the shapes table keeps, for each
+ * FlWorkflow.shape a handler ran with, its step keys by index, so that a
+ * later handler whose workflow changed can map a saved run by key
+ * (run/reshape.c).  The calls below are synchronous: made at start, before
+ * any run (the journal thread has nothing to write), or by a command on a
+ * journal opened with journal_admin_open(). */
+
+/* Records the step keys of each of p's workflows under its shape (kept
+ * when known already).  0, or -1 (logged). */
+int journal_put_shapes(const FlProgram *p);
+/* The step keys of shape joined by '\n' (malloc()ed), or NULL when the
+ * journal does not know it (or cannot be read: logged). */
+char *journal_shape_keys(int64_t shape);
+/* Marks run id stranded with the reason, its attempt set to attempt
+ * (durable on return).  0, or -1 (logged). */
+int journal_strand(const char *id, int attempt, const char *reason);
+/* Replaces everything the journal keeps of run->id with run - its
+ * outputs, position, attempt and shape - as a pending run (durable on
+ * return).  0, or -1 (logged). */
+int journal_rewrite(const JournalRun *run);
+/* Commands on a journal a handler may be serving (--resume-at): opens
+ * the existing journal at path for reading and writing, without its lock
+ * and without starting anything, waiting for a busy writer a while.
+ * JOURNAL_OK or a JournalStatus (err).  journal_admin_close() ends it. */
+int journal_admin_open(const char *path, char *err, size_t errlen);
+void journal_admin_close(void);
+/* Calls fn for every run --runs lists (on an admin journal). */
+int journal_admin_scan(JournalScanFn fn, void *arg);
+
 /* ==========================================================================
  * 2. Backends
  * ==========================================================================
@@ -160,6 +200,8 @@ struct JournalRecord {
     int step;                    /* JR_STEP: the step's index */
     int next;
     int64_t wake_at;
+    int tries;
+    int64_t shape;
     char id[37];
     char started_at[25];
     size_t len;                  /* data: the outputs (run rows) or the
@@ -192,6 +234,20 @@ typedef struct {
     int (*scan)(JournalDb *db, bool pending, bool abandoned, bool started,
                 JournalScanFn fn, void *arg, char *err, size_t errlen);
     void (*close)(JournalDb *db);
+    /* 8.4: opens an existing store for a command (journal_admin_open). */
+    JournalDb *(*open_admin)(const char *path, JournalStatus *status, char *err,
+                             size_t errlen);
+    /* 8.4: records a shape's keys unless known; 0 or -1 (err). */
+    int (*put_shape)(JournalDb *db, int64_t shape, const char *workflow,
+                     const char *keys, char *err, size_t errlen);
+    /* 8.4: a shape's keys (malloc()ed) into *keys, NULL when unknown; 0 or
+     * -1 (err). */
+    int (*shape_keys)(JournalDb *db, int64_t shape, char **keys, char *err,
+                      size_t errlen);
+    /* 8.4: run id becomes stranded with reason and attempt, durably; 0 or
+     * -1 (err). */
+    int (*strand)(JournalDb *db, const char *id, int attempt, const char *reason,
+                  char *err, size_t errlen);
 } JournalBackend;
 
 extern const JournalBackend journal_sqlite;

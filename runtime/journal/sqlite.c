@@ -40,7 +40,7 @@
 enum {
     APP_ID = 0x466c7573,          /* "Flus" */
     CHECKPOINT_FRAMES = 1000,     /* copy the log into the database past it */
-    FORMAT = 1,                   /* PRAGMA user_version */
+    FORMAT = 2,                   /* PRAGMA user_version */
     KEEP_ABANDONED_MS = 7 * 24 * 3600 * 1000
 };
 
@@ -48,22 +48,45 @@ static const char schema[] =
     "CREATE TABLE runs ("
     "  id TEXT PRIMARY KEY NOT NULL,"
     "  workflow TEXT NOT NULL,"
-    "  state TEXT NOT NULL,"                   /* started | pending | abandoned */
+    "  state TEXT NOT NULL,"                   /* started | pending | retrying |
+                                                  failed | stranded | abandoned */
     "  started_at TEXT NOT NULL,"
     "  attempt INTEGER NOT NULL,"
     "  next_step INTEGER NOT NULL,"            /* -1: the end */
     "  next_key TEXT NOT NULL,"
     "  wake_at INTEGER,"                       /* Unix ms, or NULL */
     "  changed_at INTEGER NOT NULL,"           /* Unix ms */
-    "  outputs BLOB NOT NULL);"
+    "  outputs BLOB NOT NULL,"
+    "  tries INTEGER NOT NULL DEFAULT 0,"      /* 8.2: attempts the step at
+                                                  next_step has made */
+    "  error TEXT,"                            /* failed: the error; stranded:
+                                                  the reason */
+    "  shape INTEGER NOT NULL DEFAULT 0);"     /* 8.4: FlWorkflow.shape */
     "CREATE TABLE steps ("
     "  run_id TEXT NOT NULL,"
     "  step INTEGER NOT NULL,"
     "  next_step INTEGER NOT NULL,"
     "  next_key TEXT NOT NULL,"
     "  wake_at INTEGER,"
-    "  output BLOB NOT NULL,"
-    "  PRIMARY KEY (run_id, step)) WITHOUT ROWID;";
+    "  output BLOB NOT NULL,"                  /* empty: no output yet, a
+                                                  position only (8.2) */
+    "  tries INTEGER NOT NULL DEFAULT 0,"
+    "  PRIMARY KEY (run_id, step)) WITHOUT ROWID;"
+    "CREATE TABLE shapes ("                    /* 8.4: step keys by index */
+    "  shape INTEGER PRIMARY KEY NOT NULL,"
+    "  workflow TEXT NOT NULL,"
+    "  keys TEXT NOT NULL);"                   /* joined by '\n' */
+    "CREATE TABLE dedupe ("                    /* 8.3 */
+    "  workflow TEXT NOT NULL,"
+    "  key TEXT NOT NULL,"
+    "  run_id TEXT NOT NULL,"
+    "  answered INTEGER NOT NULL,"             /* 0: in progress */
+    "  status INTEGER,"
+    "  content_type TEXT,"
+    "  headers BLOB,"
+    "  body BLOB,"
+    "  recorded_at INTEGER NOT NULL,"          /* Unix ms */
+    "  PRIMARY KEY (workflow, key)) WITHOUT ROWID;";
 
 typedef enum {
     ST_BEGIN, ST_COMMIT, ST_ROLLBACK, ST_SYNC_FULL, ST_SYNC_NORMAL, ST_PUT_RUN, ST_PUT_STEP, ST_DEL_STEPS,
@@ -76,8 +99,11 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_ROLLBACK] = "ROLLBACK",
     [ST_SYNC_FULL] = "PRAGMA synchronous = FULL",
     [ST_SYNC_NORMAL] = "PRAGMA synchronous = NORMAL",
-    [ST_PUT_RUN] = "INSERT OR REPLACE INTO runs VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-    [ST_PUT_STEP] = "INSERT OR REPLACE INTO steps VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    [ST_PUT_RUN] = "INSERT OR REPLACE INTO runs (id, workflow, state, started_at, attempt,"
+                   " next_step, next_key, wake_at, changed_at, outputs, tries, shape)"
+                   " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+    [ST_PUT_STEP] = "INSERT OR REPLACE INTO steps (run_id, step, next_step, next_key,"
+                    " wake_at, output, tries) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     [ST_DEL_STEPS] = "DELETE FROM steps WHERE run_id = ?1",
     [ST_DEL_RUN] = "DELETE FROM runs WHERE id = ?1",
     [ST_SCAN_STEPS] = ("SELECT step, next_step, next_key, wake_at, output FROM steps"
@@ -189,7 +215,8 @@ static bool journal_sound(sqlite3 *db, char *why, size_t size)
         return false;
     }
     if (pragma_int(db, "SELECT count(*) FROM sqlite_schema WHERE type = 'table'"
-                       " AND name IN ('runs', 'steps')", &tables) < 0 || tables != 2) {
+                       " AND name IN ('runs', 'steps', 'shapes', 'dedupe')", &tables) < 0
+        || tables != 4) {
         snprintf(why, size, "not a flusso journal (tables missing)");
         return false;
     }
@@ -288,6 +315,8 @@ static int open_writer(JournalDb *j, char *err, size_t errlen)
                           NULL, NULL, NULL);
     if (rc == SQLITE_OK)
         sqlite3_wal_hook(j->db, on_wal, j);
+    if (rc == SQLITE_OK)      /* a command (--resume-at) may write briefly */
+        sqlite3_busy_timeout(j->db, 5000);
     j->durable = true;
     for (int i = 0; rc == SQLITE_OK && i < ST_COUNT; i++)
         rc = sqlite3_prepare_v3(j->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT,
@@ -391,6 +420,8 @@ static int put_run(JournalDb *j, const JournalRecord *r)
     bind_wake(st, 8, r->wake_at);
     sqlite3_bind_int64(st, 9, fl_time_now_ms());
     sqlite3_bind_blob64(st, 10, r->data, r->len, SQLITE_STATIC);
+    sqlite3_bind_int(st, 11, r->tries);
+    sqlite3_bind_int64(st, 12, r->shape);
     return step_reset(st);
 }
 
@@ -403,6 +434,7 @@ static int put_step(JournalDb *j, const JournalRecord *r)
     sqlite3_bind_text(st, 4, r->next_key, -1, SQLITE_STATIC);
     bind_wake(st, 5, r->wake_at);
     sqlite3_bind_blob64(st, 6, r->data, r->len, SQLITE_STATIC);
+    sqlite3_bind_int(st, 7, r->tries);
     return step_reset(st);
 }
 
@@ -515,7 +547,8 @@ static void free_steps(JournalStepData *steps, size_t n, char *texts)
 static JournalState state_of(const char *s)
 {
     return strcmp(s, "pending") == 0 ? JOURNAL_PENDING
-         : strcmp(s, "started") == 0 ? JOURNAL_STARTED : JOURNAL_ABANDONED;
+         : strcmp(s, "started") == 0 ? JOURNAL_STARTED
+         : strcmp(s, "stranded") == 0 ? JOURNAL_STRANDED : JOURNAL_ABANDONED;
 }
 
 /* One run row (and its steps) to fn. */
@@ -528,6 +561,8 @@ static int scan_row(JournalDb *j, sqlite3_stmt *st, JournalScanFn fn, void *arg)
         .next_key = col_text(st, 6), .wake_at = sqlite3_column_int64(st, 7),
         .outputs = sqlite3_column_blob(st, 8),
         .outputs_len = (size_t)sqlite3_column_bytes(st, 8),
+        .tries = sqlite3_column_int(st, 9), .shape = sqlite3_column_int64(st, 10),
+        .error = (const char *)sqlite3_column_text(st, 11),
     };
     JournalStepData *steps;
     char *texts;
@@ -550,13 +585,16 @@ static int sq_scan(JournalDb *j, bool pending, bool abandoned, bool started,
                               &j->stmt[ST_SCAN_STEPS], NULL) != SQLITE_OK)
         goto err;
     if (sqlite3_prepare_v2(j->db, "SELECT id, workflow, state, started_at, attempt,"
-                           " next_step, next_key, wake_at, outputs FROM runs"
-                           " WHERE state IN (?1, ?2, ?3) ORDER BY started_at, id",
+                           " next_step, next_key, wake_at, outputs, tries, shape, error"
+                           " FROM runs WHERE state IN (?1, ?2, ?3, ?4)"
+                           " ORDER BY started_at, id",
                            -1, &st, NULL) != SQLITE_OK)
         goto err;
     sqlite3_bind_text(st, 1, pending ? "pending" : "", -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, abandoned ? "abandoned" : "", -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 3, started ? "started" : "", -1, SQLITE_STATIC);
+    /* 8.4: what --runs lists (abandoned) lists stranded runs too */
+    sqlite3_bind_text(st, 4, abandoned ? "stranded" : "", -1, SQLITE_STATIC);
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         int stop = scan_row(j, st, fn, arg);
         if (stop) {
@@ -614,6 +652,104 @@ static int sq_start(JournalDb *j, JournalScanFn abandoned, void *arg, char *err,
     return -1;
 }
 
+/* ---- 8.4: changed workflows ---------------------------------------------- */
+
+enum { ADMIN_BUSY_MS = 10000 };   /* a command waits this long for a writer */
+
+/* A command's connection: the existing journal, checked, read-write,
+ * without the lock (a handler may hold it: WAL lets both in, one writer
+ * at a time, the other waiting). */
+static JournalDb *sq_open_admin(const char *path, JournalStatus *status, char *err,
+                                size_t errlen)
+{
+    struct stat st;
+    JournalDb *j = rt_check(calloc(1, sizeof *j));
+    j->lock_fd = -1;
+    j->path = rt_check(strdup(path));
+    *status = JOURNAL_ECANTOPEN;
+    if (stat(path, &st) < 0 || !S_ISREG(st.st_mode)) {
+        snprintf(err, errlen, "cannot open journal %s: %s", path,
+                 errno == ENOENT ? "no such file" : "not a regular file");
+        goto err;
+    }
+    sqlite3 *checked = open_checked(j, status, err, errlen);
+    if (!checked)
+        goto err;
+    sqlite3_close(checked);
+    *status = JOURNAL_ECANTOPEN;
+    if (open_writer(j, err, errlen) < 0)
+        goto err;
+    sqlite3_busy_timeout(j->db, ADMIN_BUSY_MS);
+    return j;
+err:
+    sq_close(j);
+    return NULL;
+}
+
+/* Prepares sql on j, binds ?1 to an integer, and runs it once; the
+ * statement is left for the caller to read (row) and finalize. */
+static int run_int(JournalDb *j, const char *sql, int64_t x, sqlite3_stmt **st)
+{
+    int rc = sqlite3_prepare_v2(j->db, sql, -1, st, NULL);
+    if (rc != SQLITE_OK)
+        return rc;
+    sqlite3_bind_int64(*st, 1, x);
+    return sqlite3_step(*st);
+}
+
+static int sq_put_shape(JournalDb *j, int64_t shape, const char *workflow,
+                        const char *keys, char *err, size_t errlen)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(j->db, "INSERT OR IGNORE INTO shapes (shape, workflow,"
+                                " keys) VALUES (?1, ?2, ?3)", -1, &st, NULL);
+    if (rc == SQLITE_OK) {
+        sqlite3_bind_int64(st, 1, shape);
+        sqlite3_bind_text(st, 2, workflow, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 3, keys, -1, SQLITE_STATIC);
+        rc = sqlite3_step(st);
+    }
+    sqlite3_finalize(st);
+    if (rc == SQLITE_DONE)
+        return 0;
+    snprintf(err, errlen, "%s", sqlite3_errmsg(j->db));
+    return -1;
+}
+
+static int sq_shape_keys(JournalDb *j, int64_t shape, char **keys, char *err,
+                         size_t errlen)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = run_int(j, "SELECT keys FROM shapes WHERE shape = ?1", shape, &st);
+    *keys = rc == SQLITE_ROW ? rt_check(strdup(col_text(st, 0))) : NULL;
+    sqlite3_finalize(st);
+    if (rc == SQLITE_ROW || rc == SQLITE_DONE)
+        return 0;
+    snprintf(err, errlen, "%s", sqlite3_errmsg(j->db));
+    return -1;
+}
+
+static int sq_strand(JournalDb *j, const char *id, int attempt, const char *reason,
+                     char *err, size_t errlen)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(j->db, "UPDATE runs SET state = 'stranded', error = ?2,"
+                                " attempt = ?3, changed_at = ?4 WHERE id = ?1",
+                                -1, &st, NULL);
+    if (rc == SQLITE_OK) {
+        sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, reason, -1, SQLITE_STATIC);
+        sqlite3_bind_int(st, 3, attempt);
+        sqlite3_bind_int64(st, 4, fl_time_now_ms());
+        rc = sqlite3_step(st);
+    }
+    sqlite3_finalize(st);
+    if (rc == SQLITE_DONE)
+        return 0;
+    snprintf(err, errlen, "%s", sqlite3_errmsg(j->db));
+    return -1;
+}
+
 const JournalBackend journal_sqlite = {
     .name = "sqlite",
     .open = sq_open,
@@ -621,4 +757,8 @@ const JournalBackend journal_sqlite = {
     .start = sq_start,
     .scan = sq_scan,
     .close = sq_close,
+    .open_admin = sq_open_admin,
+    .put_shape = sq_put_shape,
+    .shape_keys = sq_shape_keys,
+    .strand = sq_strand,
 };

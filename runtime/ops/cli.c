@@ -11,6 +11,7 @@
 #include "ops/cli.h"
 #include "http/server.h"
 #include "http/verify.h"
+#include "run/admin_resume.h"
 #include "run/recover.h"
 #include "run/runmem.h"
 #include "ops/limits.h"
@@ -110,6 +111,8 @@ static void print_help(const char *prog, const FlProgram *p)
            "                        name and .journal, in the working directory)\n"
            "  --runs                list the journal's unfinished and abandoned\n"
            "                        runs, and stop\n"
+           "  --retry RUN_ID --resume-at STEP_KEY   resume a stranded or failed\n"
+           "                        run at that step (spec 8.4), and stop\n"
            "  --help                this text\n"
            "  --version             the version\n",
            LIM_DEFAULT_INFLIGHT, LIM_DEFAULT_QUEUE);
@@ -310,7 +313,10 @@ int fl_main(int argc, char **argv, const FlProgram *p)
 {
     FlOptions o;
     int compiled = 0;
-    int rc = parse_options(argc, argv, &o, p);
+    int rc = admin_resume_main(argc, argv, p);    /* 8.4: --resume-at */
+    if (rc >= 0)
+        return rc;
+    rc = parse_options(argc, argv, &o, p);
     if (rc)
         return rc == 1 ? 0 : rc;
     log_min = o.log_level;

@@ -11,13 +11,21 @@
  * Nothing of theirs is answered again: their callers were answered before
  * the crash.
  *
- * A saved run that cannot be resumed safely - its workflow is no longer in
- * this binary, its next step is not where the binary has it, its bytes do
- * not decode - is logged and left in the journal untouched, never dropped.
+ * A run saved by another version of its workflow (its shape differs) is
+ * first mapped onto this one by step key (run/reshape.c, spec 8.4): when
+ * the rule holds it is rewritten in the journal with this version's
+ * indexes and shape and resumes like any other; when it does not - its
+ * workflow is gone, its next step is gone, or an output the rest of it
+ * reads for certain was never recorded - it is marked stranded with the
+ * reason and logged (once: at the start that strands it; later starts do
+ * not look at stranded runs) until `--retry ID --resume-at STEP` or
+ * `--drop`.  A saved run whose bytes do not decode is logged and left in
+ * the journal untouched, never dropped.
  *
  * `--journal PATH` or the default, the binary's name with ".journal", in
  * the working directory; `--journal none` turns the journal off. */
 #include "run/recover.h"
+#include "run/admin_resume.h"
 #include "run/run.h"
 #include "journal/journal.h"
 #include "ops/log.h"
@@ -32,7 +40,7 @@ static struct {
 
 /* The journal's path for --journal opt (NULL: the default); false for
  * "none". */
-static bool journal_path(char *out, size_t size, const char *opt, const char *argv0)
+bool recover_journal_path(char *out, size_t size, const char *opt, const char *argv0)
 {
     if (opt && strcmp(opt, "none") == 0)
         return false;
@@ -82,7 +90,108 @@ static bool position_ok(const FlWorkflow *wf, const JournalSaved *s)
         && strcmp(wf->steps[s->next].key, s->next_key) == 0;
 }
 
-/* journal_recover(): one acknowledged, unfinished run. */
+/* What the first pass decided for a run saved by another shape of its
+ * workflow, done once the scan is over (no writes while it reads). */
+typedef struct {
+    JournalRun run;              /* rewrite: run; strand: its id, workflow */
+    const char *reason;          /* strand: why; NULL: rewrite */
+} Reshaped;
+
+typedef struct {
+    const FlProgram *p;
+    FlArena arena;               /* everything of the list */
+    Reshaped *list;
+    size_t n, cap;
+} ReshapePass;
+
+static const char *pass_copy(ReshapePass *r, const char *s)
+{
+    return fl_string(&r->arena, s, strlen(s))->u.s;
+}
+
+static Reshaped *pass_add(ReshapePass *r)
+{
+    if (r->n == r->cap) {
+        r->cap = r->cap ? 2 * r->cap : 8;
+        r->list = rt_check(realloc(r->list, r->cap * sizeof *r->list));
+    }
+    return memset(&r->list[r->n++], 0, sizeof *r->list);
+}
+
+/* journal_recover(), first pass: a run saved by another shape of its
+ * workflow is to be rewritten for this one, or stranded. */
+static int reshape_one(void *arg, const JournalSaved *s)
+{
+    ReshapePass *r = arg;
+    const FlWorkflow *wf = workflow_named(r->p, s->workflow);
+    char reason[640];
+    if (wf && (s->shape == wf->shape || s->shape == 0))
+        return 0;              /* 0: a format-1 run, checked by position */
+    JournalRun run;
+    int rc = 1;
+    if (!wf)
+        snprintf(reason, sizeof reason, "workflow '%s' is not in this handler",
+                 s->workflow);
+    else
+        rc = recover_reshape(wf, s, &r->arena, s->next_key, &run, reason, sizeof reason);
+    if (rc < 0) {
+        log_run(FL_LOG_ERROR, s, "recover", reason);
+        return 0;
+    }
+    Reshaped *x = pass_add(r);
+    if (rc == 0) {
+        x->run = run;
+        return 0;
+    }
+    /* this start does not attempt it: the attempt it counted is undone */
+    x->run = (JournalRun){ .id = pass_copy(r, s->id),
+                           .workflow = pass_copy(r, s->workflow),
+                           .attempt = s->attempt > 1 ? s->attempt - 1 : 1 };
+    x->reason = pass_copy(r, reason);
+    return 0;
+}
+
+/* Strands x's run: in the journal, and in the log once. */
+static void strand(const Reshaped *x)
+{
+    char msg[1024];
+    if (journal_strand(x->run.id, x->run.attempt, x->reason) < 0)
+        return;
+    snprintf(msg, sizeof msg, "stranded: %s; resume it with --retry %s --resume-at "
+             "STEP, or remove it with --drop %s", x->reason, x->run.id, x->run.id);
+    JournalSaved s = { .id = x->run.id, .workflow = x->run.workflow };
+    log_run(FL_LOG_WARN, &s, "stranded", msg);
+}
+
+static void log_reshaped(const JournalRun *run)
+{
+    char msg[512];
+    JournalSaved s = { .id = run->id, .workflow = run->workflow };
+    snprintf(msg, sizeof msg, "saved by another version of its workflow: it "
+             "resumes at step %s, its outputs moved by step key",
+             *run->next_key ? run->next_key : "(its end)");
+    log_run(FL_LOG_INFO, &s, "reshaped", msg);
+}
+
+/* The first pass over the journal: runs of other shapes rewritten or
+ * stranded before the second rebuilds what may resume.  0 or -1. */
+static int reshape_all(const FlProgram *p)
+{
+    ReshapePass r = { .p = p };
+    fl_arena_init(&r.arena, NULL, 0);
+    int rc = journal_recover(reshape_one, &r);
+    for (size_t i = 0; rc == 0 && i < r.n; i++) {
+        if (r.list[i].reason)
+            strand(&r.list[i]);
+        else if (journal_rewrite(&r.list[i].run) == 0)
+            log_reshaped(&r.list[i].run);
+    }
+    free(r.list);
+    fl_arena_destroy(&r.arena);
+    return rc;
+}
+
+/* journal_recover(), second pass: one acknowledged, unfinished run. */
 /* Rebuilds the saved run s of program arg (a FlProgram). */
 static int restore_one(void *arg, const JournalSaved *s)
 {
@@ -91,7 +200,7 @@ static int restore_one(void *arg, const JournalSaved *s)
     if (!wf)
         log_run(FL_LOG_ERROR, s, "recover", "its workflow is not in this handler: "
                 "left in the journal");
-    else if (!position_ok(wf, s))
+    else if ((s->shape && s->shape != wf->shape) || !position_ok(wf, s))
         log_run(FL_LOG_ERROR, s, "recover", "its next step is not in this handler's "
                 "workflow (was it changed?): left in the journal");
     else if (!(run = run_restore(wf, s)))
@@ -110,13 +219,14 @@ static int restore_one(void *arg, const JournalSaved *s)
 int recover_open(const FlProgram *p, const char *opt, const char *argv0)
 {
     char path[4096], err[4096 + 256];
-    if (!journal_path(path, sizeof path, opt, argv0))
+    if (!recover_journal_path(path, sizeof path, opt, argv0))
         return 0;
     if (journal_open(path, log_abandoned, NULL, err, sizeof err) != JOURNAL_OK) {
         fprintf(stderr, "flusso: %s\n", err);
         return 2;
     }
-    if (journal_recover(restore_one, (void *)p) != 0) {
+    journal_put_shapes(p);
+    if (reshape_all(p) != 0 || journal_recover(restore_one, (void *)p) != 0) {
         fprintf(stderr, "flusso: cannot read the runs of journal %s\n", path);
         recover_close();
         return 2;
@@ -149,7 +259,8 @@ static int print_run(void *arg, const JournalSaved *s)
 {
     (void)arg;
     printf("%s\t%s\t%s\t%s\n", s->id,
-           s->state == JOURNAL_PENDING ? "pending" : "abandoned", s->workflow,
+           s->state == JOURNAL_PENDING ? "pending"
+           : s->state == JOURNAL_STRANDED ? "stranded" : "abandoned", s->workflow,
            *s->next_key ? s->next_key : "-");
     return 0;
 }
@@ -157,7 +268,7 @@ static int print_run(void *arg, const JournalSaved *s)
 int recover_list(const char *opt, const char *argv0)
 {
     char path[4096], err[4096 + 256];
-    if (!journal_path(path, sizeof path, opt, argv0)) {
+    if (!recover_journal_path(path, sizeof path, opt, argv0)) {
         fprintf(stderr, "flusso: --runs: the journal is off (--journal none)\n");
         return 2;
     }

@@ -15,6 +15,10 @@ int recover_open(const FlProgram *p, const char *journal, const char *argv0);
 void recover_resume(void);
 /* Drops rebuilt runs never started and closes the journal. */
 void recover_close(void);
+/* The journal's path for the --journal option (NULL: the default, after
+ * argv0) into out; false for "none". */
+bool recover_journal_path(char *out, size_t size, const char *journal,
+                          const char *argv0);
 /* --runs: prints one line per pending or abandoned run; 0 or 2. */
 int recover_list(const char *journal, const char *argv0);
 
