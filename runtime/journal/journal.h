@@ -229,7 +229,8 @@ typedef struct {
      * pending ones get one more attempt.  0 or -1 (err). */
     int (*start)(JournalDb *db, JournalScanFn abandoned, void *arg,
                  char *err, size_t errlen);
-    /* Calls fn for each run in the given states; fn's non-zero return
+    /* Calls fn for each run in the given states (abandoned: stranded
+     * ones too, 8.4 - what --runs lists); fn's non-zero return
      * stops the scan and is returned; -1 for a read error (err). */
     int (*scan)(JournalDb *db, bool pending, bool abandoned, bool started,
                 JournalScanFn fn, void *arg, char *err, size_t errlen);

@@ -1,13 +1,17 @@
 /* sqlite.c - the journal's SQLite backend (see journal.h).
  *
  * One database file in WAL mode with synchronous=FULL: a commit returns
- * once the write-ahead log is fsynced.  Two tables:
+ * once the write-ahead log is fsynced.  Tables (format 2):
  *
  *   runs   one row per run not finished: its trigger and outputs at the
  *          acknowledgement (`outputs`, journal.c's byte format), state
- *          (started | pending | abandoned), attempt and position;
+ *          (started | pending | stranded | abandoned ...), attempt,
+ *          position, and the shape of the workflow that saved it;
  *   steps  one row per step completed after the acknowledgement, with
- *          the run's position after it.
+ *          the run's position after it;
+ *   shapes the step keys, by index, of every workflow shape a handler ran
+ *          with (8.4): how a run's indexes are read after a change;
+ *   dedupe (8.3).
  *
  * A run's position is that of its latest step row, or its run row's.
  * Finished runs are deleted; abandoned ones are kept for a week so that
