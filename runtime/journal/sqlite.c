@@ -666,14 +666,16 @@ enum { ADMIN_BUSY_MS = 10000 };   /* a command waits this long for a writer */
 static JournalDb *sq_open_admin(const char *path, JournalStatus *status, char *err,
                                 size_t errlen)
 {
-    struct stat st;
+    struct stat st = { 0 };
     JournalDb *j = rt_check(calloc(1, sizeof *j));
     j->lock_fd = -1;
     j->path = rt_check(strdup(path));
     *status = JOURNAL_ECANTOPEN;
+    errno = 0;
     if (stat(path, &st) < 0 || !S_ISREG(st.st_mode)) {
         snprintf(err, errlen, "cannot open journal %s: %s", path,
-                 errno == ENOENT ? "no such file" : "not a regular file");
+                 S_ISDIR(st.st_mode) || errno == 0 ? "not a regular file"
+                                                  : strerror(errno));
         goto err;
     }
     sqlite3 *checked = open_checked(j, status, err, errlen);

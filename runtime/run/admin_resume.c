@@ -115,6 +115,7 @@ static int resume_one(void *arg, const JournalSaved *s)
         fprintf(stderr, "flusso: --resume-at: run %s: %s\n", s->id, reason);
     else
         r->moved = true;
+    r->run.tries = 0;            /* a step it resumes at starts afresh */
     return 1;
 }
 
@@ -178,7 +179,8 @@ static const char *resume_option(int argc, char **argv, int *i, const char *name
     if (strncmp(argv[*i], name, n) != 0 || (argv[*i][n] && argv[*i][n] != '='))
         return NULL;
     const char *v = argv[*i][n] == '=' ? argv[*i] + n + 1
-                  : *i + 1 < argc ? argv[++*i] : NULL;
+                  : *i + 1 < argc && strncmp(argv[*i + 1], "--", 2) != 0
+                  ? argv[++*i] : NULL;
     *bad = !v || !*v;
     return v;
 }
