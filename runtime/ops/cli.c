@@ -11,7 +11,7 @@
 #include "ops/cli.h"
 #include "http/server.h"
 #include "http/verify.h"
-#include "run/admin_resume.h"
+#include "run/resume_at.h"
 #include "run/recover.h"
 #include "run/runmem.h"
 #include "ops/limits.h"
@@ -313,7 +313,7 @@ int fl_main(int argc, char **argv, const FlProgram *p)
 {
     FlOptions o;
     int compiled = 0;
-    int rc = admin_resume_main(argc, argv, p);    /* 8.4: --resume-at */
+    int rc = resume_at_main(argc, argv, p);    /* 8.4: --resume-at */
     if (rc >= 0)
         return rc;
     rc = parse_options(argc, argv, &o, p);

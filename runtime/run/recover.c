@@ -25,7 +25,7 @@
  * `--journal PATH` or the default, the binary's name with ".journal", in
  * the working directory; `--journal none` turns the journal off. */
 #include "run/recover.h"
-#include "run/admin_resume.h"
+#include "run/resume_at.h"
 #include "run/run.h"
 #include "journal/journal.h"
 #include "ops/log.h"
@@ -133,7 +133,7 @@ static int reshape_one(void *arg, const JournalSaved *s)
         snprintf(reason, sizeof reason, "workflow '%s' is not in this handler",
                  s->workflow);
     else
-        rc = recover_reshape(wf, s, &r->arena, s->next_key, &run, reason, sizeof reason);
+        rc = resume_at_saved(wf, s, &r->arena, s->next_key, &run, reason, sizeof reason);
     if (rc < 0) {
         log_run(FL_LOG_ERROR, s, "recover", reason);
         return 0;

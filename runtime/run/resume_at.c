@@ -1,5 +1,5 @@
-/* admin_resume.c - a saved run moved onto this binary's version of its
- * workflow (spec 8.4; see admin_resume.h).
+/* resume_at.c - a saved run moved onto this binary's version of its
+ * workflow (spec 8.4; see resume_at.h).
  *
  * `./handler --retry RUN_ID --resume-at STEP_KEY` works on a journal
  * whether or not a handler serves it (SQLite in WAL mode lets a second
@@ -11,7 +11,7 @@
  * (Once --retry's poller (8.1) is in, the state becomes `retrying` and a
  * serving handler picks it up within 2 s.)  A stranded or a failed run
  * may be moved; a pending one belongs to the handler serving it. */
-#include "run/admin_resume.h"
+#include "run/resume_at.h"
 #include "run/recover.h"
 #include "run/reshape.h"
 
@@ -52,7 +52,7 @@ static const char *arena_copy(FlArena *a, const char *s)
     return fl_string(a, s, strlen(s))->u.s;
 }
 
-int recover_reshape(const FlWorkflow *wf, const JournalSaved *s, FlArena *a,
+int resume_at_saved(const FlWorkflow *wf, const JournalSaved *s, FlArena *a,
                     const char *key, JournalRun *out, char *reason, size_t size)
 {
     int old_count, next;
@@ -63,7 +63,7 @@ int recover_reshape(const FlWorkflow *wf, const JournalSaved *s, FlArena *a,
     const FlValue **outputs = fl_arena_alloc(a, (size_t)wf->step_count * sizeof *outputs);
     reshape_outputs(wf, old_keys, old_count, old, outputs);
     if (reshape_resume_at(wf, key, outputs, &next, reason, size) < 0)
-        return RESHAPE_REFUSED;
+        return RESUME_AT_REFUSED;
     bool same_place = strcmp(key, s->next_key) == 0;   /* a wait goes on */
     *out = (JournalRun){
         .id = arena_copy(a, s->id), .workflow = wf->name,
@@ -110,7 +110,7 @@ static int resume_one(void *arg, const JournalSaved *s)
     else if (!wf)
         fprintf(stderr, "flusso: --resume-at: run %s: workflow '%s' is not in this "
                 "handler\n", s->id, s->workflow);
-    else if (recover_reshape(wf, s, &r->arena, r->key, &r->run, reason,
+    else if (resume_at_saved(wf, s, &r->arena, r->key, &r->run, reason,
                              sizeof reason) != 0)
         fprintf(stderr, "flusso: --resume-at: run %s: %s\n", s->id, reason);
     else
@@ -138,7 +138,9 @@ static int resume_write(ResumeAt *r)
     return 0;
 }
 
-int admin_resume_at(const FlProgram *p, const char *journal, const char *argv0,
+/* --retry RUN_ID --resume-at STEP_KEY: 0 done, 1 the run was not (named
+ * on stderr), 2 usage or journal errors. */
+static int resume_at_command(const FlProgram *p, const char *journal, const char *argv0,
                     const char *run_id, const char *step_key)
 {
     char path[4096], err[4096 + 256];
@@ -185,7 +187,7 @@ static const char *resume_option(int argc, char **argv, int *i, const char *name
     return v;
 }
 
-int admin_resume_main(int argc, char **argv, const FlProgram *p)
+int resume_at_main(int argc, char **argv, const FlProgram *p)
 {
     const char *id = NULL, *key = NULL, *journal = NULL, *v;
     bool asked = false, bad = false;
@@ -213,5 +215,5 @@ int admin_resume_main(int argc, char **argv, const FlProgram *p)
         return resume_usage("%s", "--resume-at needs --retry RUN_ID");
     if (strcmp(id, "failed") == 0)
         return resume_usage("%s", "--resume-at takes one run id, not 'failed'");
-    return admin_resume_at(p, journal, argv[0], id, key);
+    return resume_at_command(p, journal, argv[0], id, key);
 }
