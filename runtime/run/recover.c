@@ -191,8 +191,8 @@ static int reshape_all(const FlProgram *p)
     return rc;
 }
 
-/* journal_recover(), second pass: one acknowledged, unfinished run. */
-/* Rebuilds the saved run s of program arg (a FlProgram). */
+/* journal_recover(), second pass: rebuilds the acknowledged, unfinished
+ * run s of program arg (a FlProgram). */
 static int restore_one(void *arg, const JournalSaved *s)
 {
     const FlWorkflow *wf = workflow_named(arg, s->workflow);
