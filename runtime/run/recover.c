@@ -11,16 +11,18 @@
  * Nothing of theirs is answered again: their callers were answered before
  * the crash.
  *
- * A run saved by another version of its workflow (its shape differs) is
- * first mapped onto this one by step key (run/reshape.c, spec 8.4): when
- * the rule holds it is rewritten in the journal with this version's
- * indexes and shape and resumes like any other; when it does not - its
- * workflow is gone, its next step is gone, or an output the rest of it
- * reads for certain was never recorded - it is marked stranded with the
- * reason and logged (once: at the start that strands it; later starts do
- * not look at stranded runs) until `--retry ID --resume-at STEP` or
- * `--drop`.  A saved run whose bytes do not decode is logged and left in
- * the journal untouched, never dropped.
+ * A run saved by another version of its workflow (its shape differs), or
+ * of a workflow this binary lacks, is left by that scan.  When there are
+ * such runs, a second scan maps each onto this version by step key
+ * (run/reshape.c, spec 8.4): when the rule holds, it is rewritten in the
+ * journal with this version's indexes and shape, and a third scan
+ * rebuilds it like any other; when it does not - its workflow is gone,
+ * its next step is gone, or an output the rest of it reads for certain
+ * was never recorded - it is marked stranded with the reason and logged
+ * (once: at the start that strands it; later starts do not look at
+ * stranded runs) until `--retry ID --resume-at STEP` or `--drop`.  A
+ * saved run whose bytes do not decode is logged and left in the journal
+ * untouched, never dropped.
  *
  * `--journal PATH` or the default, the binary's name with ".journal", in
  * the working directory; `--journal none` turns the journal off. */
@@ -95,6 +97,7 @@ static bool position_ok(const FlWorkflow *wf, const JournalSaved *s)
 typedef struct {
     JournalRun run;              /* rewrite: run; strand: its id, workflow */
     const char *reason;          /* strand: why; NULL: rewrite */
+    bool moved;                  /* rewritten: to be rebuilt */
 } Reshaped;
 
 typedef struct {
@@ -118,8 +121,9 @@ static Reshaped *pass_add(ReshapePass *r)
     return memset(&r->list[r->n++], 0, sizeof *r->list);
 }
 
-/* journal_recover(), first pass: a run saved by another shape of its
- * workflow is to be rewritten for this one, or stranded. */
+/* journal_recover(), after the first pass found runs of other shapes: a
+ * run saved by another shape of its workflow is to be rewritten for this
+ * one, or stranded. */
 static int reshape_one(void *arg, const JournalSaved *s)
 {
     ReshapePass *r = arg;
@@ -173,34 +177,55 @@ static void log_reshaped(const JournalRun *run)
     log_run(FL_LOG_INFO, &s, "reshaped", msg);
 }
 
-/* The first pass over the journal: runs of other shapes rewritten or
- * stranded before the second rebuilds what may resume.  0 or -1. */
-static int reshape_all(const FlProgram *p)
+/* Strands or rewrites what reshape_one() decided, once the scan is over;
+ * returns how many runs were rewritten. */
+static size_t reshape_apply(ReshapePass *r)
 {
-    ReshapePass r = { .p = p };
-    fl_arena_init(&r.arena, NULL, 0);
-    int rc = journal_recover(reshape_one, &r);
-    for (size_t i = 0; rc == 0 && i < r.n; i++) {
-        if (r.list[i].reason)
-            strand(&r.list[i]);
-        else if (journal_rewrite(&r.list[i].run) == 0)
-            log_reshaped(&r.list[i].run);
+    size_t moved = 0;
+    for (size_t i = 0; i < r->n; i++) {
+        Reshaped *x = &r->list[i];
+        if (x->reason)
+            strand(x);
+        else if ((x->moved = journal_rewrite(&x->run) == 0))
+            log_reshaped(&x->run);
+        moved += x->moved;
     }
-    free(r.list);
-    fl_arena_destroy(&r.arena);
-    return rc;
+    return moved;
 }
 
-/* journal_recover(), second pass: rebuilds the acknowledged, unfinished
- * run s of program arg (a FlProgram). */
+/* Whether r rewrote run id (NULL: no pass, every run counts). */
+static bool was_moved(const ReshapePass *r, const char *id)
+{
+    for (size_t i = 0; r && i < r->n; i++)
+        if (r->list[i].moved && strcmp(r->list[i].run.id, id) == 0)
+            return true;
+    return !r;
+}
+
+/* What a rebuilding scan does: every run of this binary's shapes, or only
+ * those a reshape pass moved. */
+typedef struct {
+    const FlProgram *p;
+    const ReshapePass *moved;    /* NULL: every run */
+    bool other_shapes;           /* a run of another shape (or workflow)
+                                    was seen: a reshape pass is needed */
+} Restore;
+
+/* journal_recover(): rebuilds the acknowledged, unfinished run s of the
+ * Restore arg, when it is of this binary's shape (or of a format-1
+ * journal, checked by position). */
 static int restore_one(void *arg, const JournalSaved *s)
 {
-    const FlWorkflow *wf = workflow_named(arg, s->workflow);
+    Restore *r = arg;
+    const FlWorkflow *wf = workflow_named(r->p, s->workflow);
     FlRun *run = NULL;
-    if (!wf)
-        log_run(FL_LOG_ERROR, s, "recover", "its workflow is not in this handler: "
-                "left in the journal");
-    else if ((s->shape && s->shape != wf->shape) || !position_ok(wf, s))
+    if (!wf || (s->shape && s->shape != wf->shape)) {
+        r->other_shapes = true;
+        return 0;
+    }
+    if (!was_moved(r->moved, s->id))
+        return 0;
+    if (!position_ok(wf, s))
         log_run(FL_LOG_ERROR, s, "recover", "its next step is not in this handler's "
                 "workflow (was it changed?): left in the journal");
     else if (!(run = run_restore(wf, s)))
@@ -216,6 +241,22 @@ static int restore_one(void *arg, const JournalSaved *s)
     return 0;
 }
 
+/* The runs the first scan left for being of other shapes: moved onto this
+ * binary's workflows (then rebuilt) or stranded.  A second and a third scan,
+ * made only when such runs exist.  0 or -1. */
+static int recover_reshaped(const FlProgram *p)
+{
+    ReshapePass pass = { .p = p };
+    Restore again = { .p = p, .moved = &pass };
+    fl_arena_init(&pass.arena, NULL, 0);
+    int rc = journal_recover(reshape_one, &pass);
+    if (rc == 0 && reshape_apply(&pass) > 0)
+        rc = journal_recover(restore_one, &again);
+    free(pass.list);
+    fl_arena_destroy(&pass.arena);
+    return rc;
+}
+
 int recover_open(const FlProgram *p, const char *opt, const char *argv0)
 {
     char path[4096], err[4096 + 256];
@@ -225,8 +266,12 @@ int recover_open(const FlProgram *p, const char *opt, const char *argv0)
         fprintf(stderr, "flusso: %s\n", err);
         return 2;
     }
+    Restore all = { .p = p };
     journal_put_shapes(p);
-    if (reshape_all(p) != 0 || journal_recover(restore_one, (void *)p) != 0) {
+    int rc = journal_recover(restore_one, &all);
+    if (rc == 0 && all.other_shapes)
+        rc = recover_reshaped(p);
+    if (rc != 0) {
         fprintf(stderr, "flusso: cannot read the runs of journal %s\n", path);
         recover_close();
         return 2;
