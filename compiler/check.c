@@ -44,6 +44,7 @@ typedef struct {
     const char **env;          /* env names seen */
     int env_count, env_cap;
     const char **key_names;    /* every step key, for "did you mean" */
+    uint64_t **must_reads;     /* WorkflowFacts.must_reads */
 } Checker;
 
 /* ---- bitsets --------------------------------------------------------- */
@@ -188,7 +189,9 @@ static void check_step_order(Checker *c, const Expr *root, const Step *target)
         report_at(c, DIAG_ERROR, root->pos, why);
         return;
     }
-    if (!bit_get(c->flow->definite, target->index) && !c->in_default)
+    if (bit_get(c->flow->definite, target->index))
+        bit_set(c->must_reads[here->index], target->index);
+    else if (!c->in_default)
         report_at(c, DIAG_WARNING, root->pos,
                   arena_sprintf(c->arena,
                                 "step '%s' runs on some paths to here but "
@@ -619,6 +622,9 @@ void check_workflow(Arena *a, Diag *d, const Workflow *w, WorkflowFacts *facts)
     if (w->trigger)
         bit_set(c.in_tree, w->trigger->index);
     mark_tree(c.in_tree, &w->steps);
+    c.must_reads = arena_alloc(a, sizeof *c.must_reads * (size_t)(w->step_count + 1));
+    for (int i = 0; i < w->step_count; i++)
+        c.must_reads[i] = arena_alloc(a, sizeof **c.must_reads * (size_t)c.words);
     Reach f = reach_copy(&c, NULL);
     if (w->trigger)
         check_step(&c, w->trigger, &f);
@@ -627,6 +633,8 @@ void check_workflow(Arena *a, Diag *d, const Workflow *w, WorkflowFacts *facts)
         qsort(c.env, (size_t)c.env_count, sizeof *c.env, compare_names);
     facts->env_names = c.env;
     facts->env_count = c.env_count;
+    facts->must_reads = c.must_reads;
+    facts->words = c.words;
 }
 
 /* ---- across workflows ------------------------------------------------------ */

@@ -2,12 +2,20 @@
 #ifndef FLUSSOC_CHECK_H
 #define FLUSSOC_CHECK_H
 
+#include <stdint.h>
+
 #include "workflow.h"
 
 /* What the checker learned that later stages need. */
 typedef struct {
     const char **env_names;  /* every env.NAME used, sorted, unique */
     int env_count;
+    /* By step index: the steps whose outputs that step reads and that run
+     * on every path to it (a bitset of `words` words each; a read of a
+     * step that runs on some paths only may be null and is not in it).
+     * What a resumed run must have in its journal (spec 8.4, keep.c). */
+    uint64_t **must_reads;
+    int words;
 } WorkflowFacts;
 
 /* Checks every name and reference in w (which step ran before which use,

@@ -593,8 +593,30 @@ static const CExpr *emit_keep_list(Emitter *e, const Flow *flow, const Step *s)
 #define TYPE_CONST_(c, json, outputs, config) "FL_STEP_" #c,
 static const char *const type_consts[] = { FL_STEP_TYPES(TYPE_CONST_) };
 
-/* The FlStepInfo table; keeps[i] is step i's keep list or NULL. */
-static void emit_step_table(Emitter *e, FILE *out, const CExpr *const *keeps)
+/* Declares the array of what a run resumed at step s needs from its
+ * journal (keep_needs) and returns the C of the row's needs field, or
+ * NULL when it needs nothing; the count into *count. */
+static const CExpr *emit_needs(Emitter *e, const Flow *flow, const Step *s,
+                               int *count)
+{
+    int *steps;
+    *count = keep_needs(e->arena, e->wf, flow, e->wf_facts, s, &steps);
+    if (*count == 0)
+        return NULL;
+    const char *name = emit_global(e, arena_sprintf(e->arena, "%s_needs",
+                                                    step_fn_name(e, s)));
+    fprintf(e->consts, "/* a run resumed at %s needs the outputs of these steps */\n"
+            "static const int %s[] = {", cwrite_comment(e->arena, s->key), name);
+    for (int i = 0; i < *count; i++)
+        fprintf(e->consts, "%s %s", i ? "," : "", e->step_names[steps[i]]);
+    fputs(" };\n", e->consts);
+    return cx_atom(e, name, 0);
+}
+
+/* The FlStepInfo table; keeps[i] is step i's keep list or NULL, needs[i]
+ * its needs array (need_counts[i] long) or NULL. */
+static void emit_step_table(Emitter *e, FILE *out, const CExpr *const *keeps,
+                            const CExpr *const *needs, const int *need_counts)
 {
     const Workflow *w = e->wf;
     fprintf(out, "\nstatic const FlStepInfo w%d_steps[] = {\n", e->wf_index);
@@ -608,6 +630,8 @@ static void emit_step_table(Emitter *e, FILE *out, const CExpr *const *keeps)
                                           : cx_atom(e, step_fn_name(e, s), 0) },
             { ".on_error_continue", s->on_error_continue ? c_bool(e, true) : NULL },
             { ".keep", keeps[i] },
+            { ".needs", needs[i] },
+            { ".need_count", needs[i] ? c_int(e, need_counts[i]) : NULL },
         };
         fprintf(out, "    %s,\n",
                 cx_row(e, arena_sprintf(e->arena, "[%s] = ", e->step_names[i]),
@@ -695,7 +719,8 @@ static void emit_workflow_table(Emitter *e, FILE *out, const Flow *flow)
             "    .response_timeout_ms = %ld,\n    .max_body_bytes = %ld,\n"
             "    .verify = %s,\n"
             "    .steps = w%d_steps,\n    .step_count = %d,\n"
-            "    .first = %s,\n    .default_at_start = %s,\n};\n",
+            "    .first = %s,\n    .default_at_start = %s,\n"
+            "    .shape = INT64_C(%lld),\n};\n",
             e->wf_index, cwrite_string(a, w->name, strlen(w->name)),
             cwrite_string(a, w->file, strlen(w->file)),
             cwrite_string(a, t->path, strlen(t->path)), e->wf_index,
@@ -704,7 +729,7 @@ static void emit_workflow_table(Emitter *e, FILE *out, const Flow *flow)
             t->verify ? arena_sprintf(a, "&w%d_verify", e->wf_index) : "NULL",
             e->wf_index,
             w->step_count, next_text(e, flow->first),
-            flow->default_at_start ? "true" : "false");
+            flow->default_at_start ? "true" : "false", (long long)w->shape);
 }
 
 static void emit_workflow(Emitter *e, FILE *out, StrSet *taken)
@@ -721,8 +746,13 @@ static void emit_workflow(Emitter *e, FILE *out, StrSet *taken)
     for (int i = 1; i < w->step_count; i++)
         emit_step(e, functions, w->all_steps[i], &flow->edges[i]);
     const CExpr **keeps = arena_alloc(e->arena, (size_t)w->step_count * sizeof *keeps);
-    for (int i = 0; i < w->step_count; i++)
+    const CExpr **needs = arena_alloc(e->arena, (size_t)w->step_count * sizeof *needs);
+    int *need_counts = arena_alloc(e->arena, (size_t)w->step_count * sizeof *need_counts);
+    for (int i = 0; i < w->step_count; i++) {
         keeps[i] = emit_keep_list(e, flow, w->all_steps[i]);
+        if (i > 0)
+            needs[i] = emit_needs(e, flow, w->all_steps[i], &need_counts[i]);
+    }
     fclose(functions);
     fclose(e->consts);
     fprintf(out, "\n/* ==== workflow %d: %s (%s) ==== */\n", e->wf_index,
@@ -731,7 +761,7 @@ static void emit_workflow(Emitter *e, FILE *out, StrSet *taken)
     if (consts_len)
         fprintf(out, "\n%s", consts);
     fputs(fns, out);
-    emit_step_table(e, out, keeps);
+    emit_step_table(e, out, keeps, needs, need_counts);
     emit_workflow_table(e, out, flow);
     free(consts);
     free(fns);
@@ -825,6 +855,7 @@ void emit_program(Arena *a, FILE *out, Workflow *const *ws,
           "#include <flusso.h>\n", out);
     for (int i = 0; i < count; i++) {
         e.wf = ws[i];
+        e.wf_facts = &facts[i];
         e.wf_index = i;
         emit_workflow(&e, out, enums);
     }

@@ -7,6 +7,7 @@
 
 #include <stdio.h>
 
+#include "check.h"
 #include "flow.h"
 #include "strset.h"
 #include "workflow.h"
@@ -50,6 +51,7 @@ typedef struct {
     FILE *consts;             /* file-scope constants, before the functions */
     FILE *fn;                 /* the step function being written */
     const Workflow *wf;
+    const WorkflowFacts *wf_facts;   /* wf's, from check_workflow */
     int wf_index;
     const char **step_names;  /* the workflow's step enum, by index */
     const char **fn_names;    /* its step functions, by index */

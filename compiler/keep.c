@@ -6,7 +6,11 @@
  * a -> b -> ... under <key>'s node, up to its first segment with no
  * literal name (a computed index: the value before it is kept whole).
  * A path that ends somewhere reads the value there whole, and a node read
- * whole loses its sub-nodes: all of it is kept anyway. */
+ * whole loses its sub-nodes: all of it is kept anyway.
+ *
+ * The same walk gives what a run resumed at a step after a restart with a
+ * changed workflow needs from its journal (keep_needs, spec 8.4): what
+ * the steps reachable from it read, on every path, of the steps before. */
 #include "keep.h"
 
 #include <string.h>
@@ -68,19 +72,28 @@ static void keep_template(const Template *t, void *k)
     template_each_chain(t, keep_chain, k);
 }
 
-/* Walks the steps reachable from index i (FLOW_END: none) once each. */
-static void keep_from(Keep *k, const Flow *f, bool *seen, int i)
+/* Calls visit(k, step) for each step reachable from index i (FLOW_END:
+ * none), i included, once each: both branches of every gate. */
+typedef void (*Visit)(void *arg, const Step *s);
+
+static void reach_from(const Workflow *w, const Flow *f, bool *seen, int i,
+                       Visit visit, void *arg)
 {
     while (i != FLOW_END && !seen[i]) {
-        const Step *s = k->wf->all_steps[i];
+        const Step *s = w->all_steps[i];
         seen[i] = true;
-        step_each_template(s, keep_template, k);
+        visit(arg, s);
         if (s->type == ST_LOGIC_GATE) {
-            keep_from(k, f, seen, f->edges[i].on_true);
-            keep_from(k, f, seen, f->edges[i].on_false);
+            reach_from(w, f, seen, f->edges[i].on_true, visit, arg);
+            reach_from(w, f, seen, f->edges[i].on_false, visit, arg);
         }
         i = f->edges[i].next;
     }
+}
+
+static void keep_step(void *k, const Step *s)
+{
+    step_each_template(s, keep_template, k);
 }
 
 int keep_after(Arena *a, const Workflow *w, const Flow *f, const Step *delay,
@@ -88,9 +101,36 @@ int keep_after(Arena *a, const Workflow *w, const Flow *f, const Step *delay,
 {
     Keep k = { .arena = a, .wf = w };
     bool *seen = arena_alloc(a, (size_t)w->step_count * sizeof *seen);
-    keep_from(&k, f, seen, f->edges[delay->index].next);
+    reach_from(w, f, seen, f->edges[delay->index].next, keep_step, &k);
     *nodes = k.top.subs;
     return k.top.count;
+}
+
+/* What the steps reachable from one step read on every path. */
+typedef struct {
+    const WorkflowFacts *facts;
+    uint64_t *reads;
+} Needs;
+
+static void needs_step(void *arg, const Step *s)
+{
+    Needs *n = arg;
+    for (int i = 0; i < n->facts->words; i++)
+        n->reads[i] |= n->facts->must_reads[s->index][i];
+}
+
+int keep_needs(Arena *a, const Workflow *w, const Flow *f,
+               const WorkflowFacts *facts, const Step *from, int **steps)
+{
+    Needs n = { facts, arena_alloc(a, sizeof *n.reads * (size_t)facts->words) };
+    bool *seen = arena_alloc(a, (size_t)w->step_count * sizeof *seen);
+    reach_from(w, f, seen, from->index, needs_step, &n);
+    int count = 0;
+    *steps = arena_alloc(a, (size_t)w->step_count * sizeof **steps);
+    for (int i = 1; i < w->step_count; i++)      /* the trigger is always kept */
+        if (!seen[i] && (n.reads[i / 64] >> (i % 64) & 1))
+            (*steps)[count++] = i;
+    return count;
 }
 
 /* Appends to *list the paths under nodes kept whole, each after prefix. */

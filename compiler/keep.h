@@ -6,6 +6,7 @@
 
 #include <stdbool.h>
 
+#include "check.h"
 #include "flow.h"
 #include "workflow.h"
 
@@ -25,6 +26,15 @@ struct KeepNode {
  * those fields. */
 int keep_after(Arena *a, const Workflow *w, const Flow *f, const Step *delay,
                KeepNode ***nodes);
+
+/* What a run resumed at step `from` needs from its journal (spec 8.4):
+ * the outputs that `from` and every step that can run after it read from
+ * steps that ran before it on every path (WorkflowFacts.must_reads), as
+ * ascending step indexes in *steps; returns their number.  The trigger
+ * (index 0), always in the journal, is never listed; a step that may not
+ * have run (read as "some paths", e.g. inside default()) is not either. */
+int keep_needs(Arena *a, const Workflow *w, const Flow *f,
+               const WorkflowFacts *facts, const Step *from, int **steps);
 
 /* The paths the count nodes keep whole, as "trigger.output.body.id, ...",
  * new in a. */

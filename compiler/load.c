@@ -314,6 +314,27 @@ static void load_top(Loader *l, Workflow *w, const cJSON *root)
     w->seen_key_count = l->seen_count;
 }
 
+static uint64_t fnv1a(uint64_t h, const void *bytes, size_t len)
+{
+    const unsigned char *p = bytes;
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ p[i]) * UINT64_C(1099511628211);
+    return h;
+}
+
+/* The workflow's shape: what a journal compares to know whether a saved
+ * run's step indexes still mean the same steps (spec 8.4).  The source
+ * bytes cover the code, the keys in index order the layout; the top bit
+ * is cleared so that it fits a signed 64-bit column. */
+static int64_t workflow_shape(const Workflow *w, const char *bytes, size_t len)
+{
+    uint64_t h = fnv1a(UINT64_C(14695981039346656037), bytes, len);
+    for (int i = 0; i < w->step_count; i++)
+        if (w->all_steps[i])
+            h = fnv1a(h, w->all_steps[i]->key, strlen(w->all_steps[i]->key) + 1);
+    return (int64_t)(h & INT64_MAX);
+}
+
 Workflow *workflow_load(Arena *a, Diag *d, const char *file,
                         const char *bytes, size_t len)
 {
@@ -329,6 +350,7 @@ Workflow *workflow_load(Arena *a, Diag *d, const char *file,
         w->file = file;
         Loader l = { .arena = a, .diag = d, .keys = strset_new(a) };
         load_top(&l, w, root);
+        w->shape = workflow_shape(w, bytes, len);
     }
     cJSON_Delete(root);
     return w;

@@ -9,6 +9,7 @@
 
 #include <regex.h>
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "arena.h"
 #include "diag.h"
@@ -174,6 +175,9 @@ typedef struct {
     const char **seen_keys;  /* every step key in the file, also those of
                                 steps left out of the tree for errors */
     int seen_key_count;
+    int64_t shape;           /* FlWorkflow.shape (spec 8.4): a 63-bit FNV-1a
+                                of the file's bytes and the step keys in
+                                index order; any change changes it */
 } Workflow;
 
 /* Loads and structurally checks a workflow from len bytes read from file

@@ -547,6 +547,12 @@ typedef struct {
     /* A delay's: what the steps after it read.  NULL: a run waiting in
      * it keeps every output whole. */
     const FlKeepList *keep;
+    /* What a run resumed here after its workflow changed needs from its
+     * journal (spec 8.4): the indexes of the earlier steps whose outputs
+     * this step and every step that may run after it read on every path
+     * (the trigger, always kept, is not listed).  NULL: nothing. */
+    const int *needs;
+    int need_count;
 } FlStepInfo;
 
 /* FL_VERIFY_NONE, then FL_VERIFY_GITHUB... (FL_VERIFY_SCHEMES). */
@@ -580,6 +586,10 @@ typedef struct {
     int first;                   /* the first step's index, or FL_NEXT_END */
     bool default_at_start;       /* no webhook_response can run: answer
                                     202 before the first step (spec §4.1) */
+    /* A 63-bit hash of the workflow's source and step keys: equal shapes,
+     * equal step indexes and code.  A journal keeps it with each run and
+     * maps a run of another shape by step key (spec 8.4). */
+    int64_t shape;
 } FlWorkflow;
 
 typedef struct {

@@ -834,3 +834,97 @@ int journal_list(const char *path, JournalScanFn fn, void *arg,
     snprintf(err, errlen, "cannot read journal %s: %s", path, why);
     return JOURNAL_ECORRUPT;
 }
+
+/* ---- 8.4: changed workflows ---------------------------------------------- */
+
+/* The keys of wf's steps by index, joined by '\n' (malloc()ed). */
+static char *keys_joined(const FlWorkflow *wf)
+{
+    size_t len = 1;
+    for (int i = 0; i < wf->step_count; i++)
+        len += strlen(wf->steps[i].key) + 1;
+    char *keys = rt_check(malloc(len)), *p = keys;
+    for (int i = 0; i < wf->step_count; i++)
+        p += sprintf(p, "%s%s", i ? "\n" : "", wf->steps[i].key);
+    *p = '\0';
+    return keys;
+}
+
+int journal_put_shapes(const FlProgram *p)
+{
+    char err[256];
+    for (int i = 0; jr.db && i < p->workflow_count; i++) {
+        const FlWorkflow *wf = p->workflows[i];
+        char *keys = keys_joined(wf);
+        int rc = jr.be->put_shape(jr.db, wf->shape, wf->name, keys, err, sizeof err);
+        free(keys);
+        if (rc < 0) {
+            log_event(FL_LOG_ERROR, "journal", "cannot record the shape of workflow "
+                      "%s: %s", wf->name, err);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+char *journal_shape_keys(int64_t shape)
+{
+    char err[256], *keys = NULL;
+    if (jr.db && jr.be->shape_keys(jr.db, shape, &keys, err, sizeof err) < 0)
+        log_event(FL_LOG_ERROR, "journal", "cannot read the journal: %s", err);
+    return keys;
+}
+
+int journal_strand(const char *id, int attempt, const char *reason)
+{
+    char err[256];
+    if (!jr.db)
+        return -1;
+    if (jr.be->strand(jr.db, id, attempt, reason, err, sizeof err) == 0)
+        return 0;
+    log_event(FL_LOG_ERROR, "journal", "cannot write the journal: %s", err);
+    return -1;
+}
+
+int journal_rewrite(const JournalRun *run, bool retrying)
+{
+    char err[256];
+    if (!jr.db)
+        return -1;
+    JournalRecord *gone = record_new(JR_FINISHED, run, 0);   /* its rows go */
+    gone->link = record_run(retrying ? JR_RETRYING : JR_ACKED, run);
+    int rc = jr.be->write(jr.db, gone, true, err, sizeof err);
+    list_free(gone);
+    if (rc < 0)
+        log_event(FL_LOG_ERROR, "journal", "cannot write the journal: %s", err);
+    return rc;
+}
+
+int journal_admin_open(const char *path, char *err, size_t errlen)
+{
+    JournalStatus status = JOURNAL_ECANTOPEN;
+    jr.be = backend_for(path);
+    jr.db = jr.be->open_admin(path, &status, err, errlen);
+    return jr.db ? JOURNAL_OK : status;
+}
+
+void journal_admin_close(void)
+{
+    if (jr.db && !jr.on)
+        jr.be->close(jr.db);
+    jr.db = jr.on ? jr.db : NULL;
+}
+
+int journal_admin_scan(JournalScanFn fn, void *arg)
+{
+    char err[256];
+    if (!jr.db)
+        return -1;
+    unsigned listed = 1u << JOURNAL_PENDING | 1u << JOURNAL_ABANDONED
+                    | 1u << JOURNAL_FAILED | 1u << JOURNAL_STRANDED
+                    | 1u << JOURNAL_RETRYING;
+    int rc = jr.be->scan_states(jr.db, listed, fn, arg, err, sizeof err);
+    if (rc == -1)
+        log_event(FL_LOG_ERROR, "journal", "cannot read the journal: %s", err);
+    return rc;
+}

@@ -214,6 +214,37 @@ typedef void (*JournalOutcomeFn)(void *arg, const JournalOutcome *o);
  * does not exist has no runs. */
 int journal_command(const char *path, const JournalCommand *cmd,
                     JournalOutcomeFn fn, void *arg, char *err, size_t errlen);
+/* ---- 8.4: changed workflows ----------------------------------------------
+ *
+ * A journal keeps outputs by step index; the shapes table keeps, for each
+ * FlWorkflow.shape a handler ran with, its step keys by index, so that a
+ * later handler whose workflow changed can map a saved run by key
+ * (run/reshape.c).  The calls below are synchronous: made at start, before
+ * any run (the journal thread has nothing to write), or by a command on a
+ * journal opened with journal_admin_open(). */
+
+/* Records the step keys of each of p's workflows under its shape (kept
+ * when known already).  0, or -1 (logged). */
+int journal_put_shapes(const FlProgram *p);
+/* The step keys of shape joined by '\n' (malloc()ed), or NULL when the
+ * journal does not know it (or cannot be read: logged). */
+char *journal_shape_keys(int64_t shape);
+/* Marks run id stranded with the reason, its attempt set to attempt
+ * (durable on return).  0, or -1 (logged). */
+int journal_strand(const char *id, int attempt, const char *reason);
+/* Replaces everything the journal keeps of run->id with run - its
+ * outputs, position, attempt and shape - as a pending run, or with
+ * retrying as one a serving handler (or the next start) picks up with one
+ * more attempt (durable on return).  0, or -1 (logged). */
+int journal_rewrite(const JournalRun *run, bool retrying);
+/* Commands on a journal a handler may be serving (--resume-at): opens
+ * the existing journal at path for reading and writing, without its lock
+ * and without starting anything, waiting for a busy writer a while.
+ * JOURNAL_OK or a JournalStatus (err).  journal_admin_close() ends it. */
+int journal_admin_open(const char *path, char *err, size_t errlen);
+void journal_admin_close(void);
+/* Calls fn for every run --runs lists (on an admin journal). */
+int journal_admin_scan(JournalScanFn fn, void *arg);
 
 /* ==========================================================================
  * 2. Backends
@@ -228,8 +259,9 @@ typedef enum {
     JR_ABANDONED,    /* its acknowledgement failed: run row, "abandoned" */
     JR_STEP,         /* a step's output and the run's new position */
     JR_FINISHED,     /* the run ended: delete it */
-    JR_FAILED        /* 8.1: it failed after its acknowledgement: kept at
+    JR_FAILED,       /* 8.1: it failed after its acknowledgement: kept at
                         `next` (data: the error's text, len bytes) */
+    JR_RETRYING      /* 8.4: --resume-at moved it: run row, "retrying" */
 } JournalRecordKind;
 
 typedef struct JournalRecord JournalRecord;
@@ -273,7 +305,8 @@ typedef struct {
      * pending ones get one more attempt.  0 or -1 (err). */
     int (*start)(JournalDb *db, JournalScanFn abandoned, void *arg,
                  char *err, size_t errlen);
-    /* Calls fn for each run in the given states; fn's non-zero return
+    /* Calls fn for each run in the given states (abandoned: stranded
+     * ones too, 8.4 - what --runs lists); fn's non-zero return
      * stops the scan and is returned; -1 for a read error (err). */
     int (*scan)(JournalDb *db, bool pending, bool abandoned, bool started,
                 JournalScanFn fn, void *arg, char *err, size_t errlen);
@@ -296,6 +329,20 @@ typedef struct {
     /* journal_command() on the store at path. */
     int (*command)(const char *path, const JournalCommand *cmd,
                    JournalOutcomeFn fn, void *arg, char *err, size_t errlen);
+    /* 8.4: opens an existing store for a command (journal_admin_open). */
+    JournalDb *(*open_admin)(const char *path, JournalStatus *status, char *err,
+                             size_t errlen);
+    /* 8.4: records a shape's keys unless known; 0 or -1 (err). */
+    int (*put_shape)(JournalDb *db, int64_t shape, const char *workflow,
+                     const char *keys, char *err, size_t errlen);
+    /* 8.4: a shape's keys (malloc()ed) into *keys, NULL when unknown; 0 or
+     * -1 (err). */
+    int (*shape_keys)(JournalDb *db, int64_t shape, char **keys, char *err,
+                      size_t errlen);
+    /* 8.4: run id becomes stranded with reason and attempt, durably; 0 or
+     * -1 (err). */
+    int (*strand)(JournalDb *db, const char *id, int attempt, const char *reason,
+                  char *err, size_t errlen);
 } JournalBackend;
 
 extern const JournalBackend journal_sqlite;

@@ -469,7 +469,8 @@ err:
 
 static const char *state_name(JournalRecordKind kind)
 {
-    return kind == JR_STARTED ? "started" : kind == JR_ACKED ? "pending" : "abandoned";
+    return kind == JR_STARTED ? "started" : kind == JR_ACKED ? "pending"
+         : kind == JR_RETRYING ? "retrying" : "abandoned";
 }
 
 static void bind_wake(sqlite3_stmt *st, int col, int64_t wake_at)
@@ -549,6 +550,7 @@ static int put_record(JournalDb *j, const JournalRecord *r)
     case JR_STARTED:
     case JR_ACKED:
     case JR_ABANDONED:
+    case JR_RETRYING:
         return put_run(j, r);
     case JR_STEP:
         return put_step(j, r);
@@ -1075,6 +1077,106 @@ static int sq_command(const char *path, const JournalCommand *cmd, JournalOutcom
     return JOURNAL_OK;
 }
 
+/* ---- 8.4: changed workflows ---------------------------------------------- */
+
+enum { ADMIN_BUSY_MS = 10000 };   /* a command waits this long for a writer */
+
+/* A command's connection: the existing journal, checked, read-write,
+ * without the lock (a handler may hold it: WAL lets both in, one writer
+ * at a time, the other waiting). */
+static JournalDb *sq_open_admin(const char *path, JournalStatus *status, char *err,
+                                size_t errlen)
+{
+    struct stat st = { 0 };
+    JournalDb *j = rt_check(calloc(1, sizeof *j));
+    j->lock_fd = -1;
+    j->path = rt_check(strdup(path));
+    *status = JOURNAL_ECANTOPEN;
+    errno = 0;
+    if (stat(path, &st) < 0 || !S_ISREG(st.st_mode)) {
+        snprintf(err, errlen, "cannot open journal %s: %s", path,
+                 S_ISDIR(st.st_mode) || errno == 0 ? "not a regular file"
+                                                  : strerror(errno));
+        goto err;
+    }
+    sqlite3 *checked = open_checked(j, status, err, errlen);
+    if (!checked)
+        goto err;
+    sqlite3_close(checked);
+    *status = JOURNAL_ECANTOPEN;
+    if (open_writer(j, err, errlen) < 0)
+        goto err;
+    sqlite3_busy_timeout(j->db, ADMIN_BUSY_MS);
+    return j;
+err:
+    sq_close(j);
+    return NULL;
+}
+
+/* Prepares sql on j, binds ?1 to an integer, and runs it once; the
+ * statement is left for the caller to read (row) and finalize. */
+static int run_int(JournalDb *j, const char *sql, int64_t x, sqlite3_stmt **st)
+{
+    int rc = sqlite3_prepare_v2(j->db, sql, -1, st, NULL);
+    if (rc != SQLITE_OK)
+        return rc;
+    sqlite3_bind_int64(*st, 1, x);
+    return sqlite3_step(*st);
+}
+
+static int sq_put_shape(JournalDb *j, int64_t shape, const char *workflow,
+                        const char *keys, char *err, size_t errlen)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(j->db, "INSERT OR IGNORE INTO shapes (shape, workflow,"
+                                " keys) VALUES (?1, ?2, ?3)", -1, &st, NULL);
+    if (rc == SQLITE_OK) {
+        sqlite3_bind_int64(st, 1, shape);
+        sqlite3_bind_text(st, 2, workflow, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 3, keys, -1, SQLITE_STATIC);
+        rc = sqlite3_step(st);
+    }
+    sqlite3_finalize(st);
+    if (rc == SQLITE_DONE)
+        return 0;
+    snprintf(err, errlen, "%s", sqlite3_errmsg(j->db));
+    return -1;
+}
+
+static int sq_shape_keys(JournalDb *j, int64_t shape, char **keys, char *err,
+                         size_t errlen)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = run_int(j, "SELECT keys FROM shapes WHERE shape = ?1", shape, &st);
+    *keys = rc == SQLITE_ROW ? rt_check(strdup(col_text(st, 0))) : NULL;
+    sqlite3_finalize(st);
+    if (rc == SQLITE_ROW || rc == SQLITE_DONE)
+        return 0;
+    snprintf(err, errlen, "%s", sqlite3_errmsg(j->db));
+    return -1;
+}
+
+static int sq_strand(JournalDb *j, const char *id, int attempt, const char *reason,
+                     char *err, size_t errlen)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(j->db, "UPDATE runs SET state = 'stranded', error = ?2,"
+                                " attempt = ?3, changed_at = ?4 WHERE id = ?1",
+                                -1, &st, NULL);
+    if (rc == SQLITE_OK) {
+        sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, reason, -1, SQLITE_STATIC);
+        sqlite3_bind_int(st, 3, attempt);
+        sqlite3_bind_int64(st, 4, fl_time_now_ms());
+        rc = sqlite3_step(st);
+    }
+    sqlite3_finalize(st);
+    if (rc == SQLITE_DONE)
+        return 0;
+    snprintf(err, errlen, "%s", sqlite3_errmsg(j->db));
+    return -1;
+}
+
 const JournalBackend journal_sqlite = {
     .name = "sqlite",
     .open = sq_open,
@@ -1087,4 +1189,8 @@ const JournalBackend journal_sqlite = {
     .changed = sq_changed,
     .take_retried = sq_take_retried,
     .command = sq_command,
+    .open_admin = sq_open_admin,
+    .put_shape = sq_put_shape,
+    .shape_keys = sq_shape_keys,
+    .strand = sq_strand,
 };

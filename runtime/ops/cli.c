@@ -11,6 +11,7 @@
 #include "ops/cli.h"
 #include "http/server.h"
 #include "http/verify.h"
+#include "run/resume_at.h"
 #include "run/recover.h"
 #include "run/runmem.h"
 #include "ops/limits.h"
@@ -113,6 +114,9 @@ static void print_help(const char *prog, const FlProgram *p)
            "  --retry RUN_ID...     make failed runs pending again (each resumes at\n"
            "  --retry failed        its failed step, attempt one higher), and stop\n"
            "  --drop RUN_ID...      remove failed, stranded or abandoned runs, and stop\n"
+           "  --retry RUN_ID --resume-at STEP_KEY\n"
+           "                        resume a stranded or failed run at that step\n"
+           "                        of this handler's workflow, and stop\n"
            "  --help                this text\n"
            "  --version             the version\n",
            LIM_DEFAULT_INFLIGHT, LIM_DEFAULT_QUEUE);
@@ -235,8 +239,6 @@ static int parse_option(int argc, char **argv, int *i, FlOptions *o,
     }
     if (strcmp(arg, "--retry") == 0 || strcmp(arg, "--drop") == 0)
         return parse_command(argc, argv, i, o);
-    if (option_is(arg, "--resume-at", &n))
-        return usage_error(prog, "--resume-at is not supported by this handler yet");
     if (option_is(arg, "--journal", &n)) {
         if (!(v = option_value(argc, argv, i, n)) || !*v)
             return usage_error(prog, "option '%s' needs a path or 'none'", arg);
@@ -348,7 +350,10 @@ int fl_main(int argc, char **argv, const FlProgram *p)
 {
     FlOptions o;
     int compiled = 0;
-    int rc = parse_options(argc, argv, &o, p);
+    int rc = resume_at_main(argc, argv, p);    /* 8.4: --resume-at */
+    if (rc >= 0)
+        return rc;
+    rc = parse_options(argc, argv, &o, p);
     if (rc)
         return rc == 1 ? 0 : rc;
     log_min = o.log_level;

@@ -1,5 +1,5 @@
 /* recover.c - the journal at start: opening it and resuming what it kept
- * (spec 7); while serving, the runs --retry asks for (8.1).
+ * (spec 7, 8.4); while serving, the runs --retry asks for (8.1).
  *
  * At start, before the handler listens, the journal is opened (locked,
  * checked, created when missing); runs that never reached their
@@ -11,18 +11,27 @@
  * Nothing of theirs is answered again: their callers were answered before
  * the crash.
  *
- * A saved run that cannot be resumed safely - its workflow is no longer in
- * this binary, its next step is not where the binary has it, its bytes do
- * not decode - is logged and left in the journal untouched, never dropped.
+ * A run saved by another version of its workflow (its shape differs), or
+ * of a workflow this binary lacks, is left by that scan.  When there are
+ * such runs, a second scan maps each onto this version by step key
+ * (run/reshape.c, spec 8.4): when the rule holds, it is rewritten in the
+ * journal with this version's indexes and shape, and a third scan
+ * rebuilds it like any other; when it does not - its workflow is gone,
+ * its next step is gone, or an output the rest of it reads for certain
+ * was never recorded - it is marked stranded with the reason and logged
+ * (once: at the start that strands it; later starts do not look at
+ * stranded runs) until `--retry ID --resume-at STEP` or `--drop`.  A
+ * saved run whose bytes do not decode is logged and left in the journal
+ * untouched, never dropped.
  *
  * `--journal PATH` or the default, the binary's name with ".journal", in
  * the working directory; `--journal none` turns the journal off. */
 #include "run/recover.h"
+#include "run/resume_at.h"
 #include "run/run.h"
 #include "journal/journal.h"
 #include "ops/log.h"
 
-#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -37,7 +46,7 @@ static const FlProgram *program; /* what recover_open() was given */
 
 /* The journal's path for --journal opt (NULL: the default); false for
  * "none". */
-static bool journal_path(char *out, size_t size, const char *opt, const char *argv0)
+bool recover_journal_path(char *out, size_t size, const char *opt, const char *argv0)
 {
     if (opt && strcmp(opt, "none") == 0)
         return false;
@@ -114,13 +123,164 @@ static void runs_add(Rebuilt *l, FlRun *run)
     l->runs[l->n++] = run;
 }
 
-/* journal_recover(): one acknowledged, unfinished run of program arg. */
+/* What the first pass decided for a run saved by another shape of its
+ * workflow, done once the scan is over (no writes while it reads). */
+typedef struct {
+    JournalRun run;              /* rewrite: run; strand: its id, workflow */
+    const char *reason;          /* strand: why; NULL: rewrite */
+    bool moved;                  /* rewritten: to be rebuilt */
+} Reshaped;
+
+typedef struct {
+    const FlProgram *p;
+    FlArena arena;               /* everything of the list */
+    Reshaped *list;
+    size_t n, cap;
+} ReshapePass;
+
+static const char *pass_copy(ReshapePass *r, const char *s)
+{
+    return fl_string(&r->arena, s, strlen(s))->u.s;
+}
+
+static Reshaped *pass_add(ReshapePass *r)
+{
+    if (r->n == r->cap) {
+        r->cap = r->cap ? 2 * r->cap : 8;
+        r->list = rt_check(realloc(r->list, r->cap * sizeof *r->list));
+    }
+    return memset(&r->list[r->n++], 0, sizeof *r->list);
+}
+
+/* journal_recover(), after the first pass found runs of other shapes: a
+ * run saved by another shape of its workflow is to be rewritten for this
+ * one, or stranded. */
+static int reshape_one(void *arg, const JournalSaved *s)
+{
+    ReshapePass *r = arg;
+    const FlWorkflow *wf = workflow_named(r->p, s->workflow);
+    char reason[640];
+    if (wf && (s->shape == wf->shape || s->shape == 0))
+        return 0;              /* 0: a format-1 run, checked by position */
+    JournalRun run;
+    int rc = 1;
+    if (!wf)
+        snprintf(reason, sizeof reason, "workflow '%s' is not in this handler",
+                 s->workflow);
+    else
+        rc = resume_at_saved(wf, s, &r->arena, s->next_key, &run, reason, sizeof reason);
+    if (rc < 0) {
+        log_run(FL_LOG_ERROR, s, "recover", reason);
+        return 0;
+    }
+    Reshaped *x = pass_add(r);
+    if (rc == 0) {
+        x->run = run;
+        return 0;
+    }
+    /* this start does not attempt it: the attempt it counted is undone */
+    x->run = (JournalRun){ .id = pass_copy(r, s->id),
+                           .workflow = pass_copy(r, s->workflow),
+                           .attempt = s->attempt > 1 ? s->attempt - 1 : 1 };
+    x->reason = pass_copy(r, reason);
+    return 0;
+}
+
+/* Strands x's run: in the journal, and in the log once. */
+static void strand(const Reshaped *x)
+{
+    char msg[1024];
+    if (journal_strand(x->run.id, x->run.attempt, x->reason) < 0)
+        return;
+    snprintf(msg, sizeof msg, "stranded: %s; resume it with --retry %s --resume-at "
+             "STEP, or remove it with --drop %s", x->reason, x->run.id, x->run.id);
+    JournalSaved s = { .id = x->run.id, .workflow = x->run.workflow };
+    log_run(FL_LOG_WARN, &s, "stranded", msg);
+}
+
+static void log_reshaped(const JournalRun *run)
+{
+    char msg[512];
+    JournalSaved s = { .id = run->id, .workflow = run->workflow };
+    snprintf(msg, sizeof msg, "saved by another version of its workflow: it "
+             "resumes at step %s, its outputs moved by step key",
+             *run->next_key ? run->next_key : "(its end)");
+    log_run(FL_LOG_INFO, &s, "reshaped", msg);
+}
+
+/* Strands or rewrites what reshape_one() decided, once the scan is over;
+ * returns how many runs were rewritten. */
+static size_t reshape_apply(ReshapePass *r)
+{
+    size_t moved = 0;
+    for (size_t i = 0; i < r->n; i++) {
+        Reshaped *x = &r->list[i];
+        if (x->reason)
+            strand(x);
+        else if ((x->moved = journal_rewrite(&x->run, false) == 0))
+            log_reshaped(&x->run);
+        moved += x->moved;
+    }
+    return moved;
+}
+
+/* Whether r rewrote run id (NULL: no pass, every run counts). */
+static bool was_moved(const ReshapePass *r, const char *id)
+{
+    for (size_t i = 0; r && i < r->n; i++)
+        if (r->list[i].moved && strcmp(r->list[i].run.id, id) == 0)
+            return true;
+    return !r;
+}
+
+/* What a rebuilding scan does: every run of this binary's shapes, or only
+ * those a reshape pass moved. */
+typedef struct {
+    const FlProgram *p;
+    const ReshapePass *moved;    /* NULL: every run */
+    bool other_shapes;           /* a run of another shape (or workflow)
+                                    was seen: a reshape pass is needed */
+} Restore;
+
+/* journal_recover(): rebuilds the acknowledged, unfinished run s of the
+ * Restore arg, when it is of this binary's shape (or of a format-1
+ * journal, checked by position). */
 static int restore_one(void *arg, const JournalSaved *s)
 {
-    FlRun *run = rebuild(arg, s);
+    Restore *r = arg;
+    const FlWorkflow *wf = workflow_named(r->p, s->workflow);
+    FlRun *run = NULL;
+    if (!wf || (s->shape && s->shape != wf->shape)) {
+        r->other_shapes = true;
+        return 0;
+    }
+    if (!was_moved(r->moved, s->id))
+        return 0;
+    if (!position_ok(wf, s))
+        log_run(FL_LOG_ERROR, s, "recover", "its next step is not in this handler's "
+                "workflow (was it changed?): left in the journal");
+    else if (!(run = run_restore(wf, s)))
+        log_run(FL_LOG_ERROR, s, "recover", "its saved outputs do not decode: "
+                "left in the journal");
     if (run)
         runs_add(&saved, run);
     return 0;
+}
+
+/* The runs the first scan left for being of other shapes: moved onto this
+ * binary's workflows (then rebuilt) or stranded.  A second and a third scan,
+ * made only when such runs exist.  0 or -1. */
+static int recover_reshaped(const FlProgram *p)
+{
+    ReshapePass pass = { .p = p };
+    Restore again = { .p = p, .moved = &pass };
+    fl_arena_init(&pass.arena, NULL, 0);
+    int rc = journal_recover(reshape_one, &pass);
+    if (rc == 0 && reshape_apply(&pass) > 0)
+        rc = journal_recover(restore_one, &again);
+    free(pass.list);
+    fl_arena_destroy(&pass.arena);
+    return rc;
 }
 
 /* ---- 8.1: runs --retry asked for, while the handler serves -------------- */
@@ -158,14 +318,19 @@ long recover_failed_kept(void)
 int recover_open(const FlProgram *p, const char *opt, const char *argv0)
 {
     char path[4096], err[4096 + 256];
-    if (!journal_path(path, sizeof path, opt, argv0))
+    if (!recover_journal_path(path, sizeof path, opt, argv0))
         return 0;
-    program = p;
     if (journal_open(path, log_abandoned, NULL, err, sizeof err) != JOURNAL_OK) {
         fprintf(stderr, "flusso: %s\n", err);
         return 2;
     }
-    if (journal_recover(restore_one, (void *)p) != 0) {
+    program = p;
+    Restore all = { .p = p };
+    journal_put_shapes(p);
+    int rc = journal_recover(restore_one, &all);
+    if (rc == 0 && all.other_shapes)
+        rc = recover_reshaped(p);
+    if (rc != 0) {
         fprintf(stderr, "flusso: cannot read the runs of journal %s\n", path);
         recover_close();
         return 2;
@@ -196,10 +361,4 @@ void recover_close(void)
     journal_close();                     /* stops the looks first */
     free(retried.runs);
     retried = (Rebuilt){ 0 };
-}
-
-bool recover_journal_path(char *out, size_t size, const char *journal,
-                          const char *argv0)
-{
-    return journal_path(out, size, journal, argv0);
 }

@@ -936,6 +936,7 @@ static void journal_view(const FlRun *run, JournalRun *v, int next, int64_t wake
         .step_count = k->wf->step_count, .next = next,
         .next_key = next >= 0 ? k->wf->steps[next].key : "",
         .wake_at = wake_ms ? fl_time_now_ms() + (wake_ms - clock_ms()) : 0,
+        .shape = k->wf->shape,
     };
 }
 

@@ -31,6 +31,14 @@ static const FlResponse w0_ack_response = {
     .header_count = 1,
 };
 static const FlValue k3 = FL_NUMBER_LIT(0);
+/* a run resumed at a needs the outputs of these steps */
+static const int w0_a_needs[] = { W0_INT };
+/* a run resumed at ack needs the outputs of these steps */
+static const int w0_ack_needs[] = { W0_INT, W0_A };
+/* a run resumed at ack_body needs the outputs of these steps */
+static const int w0_ack_body_needs[] = { W0_INT, W0_A };
+/* a run resumed at A needs the outputs of these steps */
+static const int w0_A_needs[] = { W0_INT, W0_A };
 /* what a run keeps while it waits in steps: int.output.x, a.output.result */
 static const FlKeep w0_steps_2_keep_0[] = {
     { .field = "x", .field_len = 1 },
@@ -43,6 +51,10 @@ static const FlKeep w0_steps_2_keep_2[] = {
     { .step = W0_A, .sub = w0_steps_2_keep_1, .sub_count = 1 },
 };
 static const FlKeepList w0_steps_2_keep = { .outputs = w0_steps_2_keep_2, .count = 2 };
+/* a run resumed at steps needs the outputs of these steps */
+static const int w0_steps_2_needs[] = { W0_INT, W0_A };
+/* a run resumed at _Bool needs the outputs of these steps */
+static const int w0__Bool_needs[] = { W0_INT, W0_A };
 
 /* int (set) - steps[0] */
 static int w0_int(FlRun *r)
@@ -168,12 +180,21 @@ static int w0__Bool(FlRun *r)
 static const FlStepInfo w0_steps[] = {
     [W0_TRIGGER] = { .key = "trigger", .type = FL_STEP_TRIGGER, .path = "trigger" },
     [W0_INT] = { .key = "int", .type = FL_STEP_SET, .path = "steps[0]", .fn = w0_int },
-    [W0_A] = { .key = "a", .type = FL_STEP_LOGIC_GATE, .path = "steps[1]", .fn = w0_a },
+    [W0_A] = {
+        .key = "a",
+        .type = FL_STEP_LOGIC_GATE,
+        .path = "steps[1]",
+        .fn = w0_a,
+        .needs = w0_a_needs,
+        .need_count = 1,
+    },
     [W0_ACK] = {
         .key = "ack",
         .type = FL_STEP_RESPONSE,
         .path = "steps[1].branches.true[0]",
         .fn = w0_ack,
+        .needs = w0_ack_needs,
+        .need_count = 2,
     },
     [W0_ACK_BODY] = {
         .key = "ack_body",
@@ -181,16 +202,34 @@ static const FlStepInfo w0_steps[] = {
         .path = "steps[1].branches.false[0]",
         .fn = w0_ack_body,
         .on_error_continue = true,
+        .needs = w0_ack_body_needs,
+        .need_count = 2,
     },
-    [W0_A_2] = { .key = "A", .type = FL_STEP_LOG, .path = "steps[2]", .fn = w0_A },
+    [W0_A_2] = {
+        .key = "A",
+        .type = FL_STEP_LOG,
+        .path = "steps[2]",
+        .fn = w0_A,
+        .needs = w0_A_needs,
+        .need_count = 2,
+    },
     [W0_STEPS] = {
         .key = "steps",
         .type = FL_STEP_DELAY,
         .path = "steps[3]",
         .fn = w0_steps_2,
         .keep = &w0_steps_2_keep,
+        .needs = w0_steps_2_needs,
+        .need_count = 2,
     },
-    [W0__BOOL] = { .key = "_Bool", .type = FL_STEP_LOG, .path = "steps[4]", .fn = w0__Bool },
+    [W0__BOOL] = {
+        .key = "_Bool",
+        .type = FL_STEP_LOG,
+        .path = "steps[4]",
+        .fn = w0__Bool,
+        .needs = w0__Bool_needs,
+        .need_count = 2,
+    },
 };
 static const char *const w0_methods[] = { "POST" };
 static const FlWorkflow w0 = {
@@ -207,6 +246,7 @@ static const FlWorkflow w0 = {
     .step_count = 8,
     .first = W0_INT,
     .default_at_start = false,
+    .shape = INT64_C(7906243719551810491),
 };
 
 /* ==== the program ==== */

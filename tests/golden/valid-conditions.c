@@ -117,6 +117,7 @@ static const FlWorkflow w0 = {
     .step_count = 4,
     .first = W0_ALL_OPS,
     .default_at_start = false,
+    .shape = INT64_C(5280875626343903590),
 };
 
 /* ==== the program ==== */

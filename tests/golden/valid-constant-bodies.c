@@ -85,6 +85,7 @@ static const FlWorkflow w0 = {
     .step_count = 4,
     .first = W0_G,
     .default_at_start = false,
+    .shape = INT64_C(8427571856032974118),
 };
 
 /* ==== the program ==== */

@@ -36,6 +36,10 @@ static const FlKeep w0_second_keep_2[] = {
     { .step = W0_SECOND, .sub = w0_first_keep_2, .sub_count = 1 },
 };
 static const FlKeepList w0_second_keep = { .outputs = w0_second_keep_2, .count = 2 };
+/* a run resumed at second needs the outputs of these steps */
+static const int w0_second_needs[] = { W0_FIRST };
+/* a run resumed at reply needs the outputs of these steps */
+static const int w0_reply_needs[] = { W0_FIRST, W0_SECOND };
 
 /* first (delay) - steps[0] */
 static int w0_first(FlRun *r)
@@ -93,8 +97,17 @@ static const FlStepInfo w0_steps[] = {
         .path = "steps[1]",
         .fn = w0_second,
         .keep = &w0_second_keep,
+        .needs = w0_second_needs,
+        .need_count = 1,
     },
-    [W0_REPLY] = { .key = "reply", .type = FL_STEP_RESPONSE, .path = "steps[2]", .fn = w0_reply },
+    [W0_REPLY] = {
+        .key = "reply",
+        .type = FL_STEP_RESPONSE,
+        .path = "steps[2]",
+        .fn = w0_reply,
+        .needs = w0_reply_needs,
+        .need_count = 2,
+    },
 };
 static const char *const w0_methods[] = { "POST" };
 static const FlWorkflow w0 = {
@@ -111,6 +124,7 @@ static const FlWorkflow w0 = {
     .step_count = 4,
     .first = W0_FIRST,
     .default_at_start = false,
+    .shape = INT64_C(4037296588576694207),
 };
 
 /* ==== the program ==== */

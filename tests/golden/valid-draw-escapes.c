@@ -93,6 +93,7 @@ static const FlWorkflow w0 = {
     .step_count = 4,
     .first = W0_GATE,
     .default_at_start = false,
+    .shape = INT64_C(3914963112480587200),
 };
 
 /* ==== the program ==== */

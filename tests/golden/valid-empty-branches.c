@@ -21,6 +21,14 @@ static const FlResponse w0_nope_response = {
     .body_static = true,
     .content_type = "application/json",
 };
+/* a run resumed at g2 needs the outputs of these steps */
+static const int w0_g2_needs[] = { W0_G1 };
+/* a run resumed at g3 needs the outputs of these steps */
+static const int w0_g3_needs[] = { W0_G1, W0_G2 };
+/* a run resumed at nope needs the outputs of these steps */
+static const int w0_nope_needs[] = { W0_G1, W0_G2 };
+/* a run resumed at last needs the outputs of these steps */
+static const int w0_last_needs[] = { W0_G1, W0_G2 };
 
 /* g1 (logic_gate) - steps[0] */
 static int w0_g1(FlRun *r)
@@ -79,15 +87,38 @@ static int w0_last(FlRun *r)
 static const FlStepInfo w0_steps[] = {
     [W0_TRIGGER] = { .key = "trigger", .type = FL_STEP_TRIGGER, .path = "trigger" },
     [W0_G1] = { .key = "g1", .type = FL_STEP_LOGIC_GATE, .path = "steps[0]", .fn = w0_g1 },
-    [W0_G2] = { .key = "g2", .type = FL_STEP_LOGIC_GATE, .path = "steps[1]", .fn = w0_g2 },
-    [W0_G3] = { .key = "g3", .type = FL_STEP_LOGIC_GATE, .path = "steps[2]", .fn = w0_g3 },
+    [W0_G2] = {
+        .key = "g2",
+        .type = FL_STEP_LOGIC_GATE,
+        .path = "steps[1]",
+        .fn = w0_g2,
+        .needs = w0_g2_needs,
+        .need_count = 1,
+    },
+    [W0_G3] = {
+        .key = "g3",
+        .type = FL_STEP_LOGIC_GATE,
+        .path = "steps[2]",
+        .fn = w0_g3,
+        .needs = w0_g3_needs,
+        .need_count = 2,
+    },
     [W0_NOPE] = {
         .key = "nope",
         .type = FL_STEP_RESPONSE,
         .path = "steps[2].branches.false[0]",
         .fn = w0_nope,
+        .needs = w0_nope_needs,
+        .need_count = 2,
     },
-    [W0_LAST] = { .key = "last", .type = FL_STEP_LOG, .path = "steps[3]", .fn = w0_last },
+    [W0_LAST] = {
+        .key = "last",
+        .type = FL_STEP_LOG,
+        .path = "steps[3]",
+        .fn = w0_last,
+        .needs = w0_last_needs,
+        .need_count = 2,
+    },
 };
 static const char *const w0_methods[] = { "POST" };
 static const FlWorkflow w0 = {
@@ -104,6 +135,7 @@ static const FlWorkflow w0 = {
     .step_count = 6,
     .first = W0_G1,
     .default_at_start = false,
+    .shape = INT64_C(2070761786967304910),
 };
 
 /* ==== the program ==== */

@@ -95,6 +95,7 @@ static const FlWorkflow w0 = {
     .step_count = 4,
     .first = W0_NOTE,
     .default_at_start = false,
+    .shape = INT64_C(5267098913088834556),
 };
 
 /* ==== the program ==== */

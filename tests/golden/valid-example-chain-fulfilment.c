@@ -11,6 +11,11 @@ enum {
     W0_RECORD,    /* steps[2] */
 };
 
+/* a run resumed at booked needs the outputs of these steps */
+static const int w0_booked_needs[] = { W0_SHIPMENT };
+/* a run resumed at record needs the outputs of these steps */
+static const int w0_record_needs[] = { W0_SHIPMENT };
+
 /* shipment (set) - steps[0] */
 static int w0_shipment(FlRun *r)
 {
@@ -90,8 +95,17 @@ static const FlStepInfo w0_steps[] = {
         .type = FL_STEP_RESPONSE,
         .path = "steps[1]",
         .fn = w0_booked,
+        .needs = w0_booked_needs,
+        .need_count = 1,
     },
-    [W0_RECORD] = { .key = "record", .type = FL_STEP_LOG, .path = "steps[2]", .fn = w0_record },
+    [W0_RECORD] = {
+        .key = "record",
+        .type = FL_STEP_LOG,
+        .path = "steps[2]",
+        .fn = w0_record,
+        .needs = w0_record_needs,
+        .need_count = 1,
+    },
 };
 static const char *const w0_methods[] = { "POST" };
 static const FlWorkflow w0 = {
@@ -108,6 +122,7 @@ static const FlWorkflow w0 = {
     .step_count = 4,
     .first = W0_SHIPMENT,
     .default_at_start = false,
+    .shape = INT64_C(4197014201761688422),
 };
 
 /* ==== the program ==== */

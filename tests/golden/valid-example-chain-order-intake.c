@@ -12,6 +12,8 @@ enum {
 };
 
 static const FlValue k1 = FL_STRING_LIT("POST");
+/* a run resumed at done needs the outputs of these steps */
+static const int w0_done_needs[] = { W0_FULFIL };
 
 /* accept (webhook_response) - steps[0] */
 static int w0_accept(FlRun *r)
@@ -114,7 +116,14 @@ static const FlStepInfo w0_steps[] = {
         .path = "steps[1]",
         .fn = w0_fulfil,
     },
-    [W0_DONE] = { .key = "done", .type = FL_STEP_LOG, .path = "steps[2]", .fn = w0_done },
+    [W0_DONE] = {
+        .key = "done",
+        .type = FL_STEP_LOG,
+        .path = "steps[2]",
+        .fn = w0_done,
+        .needs = w0_done_needs,
+        .need_count = 1,
+    },
 };
 static const char *const w0_methods[] = { "POST" };
 static const FlWorkflow w0 = {
@@ -131,6 +140,7 @@ static const FlWorkflow w0 = {
     .step_count = 4,
     .first = W0_ACCEPT,
     .default_at_start = false,
+    .shape = INT64_C(1711100225286140966),
 };
 
 /* ==== the program ==== */

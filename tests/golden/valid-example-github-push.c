@@ -22,6 +22,8 @@ static const FlValue k3 = FL_STRING_LIT("");
 static const FlValue k4 = FL_STRING_LIT("unknown");
 static const FlValue k5 = FL_NUMBER_LIT(3000);
 static const FlValue k6 = FL_STRING_LIT("no ref");
+/* a run resumed at accepted needs the outputs of these steps */
+static const int w0_accepted_needs[] = { W0_PUSH };
 /* what a run keeps while it waits in build: push.output.pusher,
  * push.output.commit_count, push.output.repository, push.output.branch,
  * push.output.head, push.output.forced, build.output.waited_ms */
@@ -41,6 +43,14 @@ static const FlKeep w0_build_keep_2[] = {
     { .step = W0_BUILD, .sub = w0_build_keep_1, .sub_count = 1 },
 };
 static const FlKeepList w0_build_keep = { .outputs = w0_build_keep_2, .count = 2 };
+/* a run resumed at build needs the outputs of these steps */
+static const int w0_build_needs[] = { W0_PUSH };
+/* a run resumed at announce needs the outputs of these steps */
+static const int w0_announce_needs[] = { W0_PUSH, W0_BUILD };
+/* a run resumed at forced_push needs the outputs of these steps */
+static const int w0_forced_push_needs[] = { W0_PUSH };
+/* a run resumed at forced_warning needs the outputs of these steps */
+static const int w0_forced_warning_needs[] = { W0_PUSH };
 
 /* verify secret (github) - trigger.config.verify.secret */
 static const FlValue *w0_secret(FlArena *ar)
@@ -229,6 +239,8 @@ static const FlStepInfo w0_steps[] = {
         .type = FL_STEP_RESPONSE,
         .path = "steps[0].branches.true[1]",
         .fn = w0_accepted,
+        .needs = w0_accepted_needs,
+        .need_count = 1,
     },
     [W0_BUILD] = {
         .key = "build",
@@ -236,24 +248,32 @@ static const FlStepInfo w0_steps[] = {
         .path = "steps[0].branches.true[2]",
         .fn = w0_build,
         .keep = &w0_build_keep,
+        .needs = w0_build_needs,
+        .need_count = 1,
     },
     [W0_ANNOUNCE] = {
         .key = "announce",
         .type = FL_STEP_LOG,
         .path = "steps[0].branches.true[3]",
         .fn = w0_announce,
+        .needs = w0_announce_needs,
+        .need_count = 2,
     },
     [W0_FORCED_PUSH] = {
         .key = "forced_push",
         .type = FL_STEP_LOGIC_GATE,
         .path = "steps[0].branches.true[4]",
         .fn = w0_forced_push,
+        .needs = w0_forced_push_needs,
+        .need_count = 1,
     },
     [W0_FORCED_WARNING] = {
         .key = "forced_warning",
         .type = FL_STEP_LOG,
         .path = "steps[0].branches.true[4].branches.true[0]",
         .fn = w0_forced_warning,
+        .needs = w0_forced_warning_needs,
+        .need_count = 1,
     },
     [W0_IGNORED] = {
         .key = "ignored",
@@ -282,6 +302,7 @@ static const FlWorkflow w0 = {
     .step_count = 9,
     .first = W0_RELEASE_PUSH,
     .default_at_start = false,
+    .shape = INT64_C(3190416814417831201),
 };
 
 /* ==== the program ==== */

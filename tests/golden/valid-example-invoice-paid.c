@@ -22,6 +22,8 @@ static const FlValue k3 = FL_NUMBER_LIT(100000);
 static const FlValue k4 = FL_STRING_LIT("stripe");
 static const FlValue k5 = FL_NUMBER_LIT(5000);
 static const FlValue k6 = FL_NUMBER_LIT(0);
+/* a run resumed at recorded needs the outputs of these steps */
+static const int w0_recorded_needs[] = { W0_INVOICE };
 /* what a run keeps while it waits in settle: invoice.output.label,
  * invoice.output.amount, invoice.output.currency, invoice.output.customer,
  * invoice.output.line_count, invoice.output.lines, invoice.output.large,
@@ -40,6 +42,14 @@ static const FlKeep w0_settle_keep_1[] = {
     { .step = W0_INVOICE, .sub = w0_settle_keep_0, .sub_count = 8 },
 };
 static const FlKeepList w0_settle_keep = { .outputs = w0_settle_keep_1, .count = 1 };
+/* a run resumed at settle needs the outputs of these steps */
+static const int w0_settle_needs[] = { W0_INVOICE };
+/* a run resumed at book needs the outputs of these steps */
+static const int w0_book_needs[] = { W0_INVOICE };
+/* a run resumed at big needs the outputs of these steps */
+static const int w0_big_needs[] = { W0_INVOICE };
+/* a run resumed at notify_finance needs the outputs of these steps */
+static const int w0_notify_finance_needs[] = { W0_INVOICE };
 
 /* verify secret (stripe) - trigger.config.verify.secret */
 static const FlValue *w0_secret(FlArena *ar)
@@ -235,6 +245,8 @@ static const FlStepInfo w0_steps[] = {
         .type = FL_STEP_RESPONSE,
         .path = "steps[0].branches.true[1]",
         .fn = w0_recorded,
+        .needs = w0_recorded_needs,
+        .need_count = 1,
     },
     [W0_SETTLE] = {
         .key = "settle",
@@ -242,24 +254,32 @@ static const FlStepInfo w0_steps[] = {
         .path = "steps[0].branches.true[2]",
         .fn = w0_settle,
         .keep = &w0_settle_keep,
+        .needs = w0_settle_needs,
+        .need_count = 1,
     },
     [W0_BOOK] = {
         .key = "book",
         .type = FL_STEP_LOG,
         .path = "steps[0].branches.true[3]",
         .fn = w0_book,
+        .needs = w0_book_needs,
+        .need_count = 1,
     },
     [W0_BIG] = {
         .key = "big",
         .type = FL_STEP_LOGIC_GATE,
         .path = "steps[0].branches.true[4]",
         .fn = w0_big,
+        .needs = w0_big_needs,
+        .need_count = 1,
     },
     [W0_NOTIFY_FINANCE] = {
         .key = "notify_finance",
         .type = FL_STEP_LOG,
         .path = "steps[0].branches.true[4].branches.true[0]",
         .fn = w0_notify_finance,
+        .needs = w0_notify_finance_needs,
+        .need_count = 1,
     },
     [W0_OTHER_EVENT] = {
         .key = "other_event",
@@ -288,6 +308,7 @@ static const FlWorkflow w0 = {
     .step_count = 9,
     .first = W0_PAID,
     .default_at_start = false,
+    .shape = INT64_C(6309662077430170127),
 };
 
 /* ==== the program ==== */

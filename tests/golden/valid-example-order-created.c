@@ -34,6 +34,18 @@ static const FlResponse w0_invalid_response = {
     .body_static = true,
     .content_type = "application/json",
 };
+/* a run resumed at created needs the outputs of these steps */
+static const int w0_created_needs[] = { W0_ORDER };
+/* a run resumed at large needs the outputs of these steps */
+static const int w0_large_needs[] = { W0_ORDER };
+/* a run resumed at review needs the outputs of these steps */
+static const int w0_review_needs[] = { W0_ORDER };
+/* a run resumed at express needs the outputs of these steps */
+static const int w0_express_needs[] = { W0_ORDER };
+/* a run resumed at expedite needs the outputs of these steps */
+static const int w0_expedite_needs[] = { W0_ORDER };
+/* a run resumed at auto_approve needs the outputs of these steps */
+static const int w0_auto_approve_needs[] = { W0_ORDER };
 
 /* verify secret (shopify) - trigger.config.verify.secret */
 static const FlValue *w0_secret(FlArena *ar)
@@ -288,24 +300,32 @@ static const FlStepInfo w0_steps[] = {
         .type = FL_STEP_RESPONSE,
         .path = "steps[0].branches.false[0].branches.true[1]",
         .fn = w0_created,
+        .needs = w0_created_needs,
+        .need_count = 1,
     },
     [W0_LARGE] = {
         .key = "large",
         .type = FL_STEP_LOGIC_GATE,
         .path = "steps[0].branches.false[0].branches.true[2]",
         .fn = w0_large,
+        .needs = w0_large_needs,
+        .need_count = 1,
     },
     [W0_REVIEW] = {
         .key = "review",
         .type = FL_STEP_LOG,
         .path = "steps[0].branches.false[0].branches.true[2].branches.true[0]",
         .fn = w0_review,
+        .needs = w0_review_needs,
+        .need_count = 1,
     },
     [W0_EXPRESS] = {
         .key = "express",
         .type = FL_STEP_LOGIC_GATE,
         .path = "steps[0].branches.false[0].branches.true[2].branches.true[1]",
         .fn = w0_express,
+        .needs = w0_express_needs,
+        .need_count = 1,
     },
     [W0_EXPEDITE] = {
         .key = "expedite",
@@ -313,12 +333,16 @@ static const FlStepInfo w0_steps[] = {
         .path = "steps[0].branches.false[0].branches.true[2].branches.true[1].branches.tr"
         "ue[0]",
         .fn = w0_expedite,
+        .needs = w0_expedite_needs,
+        .need_count = 1,
     },
     [W0_AUTO_APPROVE] = {
         .key = "auto_approve",
         .type = FL_STEP_LOG,
         .path = "steps[0].branches.false[0].branches.true[2].branches.false[0]",
         .fn = w0_auto_approve,
+        .needs = w0_auto_approve_needs,
+        .need_count = 1,
     },
     [W0_INVALID] = {
         .key = "invalid",
@@ -354,6 +378,7 @@ static const FlWorkflow w0 = {
     .step_count = 14,
     .first = W0_IS_TEST,
     .default_at_start = false,
+    .shape = INT64_C(4799752826827949980),
 };
 
 /* ==== the program ==== */

@@ -132,6 +132,7 @@ static const FlWorkflow w0 = {
     .step_count = 6,
     .first = W0_VALIDATE,
     .default_at_start = false,
+    .shape = INT64_C(2780304227399483913),
 };
 
 /* ==== the program ==== */

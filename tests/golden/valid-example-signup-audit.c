@@ -42,6 +42,14 @@ static const FlKeep w0_replication_keep_3[] = {
     { .step = W0_TRIGGER, .sub = w0_replication_keep_2, .sub_count = 1 },
 };
 static const FlKeepList w0_replication_keep = { .outputs = w0_replication_keep_3, .count = 2 };
+/* a run resumed at replication needs the outputs of these steps */
+static const int w0_replication_needs[] = { W0_USER };
+/* a run resumed at audit needs the outputs of these steps */
+static const int w0_audit_needs[] = { W0_USER };
+/* a run resumed at no_email needs the outputs of these steps */
+static const int w0_no_email_needs[] = { W0_USER };
+/* a run resumed at risky needs the outputs of these steps */
+static const int w0_risky_needs[] = { W0_USER };
 /* what a run keeps while it waits in recheck: user.output.email */
 static const FlKeep w0_recheck_keep_0[] = {
     { .field = "email", .field_len = 5 },
@@ -50,6 +58,12 @@ static const FlKeep w0_recheck_keep_1[] = {
     { .step = W0_USER, .sub = w0_recheck_keep_0, .sub_count = 1 },
 };
 static const FlKeepList w0_recheck_keep = { .outputs = w0_recheck_keep_1, .count = 1 };
+/* a run resumed at recheck needs the outputs of these steps */
+static const int w0_recheck_needs[] = { W0_USER };
+/* a run resumed at flag needs the outputs of these steps */
+static const int w0_flag_needs[] = { W0_USER };
+/* a run resumed at welcome needs the outputs of these steps */
+static const int w0_welcome_needs[] = { W0_USER };
 
 /* received (log) - steps[0] */
 static int w0_received(FlRun *r)
@@ -218,13 +232,24 @@ static const FlStepInfo w0_steps[] = {
         .path = "steps[2]",
         .fn = w0_replication,
         .keep = &w0_replication_keep,
+        .needs = w0_replication_needs,
+        .need_count = 1,
     },
-    [W0_AUDIT] = { .key = "audit", .type = FL_STEP_LOG, .path = "steps[3]", .fn = w0_audit },
+    [W0_AUDIT] = {
+        .key = "audit",
+        .type = FL_STEP_LOG,
+        .path = "steps[3]",
+        .fn = w0_audit,
+        .needs = w0_audit_needs,
+        .need_count = 1,
+    },
     [W0_NO_EMAIL] = {
         .key = "no_email",
         .type = FL_STEP_LOGIC_GATE,
         .path = "steps[4]",
         .fn = w0_no_email,
+        .needs = w0_no_email_needs,
+        .need_count = 1,
     },
     [W0_MISSING_EMAIL] = {
         .key = "missing_email",
@@ -237,6 +262,8 @@ static const FlStepInfo w0_steps[] = {
         .type = FL_STEP_LOGIC_GATE,
         .path = "steps[4].branches.false[0]",
         .fn = w0_risky,
+        .needs = w0_risky_needs,
+        .need_count = 1,
     },
     [W0_RECHECK] = {
         .key = "recheck",
@@ -244,18 +271,24 @@ static const FlStepInfo w0_steps[] = {
         .path = "steps[4].branches.false[0].branches.true[0]",
         .fn = w0_recheck,
         .keep = &w0_recheck_keep,
+        .needs = w0_recheck_needs,
+        .need_count = 1,
     },
     [W0_FLAG] = {
         .key = "flag",
         .type = FL_STEP_LOG,
         .path = "steps[4].branches.false[0].branches.true[1]",
         .fn = w0_flag,
+        .needs = w0_flag_needs,
+        .need_count = 1,
     },
     [W0_WELCOME] = {
         .key = "welcome",
         .type = FL_STEP_LOG,
         .path = "steps[4].branches.false[0].branches.false[0]",
         .fn = w0_welcome,
+        .needs = w0_welcome_needs,
+        .need_count = 1,
     },
 };
 static const char *const w0_methods[] = { "POST" };
@@ -273,6 +306,7 @@ static const FlWorkflow w0 = {
     .step_count = 11,
     .first = W0_RECEIVED,
     .default_at_start = true,
+    .shape = INT64_C(5998025453497636495),
 };
 
 /* ==== the program ==== */

@@ -22,6 +22,10 @@ static const FlValue k4 = FL_NUMBER_LIT(0);
 static const FlValue k5 = FL_NUMBER_LIT(1);
 static const FlValue k6 = FL_STRING_LIT("staging");
 static const FlValue k7 = FL_NUMBER_LIT(1500);
+/* a run resumed at target needs the outputs of these steps */
+static const int w0_target_needs[] = { W0_PARSE };
+/* a run resumed at ack needs the outputs of these steps */
+static const int w0_ack_needs[] = { W0_PARSE, W0_TARGET };
 /* what a run keeps while it waits in settle: parse.output.user,
  * parse.output.channel, target.output.service, target.output.environment */
 static const FlKeep w0_settle_keep_0[] = {
@@ -37,6 +41,10 @@ static const FlKeep w0_settle_keep_2[] = {
     { .step = W0_TARGET, .sub = w0_settle_keep_1, .sub_count = 2 },
 };
 static const FlKeepList w0_settle_keep = { .outputs = w0_settle_keep_2, .count = 2 };
+/* a run resumed at settle needs the outputs of these steps */
+static const int w0_settle_needs[] = { W0_PARSE, W0_TARGET };
+/* a run resumed at audit needs the outputs of these steps */
+static const int w0_audit_needs[] = { W0_PARSE, W0_TARGET };
 
 /* verify secret (slack) - trigger.config.verify.secret */
 static const FlValue *w0_secret(FlArena *ar)
@@ -186,12 +194,16 @@ static const FlStepInfo w0_steps[] = {
         .type = FL_STEP_SET,
         .path = "steps[0].branches.true[1]",
         .fn = w0_target,
+        .needs = w0_target_needs,
+        .need_count = 1,
     },
     [W0_ACK] = {
         .key = "ack",
         .type = FL_STEP_RESPONSE,
         .path = "steps[0].branches.true[2]",
         .fn = w0_ack,
+        .needs = w0_ack_needs,
+        .need_count = 2,
     },
     [W0_SETTLE] = {
         .key = "settle",
@@ -199,12 +211,16 @@ static const FlStepInfo w0_steps[] = {
         .path = "steps[0].branches.true[3]",
         .fn = w0_settle,
         .keep = &w0_settle_keep,
+        .needs = w0_settle_needs,
+        .need_count = 2,
     },
     [W0_AUDIT] = {
         .key = "audit",
         .type = FL_STEP_LOG,
         .path = "steps[0].branches.true[4]",
         .fn = w0_audit,
+        .needs = w0_audit_needs,
+        .need_count = 2,
     },
     [W0_USAGE] = {
         .key = "usage",
@@ -233,6 +249,7 @@ static const FlWorkflow w0 = {
     .step_count = 8,
     .first = W0_KNOWN,
     .default_at_start = false,
+    .shape = INT64_C(3312816671479068698),
 };
 
 /* ==== the program ==== */

@@ -140,6 +140,7 @@ static const FlWorkflow w0 = {
     .step_count = 5,
     .first = W0_ACK,
     .default_at_start = false,
+    .shape = INT64_C(1046192279461625100),
 };
 
 /* ==== the program ==== */

@@ -41,6 +41,14 @@ static const FlResponse w0_reject_response = {
     .body_static = true,
     .content_type = "application/json",
 };
+/* a run resumed at signed needs the outputs of these steps */
+static const int w0_signed_needs[] = { W0_HEADER };
+/* a run resumed at valid needs the outputs of these steps */
+static const int w0_valid_needs[] = { W0_HEADER, W0_SIGNED };
+/* a run resumed at ack needs the outputs of these steps */
+static const int w0_ack_needs[] = { W0_SIGNED };
+/* a run resumed at record needs the outputs of these steps */
+static const int w0_record_needs[] = { W0_SIGNED };
 
 /* header (set) - steps[0] */
 static int w0_header(FlRun *r)
@@ -166,19 +174,37 @@ static int w0_rejected(FlRun *r)
 static const FlStepInfo w0_steps[] = {
     [W0_TRIGGER] = { .key = "trigger", .type = FL_STEP_TRIGGER, .path = "trigger" },
     [W0_HEADER] = { .key = "header", .type = FL_STEP_SET, .path = "steps[0]", .fn = w0_header },
-    [W0_SIGNED] = { .key = "signed", .type = FL_STEP_SET, .path = "steps[1]", .fn = w0_signed },
-    [W0_VALID] = { .key = "valid", .type = FL_STEP_LOGIC_GATE, .path = "steps[2]", .fn = w0_valid },
+    [W0_SIGNED] = {
+        .key = "signed",
+        .type = FL_STEP_SET,
+        .path = "steps[1]",
+        .fn = w0_signed,
+        .needs = w0_signed_needs,
+        .need_count = 1,
+    },
+    [W0_VALID] = {
+        .key = "valid",
+        .type = FL_STEP_LOGIC_GATE,
+        .path = "steps[2]",
+        .fn = w0_valid,
+        .needs = w0_valid_needs,
+        .need_count = 2,
+    },
     [W0_ACK] = {
         .key = "ack",
         .type = FL_STEP_RESPONSE,
         .path = "steps[2].branches.true[0]",
         .fn = w0_ack,
+        .needs = w0_ack_needs,
+        .need_count = 1,
     },
     [W0_RECORD] = {
         .key = "record",
         .type = FL_STEP_LOG,
         .path = "steps[2].branches.true[1]",
         .fn = w0_record,
+        .needs = w0_record_needs,
+        .need_count = 1,
     },
     [W0_REJECT] = {
         .key = "reject",
@@ -208,6 +234,7 @@ static const FlWorkflow w0 = {
     .step_count = 8,
     .first = W0_HEADER,
     .default_at_start = false,
+    .shape = INT64_C(1343894981230602702),
 };
 
 /* ==== the program ==== */

@@ -234,6 +234,7 @@ static const FlWorkflow w0 = {
     .step_count = 8,
     .first = W0_URGENT,
     .default_at_start = false,
+    .shape = INT64_C(5133205448947997354),
 };
 
 /* ==== the program ==== */

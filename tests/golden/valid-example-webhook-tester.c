@@ -42,6 +42,12 @@ static const FlKeep w0_wait_keep_5[] = {
     { .step = W0_REPLY, .sub = w0_wait_keep_0, .sub_count = 1 },
 };
 static const FlKeepList w0_wait_keep = { .outputs = w0_wait_keep_5, .count = 4 };
+/* a run resumed at wait needs the outputs of these steps */
+static const int w0_wait_needs[] = { W0_REQUEST };
+/* a run resumed at reply needs the outputs of these steps */
+static const int w0_reply_needs[] = { W0_REQUEST, W0_WAIT };
+/* a run resumed at echo_log needs the outputs of these steps */
+static const int w0_echo_log_needs[] = { W0_REPLY };
 
 /* request (set) - steps[0] */
 static int w0_request(FlRun *r)
@@ -155,13 +161,24 @@ static const FlStepInfo w0_steps[] = {
         .path = "steps[1]",
         .fn = w0_wait,
         .keep = &w0_wait_keep,
+        .needs = w0_wait_needs,
+        .need_count = 1,
     },
-    [W0_REPLY] = { .key = "reply", .type = FL_STEP_RESPONSE, .path = "steps[2]", .fn = w0_reply },
+    [W0_REPLY] = {
+        .key = "reply",
+        .type = FL_STEP_RESPONSE,
+        .path = "steps[2]",
+        .fn = w0_reply,
+        .needs = w0_reply_needs,
+        .need_count = 2,
+    },
     [W0_ECHO_LOG] = {
         .key = "echo_log",
         .type = FL_STEP_LOG,
         .path = "steps[3]",
         .fn = w0_echo_log,
+        .needs = w0_echo_log_needs,
+        .need_count = 1,
     },
 };
 static const char *const w0_methods[] = { "POST", "GET" };
@@ -179,6 +196,7 @@ static const FlWorkflow w0 = {
     .step_count = 5,
     .first = W0_REQUEST,
     .default_at_start = false,
+    .shape = INT64_C(3971200297219125120),
 };
 
 /* ==== the program ==== */

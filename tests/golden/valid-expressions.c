@@ -177,6 +177,7 @@ static const FlWorkflow w0 = {
     .step_count = 3,
     .first = W0_OPS,
     .default_at_start = true,
+    .shape = INT64_C(2951781917784188952),
 };
 
 /* ==== the program ==== */

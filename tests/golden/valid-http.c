@@ -33,6 +33,14 @@ static const FlHttpRequest w0_static_body_request = {
     .follow_redirects = false,
     .max_response_bytes = 10485760,
 };
+/* a run resumed at notify needs the outputs of these steps */
+static const int w0_notify_needs[] = { W0_LOOKUP };
+/* a run resumed at ping needs the outputs of these steps */
+static const int w0_ping_needs[] = { W0_LOOKUP, W0_NOTIFY };
+/* a run resumed at static_body needs the outputs of these steps */
+static const int w0_static_body_needs[] = { W0_NOTIFY };
+/* a run resumed at answer needs the outputs of these steps */
+static const int w0_answer_needs[] = { W0_NOTIFY };
 
 /* lookup (http_request) - steps[0] */
 static int w0_lookup(FlRun *r)
@@ -207,19 +215,32 @@ static const FlStepInfo w0_steps[] = {
         .path = "steps[1]",
         .fn = w0_notify,
         .on_error_continue = true,
+        .needs = w0_notify_needs,
+        .need_count = 1,
     },
-    [W0_PING] = { .key = "ping", .type = FL_STEP_HTTP_REQUEST, .path = "steps[2]", .fn = w0_ping },
+    [W0_PING] = {
+        .key = "ping",
+        .type = FL_STEP_HTTP_REQUEST,
+        .path = "steps[2]",
+        .fn = w0_ping,
+        .needs = w0_ping_needs,
+        .need_count = 2,
+    },
     [W0_STATIC_BODY] = {
         .key = "static_body",
         .type = FL_STEP_HTTP_REQUEST,
         .path = "steps[3]",
         .fn = w0_static_body,
+        .needs = w0_static_body_needs,
+        .need_count = 1,
     },
     [W0_ANSWER] = {
         .key = "answer",
         .type = FL_STEP_RESPONSE,
         .path = "steps[4]",
         .fn = w0_answer,
+        .needs = w0_answer_needs,
+        .need_count = 1,
     },
 };
 static const char *const w0_methods[] = { "POST" };
@@ -237,6 +258,7 @@ static const FlWorkflow w0 = {
     .step_count = 6,
     .first = W0_LOOKUP,
     .default_at_start = false,
+    .shape = INT64_C(4570238147256788590),
 };
 
 /* ==== the program ==== */

@@ -27,6 +27,18 @@ static const FlResponse w0_big_response = {
 };
 static const FlValue k3 = FL_STRING_LIT("small order");
 static const FlValue k4 = FL_STRING_LIT("not an order");
+/* a run resumed at inner needs the outputs of these steps */
+static const int w0_inner_needs[] = { W0_OUTER };
+/* a run resumed at big needs the outputs of these steps */
+static const int w0_big_needs[] = { W0_OUTER, W0_INNER };
+/* a run resumed at small_note needs the outputs of these steps */
+static const int w0_small_note_needs[] = { W0_OUTER, W0_INNER };
+/* a run resumed at after_inner needs the outputs of these steps */
+static const int w0_after_inner_needs[] = { W0_OUTER, W0_INNER };
+/* a run resumed at other needs the outputs of these steps */
+static const int w0_other_needs[] = { W0_OUTER };
+/* a run resumed at done needs the outputs of these steps */
+static const int w0_done_needs[] = { W0_OUTER };
 
 /* outer (logic_gate) - steps[0] */
 static int w0_outer(FlRun *r)
@@ -111,32 +123,49 @@ static const FlStepInfo w0_steps[] = {
         .type = FL_STEP_LOGIC_GATE,
         .path = "steps[0].branches.true[0]",
         .fn = w0_inner,
+        .needs = w0_inner_needs,
+        .need_count = 1,
     },
     [W0_BIG] = {
         .key = "big",
         .type = FL_STEP_RESPONSE,
         .path = "steps[0].branches.true[0].branches.true[0]",
         .fn = w0_big,
+        .needs = w0_big_needs,
+        .need_count = 2,
     },
     [W0_SMALL_NOTE] = {
         .key = "small_note",
         .type = FL_STEP_LOG,
         .path = "steps[0].branches.true[0].branches.false[0]",
         .fn = w0_small_note,
+        .needs = w0_small_note_needs,
+        .need_count = 2,
     },
     [W0_AFTER_INNER] = {
         .key = "after_inner",
         .type = FL_STEP_LOG,
         .path = "steps[0].branches.true[1]",
         .fn = w0_after_inner,
+        .needs = w0_after_inner_needs,
+        .need_count = 2,
     },
     [W0_OTHER] = {
         .key = "other",
         .type = FL_STEP_LOG,
         .path = "steps[0].branches.false[0]",
         .fn = w0_other,
+        .needs = w0_other_needs,
+        .need_count = 1,
     },
-    [W0_DONE] = { .key = "done", .type = FL_STEP_LOG, .path = "steps[1]", .fn = w0_done },
+    [W0_DONE] = {
+        .key = "done",
+        .type = FL_STEP_LOG,
+        .path = "steps[1]",
+        .fn = w0_done,
+        .needs = w0_done_needs,
+        .need_count = 1,
+    },
 };
 static const char *const w0_methods[] = { "POST" };
 static const FlWorkflow w0 = {
@@ -153,6 +182,7 @@ static const FlWorkflow w0 = {
     .step_count = 8,
     .first = W0_OUTER,
     .default_at_start = false,
+    .shape = INT64_C(2722345378124373993),
 };
 
 /* ==== the program ==== */

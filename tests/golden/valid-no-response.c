@@ -60,6 +60,7 @@ static const FlWorkflow w0 = {
     .step_count = 3,
     .first = W0_NOTE,
     .default_at_start = true,
+    .shape = INT64_C(8891349936109384621),
 };
 
 /* ==== the program ==== */

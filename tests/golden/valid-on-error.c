@@ -22,6 +22,10 @@ static const FlKeep w0_maybe_keep_2[] = {
     { .step = W0_WRITE, .sub = w0_maybe_keep_0, .sub_count = 1 },
 };
 static const FlKeepList w0_maybe_keep = { .outputs = w0_maybe_keep_2, .count = 2 };
+/* a run resumed at write needs the outputs of these steps */
+static const int w0_write_needs[] = { W0_MAYBE };
+/* a run resumed at reply needs the outputs of these steps */
+static const int w0_reply_needs[] = { W0_MAYBE, W0_WRITE };
 
 /* maybe (delay) - steps[0] */
 static int w0_maybe(FlRun *r)
@@ -81,6 +85,8 @@ static const FlStepInfo w0_steps[] = {
         .path = "steps[1]",
         .fn = w0_write,
         .on_error_continue = true,
+        .needs = w0_write_needs,
+        .need_count = 1,
     },
     [W0_REPLY] = {
         .key = "reply",
@@ -88,6 +94,8 @@ static const FlStepInfo w0_steps[] = {
         .path = "steps[2]",
         .fn = w0_reply,
         .on_error_continue = true,
+        .needs = w0_reply_needs,
+        .need_count = 2,
     },
 };
 static const char *const w0_methods[] = { "POST" };
@@ -105,6 +113,7 @@ static const FlWorkflow w0 = {
     .step_count = 4,
     .first = W0_MAYBE,
     .default_at_start = false,
+    .shape = INT64_C(312148831100775808),
 };
 
 /* ==== the program ==== */

@@ -106,6 +106,7 @@ static const FlWorkflow w0 = {
     .step_count = 6,
     .first = W0_CHECK,
     .default_at_start = false,
+    .shape = INT64_C(2007488013804906373),
 };
 
 /* ==== the program ==== */

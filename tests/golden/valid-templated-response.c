@@ -70,6 +70,7 @@ static const FlWorkflow w0 = {
     .step_count = 2,
     .first = W0_REPLY,
     .default_at_start = false,
+    .shape = INT64_C(8175433602665995823),
 };
 
 /* ==== the program ==== */

@@ -78,6 +78,7 @@ static const FlWorkflow w0 = {
     .step_count = 3,
     .first = W0_ACK,
     .default_at_start = false,
+    .shape = INT64_C(7157589304184123119),
 };
 
 /* ==== the program ==== */

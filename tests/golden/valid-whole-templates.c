@@ -22,6 +22,8 @@ static const FlMember k5[] = {
     FL_MEMBER("a", FL_ARRAY_LIT(k4)),
 };
 static const FlValue k6 = FL_OBJECT_LIT(k5);
+/* a run resumed at reply needs the outputs of these steps */
+static const int w0_reply_needs[] = { W0_CALC };
 
 /* calc (set) - steps[0] */
 static int w0_calc(FlRun *r)
@@ -95,7 +97,14 @@ static int w0_reply(FlRun *r)
 static const FlStepInfo w0_steps[] = {
     [W0_TRIGGER] = { .key = "trigger", .type = FL_STEP_TRIGGER, .path = "trigger" },
     [W0_CALC] = { .key = "calc", .type = FL_STEP_SET, .path = "steps[0]", .fn = w0_calc },
-    [W0_REPLY] = { .key = "reply", .type = FL_STEP_RESPONSE, .path = "steps[1]", .fn = w0_reply },
+    [W0_REPLY] = {
+        .key = "reply",
+        .type = FL_STEP_RESPONSE,
+        .path = "steps[1]",
+        .fn = w0_reply,
+        .needs = w0_reply_needs,
+        .need_count = 1,
+    },
 };
 static const char *const w0_methods[] = { "POST" };
 static const FlWorkflow w0 = {
@@ -112,6 +121,7 @@ static const FlWorkflow w0 = {
     .step_count = 3,
     .first = W0_CALC,
     .default_at_start = false,
+    .shape = INT64_C(2945984763495447058),
 };
 
 /* ==== the program ==== */

@@ -202,8 +202,8 @@ static const FlKeep keep_n[] = { { .field = "n", .field_len = 1 } };
 static const FlKeep keep_trigger[] = { { .step = 0, .sub = keep_n, .sub_count = 1 } };
 static const FlKeepList keep_list = { keep_trigger, 1 };
 
-#define TRIGGER { "trigger", FL_STEP_TRIGGER, "trigger", NULL, false, NULL }
-#define STEP(key, type, fn, cont) { key, type, key, fn, cont, NULL }
+#define TRIGGER { .key = "trigger", .type = FL_STEP_TRIGGER, .path = "trigger" }
+#define STEP(key_, type_, fn_, cont_) { .key = key_, .type = type_, .path = key_, .fn = fn_, .on_error_continue = cont_ }
 #define RESPOND(key, fn) STEP(key, FL_STEP_RESPONSE, fn, false)
 #define LOG(key, fn, cont) STEP(key, FL_STEP_LOG, fn, cont)
 #define DELAY(key, fn) STEP(key, FL_STEP_DELAY, fn, false)
@@ -244,7 +244,7 @@ static const FlWorkflow wf_held = WORKFLOW("held", held_steps, 1000, false);
 
 static const FlStepInfo compact_steps[] = {
     TRIGGER, RESPOND("reply", s_reply_then_delay),
-    { "wait", FL_STEP_DELAY, "wait", s_delay_120_at_2, false, &keep_list },
+    { .key = "wait", .type = FL_STEP_DELAY, .path = "wait", .fn = s_delay_120_at_2, .on_error_continue = false, .keep = &keep_list },
     STEP("read", FL_STEP_LOG, s_read_kept, false),
 };
 static const FlWorkflow wf_compact = WORKFLOW("compact", compact_steps, 1000, false);

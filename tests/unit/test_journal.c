@@ -595,6 +595,100 @@ static void test_failed_kept(void)
     scratch_remove();
 }
 
+/* ---- 8.4: shapes, stranded runs, rewritten runs --------------------------- */
+
+typedef struct {
+    int count;
+    JournalState state;
+    int64_t shape;
+    int attempt, next, steps;
+    char error[128];
+} One;
+
+static int remember_one(void *arg, const JournalSaved *s)
+{
+    One *o = arg;
+    o->count++;
+    o->state = s->state;
+    o->shape = s->shape;
+    o->attempt = s->attempt;
+    o->next = s->next;
+    o->steps = (int)s->step_count;
+    snprintf(o->error, sizeof o->error, "%s", s->error ? s->error : "(null)");
+    return 0;
+}
+
+static const FlStepInfo shape_steps[] = {
+    { .key = "trigger" }, { .key = "call" }, { .key = "pause" }, { .key = "record" },
+};
+static const FlWorkflow shape_wf = { .name = "wf", .steps = shape_steps,
+                                     .step_count = 4, .shape = 77 };
+static const FlWorkflow *const shape_wfs[] = { &shape_wf };
+static const FlProgram shape_program = { .workflows = shape_wfs, .workflow_count = 1 };
+
+/* The keys of each workflow's shape are kept; a stranded run keeps its
+ * reason, is not recovered and is listed; a rewrite replaces the run's
+ * rows (outputs, position, shape) and makes it pending again. */
+static void test_shapes_strand_rewrite(void)
+{
+    Fixture a;
+    One one = { 0 };
+    char err[512], *keys;
+    scratch();
+    CU_ASSERT_EQUAL_FATAL(open_journal(NULL, err, sizeof err), JOURNAL_OK);
+    CU_ASSERT_EQUAL(journal_put_shapes(&shape_program), 0);
+    CU_ASSERT_EQUAL(journal_put_shapes(&shape_program), 0);      /* known: kept */
+    keys = journal_shape_keys(77);
+    CU_ASSERT_STRING_EQUAL(keys, "trigger\ncall\npause\nrecord");
+    free(keys);
+    CU_ASSERT_PTR_NULL(journal_shape_keys(78));
+    fixture(&a, "run-a", "evt-1");
+    a.run.shape = 77;
+    journal_acknowledge(&a.run, NULL, NULL);
+    a.outputs[2] = J(&a.arena, "{\"waited_ms\":5}");
+    a.run.next = 3;
+    journal_step(&a.run, 2);
+    journal_close();
+
+    CU_ASSERT_EQUAL_FATAL(open_journal(NULL, err, sizeof err), JOURNAL_OK);
+    CU_ASSERT_EQUAL(journal_recover(remember_one, &one), 0);
+    CU_ASSERT_EQUAL(one.count, 1);
+    CU_ASSERT_EQUAL(one.shape, 77);
+    CU_ASSERT_EQUAL(one.steps, 1);
+    CU_ASSERT_EQUAL(journal_strand("run-a", 1, "step 'x' is gone"), 0);
+    memset(&one, 0, sizeof one);
+    CU_ASSERT_EQUAL(journal_recover(remember_one, &one), 0);
+    CU_ASSERT_EQUAL(one.count, 0);                 /* stranded: not resumed */
+    journal_close();
+    CU_ASSERT_EQUAL(journal_list(path, remember_one, &one, err, sizeof err), JOURNAL_OK);
+    CU_ASSERT_EQUAL(one.count, 1);
+    CU_ASSERT_EQUAL(one.state, JOURNAL_STRANDED);
+    CU_ASSERT_STRING_EQUAL(one.error, "step 'x' is gone");
+    CU_ASSERT_EQUAL(one.attempt, 1);               /* not counted again */
+
+    /* a command's connection moves it: outputs rewritten, steps rows gone */
+    CU_ASSERT_EQUAL_FATAL(journal_admin_open(path, err, sizeof err), JOURNAL_OK);
+    a.run.shape = 78;
+    a.run.next = 1;
+    a.run.next_key = "call";
+    CU_ASSERT_EQUAL(journal_rewrite(&a.run, false), 0);
+    journal_admin_close();
+    memset(&one, 0, sizeof one);
+    CU_ASSERT_EQUAL_FATAL(open_journal(NULL, err, sizeof err), JOURNAL_OK);
+    CU_ASSERT_EQUAL(journal_recover(remember_one, &one), 0);
+    journal_close();
+    CU_ASSERT_EQUAL(one.count, 1);
+    CU_ASSERT_EQUAL(one.state, JOURNAL_PENDING);
+    CU_ASSERT_EQUAL(one.shape, 78);
+    CU_ASSERT_EQUAL(one.next, 1);
+    CU_ASSERT_EQUAL(one.steps, 0);
+    CU_ASSERT_EQUAL(one.attempt, 2);
+    CU_ASSERT_STRING_EQUAL(one.error, "(null)");
+    CU_ASSERT_EQUAL(journal_admin_open(dir, err, sizeof err), JOURNAL_ECANTOPEN);
+    fixture_free(&a);
+    scratch_remove();
+}
+
 static const UnitTest tests[] = {
     {"record_restore", test_record_restore},
     {"failed_kept", test_failed_kept},
@@ -607,6 +701,7 @@ static const UnitTest tests[] = {
     {"truncated", test_truncated},
     {"garbage", test_garbage},
     {"other_schema", test_other_schema},
+    {"shapes_strand_rewrite", test_shapes_strand_rewrite},
     {NULL, NULL},
 };
 

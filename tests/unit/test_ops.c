@@ -63,8 +63,8 @@ static void test_queue_bound(void)
 /* ---- metrics -------------------------------------------------------------- */
 
 static const FlStepInfo steps[] = {
-    { "trigger", FL_STEP_TRIGGER, "trigger", NULL, false, NULL },
-    { "ack", FL_STEP_RESPONSE, "steps[0]", NULL, false, NULL },
+    { .key = "trigger", .type = FL_STEP_TRIGGER, .path = "trigger", .fn = NULL, .on_error_continue = false, .keep = NULL },
+    { .key = "ack", .type = FL_STEP_RESPONSE, .path = "steps[0]", .fn = NULL, .on_error_continue = false, .keep = NULL },
 };
 static const FlWorkflow wf = { .name = "wf-a", .path = "/a", .steps = steps, .step_count = 2 };
 static const FlWorkflow *const wfs[] = { &wf };
