@@ -721,6 +721,7 @@ typedef struct {
     bool fail_on_status;         /* status >= 400 fails the step */
     bool follow_redirects;
     long max_response_bytes;
+    long retry_max_delay_ms;     /* caps the doubling back-off (8.2) */
 } FlHttpRequest;
 
 /* The http_request step index: starts the request and arranges for the
