@@ -57,12 +57,18 @@ typedef struct {
     int next;                       /* where it goes on: index or FL_NEXT_END */
     const char *next_key;           /* that step's key; "" for the end */
     int64_t wake_at;                /* a delay: Unix ms it waits until; 0 */
+    int tries;                      /* 8.2: attempts made by the step at next
+                                       (an http_request waiting to retry); 0 */
+    int64_t shape;                  /* 8.4: the workflow's FlWorkflow.shape */
 } JournalRun;
 
 typedef enum {
     JOURNAL_STARTED,     /* waiting for its answer (live handler only) */
     JOURNAL_PENDING,     /* acknowledged, not finished: resumes at start */
-    JOURNAL_ABANDONED    /* never acknowledged: its sender will retry */
+    JOURNAL_ABANDONED,   /* never acknowledged: its sender will retry */
+    JOURNAL_FAILED,      /* 8.1: failed after its acknowledgement: kept */
+    JOURNAL_STRANDED,    /* 8.4: its workflow changed beyond resuming */
+    JOURNAL_RETRYING     /* 8.1: --retry asked for it; resumes when picked up */
 } JournalState;
 
 /* A step output recorded after the acknowledgement (encoded). */
@@ -74,12 +80,16 @@ typedef struct {
 
 /* A run read back from the journal.  Everything is borrowed for the
  * duration of the callback it is passed to.  next, next_key and wake_at
- * are the latest position recorded. */
+ * are the latest position recorded, tries the attempts the step at next
+ * has made (8.2). */
 typedef struct JournalSaved {
     const char *id, *workflow, *started_at, *next_key;
     JournalState state;
     int attempt, next;
     int64_t wake_at;
+    int tries;
+    int64_t shape;
+    const char *error;              /* failed or stranded: why; else NULL */
     const void *outputs;            /* the outputs at the acknowledgement */
     size_t outputs_len;
     const JournalStepData *steps;   /* recorded since, by index */
@@ -116,6 +126,12 @@ void journal_waiting(const JournalRun *run);
 /* Records the output of step index of an acknowledged run and the run's
  * position (no wait for the disk: steps run at least once). */
 void journal_step(const JournalRun *run, int index);
+/* Records only the position of an acknowledged run whose step index has
+ * no output yet and waits to try again (8.2: an http_request between
+ * attempts; run->next is index, run->wake_at when, run->tries the
+ * attempts made): a step record with an empty output, which
+ * journal_decode() skips and the step's output later replaces. */
+void journal_position(const JournalRun *run, int index);
 /* The run ended (finished or failed): it is deleted. */
 void journal_finish(const char *id);
 
@@ -160,6 +176,8 @@ struct JournalRecord {
     int step;                    /* JR_STEP: the step's index */
     int next;
     int64_t wake_at;
+    int tries;
+    int64_t shape;
     char id[37];
     char started_at[25];
     size_t len;                  /* data: the outputs (run rows) or the

@@ -7,7 +7,9 @@
  *          acknowledgement (`outputs`, journal.c's byte format), state
  *          (started | pending | abandoned), attempt and position;
  *   steps  one row per step completed after the acknowledgement, with
- *          the run's position after it.
+ *          the run's position after it - or, with an empty output, a
+ *          position only: an http_request waiting to try again, `tries`
+ *          attempts made (spec 8.2).
  *
  * A run's position is that of its latest step row, or its run row's.
  * Finished runs are deleted; abandoned ones are kept for a week so that
@@ -40,7 +42,7 @@
 enum {
     APP_ID = 0x466c7573,          /* "Flus" */
     CHECKPOINT_FRAMES = 1000,     /* copy the log into the database past it */
-    FORMAT = 1,                   /* PRAGMA user_version */
+    FORMAT = 2,                   /* PRAGMA user_version */
     KEEP_ABANDONED_MS = 7 * 24 * 3600 * 1000
 };
 
@@ -48,22 +50,45 @@ static const char schema[] =
     "CREATE TABLE runs ("
     "  id TEXT PRIMARY KEY NOT NULL,"
     "  workflow TEXT NOT NULL,"
-    "  state TEXT NOT NULL,"                   /* started | pending | abandoned */
+    "  state TEXT NOT NULL,"                   /* started | pending | retrying |
+                                                  failed | stranded | abandoned */
     "  started_at TEXT NOT NULL,"
     "  attempt INTEGER NOT NULL,"
     "  next_step INTEGER NOT NULL,"            /* -1: the end */
     "  next_key TEXT NOT NULL,"
     "  wake_at INTEGER,"                       /* Unix ms, or NULL */
     "  changed_at INTEGER NOT NULL,"           /* Unix ms */
-    "  outputs BLOB NOT NULL);"
+    "  outputs BLOB NOT NULL,"
+    "  tries INTEGER NOT NULL DEFAULT 0,"      /* 8.2: attempts the step at
+                                                  next_step has made */
+    "  error TEXT,"                            /* failed: the error; stranded:
+                                                  the reason */
+    "  shape INTEGER NOT NULL DEFAULT 0);"     /* 8.4: FlWorkflow.shape */
     "CREATE TABLE steps ("
     "  run_id TEXT NOT NULL,"
     "  step INTEGER NOT NULL,"
     "  next_step INTEGER NOT NULL,"
     "  next_key TEXT NOT NULL,"
     "  wake_at INTEGER,"
-    "  output BLOB NOT NULL,"
-    "  PRIMARY KEY (run_id, step)) WITHOUT ROWID;";
+    "  output BLOB NOT NULL,"                  /* empty: no output yet, a
+                                                  position only (8.2) */
+    "  tries INTEGER NOT NULL DEFAULT 0,"
+    "  PRIMARY KEY (run_id, step)) WITHOUT ROWID;"
+    "CREATE TABLE shapes ("                    /* 8.4: step keys by index */
+    "  shape INTEGER PRIMARY KEY NOT NULL,"
+    "  workflow TEXT NOT NULL,"
+    "  keys TEXT NOT NULL);"                   /* joined by '\n' */
+    "CREATE TABLE dedupe ("                    /* 8.3 */
+    "  workflow TEXT NOT NULL,"
+    "  key TEXT NOT NULL,"
+    "  run_id TEXT NOT NULL,"
+    "  answered INTEGER NOT NULL,"             /* 0: in progress */
+    "  status INTEGER,"
+    "  content_type TEXT,"
+    "  headers BLOB,"
+    "  body BLOB,"
+    "  recorded_at INTEGER NOT NULL,"          /* Unix ms */
+    "  PRIMARY KEY (workflow, key)) WITHOUT ROWID;";
 
 typedef enum {
     ST_BEGIN, ST_COMMIT, ST_ROLLBACK, ST_SYNC_FULL, ST_SYNC_NORMAL, ST_PUT_RUN, ST_PUT_STEP, ST_DEL_STEPS,
@@ -76,11 +101,14 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_ROLLBACK] = "ROLLBACK",
     [ST_SYNC_FULL] = "PRAGMA synchronous = FULL",
     [ST_SYNC_NORMAL] = "PRAGMA synchronous = NORMAL",
-    [ST_PUT_RUN] = "INSERT OR REPLACE INTO runs VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-    [ST_PUT_STEP] = "INSERT OR REPLACE INTO steps VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    [ST_PUT_RUN] = "INSERT OR REPLACE INTO runs (id, workflow, state, started_at, attempt,"
+                   " next_step, next_key, wake_at, changed_at, outputs, tries, shape)"
+                   " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+    [ST_PUT_STEP] = "INSERT OR REPLACE INTO steps (run_id, step, next_step, next_key,"
+                    " wake_at, output, tries) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     [ST_DEL_STEPS] = "DELETE FROM steps WHERE run_id = ?1",
     [ST_DEL_RUN] = "DELETE FROM runs WHERE id = ?1",
-    [ST_SCAN_STEPS] = ("SELECT step, next_step, next_key, wake_at, output FROM steps"
+    [ST_SCAN_STEPS] = ("SELECT step, next_step, next_key, wake_at, output, tries FROM steps"
                        " WHERE run_id = ?1 ORDER BY step"),
 };
 
@@ -189,7 +217,8 @@ static bool journal_sound(sqlite3 *db, char *why, size_t size)
         return false;
     }
     if (pragma_int(db, "SELECT count(*) FROM sqlite_schema WHERE type = 'table'"
-                       " AND name IN ('runs', 'steps')", &tables) < 0 || tables != 2) {
+                       " AND name IN ('runs', 'steps', 'shapes', 'dedupe')", &tables) < 0
+        || tables != 4) {
         snprintf(why, size, "not a flusso journal (tables missing)");
         return false;
     }
@@ -391,6 +420,8 @@ static int put_run(JournalDb *j, const JournalRecord *r)
     bind_wake(st, 8, r->wake_at);
     sqlite3_bind_int64(st, 9, fl_time_now_ms());
     sqlite3_bind_blob64(st, 10, r->data, r->len, SQLITE_STATIC);
+    sqlite3_bind_int(st, 11, r->tries);
+    sqlite3_bind_int64(st, 12, r->shape);
     return step_reset(st);
 }
 
@@ -403,6 +434,7 @@ static int put_step(JournalDb *j, const JournalRecord *r)
     sqlite3_bind_text(st, 4, r->next_key, -1, SQLITE_STATIC);
     bind_wake(st, 5, r->wake_at);
     sqlite3_bind_blob64(st, 6, r->data, r->len, SQLITE_STATIC);
+    sqlite3_bind_int(st, 7, r->tries);
     return step_reset(st);
 }
 
@@ -490,13 +522,15 @@ static int load_steps(JournalDb *j, JournalSaved *run, JournalStepData **out,
         }
         size_t len = (size_t)sqlite3_column_bytes(st, 4);
         void *copy = rt_check(malloc(len + 1));
-        memcpy(copy, sqlite3_column_blob(st, 4), len);
+        if (len)                 /* empty: a position only, maybe NULL */
+            memcpy(copy, sqlite3_column_blob(st, 4), len);
         (*out)[n++] = (JournalStepData){ sqlite3_column_int(st, 0), copy, len };
         run->next = sqlite3_column_int(st, 1);
         free(*texts);
         *texts = rt_check(strdup(col_text(st, 2)));
         run->next_key = *texts;
         run->wake_at = sqlite3_column_int64(st, 3);
+        run->tries = sqlite3_column_int(st, 5);
     }
     sqlite3_reset(st);
     run->steps = *out;
@@ -528,6 +562,7 @@ static int scan_row(JournalDb *j, sqlite3_stmt *st, JournalScanFn fn, void *arg)
         .next_key = col_text(st, 6), .wake_at = sqlite3_column_int64(st, 7),
         .outputs = sqlite3_column_blob(st, 8),
         .outputs_len = (size_t)sqlite3_column_bytes(st, 8),
+        .tries = sqlite3_column_int(st, 9),
     };
     JournalStepData *steps;
     char *texts;
@@ -550,7 +585,7 @@ static int sq_scan(JournalDb *j, bool pending, bool abandoned, bool started,
                               &j->stmt[ST_SCAN_STEPS], NULL) != SQLITE_OK)
         goto err;
     if (sqlite3_prepare_v2(j->db, "SELECT id, workflow, state, started_at, attempt,"
-                           " next_step, next_key, wake_at, outputs FROM runs"
+                           " next_step, next_key, wake_at, outputs, tries FROM runs"
                            " WHERE state IN (?1, ?2, ?3) ORDER BY started_at, id",
                            -1, &st, NULL) != SQLITE_OK)
         goto err;
