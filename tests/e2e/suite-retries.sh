@@ -171,7 +171,7 @@ test_waiting() {
     expect_eq "waiting: thread count after 3 s of retries" "$after" "$before"
     retried=$(grep -c '"event":"http_retry"' h.log)
     echo "  after 3 s: $runs runs pending, $retried retries logged, threads $after"
-    expect_true "waiting: they retried (twice or more each)" test "$retried" -ge 10000
+    expect_true "waiting: they retried (once or more each, on average)" test "$retried" -ge 5000
     stop_handler "$HANDLER_PID" 60
     expect_eq "waiting: stopped cleanly" "$STOP_STATUS" 0
     runs=$("$RH" --runs | grep -c '	pending	retries-wait	call')
