@@ -726,7 +726,7 @@ typedef struct {
 
 /* The http_request step index: starts the request and arranges for the
  * run to continue once it has ended (retries included) - at step next with
- * the output {"status", "headers", "body"} recorded, or, when it failed,
+ * the output {"status", "headers", "body", "attempts"} recorded, or, when it failed,
  * as fl_step_failed(run, index, message, next) decides (on_error continue
  * goes on at next; otherwise the run ends, with a 500 while the caller
  * waits).  The step function then returns FL_NEXT_WAIT: no thread waits
