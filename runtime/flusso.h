@@ -732,9 +732,8 @@ typedef struct {
  * while the caller waits).  The step function then returns FL_NEXT_WAIT:
  * no thread waits for the answer.  Returns 0, or -1 (with an error; the
  * step function then returns fl_step_failed(...)) when the rendered
- * request is unusable: a
- * method that is not an HTTP token, a url that is not http(s), a header
- * value holding CR, LF or NUL. */
+ * request is unusable: a method that is not an HTTP token, a url that is
+ * not http(s), a header value holding CR, LF or NUL. */
 int fl_http(FlRun *run, int index, const FlHttpRequest *req, int next);
 
 /* ====================== end of section 2: Runs ========================== */
