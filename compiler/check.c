@@ -527,7 +527,7 @@ static void check_step_templates(Checker *c, const Step *s)
 
 /* Worst-case time step s may block the run: a literal delay, or an
  * http_request's attempts and the back-off between them (100 ms doubling,
- * at most 5 s, plus up to 10% jitter). */
+ * at most retry_max_delay_ms, plus up to 10% jitter: spec 3, 8.2). */
 static long long blocking_ms(const Step *s)
 {
     if (s->type == ST_DELAY && !s->as.delay.ms.is_template)
@@ -536,10 +536,10 @@ static long long blocking_ms(const Step *s)
         return 0;
     const HttpConfig *h = &s->as.http;
     long long total = (long long)h->timeout_ms * (h->retries + 1);
-    long long backoff = 100;
+    long long cap = h->retry_max_delay_ms, backoff = 100 < cap ? 100 : cap;
     for (long i = 0; i < h->retries; i++) {
         total += backoff + backoff / 10;
-        backoff = backoff * 2 > 5000 ? 5000 : backoff * 2;
+        backoff = backoff * 2 > cap ? cap : backoff * 2;
     }
     return total;
 }

@@ -399,6 +399,7 @@ static void emit_http_request(Emitter *e, const Step *s, const FlowEdge *edge)
         { ".body_is_json", body ? c_bool(e, c->body->kind != TV_TEMPLATE) : NULL },
         { ".timeout_ms", c_int(e, c->timeout_ms) },
         { ".retries", c_int(e, c->retries) },
+        { ".retry_max_delay_ms", c_int(e, c->retry_max_delay_ms) },
         { ".fail_on_status", c_bool(e, c->fail_on_status) },
         { ".follow_redirects", c_bool(e, c->follow_redirects) },
         { ".max_response_bytes", c_int(e, c->max_response_bytes) },

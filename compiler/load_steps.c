@@ -543,6 +543,7 @@ static void load_http_request(Loader *l, Step *s, const cJSON *cfg,
 {
     HttpConfig *h = &s->as.http;
     h->timeout_ms = 10000;
+    h->retry_max_delay_ms = 5000;
     h->fail_on_status = true;
     h->max_response_bytes = 10485760;
     load_http_target(l, h, cfg, path);
@@ -552,8 +553,10 @@ static void load_http_request(Loader *l, Step *s, const cJSON *cfg,
     h->body = load_tvalue(l, load_field(l, cfg, path, "body", false));
     load_integer(l, load_field(l, cfg, path, "timeout_ms", false), 1,
                  LOAD_INT_MAX, &h->timeout_ms);
-    load_integer(l, load_field(l, cfg, path, "retries", false), 0, 10,
+    load_integer(l, load_field(l, cfg, path, "retries", false), 0, 100,
                  &h->retries);
+    load_integer(l, load_field(l, cfg, path, "retry_max_delay_ms", false), 1,
+                 86400000, &h->retry_max_delay_ms);
     load_boolean(l, load_field(l, cfg, path, "fail_on_status", false),
                  &h->fail_on_status);
     load_boolean(l, load_field(l, cfg, path, "follow_redirects", false),

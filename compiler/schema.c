@@ -84,9 +84,13 @@ static const FieldDoc field_docs[] = {
       "Any JSON value, its strings templates, or one text template." },
     { "http_request", "timeout_ms", false, "10000", POSITIVE,
       "Milliseconds for each attempt." },
-    { "http_request", "retries", false, "0", "{\"minimum\": 0, \"maximum\": 10}",
+    { "http_request", "retries", false, "0", "{\"minimum\": 0, \"maximum\": 100}",
       "Retries of connection failures, time-outs, 429 and 5xx, with "
       "exponential back-off." },
+    { "http_request", "retry_max_delay_ms", false, "5000",
+      "{\"minimum\": 1, \"maximum\": 86400000}",
+      "The longest back-off between two attempts (before jitter): 100 ms, "
+      "doubling, at most this." },
     { "http_request", "fail_on_status", false, "true", NULL,
       "A status of 400 or more fails the step." },
     { "http_request", "follow_redirects", false, "false", NULL,

@@ -132,7 +132,8 @@ typedef struct {
     int header_count;
     TValue *body;            /* NULL when absent */
     long timeout_ms;         /* default 10000 */
-    long retries;            /* default 0 */
+    long retries;            /* default 0, at most 100 (spec 8.2) */
+    long retry_max_delay_ms; /* default 5000: caps the doubling back-off */
     bool fail_on_status;     /* default true */
     bool follow_redirects;   /* default false */
     long max_response_bytes; /* default 10485760 */

@@ -731,18 +731,19 @@ typedef struct {
     bool fail_on_status;         /* status >= 400 fails the step */
     bool follow_redirects;
     long max_response_bytes;
+    long retry_max_delay_ms;     /* caps the doubling back-off (8.2) */
 } FlHttpRequest;
 
 /* The http_request step index: starts the request and arranges for the
- * run to continue once it has ended (retries included) - at step next with
- * the output {"status", "headers", "body"} recorded, or, when it failed,
- * as fl_step_failed(run, index, message, next) decides (on_error continue
- * goes on at next; otherwise the run ends, with a 500 while the caller
- * waits).  The step function then returns FL_NEXT_WAIT: no thread waits
- * for the answer.  Returns 0, or -1 (with an error; the step function then
- * returns fl_step_failed(...)) when the rendered request is unusable: a
- * method that is not an HTTP token, a url that is not http(s), a header
- * value holding CR, LF or NUL. */
+ * run to continue once it has ended (retries included) - at step next
+ * with the output {"status", "headers", "body", "attempts"} recorded, or,
+ * when it failed, as fl_step_failed(run, index, message, next) decides
+ * (on_error continue goes on at next; otherwise the run ends, with a 500
+ * while the caller waits).  The step function then returns FL_NEXT_WAIT:
+ * no thread waits for the answer.  Returns 0, or -1 (with an error; the
+ * step function then returns fl_step_failed(...)) when the rendered
+ * request is unusable: a method that is not an HTTP token, a url that is
+ * not http(s), a header value holding CR, LF or NUL. */
 int fl_http(FlRun *run, int index, const FlHttpRequest *req, int next);
 
 /* ====================== end of section 2: Runs ========================== */

@@ -42,7 +42,7 @@
 #define FL_OUTPUT_SET(F)
 #define FL_OUTPUT_LOG(F)            F(logged)
 #define FL_OUTPUT_DELAY(F)          F(waited_ms)
-#define FL_OUTPUT_HTTP_REQUEST(F)   F(status) F(headers) F(body)
+#define FL_OUTPUT_HTTP_REQUEST(F)   F(status) F(headers) F(body) F(attempts)
 
 /* Config fields, F(name, KIND), in the order the spec lists them.  KIND
  * says what the value may be:
@@ -70,7 +70,8 @@
 #define FL_CONFIG_HTTP_REQUEST(F)                                             \
     F(method, TEMPLATE) F(url, TEMPLATE) F(headers, HEADERS) F(body, VALUE)   \
     F(timeout_ms, INTEGER) F(retries, INTEGER) F(fail_on_status, BOOLEAN)     \
-    F(follow_redirects, BOOLEAN) F(max_response_bytes, INTEGER)
+    F(follow_redirects, BOOLEAN) F(max_response_bytes, INTEGER)               \
+    F(retry_max_delay_ms, INTEGER)
 
 /* ---- `conditions` operators (spec §3, logic_gate) --------------------------
  *

@@ -272,6 +272,8 @@ int journal_decode(const JournalSaved *run, FlArena *a, const FlValue **outputs,
         return -1;
     for (size_t i = 0; i < run->step_count; i++) {
         const JournalStepData *s = &run->steps[i];
+        if (s->len == 0 && s->index > 0 && s->index < n)
+            continue;                /* a position only (journal_position) */
         if (s->index <= 0 || s->index >= n
             || !(outputs[s->index] = decode_value(a, s->data, s->len)))
             return -1;
@@ -760,6 +762,13 @@ void journal_step(const JournalRun *run, int index)
     JournalRecord *r = record_new(JR_STEP, run, value_size(v));
     r->step = index;
     put_value(r->data, v);
+    enqueue(r);
+}
+
+void journal_position(const JournalRun *run, int index)
+{
+    JournalRecord *r = record_new(JR_STEP, run, 0);
+    r->step = index;
     enqueue(r);
 }
 

@@ -80,7 +80,8 @@ typedef struct {
 
 /* A run read back from the journal.  Everything is borrowed for the
  * duration of the callback it is passed to.  next, next_key and wake_at
- * are the latest position recorded. */
+ * are the latest position recorded, tries the attempts the step at next
+ * has made (8.2). */
 typedef struct JournalSaved {
     const char *id, *workflow, *started_at, *next_key;
     JournalState state;
@@ -125,6 +126,12 @@ void journal_waiting(const JournalRun *run);
 /* Records the output of step index of an acknowledged run and the run's
  * position (no wait for the disk: steps run at least once). */
 void journal_step(const JournalRun *run, int index);
+/* Records only the position of an acknowledged run whose step index has
+ * no output yet and waits to try again (8.2: an http_request between
+ * attempts; run->next is index, run->wake_at when, run->tries the
+ * attempts made): a step record with an empty output, which
+ * journal_decode() skips and the step's output later replaces. */
+void journal_position(const JournalRun *run, int index);
 /* The run ended (finished, or failed before its acknowledgement): it is
  * deleted.  A run failed after it: journal_fail(). */
 void journal_finish(const char *id);

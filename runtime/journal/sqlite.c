@@ -8,7 +8,9 @@
  *          (started | pending | retrying | failed | stranded | abandoned),
  *          attempt and position, and for a failed run its error;
  *   steps  one row per step completed after the acknowledgement, with
- *          the run's position after it;
+ *          the run's position after it - or, with an empty output, a
+ *          position only: an http_request waiting to try again, `tries`
+ *          attempts made (spec 8.2).
  *   shapes, dedupe   spec 8.4 and 8.3.
  *
  * A run's position is that of its latest step row, or its run row's; a
@@ -103,6 +105,11 @@ typedef enum {
     ST_COUNT
 } Stmt;
 
+/* --runs reads a format-1 journal as it is: its steps have no tries. */
+#define SCAN_STEPS_FORMAT_1 \
+    "SELECT step, next_step, next_key, wake_at, output, 0 FROM steps" \
+    " WHERE run_id = ?1 ORDER BY step"
+
 static const char *const stmt_sql[ST_COUNT] = {
     [ST_BEGIN] = "BEGIN IMMEDIATE",
     [ST_COMMIT] = "COMMIT",
@@ -116,7 +123,7 @@ static const char *const stmt_sql[ST_COUNT] = {
                     " wake_at, output, tries) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     [ST_DEL_STEPS] = "DELETE FROM steps WHERE run_id = ?1",
     [ST_DEL_RUN] = "DELETE FROM runs WHERE id = ?1",
-    [ST_SCAN_STEPS] = ("SELECT step, next_step, next_key, wake_at, output FROM steps"
+    [ST_SCAN_STEPS] = ("SELECT step, next_step, next_key, wake_at, output, tries FROM steps"
                        " WHERE run_id = ?1 ORDER BY step"),
     [ST_FAIL_RUN] = ("UPDATE runs SET state = 'failed', attempt = ?2, next_step = ?3,"
                      " next_key = ?4, wake_at = NULL, error = ?5, changed_at = ?6"
@@ -621,13 +628,15 @@ static int load_steps(JournalDb *j, JournalSaved *run, JournalStepData **out,
         }
         size_t len = (size_t)sqlite3_column_bytes(st, 4);
         void *copy = rt_check(malloc(len + 1));
-        memcpy(copy, sqlite3_column_blob(st, 4), len);
+        if (len)                 /* empty: a position only, maybe NULL */
+            memcpy(copy, sqlite3_column_blob(st, 4), len);
         (*out)[n++] = (JournalStepData){ sqlite3_column_int(st, 0), copy, len };
         run->next = sqlite3_column_int(st, 1);
         free(*texts);
         *texts = rt_check(strdup(col_text(st, 2)));
         run->next_key = *texts;
         run->wake_at = sqlite3_column_int64(st, 3);
+        run->tries = sqlite3_column_int(st, 5);
     }
     sqlite3_reset(st);
     run->steps = *out;
@@ -700,7 +709,8 @@ static int sq_scan_states(JournalDb *j, unsigned states, JournalScanFn fn, void 
     if (!j->db)
         return 0;
     if (!j->stmt[ST_SCAN_STEPS]
-        && sqlite3_prepare_v2(j->db, stmt_sql[ST_SCAN_STEPS], -1,
+        && sqlite3_prepare_v2(j->db, j->format == 1 ? SCAN_STEPS_FORMAT_1
+                              : stmt_sql[ST_SCAN_STEPS], -1,
                               &j->stmt[ST_SCAN_STEPS], NULL) != SQLITE_OK)
         goto err;
     if (sqlite3_prepare_v2(j->db, j->format == 1

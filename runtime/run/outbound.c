@@ -11,7 +11,12 @@
  * transfer ends it either arms a back-off timer on the scheduler's heap (a
  * retry: the timer submits the call again) or posts the call's task to the
  * worker pool, which turns what arrived into the step's output in the
- * run's arena and re-enters the run (run_resume).
+ * run's arena and re-enters the run (run_resume).  A run whose
+ * acknowledgement is journaled backs off differently (spec 8.2): the
+ * worker frees the call and the run itself waits to run the step again
+ * (run_retry_later), its position journaled like a delay's, so that the
+ * retry outlasts a restart; the next call starts at the attempt count the
+ * run kept (run_take_tries).
  *
  * Ownership: an HttpCall belongs to exactly one holder at a time - the
  * curl thread while queued or in flight, the timer heap while backing
@@ -22,6 +27,7 @@
  * host reuse connections.  At shutdown (after sched_stop) transfers still
  * running are aborted and their runs abandoned. */
 #include "run/step.h"
+#include "run/backoff.h"
 #include "run/sched.h"
 #include "ops/log.h"
 
@@ -38,8 +44,6 @@
 #define container_of(p, T, m) ((T *)(void *)((char *)(p) - offsetof(T, m)))
 
 enum {
-    BACKOFF_FIRST_MS = 100,       /* spec 3: 100 ms, doubling, at most 5 s */
-    BACKOFF_MAX_MS = 5000,
     MAX_REDIRECTS = 10,
     POLL_MS = 1000,               /* idle wake-up; new work wakes it at once */
     ORIGIN_MAX = 160
@@ -57,8 +61,10 @@ struct HttpCall {
     CURL *easy;                   /* NULL once the transfer is over */
     struct curl_slist *headers;   /* the request's */
     long timeout_ms;
-    int retries, attempts;
-    long backoff_ms;              /* the next back-off, before jitter */
+    int retries, attempts;        /* attempts: made, earlier calls' included */
+    int64_t max_delay_ms;         /* retry_max_delay_ms */
+    bool journaled;               /* back off as the run (run_retry_later) */
+    int64_t retry_wait_ms;        /* journaled: the back-off; 0: none */
     bool fail_on_status;
     size_t max_bytes;
     bool too_large;               /* the body went over max_bytes */
@@ -182,18 +188,15 @@ static bool retryable(const HttpCall *c, CURLcode rc)
     }
 }
 
-/* The next back-off: 100 ms doubling up to 5 s, plus up to 10% jitter. */
-static long backoff_next(HttpCall *c)
+/* The back-off after the attempts made (run/backoff.h), with jitter. */
+static int64_t backoff_next(HttpCall *c)
 {
     uint64_t x = http.rng;          /* xorshift64 */
     x ^= x << 13;
     x ^= x >> 7;
     x ^= x << 17;
     http.rng = x;
-    long wait = c->backoff_ms + (long)(x % (uint64_t)(c->backoff_ms / 10 + 1));
-    c->backoff_ms = c->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS
-                                                       : c->backoff_ms * 2;
-    return wait;
+    return backoff_ms(c->attempts, c->max_delay_ms, x);
 }
 
 static void log_call(HttpCall *c, FlLogLevel level, const char *event,
@@ -247,29 +250,41 @@ static void copy_headers(HttpCall *c)
     }
 }
 
-/* An attempt is over: retry after a back-off, or hand the call to a
- * worker with what it needs. */
+/* The attempt failed and another is due: logs it and returns the wait. */
+static int64_t retry_announce(HttpCall *c, CURLcode rc)
+{
+    int64_t wait = backoff_next(c);
+    char msg[sizeof c->error + 64];
+    describe_failure(c, rc, false);
+    if (!c->error[0])    /* a 429 or 5xx with fail_on_status false */
+        snprintf(c->error, sizeof c->error, "%s answered HTTP %ld",
+                 c->origin, c->status);
+    snprintf(msg, sizeof msg, "%s; attempt %d of %d in %lld ms", c->error,
+             c->attempts + 1, c->retries + 1, (long long)wait);
+    log_call(c, FL_LOG_WARN, "http_retry", msg, -1);
+    c->error[0] = '\0';
+    return wait;
+}
+
+/* An attempt is over: retry after a back-off - on the call's timer, or,
+ * journaled, as the run (call_done()) - or hand the call to a worker with
+ * what it needs. */
 static void attempt_end(HttpCall *c, CURLcode rc)
 {
     active_unlink(c);
     curl_multi_remove_handle(http.multi, c->easy);
     if (rc == CURLE_OK)
         curl_easy_getinfo(c->easy, CURLINFO_RESPONSE_CODE, &c->status);
-    if (c->attempts <= c->retries && retryable(c, rc)) {
-        long wait = backoff_next(c);
-        char msg[sizeof c->error + 64];
-        describe_failure(c, rc, false);
-        if (!c->error[0])    /* a 429 or 5xx with fail_on_status false */
-            snprintf(c->error, sizeof c->error, "%s answered HTTP %ld",
-                     c->origin, c->status);
-        snprintf(msg, sizeof msg, "%s; attempt %d of %d in %ld ms", c->error,
-                 c->attempts + 1, c->retries + 1, wait);
-        log_call(c, FL_LOG_WARN, "http_retry", msg, -1);
-        sched_at(&c->retry, clock_ms() + wait);
+    bool again = c->attempts <= c->retries && retryable(c, rc);
+    if (again && !c->journaled) {
+        sched_at(&c->retry, clock_ms() + retry_announce(c, rc));
         return;
     }
-    describe_failure(c, rc, true);
-    if (!c->error[0])
+    if (again)
+        c->retry_wait_ms = retry_announce(c, rc);
+    else
+        describe_failure(c, rc, true);
+    if (!again && !c->error[0])
         copy_headers(c);
     curl_easy_cleanup(c->easy);
     c->easy = NULL;
@@ -458,22 +473,33 @@ static const FlValue *body_value(FlArena *a, const Bytes *body,
     return fl_string(a, body->p, body->len);
 }
 
+/* {"attempts": n}: what a failed step's output knows. */
+static const FlValue *attempts_only(FlArena *a, int attempts)
+{
+    FlObjectBuilder ob;
+    fl_object_init(&ob, a, 1);
+    fl_object_add(&ob, "attempts", 8, fl_number(a, attempts));
+    return fl_object_finish(&ob);
+}
+
 /* Records the step's output or failure; returns where the run goes on. */
 static int call_record(HttpCall *c)
 {
     FlRun *run = c->run;
     long long took = clock_ms() - c->started_ms;
+    FlArena *a = fl_run_arena(run);
     if (c->error[0]) {
         log_call(c, FL_LOG_DEBUG, "http", c->error, took);
-        return fl_step_failed(run, c->index, c->error, c->next);
+        return run_step_failed(run, c->index, c->error, c->next,
+                               attempts_only(a, c->attempts));
     }
-    FlArena *a = fl_run_arena(run);
     const FlValue *headers = headers_value(a, &c->header_pairs);
     FlObjectBuilder ob;
-    fl_object_init(&ob, a, 3);
+    fl_object_init(&ob, a, 4);
     fl_object_add(&ob, "status", 6, fl_number(a, (double)c->status));
     fl_object_add(&ob, "headers", 7, headers);
     fl_object_add(&ob, "body", 4, body_value(a, &c->body, headers));
+    fl_object_add(&ob, "attempts", 8, fl_number(a, c->attempts));
     fl_step_done(run, c->index, fl_object_finish(&ob));
     if (log_enabled(FL_LOG_DEBUG)) {
         char msg[ORIGIN_MAX + 32];
@@ -489,6 +515,13 @@ static void call_done(FlTask *t, bool discard)
     FlRun *run = c->run;
     if (discard) {
         call_abandon(c);
+        return;
+    }
+    if (c->retry_wait_ms) {       /* journaled: the run waits, not the call */
+        int64_t wait = c->retry_wait_ms;
+        int attempts = c->attempts;
+        call_free(c);
+        run_retry_later(run, wait, attempts);
         return;
     }
     int next = call_record(c);
@@ -658,7 +691,10 @@ int fl_http(FlRun *run, int index, const FlHttpRequest *req, int next)
     c->next = next;
     c->timeout_ms = req->timeout_ms > 0 ? req->timeout_ms : 10000;
     c->retries = req->retries > 0 ? req->retries : 0;
-    c->backoff_ms = BACKOFF_FIRST_MS;
+    c->attempts = run_take_tries(run, index);
+    c->journaled = run_journaled(run);
+    c->max_delay_ms = req->retry_max_delay_ms > 0 ? req->retry_max_delay_ms
+                                                  : BACKOFF_DEFAULT_CAP_MS;
     c->fail_on_status = req->fail_on_status;
     c->max_bytes = req->max_response_bytes > 0 ? (size_t)req->max_response_bytes : 10485760;
     c->retry = (FlTimer){ .fire = retry_fire, .heap_index = -1 };

@@ -158,6 +158,8 @@ typedef struct {
     JournalPhase jphase;
     int jstep;                  /* a step output not journaled yet; 0: none */
     int attempt;                /* run.attempt */
+    int tries, tries_at;        /* attempts step tries_at has made while it
+                                   waits to try again (8.2); 0: none */
     char id[37];
     char started_at[25];
 } RunCore;
@@ -937,6 +939,7 @@ static void journal_view(const FlRun *run, JournalRun *v, int next, int64_t wake
         .next_key = next >= 0 ? k->wf->steps[next].key : "",
         .wake_at = wake_ms ? fl_time_now_ms() + (wake_ms - clock_ms()) : 0,
         .shape = k->wf->shape,
+        .tries = next >= 0 && next == k->tries_at ? k->tries : 0,
     };
 }
 
@@ -1069,6 +1072,48 @@ static void commit(FlRun *run)
     journal_acknowledge(&v, committed, run);
 }
 
+/* ---- retries that outlast an outage (spec 8.2) ------------------------------
+ *
+ * Before its acknowledgement a run's http_request backs off on a timer of
+ * its own (outbound.c): nothing of the run is journaled yet.  After it,
+ * the wait between two attempts is the run's, like a delay's: the call is
+ * over and freed, the run waits on its wake timer holding no thread, and
+ * the journal records its position - the http_request itself, with the
+ * attempts made and when the next is due - as a step record with no
+ * output (journal_position()).  When the timer fires, or after a restart
+ * when it is due, the step function runs again and fl_http() picks the
+ * count up (run_take_tries()).  A handler that stops meanwhile abandons
+ * the waiting run in memory only: it stays pending in the journal and
+ * resumes at the next start, on time. */
+
+bool run_journaled(const FlRun *run)
+{
+    return run->core.jphase == JP_ACKED;
+}
+
+int run_take_tries(FlRun *run, int index)
+{
+    RunCore *k = &run->core;
+    int tries = k->tries_at == index ? k->tries : 0;
+    k->tries = k->tries_at = 0;
+    return tries;
+}
+
+void run_retry_later(FlRun *run, int64_t wait_ms, int tries)
+{
+    RunCore *k = &run->core;
+    k->next = k->tries_at = k->current;
+    k->tries = tries;
+    k->wake_ms = clock_ms() + wait_ms;
+    k->wait_ms = wait_ms;
+    if (k->jphase == JP_ACKED) {
+        JournalRun v;
+        journal_view(run, &v, k->current, k->wake_ms);
+        journal_position(&v, k->current);
+    }
+    sched_at(&run->wake, k->wake_ms);
+}
+
 FlRun *run_restore(const FlWorkflow *wf, const JournalSaved *s)
 {
     FlRun *run = run_new(wf, false);
@@ -1082,6 +1127,8 @@ FlRun *run_restore(const FlWorkflow *wf, const JournalSaved *s)
     snprintf(k->id, sizeof k->id, "%s", s->id);
     snprintf(k->started_at, sizeof k->started_at, "%s", s->started_at);
     k->attempt = s->attempt;
+    k->tries = s->tries;
+    k->tries_at = s->tries ? s->next : 0;
     run_values(run, (uint32_t)strlen(k->id), (uint32_t)strlen(k->started_at));
     k->next = s->next;
     k->started_ms = k->received_ms = clock_ms();
@@ -1098,14 +1145,16 @@ FlRun *run_restore(const FlWorkflow *wf, const JournalSaved *s)
 
 void run_restart(FlRun *run, bool discard)
 {
-    char msg[96];
+    char msg[128];
     const RunCore *k = &run->core;
     if (discard) {
         abandon(run);
         return;
     }
-    snprintf(msg, sizeof msg, "resumes at %s (attempt %d)",
-             k->next >= 0 ? k->wf->steps[k->next].key : "its end", k->attempt);
+    int n = snprintf(msg, sizeof msg, "resumes at %s (attempt %d)",
+                     k->next >= 0 ? k->wf->steps[k->next].key : "its end", k->attempt);
+    if (k->tries && n > 0 && (size_t)n < sizeof msg)
+        snprintf(msg + n, sizeof msg - (size_t)n, ", %d tries made", k->tries);
     event_log(run, FL_LOG_INFO, "recovered", false, msg, -1);
     metrics_run(k->wf, MET_STARTED, 0);
     if (k->wake_ms)
@@ -1178,19 +1227,27 @@ void fl_step_done(FlRun *run, int index, const FlValue *output)
 }
 
 /* A failed on_error continue step's output: its type's fixed fields
- * (spec 3, flusso_format.h) as null, and the error. */
+ * (spec 3, flusso_format.h) as null unless known (in the object known, or
+ * NULL: none), and the error. */
 static const FlValue *failed_output(FlArena *a, FlStepType type,
-                                    const FlValue *message)
+                                    const FlValue *known, const FlValue *message)
 {
     FlObjectBuilder ob;
-    fl_object_init(&ob, a, 4);
+    fl_object_init(&ob, a, 5);
     for (const char *const *f = fl_step_outputs(type); *f; f++)
-        fl_object_add(&ob, *f, strlen(*f), &fl_null);
+        fl_object_add(&ob, *f, strlen(*f),
+                      known ? fl_get_field(known, *f, strlen(*f)) : &fl_null);
     fl_object_add(&ob, "error", 5, message);
     return fl_object_finish(&ob);
 }
 
 int fl_step_failed(FlRun *run, int index, const char *message, int next)
+{
+    return run_step_failed(run, index, message, next, NULL);
+}
+
+int run_step_failed(FlRun *run, int index, const char *message, int next,
+                    const FlValue *known)
 {
     assert(index > 0 && index < run->core.wf->step_count);
     const FlStepInfo *s = &run->core.wf->steps[index];
@@ -1201,7 +1258,7 @@ int fl_step_failed(FlRun *run, int index, const char *message, int next)
     run->error = m->u.s;
     if (!s->on_error_continue)
         return FL_NEXT_FAIL;
-    run->outputs[index] = failed_output(&run->arena, s->type, m);
+    run->outputs[index] = failed_output(&run->arena, s->type, known, m);
     event_log(run, FL_LOG_WARN, "step_error", true, message, -1);
     run_event(run, EV_STEP_DONE, index);
     return next;

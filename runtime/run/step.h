@@ -29,6 +29,24 @@ void run_set_wait(FlRun *run, void (*start)(void *arg), void *arg);
  * as failed (after fl_step_failed(): a 500 while the caller waits).  Any
  * thread. */
 void run_resume(FlRun *run, int next);
+/* fl_step_failed() with what is known of the failed step's output: an
+ * on_error continue output takes its fixed fields from the object known
+ * (NULL: all null), such as an http_request's attempts. */
+int run_step_failed(FlRun *run, int index, const char *message, int next,
+                    const FlValue *known);
+/* Spec 8.2, an http_request's retries.  Whether the run's acknowledgement
+ * is journaled: its waits between attempts are then the run's own
+ * (run_retry_later()), recorded and resumed after a restart. */
+bool run_journaled(const FlRun *run);
+/* The attempts step index made before it waited to try again (kept across
+ * a restart), taken: 0 when it did not wait. */
+int run_take_tries(FlRun *run, int index);
+/* A waiting run's current step, having made `tries` attempts, runs again
+ * in wait_ms: the run waits on its own timer, holding no thread, and a
+ * journaled run's position (that step, the attempts, when) is recorded.
+ * Called by whoever owns the run's re-entry (run_set_wait), instead of
+ * run_resume(). */
+void run_retry_later(FlRun *run, int64_t wait_ms, int tries);
 /* Ends a waiting run that will never be re-entered (shutdown). */
 void run_abandon(FlRun *run);
 /* The run's id ("" before acceptance) and the key of its current step. */

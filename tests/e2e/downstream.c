@@ -18,7 +18,9 @@
  *   /flaky?key=K&fail=F&code=C   C for K's first F attempts, then 200
  *   /redirect          302 to /json
  *   /huge?bytes=N      N bytes of text (&chunked=1: without Content-Length)
- *   /count?key=K       {"count": attempts of K so far} */
+ *   /count?key=K       {"count": attempts of K so far}
+ *   /last?key=K        {"count": the same, "at_ms": Unix ms of K's latest
+ *                      attempt, 0 before any} */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
@@ -27,6 +29,7 @@
 #include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,6 +41,7 @@ static struct {
     pthread_mutex_t lock;
     char keys[KEYS_MAX][KEY_LEN];
     int counts[KEYS_MAX];
+    long long last_ms[KEYS_MAX];     /* when its latest attempt came */
     int n;
 } counters = { .lock = PTHREAD_MUTEX_INITIALIZER };
 
@@ -46,8 +50,16 @@ typedef struct {
     size_t len;
 } Request;
 
-/* Adds one attempt to key (when add) and returns its count. */
-static int count(const char *key, int add)
+static long long unix_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Adds one attempt to key (when add) and returns its count; *last (may be
+ * NULL) gets the time of its latest attempt. */
+static int count_at(const char *key, int add, long long *last)
 {
     int i, n = 0;
     pthread_mutex_lock(&counters.lock);
@@ -62,9 +74,18 @@ static int count(const char *key, int add)
     if (i < counters.n) {
         counters.counts[i] += add;
         n = counters.counts[i];
+        if (add)
+            counters.last_ms[i] = unix_ms();
+        if (last)
+            *last = counters.last_ms[i];
     }
     pthread_mutex_unlock(&counters.lock);
     return n;
+}
+
+static int count(const char *key, int add)
+{
+    return count_at(key, add, NULL);
 }
 
 static const char *arg(struct MHD_Connection *c, const char *name)
@@ -186,7 +207,8 @@ static enum MHD_Result route(struct MHD_Connection *c, const char *url,
 {
     char buf[256];
     const char *key = arg(c, "key");
-    int n = key && strcmp(url, "/count") != 0 ? count(key, 1) : 0;
+    bool query = strcmp(url, "/count") == 0 || strcmp(url, "/last") == 0;
+    int n = key && !query ? count(key, 1) : 0;
     if (strcmp(url, "/json") == 0)
         return reply_json(c);
     if (strcmp(url, "/text") == 0)
@@ -219,6 +241,12 @@ static enum MHD_Result route(struct MHD_Connection *c, const char *url,
     }
     if (strcmp(url, "/huge") == 0)
         return reply_huge(c);
+    if (strcmp(url, "/last") == 0) {
+        long long at = 0;
+        n = key ? count_at(key, 0, &at) : 0;
+        snprintf(buf, sizeof buf, "{\"count\":%d,\"at_ms\":%lld}", n, at);
+        return reply(c, 200, "application/json", buf);
+    }
     if (strcmp(url, "/count") == 0) {
         snprintf(buf, sizeof buf, "{\"count\":%d}", key ? count(key, 0) : 0);
         return reply(c, 200, "application/json", buf);

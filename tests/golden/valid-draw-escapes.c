@@ -18,6 +18,7 @@ static const FlHttpRequest w0_call_request = {
     .url = &k2,
     .timeout_ms = 10000,
     .retries = 0,
+    .retry_max_delay_ms = 5000,
     .fail_on_status = true,
     .follow_redirects = false,
     .max_response_bytes = 10485760,

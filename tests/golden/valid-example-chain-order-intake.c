@@ -73,6 +73,7 @@ static int w0_fulfil(FlRun *r)
         .body_is_json = true,
         .timeout_ms = 5000,
         .retries = 3,
+        .retry_max_delay_ms = 5000,
         .fail_on_status = true,
         .follow_redirects = false,
         .max_response_bytes = 10485760,

@@ -251,6 +251,16 @@ static void test_response_time_warning(void)
            "t.json: warning: steps[1] (a): the steps before this response may "
            "block for up to 40000 ms, longer than the trigger's "
            "response_timeout_ms (30000): the caller may get a 504 first\n");
+    /* retries: 100 ms doubling, capped at retry_max_delay_ms (5000 by
+     * default), plus 10% jitter, and each attempt's timeout_ms */
+#define HTTP9(cap) "{\"key\":\"h\",\"type\":\"http_request\",\"config\":{" \
+    "\"url\":\"http://x/\",\"timeout_ms\":1,\"retries\":9" cap "}},"
+    expect(WF(HTTP9("") RESP("a")), "");
+    expect(WF(HTTP9(",\"retry_max_delay_ms\":86400000") RESP("a")),
+           "t.json: warning: steps[1] (a): the steps before this response may "
+           "block for up to 56220 ms, longer than the trigger's "
+           "response_timeout_ms (30000): the caller may get a 504 first\n");
+#undef HTTP9
     /* after the response, a long delay is fine */
     expect(WF(RESP("a") ",{\"key\":\"d\",\"type\":\"delay\",\"config\":{\"ms\":40000}}"), "");
 }

@@ -99,6 +99,7 @@ typedef struct {
     int attempt[8], next[8];
     char next_key[8][16];
     int64_t wake_at[8];
+    int tries[8];
     char json[8][256];
     char error[8][32];
 } Seen;
@@ -115,6 +116,7 @@ static int remember(void *arg, const JournalSaved *s)
     snprintf(seen->next_key[i], sizeof seen->next_key[i], "%s", s->next_key);
     seen->wake_at[i] = s->wake_at;
     snprintf(seen->error[i], sizeof seen->error[i], "%s", s->error ? s->error : "(null)");
+    seen->tries[i] = s->tries;
     FlArena a;
     const FlValue *outputs[STEPS] = { 0 };
     fl_arena_init(&a, NULL, 0);
@@ -185,6 +187,53 @@ static void test_record_restore(void)
     CU_ASSERT_EQUAL(seen.attempt[0], 3);
     fixture_free(&a);
     fixture_free(&b);
+    scratch_remove();
+}
+
+/* 8.2: an acknowledged run whose step 2 (an http_request) waits to try
+ * again keeps its position there - the attempts made and when the next is
+ * due - with no output for it; the step's output, once it has one,
+ * replaces that record. */
+static void test_retry_position(void)
+{
+    Fixture a;
+    Seen seen = { 0 };
+    char err[512];
+    scratch();
+    CU_ASSERT_EQUAL_FATAL(open_journal(NULL, err, sizeof err), JOURNAL_OK);
+    fixture(&a, "run-a", "evt-1");
+    journal_acknowledge(&a.run, on_done, NULL);
+    a.run.wake_at = 4102444800000;
+    a.run.tries = 3;
+    journal_position(&a.run, 2);
+    journal_close();
+    CU_ASSERT_EQUAL_FATAL(open_journal(NULL, err, sizeof err), JOURNAL_OK);
+    CU_ASSERT_EQUAL(journal_recover(remember, &seen), 0);
+    CU_ASSERT_EQUAL_FATAL(seen.count, 1);
+    CU_ASSERT_EQUAL(seen.next[0], 2);
+    CU_ASSERT_STRING_EQUAL(seen.next_key[0], "pause");
+    CU_ASSERT_EQUAL(seen.wake_at[0], 4102444800000);
+    CU_ASSERT_EQUAL(seen.tries[0], 3);
+    CU_ASSERT_STRING_EQUAL(seen.json[0],
+        "[{\"method\":\"POST\",\"body\":{\"id\":\"evt-1\"},\"raw_body\":\"{\\\"id\\\":\\\"evt-1\\\"}\"},"
+        "{\"sent\":true,\"status\":200},null,null,null]");
+
+    a.outputs[2] = J(&a.arena, "{\"status\":200,\"attempts\":5}");
+    a.run = (JournalRun){ .id = "run-a", .workflow = "wf", .started_at = "x",
+                          .attempt = 2, .outputs = a.outputs, .step_count = STEPS,
+                          .next = 3, .next_key = "record" };
+    journal_step(&a.run, 2);
+    journal_close();
+    memset(&seen, 0, sizeof seen);
+    CU_ASSERT_EQUAL_FATAL(open_journal(NULL, err, sizeof err), JOURNAL_OK);
+    CU_ASSERT_EQUAL(journal_recover(remember, &seen), 0);
+    journal_close();
+    CU_ASSERT_EQUAL_FATAL(seen.count, 1);
+    CU_ASSERT_EQUAL(seen.next[0], 3);
+    CU_ASSERT_EQUAL(seen.wake_at[0], 0);
+    CU_ASSERT_EQUAL(seen.tries[0], 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(seen.json[0], ",{\"status\":200,\"attempts\":5},null,null]"));
+    fixture_free(&a);
     scratch_remove();
 }
 
@@ -692,6 +741,7 @@ static void test_shapes_strand_rewrite(void)
 static const UnitTest tests[] = {
     {"record_restore", test_record_restore},
     {"failed_kept", test_failed_kept},
+    {"retry_position", test_retry_position},
     {"abandoned", test_abandoned},
     {"failed_commit", test_failed_commit},
     {"values_exact", test_values_exact},

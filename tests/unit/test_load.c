@@ -193,6 +193,7 @@ static void test_defaults(void)
     CU_ASSERT_PTR_NULL(h->method);
     CU_ASSERT_EQUAL(h->timeout_ms, 10000);
     CU_ASSERT_EQUAL(h->retries, 0);
+    CU_ASSERT_EQUAL(h->retry_max_delay_ms, 5000);
     CU_ASSERT_TRUE(h->fail_on_status);
     CU_ASSERT_FALSE(h->follow_redirects);
     CU_ASSERT_EQUAL(h->max_response_bytes, 10485760);
@@ -701,7 +702,8 @@ static void test_delay(void)
 static void test_http(void)
 {
     expect(WF(STEP("h", "http_request", "'url':'ftp://x','method':'get',"
-                   "'retries':11,'timeout_ms':0,'fail_on_status':'yes',"
+                   "'retries':101,'timeout_ms':0,'fail_on_status':'yes',"
+                   "'retry_max_delay_ms':86400001,"
                    "'follow_redirects':1,'max_response_bytes':-1,'headers':"
                    "{'Content-Length':'1','Content-Type':'text/plain'}")
               "," STEP("i", "http_request", "")),
@@ -713,7 +715,9 @@ static void test_http(void)
            "here\n"
            E "steps[0].config.timeout_ms (h): must be a positive integer, "
            "not 0\n"
-           E "steps[0].config.retries (h): must be between 0 and 10, not 11\n"
+           E "steps[0].config.retries (h): must be between 0 and 100, not 101\n"
+           E "steps[0].config.retry_max_delay_ms (h): must be between 1 and "
+           "86400000, not 86400001\n"
            E "steps[0].config.fail_on_status (h): must be true or false, not "
            "a string\n"
            E "steps[0].config.follow_redirects (h): must be true or false, "

@@ -117,6 +117,8 @@ static void test_defaults_are_the_loaders(void)
     CU_ASSERT_STRING_EQUAL(default_string(root, ST_HTTP_REQUEST, "method"), "GET");
     CU_ASSERT_EQUAL(h->timeout_ms, default_number(root, ST_HTTP_REQUEST, "timeout_ms"));
     CU_ASSERT_EQUAL(h->retries, default_number(root, ST_HTTP_REQUEST, "retries"));
+    CU_ASSERT_EQUAL(h->retry_max_delay_ms,
+                    default_number(root, ST_HTTP_REQUEST, "retry_max_delay_ms"));
     CU_ASSERT_EQUAL(h->fail_on_status,
                     default_number(root, ST_HTTP_REQUEST, "fail_on_status"));
     CU_ASSERT_EQUAL(h->follow_redirects,
