@@ -7,7 +7,10 @@
  * and the union.  A reference to a step outside "possible" is an error, one
  * inside "possible" but not "definite" a warning.  The same walk finds a
  * webhook_response that may follow another one, and the worst-case
- * blocking time before each response. */
+ * blocking time before each response.  A switch joins its cases (and its
+ * default) the same way; a for_each body starts from the state before the
+ * loop and nothing of it is readable after, so its steps are readable
+ * only inside it (spec §10). */
 #include "check.h"
 
 #include <stdint.h>
@@ -129,6 +132,16 @@ static const Step *find_step(const Workflow *w, const char *key)
     return NULL;
 }
 
+/* Whether step s lies in the body of the for_each at index loop, at any
+ * depth. */
+static bool in_loop(const Workflow *w, int loop, const Step *s)
+{
+    for (int l = s->loop; l > 0; l = w->all_steps[l]->loop)
+        if (l == loop)
+            return true;
+    return false;
+}
+
 /* ---- references ---------------------------------------------------------- */
 
 static void check_env_ref(Checker *c, const Expr *root, const Expr *seg)
@@ -177,6 +190,12 @@ static void check_step_order(Checker *c, const Expr *root, const Step *target)
     if (target == here)
         why = arena_sprintf(c->arena, "step '%s' cannot use its own output",
                             target->key);
+    else if (target->loop && !in_loop(c->wf, target->loop, here))
+        why = arena_sprintf(c->arena, "step '%s' runs inside for_each '%s': "
+                            "its output is readable only in that loop's body "
+                            "(after the loop, read %s.output.results)",
+                            target->key, c->wf->all_steps[target->loop]->key,
+                            c->wf->all_steps[target->loop]->key);
     else if (!bit_get(c->flow->possible, target->index))
         why = arena_sprintf(c->arena,
                             target->index > here->index
@@ -276,6 +295,32 @@ static void check_unknown_name(Checker *c, const Expr *root, int nsegs)
                             root->str, hint));
 }
 
+/* <key>.item and <key>.index of a for_each: the current element and its
+ * index, inside its body only; <key>.output inside its own body is not
+ * made yet (spec §10).  Returns whether the path was one of these. */
+static bool check_loop_name(Checker *c, const Step *loop,
+                            const Expr *first)
+{
+    const char *name = first ? expr_segment_name(first) : NULL;
+    bool inside = in_loop(c->wf, loop->index, c->step);
+    if (name && (strcmp(name, "item") == 0 || strcmp(name, "index") == 0)) {
+        if (!inside)
+            report_at(c, DIAG_ERROR, first->pos,
+                      arena_sprintf(c->arena, "%s.%s is the current element "
+                                    "of for_each '%s': it exists only inside "
+                                    "that loop's steps", loop->key, name,
+                                    loop->key));
+        return true;
+    }
+    if (!inside || !name || strcmp(name, "output") != 0)
+        return false;
+    report_at(c, DIAG_ERROR, first->pos,
+              arena_sprintf(c->arena, "%s.output is made when the loop ends: "
+                            "inside its steps use %s.item and %s.index",
+                            loop->key, loop->key, loop->key));
+    return true;
+}
+
 /* Checks a path whose root is the name root; segs are the segments after
  * it, outermost last. */
 static void check_path(Checker *c, const Expr *root, const Expr *const *segs,
@@ -303,6 +348,8 @@ static void check_path(Checker *c, const Expr *root, const Expr *const *segs,
             check_unknown_name(c, root, nsegs);
         return;
     }
+    if (target->type == ST_FOR_EACH && check_loop_name(c, target, first))
+        return;
     if (bit_get(c->in_tree, target->index))
         check_step_order(c, root, target);
     check_output_path(c, root, target, segs, nsegs);
@@ -452,6 +499,44 @@ static void check_ordering(Checker *c, const Expr *e)
                             "quotes?)", text->str, text->str));
 }
 
+/* The switch step whose output.matched e reads, or NULL. */
+static const Step *matched_of(Checker *c, const Expr *e)
+{
+    const Expr *segs[EXPR_MAX_SEGS], *root;
+    if (e->kind != EX_FIELD || expr_chain(e, &root, segs) != 2
+        || root->kind != EX_NAME)
+        return NULL;
+    const Step *s = find_step(c->wf, root->str);
+    const char *out = expr_segment_name(segs[0]);
+    const char *field = expr_segment_name(segs[1]);
+    return s && s->type == ST_SWITCH && out && field
+           && strcmp(out, "output") == 0 && strcmp(field, "matched") == 0
+           ? s : NULL;
+}
+
+/* route.output.matched == 'invoice.payed': a case name the switch does
+ * not have is never matched (spec §12: case-name suggestions). */
+static void check_case_name(Checker *c, const Expr *e)
+{
+    if (e->op != OP_EQ && e->op != OP_NE)
+        return;
+    const Expr *text = e->rhs->kind == EX_STRING ? e->rhs
+                     : e->lhs->kind == EX_STRING ? e->lhs : NULL;
+    const Step *sw = text ? matched_of(c, text == e->rhs ? e->lhs : e->rhs)
+                          : NULL;
+    if (!sw)
+        return;
+    for (int i = 0; i < sw->as.sw.count; i++)
+        if (strcmp(sw->as.sw.names[i], text->str) == 0)
+            return;
+    report_at(c, DIAG_WARNING, text->pos,
+              arena_sprintf(c->arena, "switch '%s' has no case '%s': this "
+                            "is never %s%s", sw->key, text->str,
+                            e->op == OP_EQ ? "true" : "false",
+                            did_you_mean(c, text->str, sw->as.sw.names,
+                                         sw->as.sw.count)));
+}
+
 static void check_expr(Checker *c, const Expr *e)
 {
     switch (e->kind) {
@@ -477,6 +562,7 @@ static void check_expr(Checker *c, const Expr *e)
         check_expr(c, e->lhs);
         check_expr(c, e->rhs);
         check_ordering(c, e);
+        check_case_name(c, e);
         break;
     }
 }
@@ -544,6 +630,11 @@ static long long blocking_ms(const Step *s)
 static void check_response(Checker *c, const Step *s, const Reach *f)
 {
     const Workflow *w = c->wf;
+    if (s->loop)
+        diag_report(c->diag, DIAG_ERROR, s->path, s->key,
+                    "a webhook_response cannot be inside a for_each ('%s'): "
+                    "it would answer once per item; answer before or after "
+                    "the loop", w->all_steps[s->loop]->key);
     for (int i = 0; i < w->step_count; i++) {
         const Step *r = w->all_steps[i];
         if (r->type == ST_RESPONSE && r != s && bit_get(f->possible, r->index))
@@ -565,6 +656,36 @@ static void check_response(Checker *c, const Step *s, const Reach *f)
 
 static void check_list(Checker *c, const StepList *list, Reach *f);
 
+/* A switch: each case, and the default (an empty one when absent),
+ * starts from the state before it; they join as for a gate. */
+static void check_switch(Checker *c, const Step *s, Reach *f)
+{
+    const SwitchConfig *sw = &s->as.sw;
+    Reach joined = reach_copy(c, f);
+    for (int i = 0; i <= sw->count; i++) {
+        Reach arm = reach_copy(c, f);
+        check_list(c, i < sw->count ? &sw->cases[i] : &sw->fallback, &arm);
+        if (i == 0)
+            joined = arm;
+        else
+            reach_join(c, &joined, &joined, &arm);
+    }
+    *f = joined;
+}
+
+/* A for_each: its body sees what ran before the loop; after the loop
+ * nothing of the body is readable, and its blocking time counts once per
+ * item it may have. */
+static void check_for_each(Checker *c, const Step *s, Reach *f)
+{
+    Reach body = reach_copy(c, f);
+    check_list(c, &s->body, &body);
+    long long per_item = body.worst_ms - f->worst_ms;
+    long long cap = (long long)1 << 50;
+    f->worst_ms += per_item > cap / s->as.loop.max_items
+                   ? cap : per_item * s->as.loop.max_items;
+}
+
 static void check_step(Checker *c, const Step *s, Reach *f)
 {
     c->step = s;
@@ -575,6 +696,10 @@ static void check_step(Checker *c, const Step *s, Reach *f)
     bit_set(f->definite, s->index);
     bit_set(f->possible, s->index);
     f->worst_ms += blocking_ms(s);
+    if (s->type == ST_SWITCH)
+        check_switch(c, s, f);
+    else if (s->type == ST_FOR_EACH)
+        check_for_each(c, s, f);
     if (s->type != ST_LOGIC_GATE)
         return;
     Reach on_true = reach_copy(c, f), on_false = reach_copy(c, f);
@@ -597,6 +722,11 @@ static void mark_tree(uint64_t *bits, const StepList *list)
         bit_set(bits, s->index);
         mark_tree(bits, &s->on_true);
         mark_tree(bits, &s->on_false);
+        mark_tree(bits, &s->body);
+        for (int j = 0; s->type == ST_SWITCH && j < s->as.sw.count; j++)
+            mark_tree(bits, &s->as.sw.cases[j]);
+        if (s->type == ST_SWITCH)
+            mark_tree(bits, &s->as.sw.fallback);
     }
 }
 

@@ -108,6 +108,14 @@ static const CExpr *emit_output(Emitter *e, const Expr *root,
                                 const Expr *const *segs, int n, int *used)
 {
     int step = step_of(e, root->str);
+    const char *first = n > 0 ? expr_segment_name(segs[0]) : NULL;
+    if (e->wf->all_steps[step]->type == ST_FOR_EACH && first
+        && (strcmp(first, "item") == 0 || strcmp(first, "index") == 0)) {
+        *used = 1;           /* <key>.item, <key>.index: the loop's now */
+        return cx_call_n(e, strcmp(first, "item") == 0 ? "fl_loop_item"
+                                                       : "fl_loop_index",
+                         2, cx_run(e), cx_atom(e, e->step_names[step], 0));
+    }
     const char **names = arena_alloc(e->arena, sizeof *names * (size_t)n);
     int k = 0;
     while (k + 1 < n && (names[k] = expr_segment_name(segs[k + 1])))

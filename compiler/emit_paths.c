@@ -63,8 +63,9 @@ static void plan_chain(const Expr *root, const Expr *const *segs, int n,
 {
     Plan *p = arg;
     int step = step_index(p->e->wf, root->str);
-    if (step < 0)
-        return;
+    const char *out = n > 0 ? expr_segment_name(segs[0]) : NULL;
+    if (step < 0 || !out || strcmp(out, "output") != 0)
+        return;           /* env, run, a for_each's item and index */
     PathNode *node = node_child(p->e->arena, &p->root, step, NULL);
     const char *name;
     for (int i = 1; i < n && (name = expr_segment_name(segs[i])); i++)
