@@ -306,10 +306,11 @@ static bool check_loop_name(Checker *c, const Step *loop,
     if (name && (strcmp(name, "item") == 0 || strcmp(name, "index") == 0)) {
         if (!inside)
             report_at(c, DIAG_ERROR, first->pos,
-                      arena_sprintf(c->arena, "%s.%s is the current element "
-                                    "of for_each '%s': it exists only inside "
+                      arena_sprintf(c->arena, "%s.%s is the current %s of "
+                                    "for_each '%s': it exists only inside "
                                     "that loop's steps", loop->key, name,
-                                    loop->key));
+                                    *name == 'i' && name[1] == 't'
+                                    ? "element" : "index", loop->key));
         return true;
     }
     if (!inside || !name || strcmp(name, "output") != 0)

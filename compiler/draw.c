@@ -385,7 +385,8 @@ static void draw_edges(Drawing *d)
             continue;
         }
         if (d->w->all_steps[i]->type != ST_LOGIC_GATE) {
-            draw_edge(d, i, e->next, NULL, false);
+            bool loops = e->next > 0 && e->next == d->w->all_steps[i]->loop;
+            draw_edge(d, i, e->next, loops ? "next item" : NULL, false);
             continue;
         }
         draw_edge(d, i, e->on_true, "true", e->default_on_true);
