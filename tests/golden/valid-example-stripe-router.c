@@ -111,6 +111,7 @@ static int w0_book(FlRun *r)
 {
     FlArena *ar = fl_run_arena(r);
     const FlValue *trigger_body = fl_get_field(fl_out(r, W0_TRIGGER), "body", 4);
+    const FlValue *each_line_item = fl_loop_item(r, W0_EACH_LINE);
     FlBuf b1;
     fl_buf_init(&b1, ar);
     fl_buf_append_text(&b1, fl_env(0));
@@ -135,16 +136,13 @@ static int w0_book(FlRun *r)
     FL_BUF_APPEND_LIT(&b4, ",\"line\":");
     fl_buf_append_json(&b4, fl_loop_index(r, W0_EACH_LINE));
     FL_BUF_APPEND_LIT(&b4, ",\"description\":");
-    fl_buf_append_json(&b4,
-        fl_get_field(fl_loop_item(r, W0_EACH_LINE), "description", 11));
+    fl_buf_append_json(&b4, fl_get_field(each_line_item, "description", 11));
     FL_BUF_APPEND_LIT(&b4, ",\"amount\":");
     fl_buf_append_json(&b4,
-        fl_op_div(ar,
-            fl_get_field(fl_loop_item(r, W0_EACH_LINE), "amount", 6), &k2));
+        fl_op_div(ar, fl_get_field(each_line_item, "amount", 6), &k2));
     FL_BUF_APPEND_LIT(&b4, ",\"currency\":");
     fl_buf_append_json(&b4,
-        fl_fn_upper(ar,
-            fl_get_field(fl_loop_item(r, W0_EACH_LINE), "currency", 8)));
+        fl_fn_upper(ar, fl_get_field(each_line_item, "currency", 8)));
     FL_BUF_APPEND_LIT(&b4, "}");
     const FlValue *t4 = fl_buf_finish(&b4);
     const FlHttpRequest request = {
