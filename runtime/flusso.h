@@ -505,7 +505,8 @@ int fl_uuid_v4(char out[37]);
  * run, and after a crash a run can re-enter at its first unrecorded step.
  *
  * Step index 0 is the trigger; steps are numbered in document order
- * (depth-first, true branch before false) from 1.  Step outputs live in the
+ * (depth-first: a gate before its true then its false branch, a switch
+ * before its cases then its default, a for_each before its body) from 1.  Step outputs live in the
  * run, one slot per index. */
 
 typedef struct FlRun FlRun;
