@@ -515,6 +515,19 @@ static const Step *matched_of(Checker *c, const Expr *e)
            ? s : NULL;
 }
 
+/* Why comparing switch sw's matched with name is a slip (it has no such
+ * case), with a suggestion; NULL when it has. */
+static const char *case_problem(Checker *c, const Step *sw, const char *name,
+                                bool equals)
+{
+    for (int i = 0; i < sw->as.sw.count; i++)
+        if (strcmp(sw->as.sw.names[i], name) == 0)
+            return NULL;
+    return arena_sprintf(c->arena, "switch '%s' has no case '%s': this is "
+                         "never %s%s", sw->key, name, equals ? "true" : "false",
+                         did_you_mean(c, name, sw->as.sw.names, sw->as.sw.count));
+}
+
 /* route.output.matched == 'invoice.payed': a case name the switch does
  * not have is never matched (spec §12: case-name suggestions). */
 static void check_case_name(Checker *c, const Expr *e)
@@ -525,17 +538,29 @@ static void check_case_name(Checker *c, const Expr *e)
                      : e->lhs->kind == EX_STRING ? e->lhs : NULL;
     const Step *sw = text ? matched_of(c, text == e->rhs ? e->lhs : e->rhs)
                           : NULL;
-    if (!sw)
+    const char *why = sw ? case_problem(c, sw, text->str, e->op == OP_EQ)
+                         : NULL;
+    if (why)
+        report_at(c, DIAG_WARNING, text->pos, why);
+}
+
+/* The conditions form of the same slip: left {{ route.output.matched }},
+ * operator equals or not_equals, right literal text. */
+static void check_case_condition(Checker *c, const Condition *cond)
+{
+    if ((cond->op != COND_EQUALS && cond->op != COND_NOT_EQUALS)
+        || !cond->left || !cond->right || !cond->left->whole
+        || cond->right->count != 1 || cond->right->parts[0].kind != TP_TEXT)
         return;
-    for (int i = 0; i < sw->as.sw.count; i++)
-        if (strcmp(sw->as.sw.names[i], text->str) == 0)
-            return;
-    report_at(c, DIAG_WARNING, text->pos,
-              arena_sprintf(c->arena, "switch '%s' has no case '%s': this "
-                            "is never %s%s", sw->key, text->str,
-                            e->op == OP_EQ ? "true" : "false",
-                            did_you_mean(c, text->str, sw->as.sw.names,
-                                         sw->as.sw.count)));
+    const Step *sw = matched_of(c, cond->left->parts[0].expr);
+    const TemplatePart *text = &cond->right->parts[0];
+    const char *why = sw ? case_problem(c, sw, arena_strndup(c->arena, text->text,
+                                                             text->len),
+                                        cond->op == COND_EQUALS)
+                         : NULL;
+    if (why)
+        diag_report(c->diag, DIAG_WARNING, cond->right->path,
+                    cond->right->step_key, "%s", why);
 }
 
 static void check_expr(Checker *c, const Expr *e)
@@ -703,6 +728,8 @@ static void check_step(Checker *c, const Step *s, Reach *f)
         check_for_each(c, s, f);
     if (s->type != ST_LOGIC_GATE)
         return;
+    for (int i = 0; i < s->as.gate.condition_count; i++)
+        check_case_condition(c, &s->as.gate.conditions[i]);
     Reach on_true = reach_copy(c, f), on_false = reach_copy(c, f);
     check_list(c, &s->on_true, &on_true);
     check_list(c, &s->on_false, &on_false);
