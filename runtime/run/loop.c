@@ -59,10 +59,14 @@ static const FlValue *loop_output(FlRun *run, const Loop *lp)
 }
 
 /* A run restored into this loop: the results its journaled output holds
- * are finished iterations. */
+ * are finished iterations.  An output with an error is a loop that had
+ * failed under on_error continue: it stays failed, and the run goes on
+ * after it. */
 static void loop_resume(FlRun *run, int index, Loop *lp)
 {
-    const FlValue *saved = fl_get_field(fl_out(run, index), "results", 7);
+    const FlValue *out = fl_out(run, index);
+    const FlValue *saved = fl_get_field(out, "results", 7);
+    lp->failed = fl_get_field(out, "error", 5)->type == FL_STRING;
     if (saved->type != FL_ARRAY)
         return;
     uint32_t n = saved->len < lp->count ? saved->len : lp->count;
