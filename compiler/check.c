@@ -7,7 +7,10 @@
  * and the union.  A reference to a step outside "possible" is an error, one
  * inside "possible" but not "definite" a warning.  The same walk finds a
  * webhook_response that may follow another one, and the worst-case
- * blocking time before each response. */
+ * blocking time before each response.  A switch joins its cases (and its
+ * default) the same way; a for_each body starts from the state before the
+ * loop and nothing of it is readable after, so its steps are readable
+ * only inside it (spec §10). */
 #include "check.h"
 
 #include <stdint.h>
@@ -130,6 +133,16 @@ static const Step *find_step(const Workflow *w, const char *key)
     return NULL;
 }
 
+/* Whether step s lies in the body of the for_each at index loop, at any
+ * depth. */
+static bool in_loop(const Workflow *w, int loop, const Step *s)
+{
+    for (int l = s->loop; l > 0; l = w->all_steps[l]->loop)
+        if (l == loop)
+            return true;
+    return false;
+}
+
 /* ---- references ---------------------------------------------------------- */
 
 static void check_env_ref(Checker *c, const Expr *root, const Expr *seg)
@@ -178,6 +191,12 @@ static void check_step_order(Checker *c, const Expr *root, const Step *target)
     if (target == here)
         why = arena_sprintf(c->arena, "step '%s' cannot use its own output",
                             target->key);
+    else if (target->loop && !in_loop(c->wf, target->loop, here))
+        why = arena_sprintf(c->arena, "step '%s' runs inside for_each '%s': "
+                            "its output is readable only in that loop's body "
+                            "(after the loop, read %s.output.results)",
+                            target->key, c->wf->all_steps[target->loop]->key,
+                            c->wf->all_steps[target->loop]->key);
     else if (!bit_get(c->flow->possible, target->index))
         why = arena_sprintf(c->arena,
                             target->index > here->index
@@ -279,6 +298,33 @@ static void check_unknown_name(Checker *c, const Expr *root, int nsegs)
                             root->str, hint));
 }
 
+/* <key>.item and <key>.index of a for_each: the current element and its
+ * index, inside its body only; <key>.output inside its own body is not
+ * made yet (spec §10).  Returns whether the path was one of these. */
+static bool check_loop_name(Checker *c, const Step *loop,
+                            const Expr *first)
+{
+    const char *name = first ? expr_segment_name(first) : NULL;
+    bool inside = in_loop(c->wf, loop->index, c->step);
+    if (name && (strcmp(name, "item") == 0 || strcmp(name, "index") == 0)) {
+        if (!inside)
+            report_at(c, DIAG_ERROR, first->pos,
+                      arena_sprintf(c->arena, "%s.%s is the current %s of "
+                                    "for_each '%s': it exists only inside "
+                                    "that loop's steps", loop->key, name,
+                                    *name == 'i' && name[1] == 't'
+                                    ? "element" : "index", loop->key));
+        return true;
+    }
+    if (!inside || !name || strcmp(name, "output") != 0)
+        return false;
+    report_at(c, DIAG_ERROR, first->pos,
+              arena_sprintf(c->arena, "%s.output is made when the loop ends: "
+                            "inside its steps use %s.item and %s.index",
+                            loop->key, loop->key, loop->key));
+    return true;
+}
+
 /* Checks a path whose root is the name root; segs are the segments after
  * it, outermost last. */
 static void check_path(Checker *c, const Expr *root, const Expr *const *segs,
@@ -306,6 +352,8 @@ static void check_path(Checker *c, const Expr *root, const Expr *const *segs,
             check_unknown_name(c, root, nsegs);
         return;
     }
+    if (target->type == ST_FOR_EACH && check_loop_name(c, target, first))
+        return;
     if (bit_get(c->in_tree, target->index))
         check_step_order(c, root, target);
     check_output_path(c, root, target, segs, nsegs);
@@ -455,6 +503,69 @@ static void check_ordering(Checker *c, const Expr *e)
                             "quotes?)", text->str, text->str));
 }
 
+/* The switch step whose output.matched e reads, or NULL. */
+static const Step *matched_of(Checker *c, const Expr *e)
+{
+    const Expr *segs[EXPR_MAX_SEGS], *root;
+    if (e->kind != EX_FIELD || expr_chain(e, &root, segs) != 2
+        || root->kind != EX_NAME)
+        return NULL;
+    const Step *s = find_step(c->wf, root->str);
+    const char *out = expr_segment_name(segs[0]);
+    const char *field = expr_segment_name(segs[1]);
+    return s && s->type == ST_SWITCH && out && field
+           && strcmp(out, "output") == 0 && strcmp(field, "matched") == 0
+           ? s : NULL;
+}
+
+/* Why comparing switch sw's matched with name is a slip (it has no such
+ * case), with a suggestion; NULL when it has. */
+static const char *case_problem(Checker *c, const Step *sw, const char *name,
+                                bool equals)
+{
+    for (int i = 0; i < sw->as.sw.count; i++)
+        if (strcmp(sw->as.sw.names[i], name) == 0)
+            return NULL;
+    return arena_sprintf(c->arena, "switch '%s' has no case '%s': this is "
+                         "never %s%s", sw->key, name, equals ? "true" : "false",
+                         did_you_mean(c, name, sw->as.sw.names, sw->as.sw.count));
+}
+
+/* route.output.matched == 'invoice.payed': a case name the switch does
+ * not have is never matched (spec §12: case-name suggestions). */
+static void check_case_name(Checker *c, const Expr *e)
+{
+    if (e->op != OP_EQ && e->op != OP_NE)
+        return;
+    const Expr *text = e->rhs->kind == EX_STRING ? e->rhs
+                     : e->lhs->kind == EX_STRING ? e->lhs : NULL;
+    const Step *sw = text ? matched_of(c, text == e->rhs ? e->lhs : e->rhs)
+                          : NULL;
+    const char *why = sw ? case_problem(c, sw, text->str, e->op == OP_EQ)
+                         : NULL;
+    if (why)
+        report_at(c, DIAG_WARNING, text->pos, why);
+}
+
+/* The conditions form of the same slip: left {{ route.output.matched }},
+ * operator equals or not_equals, right literal text. */
+static void check_case_condition(Checker *c, const Condition *cond)
+{
+    if ((cond->op != COND_EQUALS && cond->op != COND_NOT_EQUALS)
+        || !cond->left || !cond->right || !cond->left->whole
+        || cond->right->count != 1 || cond->right->parts[0].kind != TP_TEXT)
+        return;
+    const Step *sw = matched_of(c, cond->left->parts[0].expr);
+    const TemplatePart *text = &cond->right->parts[0];
+    const char *why = sw ? case_problem(c, sw, arena_strndup(c->arena, text->text,
+                                                             text->len),
+                                        cond->op == COND_EQUALS)
+                         : NULL;
+    if (why)
+        diag_report(c->diag, DIAG_WARNING, cond->right->path,
+                    cond->right->step_key, "%s", why);
+}
+
 static void check_expr(Checker *c, const Expr *e)
 {
     switch (e->kind) {
@@ -480,6 +591,7 @@ static void check_expr(Checker *c, const Expr *e)
         check_expr(c, e->lhs);
         check_expr(c, e->rhs);
         check_ordering(c, e);
+        check_case_name(c, e);
         break;
     }
 }
@@ -547,6 +659,11 @@ static long long blocking_ms(const Step *s)
 static void check_response(Checker *c, const Step *s, const Reach *f)
 {
     const Workflow *w = c->wf;
+    if (s->loop)
+        diag_report(c->diag, DIAG_ERROR, s->path, s->key,
+                    "a webhook_response cannot be inside a for_each ('%s'): "
+                    "it would answer once per item; answer before or after "
+                    "the loop", w->all_steps[s->loop]->key);
     for (int i = 0; i < w->step_count; i++) {
         const Step *r = w->all_steps[i];
         if (r->type == ST_RESPONSE && r != s && bit_get(f->possible, r->index))
@@ -568,6 +685,36 @@ static void check_response(Checker *c, const Step *s, const Reach *f)
 
 static void check_list(Checker *c, const StepList *list, Reach *f);
 
+/* A switch: each case, and the default (an empty one when absent),
+ * starts from the state before it; they join as for a gate. */
+static void check_switch(Checker *c, const Step *s, Reach *f)
+{
+    const SwitchConfig *sw = &s->as.sw;
+    Reach joined = reach_copy(c, f);
+    for (int i = 0; i <= sw->count; i++) {
+        Reach arm = reach_copy(c, f);
+        check_list(c, i < sw->count ? &sw->cases[i] : &sw->fallback, &arm);
+        if (i == 0)
+            joined = arm;
+        else
+            reach_join(c, &joined, &joined, &arm);
+    }
+    *f = joined;
+}
+
+/* A for_each: its body sees what ran before the loop; after the loop
+ * nothing of the body is readable, and its blocking time counts once per
+ * item it may have. */
+static void check_for_each(Checker *c, const Step *s, Reach *f)
+{
+    Reach body = reach_copy(c, f);
+    check_list(c, &s->body, &body);
+    long long per_item = body.worst_ms - f->worst_ms;
+    long long cap = (long long)1 << 50;
+    f->worst_ms += per_item > cap / s->as.loop.max_items
+                   ? cap : per_item * s->as.loop.max_items;
+}
+
 static void check_step(Checker *c, const Step *s, Reach *f)
 {
     c->step = s;
@@ -578,8 +725,14 @@ static void check_step(Checker *c, const Step *s, Reach *f)
     bit_set(f->definite, s->index);
     bit_set(f->possible, s->index);
     f->worst_ms += blocking_ms(s);
+    if (s->type == ST_SWITCH)
+        check_switch(c, s, f);
+    else if (s->type == ST_FOR_EACH)
+        check_for_each(c, s, f);
     if (s->type != ST_LOGIC_GATE)
         return;
+    for (int i = 0; i < s->as.gate.condition_count; i++)
+        check_case_condition(c, &s->as.gate.conditions[i]);
     Reach on_true = reach_copy(c, f), on_false = reach_copy(c, f);
     check_list(c, &s->on_true, &on_true);
     check_list(c, &s->on_false, &on_false);
@@ -600,6 +753,11 @@ static void mark_tree(uint64_t *bits, const StepList *list)
         bit_set(bits, s->index);
         mark_tree(bits, &s->on_true);
         mark_tree(bits, &s->on_false);
+        mark_tree(bits, &s->body);
+        for (int j = 0; s->type == ST_SWITCH && j < s->as.sw.count; j++)
+            mark_tree(bits, &s->as.sw.cases[j]);
+        if (s->type == ST_SWITCH)
+            mark_tree(bits, &s->as.sw.fallback);
     }
 }
 

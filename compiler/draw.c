@@ -1,7 +1,8 @@
 /* draw.c - pictures of workflows, in Graphviz dot and in Mermaid.
  *
  * The facts come from flow.c: where each step goes next, each gate's branch
- * heads, and where the default 202 is sent (spec §4.3).  One walk in
+ * heads, each switch's cases, each loop's body, and where the default 202
+ * is sent (spec §4.3).  A loop's body is drawn as a group inside its side.  One walk in
  * document order then splits the steps in two: those that run while the
  * caller waits (up to and including the webhook_response that answers it)
  * and those that run after the answer.  In a valid workflow every step is
@@ -244,6 +245,15 @@ static bool mark_waiting(Drawing *d, const StepList *l, bool waiting)
         d->waits[s->index] = waiting;
         if (s->type == ST_RESPONSE) {
             waiting = false;
+        } else if (s->type == ST_SWITCH) {
+            bool any = false;
+            for (int a = 0; a < e->arm_count; a++)
+                any |= mark_waiting(d, a < s->as.sw.count ? &s->as.sw.cases[a]
+                                                         : &s->as.sw.fallback,
+                                    waiting && !e->default_on_arm[a]);
+            waiting = any;
+        } else if (s->type == ST_FOR_EACH) {
+            mark_waiting(d, &s->body, waiting);   /* holds no response */
         } else if (s->type == ST_LOGIC_GATE) {
             bool t = mark_waiting(d, &s->on_true, waiting && !e->default_on_true);
             bool f = mark_waiting(d, &s->on_false,
@@ -286,10 +296,13 @@ static NodeKind node_kind(const Step *s)
     switch (s->type) {
     case ST_TRIGGER: return NODE_TRIGGER;
     case ST_LOGIC_GATE: return NODE_GATE;
+    case ST_SWITCH: return NODE_GATE;
     case ST_RESPONSE: return NODE_ANSWER;
     default: return NODE_STEP;
     }
 }
+
+static void draw_body(Drawing *d, int depth, const Step *loop);
 
 static void draw_step(Drawing *d, int depth, const Step *s)
 {
@@ -301,6 +314,23 @@ static void draw_step(Drawing *d, int depth, const Step *s)
     else if (s->on_error_continue)
         l.lines[l.count++] = "on_error: continue";
     d->pen->node(d->out, depth, node_id(d, s->index), node_kind(s), &l);
+    if (s->type == ST_FOR_EACH)
+        draw_body(d, depth, s);
+}
+
+/* A for_each's body, in a group of its own inside the loop's side. */
+static void draw_body(Drawing *d, int depth, const Step *loop)
+{
+    if (loop->body.count == 0)
+        return;
+    d->pen->open_group(d->out, depth, arena_sprintf(d->arena, "w%d_loop%d",
+                                                    d->number, loop->index),
+                       arena_sprintf(d->arena, "each item of %s", loop->key),
+                       "#f3e5f5");
+    for (int i = 1; i < d->w->step_count; i++)
+        if (d->w->all_steps[i]->loop == loop->index)
+            draw_step(d, depth + 1, d->w->all_steps[i]);
+    d->pen->close_group(d->out, depth);
 }
 
 /* Draws, in a group of their own, the steps on one side of the answer. */
@@ -317,7 +347,7 @@ static void draw_side(Drawing *d, bool waiting)
                        waiting ? "caller waits" : "after the answer",
                        waiting ? "#fff8e1" : "#e3f2fd");
     for (int i = 1; i < d->w->step_count; i++)
-        if (d->waits[i] == waiting)
+        if (d->waits[i] == waiting && !d->w->all_steps[i]->loop)
             draw_step(d, 3, d->w->all_steps[i]);
     d->pen->close_group(d->out, 2);
 }
@@ -328,14 +358,35 @@ static void draw_edge(Drawing *d, int from, int to, const char *label,
     d->pen->edge(d->out, node_id(d, from), node_id(d, to), label, answers);
 }
 
-/* Every edge, in step order: the trigger's, a gate's two, the others'. */
+/* A switch's edges, labelled with the case names and "default"; a
+ * for_each's into its body ("each item") and on ("done"). */
+static void draw_arms(Drawing *d, const Step *s, const FlowEdge *e)
+{
+    if (s->type == ST_FOR_EACH) {
+        draw_edge(d, s->index, e->arms[0], "each item", false);
+        draw_edge(d, s->index, e->next, "done", false);
+        return;
+    }
+    for (int a = 0; a < e->arm_count; a++)
+        draw_edge(d, s->index, e->arms[a],
+                  a < s->as.sw.count ? s->as.sw.names[a] : "default",
+                  e->default_on_arm[a]);
+}
+
+/* Every edge, in step order: the trigger's, a gate's two, a switch's and
+ * a loop's, the others'. */
 static void draw_edges(Drawing *d)
 {
     draw_edge(d, 0, d->flow->first, NULL, d->flow->default_at_start);
     for (int i = 1; i < d->w->step_count; i++) {
         const FlowEdge *e = &d->flow->edges[i];
+        if (e->arm_count) {
+            draw_arms(d, d->w->all_steps[i], e);
+            continue;
+        }
         if (d->w->all_steps[i]->type != ST_LOGIC_GATE) {
-            draw_edge(d, i, e->next, NULL, false);
+            bool loops = e->next > 0 && e->next == d->w->all_steps[i]->loop;
+            draw_edge(d, i, e->next, loops ? "next item" : NULL, false);
             continue;
         }
         draw_edge(d, i, e->on_true, "true", e->default_on_true);

@@ -413,6 +413,73 @@ static void emit_http_request(Emitter *e, const Step *s, const FlowEdge *edge)
     emit_line(e, "return FL_NEXT_WAIT;");
 }
 
+/* ---- switch, for_each ------------------------------------------------- */
+
+/* A C switch over the case fl_switch() matched: each case returns the
+ * head of its list (sending the default 202 first where flow.c says no
+ * response can follow), default the head of the default list. */
+static void emit_switch(Emitter *e, const Step *s, const FlowEdge *edge)
+{
+    const SwitchConfig *c = &s->as.sw;
+    const CExpr *value = emit_template_text(e, c->value);
+    const char *table = "NULL";
+    if (c->count) {
+        const char *rows = "";
+        for (int i = 0; i < c->count; i++)
+            rows = arena_sprintf(e->arena, "%s    %s,\n", rows,
+                                 cwrite_string(e->arena, c->names[i],
+                                               strlen(c->names[i])));
+        table = emit_shared_const(e, "char *const", arena_sprintf(
+            e->arena, "%s_cases", step_fn_name(e, s)), "[]",
+            arena_sprintf(e->arena, "{\n%s}", rows));
+    }
+    const CExpr *call = cx_call_n(e, "fl_switch", 5, cx_run(e), step_atom(e, s),
+                                  value, cx_atom(e, table, 0),
+                                  c_int(e, c->count));
+    if (c->count == 0)
+        emit_stmt(e, "", call, ";");
+    else
+        emit_stmt(e, "switch (", call, ") {");
+    for (int i = 0; i <= c->count; i++) {
+        if (i < c->count)
+            emit_line(e, "case %d:  /* %s */", i,
+                      cwrite_comment(e->arena, c->names[i]));
+        else if (c->count)
+            emit_line(e, "default:");
+        e->indent += c->count ? 4 : 0;
+        if (edge->default_on_arm[i])
+            emit_line(e, "fl_respond_default(r);  /* no response can follow */");
+        emit_return(e, edge->arms[i]);
+        e->indent -= c->count ? 4 : 0;
+    }
+    if (c->count)
+        emit_line(e, "}");
+}
+
+/* Entered first from the step before it, then again after each
+ * iteration (its body's last step returns it): the loop's state is in
+ * the run (fl_loop_*), so the function only starts the loop once and
+ * asks for the next item each time. */
+static void emit_for_each(Emitter *e, const Step *s, const FlowEdge *edge)
+{
+    const ForEachConfig *c = &s->as.loop;
+    const char *self = e->step_names[s->index];
+    emit_line(e, "if (!fl_loop_running(r, %s)) {", self);
+    e->indent += 4;
+    emit_stmt(e, "const FlValue *items = ", emit_template_value(e, c->items),
+              ";");
+    emit_checked(e, s, cx_call_n(e, "fl_loop_start", 4, cx_run(e),
+                                 step_atom(e, s), cx_local(e, "items"),
+                                 c_int(e, c->max_items)),
+                 true, edge->next);
+    e->indent -= 4;
+    emit_line(e, "}");
+    emit_line(e, "if (fl_loop_next(r, %s))", self);
+    emit_line(e, "    return %s;  /* the body, for the next item */",
+              next_text(e, edge->arms[0]));
+    emit_return(e, edge->next);
+}
+
 /* ---- a step function --------------------------------------------------- */
 
 /* The trigger has no function: the runtime fills its output. */
@@ -633,6 +700,7 @@ static void emit_step_table(Emitter *e, FILE *out, const CExpr *const *keeps,
             { ".keep", keeps[i] },
             { ".needs", needs[i] },
             { ".need_count", needs[i] ? c_int(e, need_counts[i]) : NULL },
+            { ".loop", s->loop ? cx_atom(e, e->step_names[s->loop], 0) : NULL },
         };
         fprintf(out, "    %s,\n",
                 cx_row(e, arena_sprintf(e->arena, "[%s] = ", e->step_names[i]),

@@ -108,16 +108,29 @@ static const CExpr *emit_output(Emitter *e, const Expr *root,
                                 const Expr *const *segs, int n, int *used)
 {
     int step = step_of(e, root->str);
+    const char *first = n > 0 ? expr_segment_name(segs[0]) : NULL;
+    const char *fn = "fl_out";
+    int from = step;
+    if (e->wf->all_steps[step]->type == ST_FOR_EACH && first
+        && strcmp(first, "index") == 0) {
+        *used = 1;           /* <key>.index: the running iteration's */
+        return cx_call_n(e, "fl_loop_index", 2, cx_run(e),
+                         cx_atom(e, e->step_names[step], 0));
+    }
+    if (e->wf->all_steps[step]->type == ST_FOR_EACH && first
+        && strcmp(first, "item") == 0) {
+        fn = "fl_loop_item";  /* <key>.item: the running iteration's */
+        from = emit_paths_item(e, step);
+    }
     const char **names = arena_alloc(e->arena, sizeof *names * (size_t)n);
     int k = 0;
     while (k + 1 < n && (names[k] = expr_segment_name(segs[k + 1])))
         k++;
-    const CExpr *base = emit_paths_base(e, step, names, k, used);
-    *used += 1;   /* ".output" */
+    const CExpr *base = emit_paths_base(e, from, names, k, used);
+    *used += 1;   /* ".output" or ".item" */
     if (base)
         return base;
-    return cx_call_n(e, "fl_out", 2, cx_run(e),
-                     cx_atom(e, e->step_names[step], 0));
+    return cx_call_n(e, fn, 2, cx_run(e), cx_atom(e, e->step_names[step], 0));
 }
 
 /* The C for a path's root name and how many segments it used up. */

@@ -178,6 +178,10 @@ void emit_paths_plan(Emitter *e, const Step *s, FILE *decls);
 const CExpr *emit_paths_base(Emitter *e, int step, const char *const *names,
                              int n, int *used);
 
+/* The root number emit_paths_base() knows the current item of for_each
+ * loop by (outputs are known by their step's index). */
+int emit_paths_item(const Emitter *e, int loop);
+
 /* fl_get_field(base, "name", len). */
 const CExpr *emit_get_field(Emitter *e, const CExpr *base, const char *name);
 

@@ -63,8 +63,14 @@ static void plan_chain(const Expr *root, const Expr *const *segs, int n,
 {
     Plan *p = arg;
     int step = step_index(p->e->wf, root->str);
-    if (step < 0)
-        return;
+    const char *out = n > 0 ? expr_segment_name(segs[0]) : NULL;
+    if (step < 0 || !out)
+        return;           /* env, run */
+    if (strcmp(out, "item") == 0
+        && p->e->wf->all_steps[step]->type == ST_FOR_EACH)
+        step = emit_paths_item(p->e, step);
+    else if (strcmp(out, "output") != 0)
+        return;           /* a for_each's index */
     PathNode *node = node_child(p->e->arena, &p->root, step, NULL);
     const char *name;
     for (int i = 1; i < n && (name = expr_segment_name(segs[i])); i++)
@@ -120,8 +126,9 @@ static void plan_declare(Emitter *e, StrSet *names, PathNode *n,
 {
     const CExpr *value = n->field ? emit_get_field(e, base, n->field) : base;
     if (n->named) {
+        bool output = !n->field && n->step < e->wf->step_count;
         const char *name = local_name(
-            e, names, n->field ? path : arena_sprintf(e->arena, "%s_out", path));
+            e, names, output ? arena_sprintf(e->arena, "%s_out", path) : path);
         emit_stmt(e, arena_sprintf(e->arena, "const FlValue *%s = ", name),
                   value, ";");
         n->local = value = cx_atom(e, name, 0);
@@ -129,6 +136,29 @@ static void plan_declare(Emitter *e, StrSet *names, PathNode *n,
     for (PathNode *c = n->sub; c; c = c->next)
         plan_declare(e, names, c, arena_sprintf(e->arena, "%s_%s", path, c->field),
                      value);
+}
+
+int emit_paths_item(const Emitter *e, int loop)
+{
+    return e->wf->step_count + loop;
+}
+
+/* The name of a root's paths: the step's key for an output, <key>_item
+ * for a for_each's current item. */
+static const char *root_path(Emitter *e, int root)
+{
+    int n = e->wf->step_count;
+    if (root < n)
+        return e->wf->all_steps[root]->key;
+    return arena_sprintf(e->arena, "%s_item", e->wf->all_steps[root - n]->key);
+}
+
+/* The C of a root's value: fl_out(r, STEP), or fl_loop_item(r, LOOP). */
+static const CExpr *root_value(Emitter *e, int root)
+{
+    int n = e->wf->step_count;
+    return cx_call_n(e, root < n ? "fl_out" : "fl_loop_item", 2, cx_run(e),
+                     cx_atom(e, e->step_names[root < n ? root : root - n], 0));
 }
 
 void emit_paths_plan(Emitter *e, const Step *s, FILE *decls)
@@ -145,9 +175,7 @@ void emit_paths_plan(Emitter *e, const Step *s, FILE *decls)
     StrSet *names = strset_new(e->arena);
     e->fn = decls;
     for (PathNode *n = e->paths; n; n = n->next)
-        plan_declare(e, names, n, e->wf->all_steps[n->step]->key,
-                     cx_call_n(e, "fl_out", 2, cx_run(e),
-                               cx_atom(e, e->step_names[n->step], 0)));
+        plan_declare(e, names, n, root_path(e, n->step), root_value(e, n->step));
     e->fn = fn;
 }
 

@@ -14,6 +14,13 @@ typedef struct {
                               join's next when the branch is empty */
     bool default_on_true;  /* gates: taking this branch means no response */
     bool default_on_false; /* can run any more: send the default 202 */
+    /* A switch: the head of each case's list, then the default's (the
+     * join's next when a list is empty), count + 1 of them, and whether
+     * taking each sends the default 202.  A for_each: arms[0] is the
+     * head of its body, whose last step goes back to the for_each. */
+    int *arms;
+    bool *default_on_arm;
+    int arm_count;
 } FlowEdge;
 
 typedef struct {
@@ -29,7 +36,8 @@ typedef struct {
  * turns from false to true, and only when a gate picks a branch (a plain
  * step does not change what can follow it; after a response the caller is
  * answered anyway), so the points are: the start of the run, and the edges
- * from a gate into a branch. */
+ * from a gate into a branch or a switch into a case.  A for_each body
+ * holds no response (the checker sees to it), so no point lies in it. */
 Flow *flow_analyse(Arena *a, const Workflow *w);
 
 #endif

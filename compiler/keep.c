@@ -1,7 +1,8 @@
 /* keep.c - the keep analysis: what a run waiting in a delay must hold.
  *
  * The steps that can run after a delay are those reachable from its
- * successor in the flow graph (both branches of every gate).  Every
+ * successor in the flow graph (both branches of every gate, every case
+ * of a switch, a loop's body and the loop again from the end of its body).  Every
  * template of theirs is walked; each path <key>.output.a.b... adds
  * a -> b -> ... under <key>'s node, up to its first segment with no
  * literal name (a computed index: the value before it is kept whole).
@@ -57,8 +58,9 @@ static void keep_chain(const Expr *root, const Expr *const *segs, int n,
 {
     Keep *k = arg;
     int step = step_index(k->wf, root->str);
-    if (step < 0)
-        return;
+    const char *out = n > 0 ? expr_segment_name(segs[0]) : NULL;
+    if (step < 0 || !out || strcmp(out, "output") != 0)
+        return;           /* env, run, a for_each's item and index */
     /* segs[0] is ".output": the checker saw to it */
     KeepNode *node = node_child(k, &k->top, step, NULL);
     const char *name;
@@ -87,6 +89,8 @@ static void reach_from(const Workflow *w, const Flow *f, bool *seen, int i,
             reach_from(w, f, seen, f->edges[i].on_true, visit, arg);
             reach_from(w, f, seen, f->edges[i].on_false, visit, arg);
         }
+        for (int a = 0; a < f->edges[i].arm_count; a++)
+            reach_from(w, f, seen, f->edges[i].arms[a], visit, arg);
         i = f->edges[i].next;
     }
 }

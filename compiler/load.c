@@ -20,7 +20,8 @@ static const char *const top_fields[] = {
     "flusso", "name", "description", "trigger", "steps"
 };
 static const char *const step_fields[] = {
-    "key", "type", "name", "config", "on_error", "branches"
+    "key", "type", "name", "config", "on_error", "branches", "cases",
+    "default", "steps"
 };
 static const char *const on_error_names[] = { "fail", "continue" };
 static const char *const branch_fields[] = { "true", "false" };
@@ -193,6 +194,61 @@ static void load_branches(Loader *l, Step *s, const cJSON *step,
     load_list(l, load_field(l, f.v, f.path, "false", false), &s->on_false);
 }
 
+/* A switch's "cases": an object of case name -> step list (spec §10). */
+static void load_cases(Loader *l, Step *s, Field f)
+{
+    SwitchConfig *c = &s->as.sw;
+    if (!load_expect(l, f, cJSON_Object, "an object of case name -> steps"))
+        return;
+    int n = cJSON_GetArraySize(f.v);
+    c->names = arena_alloc(l->arena, sizeof *c->names * (size_t)(n + 1));
+    c->paths = arena_alloc(l->arena, sizeof *c->paths * (size_t)(n + 1));
+    c->cases = arena_alloc(l->arena, sizeof *c->cases * (size_t)(n + 1));
+    for (const cJSON *m = f.v->child; m; m = m->next) {
+        Field list = { m, jsonpath_field(l->arena, f.path, m->string),
+                       m->string };
+        if (!*m->string)
+            report(l, list.path, "a case name may not be empty");
+        c->names[c->count] = arena_strdup(l->arena, m->string);
+        c->paths[c->count] = list.path;
+        load_list(l, list, &c->cases[c->count++]);
+    }
+}
+
+/* The nested lists of a switch (cases, default) and of a for_each
+ * (steps); type is -1 for a step of unknown type, whose lists are still
+ * loaded (so their own mistakes are reported) and then dropped with it. */
+static void load_nested(Loader *l, Step *s, const cJSON *step,
+                        const char *path, int type)
+{
+    Field cases = load_field(l, step, path, "cases", false);
+    Field fallback = load_field(l, step, path, "default", false);
+    Field body = load_field(l, step, path, "steps", false);
+    bool is_switch = type == ST_SWITCH || type < 0;
+    if (cases.v && !is_switch)
+        report(l, cases.path, "only a switch has cases");
+    if (fallback.v && !is_switch)
+        report(l, fallback.path, "only a switch has a default");
+    if (type == ST_SWITCH && !cases.v)
+        report(l, path, "missing required field 'cases'");
+    if (cases.v && is_switch)
+        load_cases(l, s, cases);
+    if (fallback.v && is_switch)
+        load_list(l, fallback, &s->as.sw.fallback);
+    if (type == ST_FOR_EACH && !body.v)
+        report(l, path, "missing required field 'steps'");
+    if (!body.v)
+        return;
+    if (type != ST_FOR_EACH && type >= 0) {
+        report(l, body.path, "only a for_each has steps");
+        return;
+    }
+    int outer = l->loop;
+    l->loop = type == ST_FOR_EACH ? s->index : outer;
+    load_list(l, body, &s->body);
+    l->loop = outer;
+}
+
 /* A step object.  One whose type is unknown is checked as far as it can
  * be (its key, its fields, its branches) but left out of the tree. */
 static Step *load_step_object(Loader *l, const cJSON *v, const char *path,
@@ -200,6 +256,7 @@ static Step *load_step_object(Loader *l, const cJSON *v, const char *path,
 {
     Step *s = arena_alloc(l->arena, sizeof *s);
     s->path = path;
+    s->loop = l->loop;
     s->key = load_key(l, v, path);
     int type = load_type(l, v, path, is_trigger);
     check_step_fields(l, v, path, type);
@@ -220,6 +277,7 @@ static Step *load_step_object(Loader *l, const cJSON *v, const char *path,
     if (type >= 0)
         load_config(l, s, v, path);
     load_branches(l, s, v, path);
+    load_nested(l, s, v, path, type);
     return type >= 0 ? s : NULL;
 }
 

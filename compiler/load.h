@@ -26,6 +26,8 @@ typedef struct {
     int count, cap;
     const char **seen;    /* every step key met, dropped steps' included */
     int seen_count, seen_cap;
+    int loop;             /* the for_each whose body is being loaded
+                             (its index), or 0 */
 } Loader;
 
 /* A member of a JSON object, looked up by name; v is NULL when absent. */

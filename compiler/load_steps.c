@@ -565,6 +565,37 @@ static void load_http_request(Loader *l, Step *s, const cJSON *cfg,
                  LOAD_INT_MAX, &h->max_response_bytes);
 }
 
+/* ---- switch, for_each ------------------------------------------------ */
+
+/* The cases and the default list are read by load.c with the other
+ * nested step lists; the config holds the value only. */
+static void load_switch(Loader *l, Step *s, const cJSON *cfg,
+                        const char *path)
+{
+    s->as.sw.value = load_template(l, load_field(l, cfg, path, "value", true),
+                                   NULL);
+}
+
+/* concurrency > 1 is accepted but not implemented: iterations run one at
+ * a time, which the spec allows ("lets that many run at once"), and the
+ * author is told so. */
+static void load_for_each(Loader *l, Step *s, const cJSON *cfg,
+                          const char *path)
+{
+    ForEachConfig *c = &s->as.loop;
+    c->concurrency = 1;
+    c->max_items = 1000;
+    c->items = load_template(l, load_field(l, cfg, path, "items", true), NULL);
+    Field conc = load_field(l, cfg, path, "concurrency", false);
+    if (load_integer(l, conc, 1, 64, &c->concurrency) && c->concurrency > 1)
+        diag_report(l->diag, DIAG_WARNING, conc.path, l->key,
+                    "this flussoc runs the iterations of a for_each one at a "
+                    "time: concurrency %ld is accepted but has no effect yet",
+                    c->concurrency);
+    load_integer(l, load_field(l, cfg, path, "max_items", false), 1, 100000,
+                 &c->max_items);
+}
+
 /* ---- dispatch -------------------------------------------------------- */
 
 /* load_<json name> for each step type of FL_STEP_TYPES. */

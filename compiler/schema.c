@@ -97,6 +97,16 @@ static const FieldDoc field_docs[] = {
       "Follow redirects." },
     { "http_request", "max_response_bytes", false, "10485760", POSITIVE,
       "A larger response body fails the step." },
+    { "switch", "value", true, NULL, NULL,
+      "A template; its text is compared with each case name exactly." },
+    { "for_each", "items", true, NULL, NULL,
+      "A template yielding an array (null counts as empty; anything else "
+      "fails the step)." },
+    { "for_each", "concurrency", false, "1", "{\"minimum\": 1, \"maximum\": 64}",
+      "How many iterations may run at once.  This flussoc runs them one at "
+      "a time." },
+    { "for_each", "max_items", false, "1000", "{\"minimum\": 1, \"maximum\": 100000}",
+      "More items fail the step." },
 };
 
 static const char *const type_docs[] = {
@@ -110,6 +120,10 @@ static const char *const type_docs[] = {
     [ST_LOG] = "Writes a line to the handler's log, or to a file.",
     [ST_DELAY] = "Waits.",
     [ST_HTTP_REQUEST] = "Calls another system over HTTP(S).",
+    [ST_SWITCH] = "Runs the steps of the first case named by its value's "
+                  "text, or its default steps, then the step after it.",
+    [ST_FOR_EACH] = "Runs its steps once per item; its output is the "
+                    "results of the iterations.",
 };
 
 /* Rules of a type's config beyond its fields, as JSON text. */
@@ -312,8 +326,18 @@ static cJSON *step_case(StepType t)
                           describe(config_schema(t), type_docs[t]));
     if (t != ST_LOGIC_GATE)
         cJSON_AddFalseToObject(props, "branches");
+    if (t != ST_SWITCH) {
+        cJSON_AddFalseToObject(props, "cases");
+        cJSON_AddFalseToObject(props, "default");
+    }
+    if (t != ST_FOR_EACH)
+        cJSON_AddFalseToObject(props, "steps");
     if (config_required(t))
         require(then, "config");
+    if (t == ST_SWITCH)
+        require(then, "cases");
+    if (t == ST_FOR_EACH)
+        require(then, "steps");
     cJSON *o = cJSON_CreateObject();
     cJSON_AddItemToObject(o, "if", when);
     cJSON_AddItemToObject(o, "then", then);
@@ -351,6 +375,12 @@ static cJSON *step_schema(void)
         "with the failure's message in the step's output field error."));
     cJSON_AddItemToObject(props, "config", typed("object", NULL));
     cJSON_AddItemToObject(props, "branches", ref("branches"));
+    cJSON_AddItemToObject(props, "cases", ref("cases"));
+    cJSON_AddItemToObject(props, "default", describe(ref("steps"),
+        "switch only: the steps run when no case matches."));
+    cJSON_AddItemToObject(props, "steps", describe(ref("steps"),
+        "for_each only: the steps run once per item; inside them "
+        "<key>.item and <key>.index are the element and its index."));
     require(o, "key");
     require(o, "type");
     cJSON *cases = cJSON_AddArrayToObject(o, "allOf");
@@ -500,6 +530,16 @@ static cJSON *branches_schema(void)
     return o;
 }
 
+static cJSON *cases_schema(void)
+{
+    cJSON *o = typed("object", "switch only: case name to the steps run "
+                               "when the value's text is that name.");
+    cJSON *names = cJSON_AddObjectToObject(o, "propertyNames");
+    cJSON_AddNumberToObject(names, "minLength", 1);
+    cJSON_AddItemToObject(o, "additionalProperties", ref("steps"));
+    return o;
+}
+
 static cJSON *steps_schema(void)
 {
     cJSON *o = typed("array", "Steps, run in order.");
@@ -516,6 +556,7 @@ static cJSON *defs(void)
     cJSON_AddItemToObject(d, "steps", steps_schema());
     cJSON_AddItemToObject(d, "step", step_schema());
     cJSON_AddItemToObject(d, "branches", branches_schema());
+    cJSON_AddItemToObject(d, "cases", cases_schema());
     cJSON_AddItemToObject(d, "key", key_schema());
     cJSON_AddItemToObject(d, "template", typed("string",
         "Text with {{ expression }} parts; one whole {{ expression }} keeps "

@@ -56,5 +56,11 @@ void step_each_template(const Step *s, StepTemplateFn fn, void *arg)
         each_header(s->as.http.headers, s->as.http.header_count, fn, arg);
         each_tvalue(s->as.http.body, fn, arg);
         break;
+    case ST_SWITCH:
+        fn(s->as.sw.value, arg);
+        break;
+    case ST_FOR_EACH:
+        fn(s->as.loop.items, arg);
+        break;
     }
 }

@@ -146,6 +146,24 @@ typedef struct {
     int count;
 } StepList;
 
+/* switch (spec §10): the value's text picks the first case of that name,
+ * else the default list. */
+typedef struct {
+    Template *value;
+    const char **names;      /* case names, document order, unique */
+    const char **paths;      /* JSON path of each case's list */
+    StepList *cases;         /* by case */
+    int count;
+    StepList fallback;       /* "default": may be empty */
+} SwitchConfig;
+
+/* for_each (spec §10): the body (Step.body) runs once per item. */
+typedef struct {
+    Template *items;
+    long concurrency;        /* default 1, at most 64 */
+    long max_items;          /* default 1000, at most 100000 */
+} ForEachConfig;
+
 struct Step {
     StepType type;
     const char *key;
@@ -161,8 +179,13 @@ struct Step {
         LogConfig log;
         DelayConfig delay;
         HttpConfig http;
+        SwitchConfig sw;
+        ForEachConfig loop;
     } as;
     StepList on_true, on_false;  /* ST_LOGIC_GATE only */
+    StepList body;           /* ST_FOR_EACH only: its nested steps */
+    int loop;                /* the innermost for_each whose body holds
+                                this step (its index), or 0: none */
 };
 
 typedef struct {

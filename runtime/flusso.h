@@ -505,7 +505,8 @@ int fl_uuid_v4(char out[37]);
  * run, and after a crash a run can re-enter at its first unrecorded step.
  *
  * Step index 0 is the trigger; steps are numbered in document order
- * (depth-first, true branch before false) from 1.  Step outputs live in the
+ * (depth-first: a gate before its true then its false branch, a switch
+ * before its cases then its default, a for_each before its body) from 1.  Step outputs live in the
  * run, one slot per index. */
 
 typedef struct FlRun FlRun;
@@ -553,6 +554,8 @@ typedef struct {
      * (the trigger, always kept, is not listed).  NULL: nothing. */
     const int *needs;
     int need_count;
+    int loop;                /* the for_each whose body holds this step
+                                (the innermost), or 0: none */
 } FlStepInfo;
 
 /* FL_VERIFY_NONE, then FL_VERIFY_GITHUB... (FL_VERIFY_SCHEMES). */
@@ -745,6 +748,37 @@ typedef struct {
  * request is unusable: a method that is not an HTTP token, a url that is
  * not http(s), a header value holding CR, LF or NUL. */
 int fl_http(FlRun *run, int index, const FlHttpRequest *req, int next);
+
+/* The switch step index (spec 10): records {"matched": the case name, or
+ * null} and returns the number of the first of the count cases equal to
+ * the text value, or -1 for the default. */
+int fl_switch(FlRun *run, int index, const FlValue *text,
+              const char *const *cases, int count);
+
+/* The for_each step index (spec 10).  Its function is entered first from
+ * the step before it, then again at the end of each iteration:
+ *
+ *     if (!fl_loop_running(r, EACH)) {
+ *         if (fl_loop_start(r, EACH, items, max_items) < 0)
+ *             return fl_step_failed(r, EACH, fl_run_error(r), AFTER);
+ *     }
+ *     if (fl_loop_next(r, EACH))
+ *         return BODY;
+ *     return AFTER;
+ *
+ * fl_loop_start() takes the items (null: none; else an array of at most
+ * max_items, or it returns -1 with an error).  A run resumed from the
+ * journal goes on after the iterations it recorded.  fl_loop_next() ends
+ * the iteration that ran, if any - its result is the output of the last
+ * step that ran in it - records the loop's output so far (the journal's
+ * record of the finished iterations), and starts the next: true with
+ * fl_loop_item() / fl_loop_index() that element and its index, or false
+ * when the loop is over, with its output {"results", "count"} made. */
+bool fl_loop_running(const FlRun *run, int index);
+int fl_loop_start(FlRun *run, int index, const FlValue *items, long max_items);
+bool fl_loop_next(FlRun *run, int index);
+const FlValue *fl_loop_item(const FlRun *run, int index);
+const FlValue *fl_loop_index(const FlRun *run, int index);
 
 /* ====================== end of section 2: Runs ========================== */
 

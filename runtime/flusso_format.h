@@ -30,7 +30,9 @@
     X(SET, set, FL_OUTPUT_SET, FL_CONFIG_SET)                                 \
     X(LOG, log, FL_OUTPUT_LOG, FL_CONFIG_LOG)                                 \
     X(DELAY, delay, FL_OUTPUT_DELAY, FL_CONFIG_DELAY)                         \
-    X(HTTP_REQUEST, http_request, FL_OUTPUT_HTTP_REQUEST, FL_CONFIG_HTTP_REQUEST)
+    X(HTTP_REQUEST, http_request, FL_OUTPUT_HTTP_REQUEST, FL_CONFIG_HTTP_REQUEST) \
+    X(SWITCH, switch, FL_OUTPUT_SWITCH, FL_CONFIG_SWITCH)                     \
+    X(FOR_EACH, for_each, FL_OUTPUT_FOR_EACH, FL_CONFIG_FOR_EACH)
 
 /* Output fields, F(name): the fields every output of the type has (spec
  * §3).  A set's output is its values, so its list is empty; every step
@@ -43,6 +45,8 @@
 #define FL_OUTPUT_LOG(F)            F(logged)
 #define FL_OUTPUT_DELAY(F)          F(waited_ms)
 #define FL_OUTPUT_HTTP_REQUEST(F)   F(status) F(headers) F(body) F(attempts)
+#define FL_OUTPUT_SWITCH(F)         F(matched)
+#define FL_OUTPUT_FOR_EACH(F)       F(results) F(count)
 
 /* Config fields, F(name, KIND), in the order the spec lists them.  KIND
  * says what the value may be:
@@ -72,6 +76,9 @@
     F(timeout_ms, INTEGER) F(retries, INTEGER) F(fail_on_status, BOOLEAN)     \
     F(follow_redirects, BOOLEAN) F(max_response_bytes, INTEGER)               \
     F(retry_max_delay_ms, INTEGER)
+#define FL_CONFIG_SWITCH(F)         F(value, TEMPLATE)
+#define FL_CONFIG_FOR_EACH(F)                                                 \
+    F(items, TEMPLATE) F(concurrency, INTEGER) F(max_items, INTEGER)
 
 /* ---- `conditions` operators (spec §3, logic_gate) --------------------------
  *

@@ -157,6 +157,10 @@ typedef struct {
     int64_t step_started_us;    /* when the current step began (metrics) */
     JournalPhase jphase;
     int jstep;                  /* a step output not journaled yet; 0: none */
+    int done;                   /* the step that recorded an output last;
+                                   0: none since the iteration began */
+    int resume_loop;            /* restored into this for_each: its journaled
+                                   output holds the finished iterations */
     int attempt;                /* run.attempt */
     int tries, tries_at;        /* attempts step tries_at has made while it
                                    waits to try again (8.2); 0: none */
@@ -182,6 +186,8 @@ struct FlRun {
     RunAnswer *held;            /* an acknowledgement waiting for its
                                    commit (in the arena); NULL: none */
     int held_rc;                /* where the run goes on once committed */
+    void **loops;               /* loop.c's state of each running for_each,
+                                   by step index; NULL until the first */
     _Alignas(8) char first[];   /* the arena's first block: RUN_FIRST_BLOCK
                                    bytes, or a compact run's */
 };
@@ -773,6 +779,7 @@ static void run_park(FlRun *run)
 static bool waits_long(const FlRun *run)
 {
     return run->core.wait_ms >= COMPACT_MIN_MS && !run->wait_start
+           && !run->core.wf->steps[run->core.current].loop
            && atomic_load_explicit(&run->answer, memory_order_relaxed) == ANSWER_ANSWERED;
 }
 
@@ -901,6 +908,39 @@ int run_fail(FlRun *run, const char *fmt, ...)
 const char *run_id_text(const FlRun *run)
 {
     return run->core.id;
+}
+
+void **run_loop_states(FlRun *run)
+{
+    size_t n = (size_t)run->core.wf->step_count;
+    if (!run->loops) {
+        run->loops = fl_arena_alloc(&run->arena, n * sizeof *run->loops);
+        memset(run->loops, 0, n * sizeof *run->loops);
+    }
+    return run->loops;
+}
+
+const FlWorkflow *run_workflow(const FlRun *run)
+{
+    return run->core.wf;
+}
+
+int run_last_done(const FlRun *run)
+{
+    return run->core.done;
+}
+
+void run_clear_done(FlRun *run)
+{
+    run->core.done = 0;
+}
+
+bool run_take_resume(FlRun *run, int loop)
+{
+    bool mine = run->core.resume_loop == loop;
+    if (mine)
+        run->core.resume_loop = 0;
+    return mine;
 }
 
 const char *run_step_key(const FlRun *run)
@@ -1114,6 +1154,26 @@ void run_retry_later(FlRun *run, int64_t wait_ms, int tries)
     sched_at(&run->wake, k->wake_ms);
 }
 
+/* A run resumed inside a for_each body goes on at its outermost loop:
+ * the iteration that was running runs again, the finished ones - kept in
+ * the loop's journaled output - do not (spec 10).  A run resumed at a
+ * for_each takes its progress from there too.  Returns whether the
+ * position moved. */
+static bool restore_loop(FlRun *run)
+{
+    RunCore *k = &run->core;
+    const FlStepInfo *steps = k->wf->steps;
+    int at = k->next, outer = 0;
+    if (at <= 0)
+        return false;
+    for (int l = steps[at].loop; l > 0; l = steps[l].loop)
+        outer = l;
+    k->next = outer ? outer : at;
+    if (steps[k->next].type == FL_STEP_FOR_EACH)
+        k->resume_loop = k->next;
+    return outer != 0;
+}
+
 FlRun *run_restore(const FlWorkflow *wf, const JournalSaved *s)
 {
     FlRun *run = run_new(wf, false);
@@ -1132,7 +1192,8 @@ FlRun *run_restore(const FlWorkflow *wf, const JournalSaved *s)
     run_values(run, (uint32_t)strlen(k->id), (uint32_t)strlen(k->started_at));
     k->next = s->next;
     k->started_ms = k->received_ms = clock_ms();
-    if (s->wake_at) {
+    /* moved back to its loop: the iteration runs again, at once */
+    if (!restore_loop(run) && s->wake_at) {
         int64_t left = s->wake_at - fl_time_now_ms();
         k->wake_ms = k->started_ms + (left > 0 ? left : 0);
     }
@@ -1223,6 +1284,7 @@ void fl_step_done(FlRun *run, int index, const FlValue *output)
         output = with_error(&run->arena, output, &fl_null);
     run->outputs[index] = output;
     run->core.current = index;
+    run->core.done = index;
     run_event(run, EV_STEP_DONE, index);
 }
 
@@ -1256,9 +1318,20 @@ int run_step_failed(FlRun *run, int index, const char *message, int next,
     const FlValue *m = fl_string(&run->arena, message, strlen(message));
     run->core.current = index;
     run->error = m->u.s;
-    if (!s->on_error_continue)
-        return FL_NEXT_FAIL;
-    run->outputs[index] = failed_output(&run->arena, s->type, known, m);
+    if (!s->on_error_continue) {
+        /* it fails its for_each (spec 10): one under on_error continue
+         * takes the failure, and the run goes on after that loop */
+        int loop = s->loop;
+        while (loop && !run->core.wf->steps[loop].on_error_continue)
+            loop = run->core.wf->steps[loop].loop;
+        if (!loop)
+            return FL_NEXT_FAIL;
+        loop_fail(run, loop);
+        index = next = loop;
+        s = &run->core.wf->steps[loop];
+    }
+    run->core.done = index;
+    run->outputs[index] = failed_output(&run->arena, s->type, s->type == FL_STEP_FOR_EACH ? NULL : known, m);
     event_log(run, FL_LOG_WARN, "step_error", true, message, -1);
     run_event(run, EV_STEP_DONE, index);
     return next;

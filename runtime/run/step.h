@@ -49,6 +49,21 @@ int run_take_tries(FlRun *run, int index);
 void run_retry_later(FlRun *run, int64_t wait_ms, int tries);
 /* Ends a waiting run that will never be re-entered (shutdown). */
 void run_abandon(FlRun *run);
+/* For loop.c (for_each): the run's table of loop states by step index,
+ * made (all NULL) on first use, in the run's arena; the step that
+ * recorded an output last (0: none since run_clear_done()); and whether
+ * the run was restored into for_each loop, whose journaled output then
+ * holds its finished iterations (true once).  A run in a loop body is
+ * never compacted: the states are not in its core. */
+void **run_loop_states(FlRun *run);
+const FlWorkflow *run_workflow(const FlRun *run);
+int run_last_done(const FlRun *run);
+void run_clear_done(FlRun *run);
+bool run_take_resume(FlRun *run, int loop);
+/* (loop.c) A step of loop's body failed and loop takes the failure
+ * (on_error continue): its state, and that of the loops inside it, is
+ * dropped, and its function, entered next, goes on after it. */
+void loop_fail(FlRun *run, int loop);
 /* The run's id ("" before acceptance) and the key of its current step. */
 const char *run_id_text(const FlRun *run);
 const char *run_step_key(const FlRun *run);

@@ -1,4 +1,4 @@
-/* steps.c - the helpers behind webhook_response, log and delay.
+/* steps.c - the helpers behind webhook_response, log, delay and switch.
  *
  * Generated code renders a step's config and calls one of these; they
  * check what only the running values can tell (a header value with CR, LF
@@ -11,6 +11,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <string.h>
 
 static const FlMember logged_members[] = { FL_MEMBER("logged", FL_BOOL_LIT(true)) };
 static const FlValue logged = FL_OBJECT_LIT(logged_members);
@@ -110,4 +111,22 @@ int fl_delay(FlRun *run, int index, const FlValue *ms, int next)
     double wait = ceil(n) < 1e12 ? ceil(n) : 1e12;    /* ~30 years */
     run_set_wake(run, (int64_t)wait, next);
     return 0;
+}
+
+/* switch: the first case whose name is the value's text (spec 10). */
+int fl_switch(FlRun *run, int index, const FlValue *text,
+              const char *const *cases, int count)
+{
+    FlArena *a = fl_run_arena(run);
+    int found = -1;
+    for (int i = 0; i < count && found < 0; i++)
+        if (strlen(cases[i]) == text->len
+            && memcmp(cases[i], text->u.s, text->len) == 0)
+            found = i;
+    FlObjectBuilder ob;
+    fl_object_init(&ob, a, 1);
+    fl_object_add(&ob, "matched", 7, found < 0 ? &fl_null
+                  : fl_string(a, cases[found], strlen(cases[found])));
+    fl_step_done(run, index, fl_object_finish(&ob));
+    return found;
 }

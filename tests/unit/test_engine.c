@@ -203,7 +203,9 @@ static const FlKeep keep_trigger[] = { { .step = 0, .sub = keep_n, .sub_count = 
 static const FlKeepList keep_list = { keep_trigger, 1 };
 
 #define TRIGGER { .key = "trigger", .type = FL_STEP_TRIGGER, .path = "trigger" }
-#define STEP(key_, type_, fn_, cont_) { .key = key_, .type = type_, .path = key_, .fn = fn_, .on_error_continue = cont_ }
+#define STEP(key_, type_, fn_, cont_)                                         \
+    { .key = key_, .type = type_, .path = key_, .fn = fn_,                    \
+      .on_error_continue = cont_ }
 #define RESPOND(key, fn) STEP(key, FL_STEP_RESPONSE, fn, false)
 #define LOG(key, fn, cont) STEP(key, FL_STEP_LOG, fn, cont)
 #define DELAY(key, fn) STEP(key, FL_STEP_DELAY, fn, false)
@@ -244,10 +246,60 @@ static const FlWorkflow wf_held = WORKFLOW("held", held_steps, 1000, false);
 
 static const FlStepInfo compact_steps[] = {
     TRIGGER, RESPOND("reply", s_reply_then_delay),
-    { .key = "wait", .type = FL_STEP_DELAY, .path = "wait", .fn = s_delay_120_at_2, .on_error_continue = false, .keep = &keep_list },
+    { .key = "wait", .type = FL_STEP_DELAY, .path = "wait", .fn = s_delay_120_at_2,
+      .keep = &keep_list },
     STEP("read", FL_STEP_LOG, s_read_kept, false),
 };
 static const FlWorkflow wf_compact = WORKFLOW("compact", compact_steps, 1000, false);
+
+/* for_each at step 1 over the JSON items_text (max 3 items), its body one
+ * step (2) that doubles a number item and fails on any other; step 3
+ * answers with the loop's output. */
+static const char *items_text;
+
+static int s_loop(FlRun *r)
+{
+    if (!fl_loop_running(r, 1)) {
+        const FlValue *items = fl_json_parse(fl_run_arena(r), items_text,
+                                             strlen(items_text));
+        if (fl_loop_start(r, 1, items, 3) < 0)
+            return fl_step_failed(r, 1, fl_run_error(r), 3);
+    }
+    if (fl_loop_next(r, 1))
+        return 2;
+    return 3;
+}
+
+static int s_double(FlRun *r)
+{
+    const FlValue *item = fl_loop_item(r, 1);
+    if (item->type != FL_NUMBER)
+        return fl_step_failed(r, 2, "not a number", 1);
+    fl_step_done(r, 2, fl_number(fl_run_arena(r),
+                                 item->u.n * 2 + fl_loop_index(r, 1)->u.n / 10));
+    return 1;
+}
+
+static int s_echo_loop(FlRun *r)
+{
+    const FlValue *t = fl_json_text(fl_run_arena(r), fl_out(r, 1));
+    FlResponse resp = { .status = 200, .body = t->u.s, .body_len = t->len };
+    fl_respond(r, 3, &resp);
+    return FL_NEXT_END;
+}
+
+#define LOOP_STEPS(name_, cont_)                                              \
+    static const FlStepInfo name_[] = {                                       \
+        TRIGGER, STEP("each", FL_STEP_FOR_EACH, s_loop, cont_),               \
+        { .key = "double", .type = FL_STEP_SET, .path = "double",             \
+          .fn = s_double, .loop = 1 },                                        \
+        RESPOND("echo", s_echo_loop),                                         \
+    }
+LOOP_STEPS(loop_steps, false);
+LOOP_STEPS(loop_cont_steps, true);
+static const FlWorkflow wf_loop = WORKFLOW("loop", loop_steps, 1000, false);
+static const FlWorkflow wf_loop_cont = WORKFLOW("loop_cont", loop_cont_steps, 1000,
+                                                false);
 
 /* ---- tests ------------------------------------------------------------------ */
 
@@ -498,6 +550,51 @@ static int suite_clean(void)
     return 0;
 }
 
+/* Runs wf over items; the status and body of its answer into c. */
+static void run_loop(const FlWorkflow *wf, const char *items, Capture *c)
+{
+    bool inl;
+    items_text = items;
+    capture_init(c);
+    FlRun *run = start(wf, c, &inl);
+    CU_ASSERT_TRUE(inl);
+    wait_idle();
+    run_release(run);
+}
+
+/* for_each: results in order, each the body's output; null is no items;
+ * not an array, or over max_items, fails the step (500); a body step's
+ * failure fails the loop, or, under the loop's on_error continue, gives
+ * the loop's error output and the run goes on. */
+static void test_for_each(void)
+{
+    Capture c;
+    run_loop(&wf_loop, "[1,2,3]", &c);
+    CU_ASSERT_EQUAL(c.status, 200);
+    CU_ASSERT_STRING_EQUAL(c.body, "{\"results\":[2,4.1,6.2],\"count\":3}");
+    capture_free(&c);
+    run_loop(&wf_loop, "null", &c);
+    CU_ASSERT_STRING_EQUAL(c.body, "{\"results\":[],\"count\":0}");
+    capture_free(&c);
+    run_loop(&wf_loop, "{\"a\":1}", &c);
+    CU_ASSERT_EQUAL(c.status, 500);
+    CU_ASSERT_PTR_NOT_NULL(strstr(c.body, "must be an array, not an object"));
+    capture_free(&c);
+    run_loop(&wf_loop, "[1,2,3,4]", &c);
+    CU_ASSERT_EQUAL(c.status, 500);
+    CU_ASSERT_PTR_NOT_NULL(strstr(c.body, "4 items, more than its max_items (3)"));
+    capture_free(&c);
+    run_loop(&wf_loop, "[1,\"x\",3]", &c);
+    CU_ASSERT_EQUAL(c.status, 500);
+    CU_ASSERT_PTR_NOT_NULL(strstr(c.body, "not a number"));
+    capture_free(&c);
+    run_loop(&wf_loop_cont, "[1,\"x\",3]", &c);
+    CU_ASSERT_EQUAL(c.status, 200);
+    CU_ASSERT_STRING_EQUAL(c.body,
+        "{\"results\":null,\"count\":null,\"error\":\"not a number\"}");
+    capture_free(&c);
+}
+
 static const UnitTest tests[] = {
     { "inline", test_inline },
     { "default_202", test_default_202 },
@@ -508,6 +605,7 @@ static const UnitTest tests[] = {
     { "tail_after_answer", test_tail_after_answer },
     { "compact_in_long_delay", test_compact_in_long_delay },
     { "held_for_commit", test_held_for_commit },
+    { "for_each", test_for_each },
     { NULL, NULL },
 };
 UNIT_SUITE_WITH("engine", tests, suite_init, suite_clean)

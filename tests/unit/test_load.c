@@ -86,7 +86,7 @@ static void expect(const char *json, const char *expected)
 #define TOP_FIELDS "; the fields of a workflow are: flusso, name, " \
     "description, trigger, steps"
 #define STEP_FIELDS "; the fields of a step are: key, type, name, " \
-    "config, on_error, branches"
+    "config, on_error, branches, cases, default, steps"
 
 /* ---- the valid example ------------------------------------------------- */
 
