@@ -17,7 +17,7 @@ WARN     = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes
 ALLFLAGS = -std=c11 -D_GNU_SOURCE $(SANFLAGS) $(CFLAGS)
 DEPFLAGS = -MMD -MP
 LDLIBS_FRONT = -lcjson
-LDLIBS_RT    = -lmicrohttpd -lcjson -lcrypto -lcurl -lsqlite3 -lpthread -lm
+LDLIBS_RT    = -lmicrohttpd -lgnutls -lcjson -lcrypto -lcurl -lsqlite3 -lpthread -lm
 PREFIX  ?= /usr/local
 
 Q = @

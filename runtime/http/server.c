@@ -29,6 +29,7 @@
 #include "http/guard.h"
 #include "http/listen.h"
 #include "http/request.h"
+#include "http/tls.h"
 #include "http/verify.h"
 #include "run/recover.h"
 #include "run/run.h"
@@ -773,16 +774,25 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 /* One daemon: one HTTP thread on its own SO_REUSEPORT socket (listen.c
  * says why), with its share of the connection limit.  With epoll, the
  * thread is ours (loop_main); without, libmicrohttpd's own, on poll(). */
-static struct MHD_Daemon *daemon_start(const struct sockaddr *sa, unsigned limit,
-                                       HttpLoop *loop)
+static struct MHD_Daemon *daemon_start(const struct sockaddr *sa, bool dual,
+                                       unsigned limit, HttpLoop *loop)
 {
     unsigned flags = MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG | MHD_USE_TURBO;
     flags |= MHD_is_feature_supported(MHD_FEATURE_EPOLL) == MHD_YES
            ? MHD_USE_EPOLL : MHD_USE_POLL_INTERNAL_THREAD;
     if (sa->sa_family == AF_INET6)
-        flags |= MHD_USE_IPv6;
+        flags |= dual ? MHD_USE_DUAL_STACK : MHD_USE_IPv6;
+    /* HTTPS: the certificate comes from tls.c at each handshake, so that
+     * SIGHUP can replace it under the running daemons. */
+    struct MHD_OptionItem tls_opts[] = {
+        { MHD_OPTION_HTTPS_CERT_CALLBACK, 0, (void *)tls_pick },
+        { MHD_OPTION_END, 0, NULL },
+    };
+    if (tls_enabled())
+        flags |= MHD_USE_TLS;
     return MHD_start_daemon(flags, 0, NULL, NULL, on_request, NULL,
                             MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL,
+                            MHD_OPTION_ARRAY, tls_enabled() ? tls_opts : tls_opts + 1,
                             MHD_OPTION_SOCK_ADDR, sa,
                             MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u,
                             MHD_OPTION_CONNECTION_LIMIT, limit,
@@ -896,7 +906,7 @@ static void daemons_stop(void)
 
 /* --workers daemons on the claimed address, each on its HTTP thread;
  * false if one cannot start. */
-static bool daemons_start(int n, const struct sockaddr *sa)
+static bool daemons_start(int n, const struct sockaddr *sa, bool dual)
 {
     unsigned long fds = listen_raise_nofile();
     unsigned long limit = fds > CONN_LIMIT + 64 ? CONN_LIMIT
@@ -907,7 +917,7 @@ static bool daemons_start(int n, const struct sockaddr *sa)
     for (; srv.nloops < n; srv.nloops++) {
         HttpLoop *l = &srv.loops[srv.nloops];
         l->wake_fd = -1;
-        l->mhd = daemon_start(sa, share > 0 ? share : 1, l);
+        l->mhd = daemon_start(sa, dual, share > 0 ? share : 1, l);
         if (!l->mhd || (epoll && loop_start(l) < 0)) {
             srv.nloops++;        /* this one is stopped too */
             daemons_stop();
@@ -947,7 +957,31 @@ static sigset_t stop_signals(void)
     sigemptyset(&set);
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGHUP);
     return set;
+}
+
+/* SIGHUP (logrotate, a renewed certificate): the `log` steps' files are
+ * opened again and the TLS files read again, while requests go on being
+ * served; a certificate that does not load keeps the current one. */
+static void reopen(void)
+{
+    char err[512];
+    log_reopen_files();
+    if (tls_reload(err, sizeof err) < 0)
+        log_event(FL_LOG_ERROR, "reopened", "kept the current certificate: %s", err);
+    else
+        log_event(FL_LOG_INFO, "reopened", "log files reopened%s",
+                  tls_enabled() ? ", certificate reloaded" : "");
+}
+
+/* Waits for SIGTERM or SIGINT, answering every SIGHUP meanwhile. */
+static int wait_stop(const sigset_t *set)
+{
+    int sig;
+    while (sigwait(set, &sig) == 0 && sig == SIGHUP)
+        reopen();
+    return sig;
 }
 
 /* Listens, announces, and starts the threads.  0, or the exit status. */
@@ -955,9 +989,15 @@ static int start(const FlProgram *p, const FlOptions *o)
 {
     struct sockaddr_storage ss;
     socklen_t sslen;
-    char host[80];
-    if (listen_resolve(o->listen, &ss, &sslen, host) < 0) {
-        fprintf(stderr, "flusso: cannot listen on '%s': expected [HOST:]PORT\n", o->listen);
+    char host[80], err[512];
+    bool dual;
+    if (listen_resolve(o->listen, &ss, &sslen, host, &dual) < 0) {
+        fprintf(stderr, "flusso: cannot listen on '%s': expected [HOST:]PORT or :PORT\n",
+                o->listen);
+        return 2;
+    }
+    if (o->tls_cert && tls_load(o->tls_cert, o->tls_key, err, sizeof err) < 0) {
+        fprintf(stderr, "flusso: cannot serve HTTPS: %s\n", err);
         return 2;
     }
     if (sched_start(o->workers) < 0
@@ -969,16 +1009,17 @@ static int start(const FlProgram *p, const FlOptions *o)
         fprintf(stderr, "flusso: cannot start the HTTP client\n");
         return 2;
     }
-    if (listen_claim(&ss, sslen) < 0) {
+    if (listen_claim(&ss, sslen, dual) < 0) {
         fprintf(stderr, "flusso: cannot listen on %s: %s\n", o->listen, strerror(errno));
         return 2;
     }
-    if (!daemons_start(o->workers, (struct sockaddr *)&ss)) {
+    if (!daemons_start(o->workers, (struct sockaddr *)&ss, dual)) {
         fprintf(stderr, "flusso: cannot listen on %s\n", o->listen);
         return 2;
     }
     recover_resume();            /* the runs the journal kept (spec 7) */
-    fprintf(stderr, "listening on http://%s:%u\n", host, listen_port(&ss));
+    fprintf(stderr, "listening on %s://%s:%u\n", tls_enabled() ? "https" : "http",
+            host, listen_port(&ss));
     fflush(stderr);
     return 0;
 }
@@ -988,7 +1029,7 @@ int srv_run(const FlProgram *p, const FlOptions *o)
     sigset_t set = stop_signals();
     int sig, rc;
     /* Every thread started from here on inherits the mask: only sigwait()
-     * below sees the stop signals. */
+     * below sees the stop signals and SIGHUP. */
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
     /* glibc gives the free top of a heap back to the kernel once it passes
@@ -1002,7 +1043,7 @@ int srv_run(const FlProgram *p, const FlOptions *o)
     metrics_init(p);
     rc = start(p, o);
     if (rc == 0) {
-        sigwait(&set, &sig);
+        sig = wait_stop(&set);
         drain(o->grace_ms);
     }
     daemons_stop();
@@ -1013,6 +1054,7 @@ int srv_run(const FlProgram *p, const FlOptions *o)
     routes_free();
     canned_free();
     metrics_free();
+    tls_free();
     if (rc == 0)
         log_event(FL_LOG_INFO, "stopped", "stopped after signal %d", sig);
     return rc;

@@ -93,7 +93,8 @@ static void print_help(const char *prog, const FlProgram *p)
     printf("\nOptions:\n"
            "  --listen [HOST:]PORT  where to listen (default 127.0.0.1:8080, or\n"
            "                        $FLUSSO_LISTEN); PORT alone binds 127.0.0.1,\n"
-           "                        [::1]:PORT is IPv6, port 0 picks a free one\n"
+           "                        :PORT every interface, [::1]:PORT is IPv6,\n"
+           "                        port 0 picks a free one\n"
            "  --workers N           HTTP threads, and as many run workers\n"
            "                        (default: the number of CPUs)\n"
            "  --max-inflight N      runs in flight (asynchronous tails included)\n"
@@ -110,6 +111,10 @@ static void print_help(const char *prog, const FlProgram *p)
            "                        name and .journal, in the working directory)\n"
            "  --runs                list the journal's unfinished and abandoned\n"
            "                        runs, and stop\n"
+           "  --tls-cert FILE       serve HTTPS with this PEM certificate (chain)\n"
+           "  --tls-key FILE        ... and this PEM private key; both are read\n"
+           "                        again on SIGHUP\n"
+           "  --access-log on|off   a log line per request at info (default on)\n"
            "  --help                this text\n"
            "  --version             the version\n",
            LIM_DEFAULT_INFLIGHT, LIM_DEFAULT_QUEUE);
@@ -183,6 +188,28 @@ static int parse_numeric(int argc, char **argv, int *i, size_t len, const NumOpt
     return 0;
 }
 
+/* Whether arg is --tls-cert, --tls-key or --access-log (spec 14). */
+static bool ops_option(const char *arg, size_t *len)
+{
+    return option_is(arg, "--tls-cert", len) || option_is(arg, "--tls-key", len)
+        || option_is(arg, "--access-log", len);
+}
+
+/* Sets the option of ops_option() (its name: n bytes of arg) to v; 0 or 2. */
+static int ops_option_set(const char *prog, const char *arg, size_t n, const char *v,
+                          FlOptions *o)
+{
+    if (strncmp(arg, "--tls-cert", n) == 0)
+        o->tls_cert = v;
+    else if (strncmp(arg, "--tls-key", n) == 0)
+        o->tls_key = v;
+    else if (strcmp(v, "on") == 0 || strcmp(v, "off") == 0)
+        o->access_log = strcmp(v, "on") == 0;
+    else
+        return usage_error(prog, "--access-log: expected on or off, got '%s'", v);
+    return 0;
+}
+
 /* Sets one option from argv[*i]; 0, 1 (stop: exit 0), or 2 (bad usage). */
 static int parse_option(int argc, char **argv, int *i, FlOptions *o,
                         const FlProgram *p)
@@ -203,6 +230,11 @@ static int parse_option(int argc, char **argv, int *i, FlOptions *o,
     if (strcmp(arg, "--runs") == 0) {
         o->runs = true;
         return 0;
+    }
+    if (ops_option(arg, &n)) {
+        if (!(v = option_value(argc, argv, i, n)) || !*v)
+            return usage_error(prog, "option '%.*s' needs a value", (int)n, arg);
+        return ops_option_set(prog, arg, n, v, o);
     }
     if (option_is(arg, "--journal", &n)) {
         if (!(v = option_value(argc, argv, i, n)) || !*v)
@@ -244,6 +276,7 @@ static int parse_options(int argc, char **argv, FlOptions *o, const FlProgram *p
         .max_queue = LIM_DEFAULT_QUEUE,
         .header_timeout_ms = 10000,
         .body_timeout_ms = 60000,
+        .access_log = true,
     };
     for (int i = 1; i < argc; i++) {
         if (argv[i][0] != '-')
@@ -252,6 +285,8 @@ static int parse_options(int argc, char **argv, FlOptions *o, const FlProgram *p
         if (rc)
             return rc;
     }
+    if (!o->tls_cert != !o->tls_key)
+        return usage_error(prog_name(argv[0]), "--tls-cert and --tls-key go together");
     return 0;
 }
 

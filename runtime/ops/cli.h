@@ -23,6 +23,9 @@ typedef struct {
     long body_timeout_ms;
     const char *journal;     /* --journal: a path, "none", NULL: default */
     bool runs;               /* --runs: list the journal's runs and stop */
+    const char *tls_cert;    /* --tls-cert, --tls-key: HTTPS; NULL: HTTP */
+    const char *tls_key;
+    bool access_log;         /* --access-log on|off: a line per request */
 } FlOptions;
 
 

@@ -206,6 +206,27 @@ int log_append_file(FlArena *a, const char *path, const char *msg, size_t len)
     return rc;
 }
 
+/* Each file is opened anew and the new descriptor put in the old one's
+ * place with dup2(), which swaps it atomically: a writer on another
+ * thread writes to the old file or the new one, never to a closed
+ * descriptor, and the table does not change. */
+void log_reopen_files(void)
+{
+    pthread_mutex_lock(&files.lock);
+    int n = atomic_load_explicit(&files.count, memory_order_relaxed);
+    for (int i = 0; i < n; i++) {
+        int fd = file_open(files.path[i]);
+        if (fd < 0) {
+            log_event(FL_LOG_ERROR, "reopened", "cannot reopen %s: %s", files.path[i],
+                      strerror(errno));
+            continue;
+        }
+        (void)dup3(fd, files.fd[i], O_CLOEXEC);
+        close(fd);
+    }
+    pthread_mutex_unlock(&files.lock);
+}
+
 void log_close_files(void)
 {
     int n = atomic_load(&files.count);

@@ -32,6 +32,9 @@ void log_event(FlLogLevel level, const char *event, const char *fmt, ...)
 int log_append_file(FlArena *a, const char *path, const char *msg, size_t len);
 /* Parses "debug" ... "error"; -1 when unknown. */
 int log_level_parse(const char *s);
+/* Opens the cached `log` step files again (SIGHUP: after logrotate moved
+ * them), each under its old descriptor. */
+void log_reopen_files(void);
 /* Closes the cached `log` step files. */
 void log_close_files(void);
 
