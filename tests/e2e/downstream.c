@@ -18,7 +18,8 @@
  *   /flaky?key=K&fail=F&code=C   C for K's first F attempts, then 200
  *   /redirect          302 to /json
  *   /huge?bytes=N      N bytes of text (&chunked=1: without Content-Length)
- *   /count?key=K       {"count": attempts of K so far} */
+ *   /count?key=K       {"count": attempts of K so far}
+ *   /trace             {"traceparent": the request's traceparent header} */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
@@ -150,6 +151,16 @@ static enum MHD_Result reply_echo(struct MHD_Connection *c, const char *method,
     return ok;
 }
 
+/* {"traceparent": the request's W3C trace context header, or ""}. */
+static enum MHD_Result reply_trace(struct MHD_Connection *c)
+{
+    char out[512] = "{\"traceparent\":";
+    const char *v = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "traceparent");
+    json_string(out, sizeof out - 2, v ? v : "", v ? strnlen(v, 200) : 0);
+    strcat(out, "}");
+    return reply(c, 200, "application/json", out);
+}
+
 static ssize_t huge_chunk(void *cls, uint64_t pos, char *buf, size_t max)
 {
     uint64_t total = *(uint64_t *)cls;
@@ -193,6 +204,8 @@ static enum MHD_Result route(struct MHD_Connection *c, const char *url,
         return reply(c, 200, "text/plain", "hello, text");
     if (strcmp(url, "/echo") == 0)
         return reply_echo(c, method, rq);
+    if (strcmp(url, "/trace") == 0)
+        return reply_trace(c);
     if (strcmp(url, "/slow") == 0) {
         long ms = arg_long(c, "ms", 1000);
         sleep_ms(ms);

@@ -1,0 +1,198 @@
+#!/usr/bin/env bash
+# suite-ops2.sh - operating a handler in production (spec §14): HTTPS with
+# a throw-away certificate and its reload on SIGHUP, SIGHUP under load,
+# --listen :PORT, the access log, /metrics' labels and histograms, a
+# failed step's 500, W3C trace context through http_request, the journal
+# under $STATE_DIRECTORY and systemd's readiness notification.
+#
+# Usage: tests/e2e/suite-ops2.sh FLUSSOC BUILDDIR   (env CC, E2E_CFLAGS,
+# E2E_LDLIBS).  Handlers are compiled from tests/e2e/workflows/ops2-*.json;
+# the downstream from tests/e2e/downstream.c; certificates are made here
+# with openssl.  Time bounds are generous: the suite also runs under ASan.
+set -u
+FLUSSOC=$(realpath "$1")
+BUILD=$(realpath "$2")
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+WF=$ROOT/tests/e2e/workflows
+. "$ROOT/tests/e2e/lib.sh"
+e2e_init
+unset FLUSSO_LISTEN STATE_DIRECTORY NOTIFY_SOCKET
+export DOWNSTREAM=http://127.0.0.1:9      # set to the real one in test_trace
+
+CC=${CC:-cc}
+E2E_CFLAGS=${E2E_CFLAGS:--std=c11 -D_GNU_SOURCE -O2 -g}
+E2E_LDLIBS=${E2E_LDLIBS:--lmicrohttpd -lcjson -lcrypto -lcurl -lsqlite3 -lpthread -lm}
+WARN="-Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes"
+OPS2=$E2E_DIR/ops2
+LOADGEN=$BUILD/tests/loadgen
+RUN_ID_RE='[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}'
+
+build() {
+    # shellcheck disable=SC2086
+    $CC $E2E_CFLAGS $WARN -o "$E2E_DIR/downstream" "$ROOT/tests/e2e/downstream.c" \
+        $E2E_LDLIBS || return 1
+    if [ ! -x "$LOADGEN" ]; then
+        LOADGEN=$E2E_DIR/loadgen
+        # shellcheck disable=SC2086
+        $CC $E2E_CFLAGS $WARN -o "$LOADGEN" "$ROOT/tests/e2e/loadgen.c" || return 1
+    fi
+    "$FLUSSOC" "$WF"/ops2-*.json -o "$OPS2" 2> "$E2E_DIR/ops2.cc.log" || {
+        sed 's/^/  | /' "$E2E_DIR/ops2.cc.log" >&2
+        return 1
+    }
+}
+
+# ---- helpers -----------------------------------------------------------------
+
+# cert NAME: a self-signed certificate for localhost and 127.0.0.1, in
+# NAME.crt and NAME.key.
+cert() {
+    openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=localhost \
+        -addext subjectAltName=DNS:localhost,IP:127.0.0.1 \
+        -keyout "$E2E_DIR/$1.key" -out "$E2E_DIR/$1.crt" 2>/dev/null
+}
+
+# wait_https LOG SECS: the URL of LOG's "listening on https://" line.
+wait_https() {
+    local end=$(( $(now_ms) + $2 * 1000 )) line
+    while [ "$(now_ms)" -lt "$end" ]; do
+        line=$(grep -m1 '^listening on https://' "$1" 2>/dev/null)
+        [ -n "$line" ] && { echo "${line#listening on }"; return 0; }
+        sleep 0.05
+    done
+    return 1
+}
+
+# start_tls LOG FLAGS...: starts the handler serving HTTPS (its ready line
+# is not the one start_handler waits for); sets PID, PORT.
+start_tls() {
+    local log=$1 pidf=$E2E_DIR/tls.$RANDOM.pid url
+    shift
+    : > "$log"
+    ( ( "$OPS2" "$@" 2> "$log" & p=$!; echo "$p" > "$pidf"
+        wait "$p"; echo $? > "$E2E_DIR/handler.$p.rc" ) & )
+    url=$(wait_https "$log" 10) || { sed 's/^/  | /' "$log" >&2; return 1; }
+    PID=$(cat "$pidf")
+    E2E_PIDS="$E2E_PIDS $PID"
+    PORT=${url##*:}
+}
+
+# https PATH CACERT: POSTs {} to https://localhost:PORT/PATH trusting
+# CACERT; sets HTTP_STATUS ("000" when the handshake or the check failed).
+https() {
+    HTTP_STATUS=$(curl -s --max-time 10 --cacert "$2" -o "$E2E_DIR/https.body" \
+        -w '%{http_code}' -H 'Content-Type: application/json' -d '{}' \
+        "https://localhost:$PORT$1")
+    HTTP_BODY=$(cat "$E2E_DIR/https.body" 2>/dev/null)
+}
+
+# hup_reopened LOG N: sends SIGHUP to PID and waits for LOG's Nth
+# "reopened" line; prints how long that took, in ms.
+hup_reopened() {
+    local t0
+    t0=$(now_ms)
+    kill -HUP "$PID"
+    local end=$(( t0 + 10000 ))
+    while [ "$(grep -c '"event":"reopened"' "$1")" -lt "$2" ] && [ "$(now_ms)" -lt "$end" ]; do
+        sleep 0.01
+    done
+    echo $(( $(now_ms) - t0 ))
+}
+
+# ---- HTTPS, and a new certificate on SIGHUP ------------------------------------
+
+test_tls() {
+    local log=$E2E_DIR/tls.log ms
+    cert one && cert two || { fail "openssl cannot make a certificate"; return; }
+    cp "$E2E_DIR/one.crt" "$E2E_DIR/live.crt"
+    cp "$E2E_DIR/one.key" "$E2E_DIR/live.key"
+    start_tls "$log" --listen 127.0.0.1:0 --journal none \
+        --tls-cert "$E2E_DIR/live.crt" --tls-key "$E2E_DIR/live.key" \
+        || { fail "the HTTPS handler did not start"; return; }
+    pass "ready line says https://127.0.0.1:PORT"
+    https /ops2/ack "$E2E_DIR/one.crt"
+    expect_eq "HTTPS: a run answered" "$HTTP_STATUS $HTTP_BODY" '200 {"ok":true}'
+    https /healthz "$E2E_DIR/two.crt"
+    expect_eq "HTTPS: another CA's certificate is refused" "$HTTP_STATUS" 000
+    expect_true "plain HTTP to the HTTPS port gets no 200" test \
+        "$(curl -s --max-time 10 -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT/healthz")" != 200
+
+    cp "$E2E_DIR/two.crt" "$E2E_DIR/live.crt"
+    cp "$E2E_DIR/two.key" "$E2E_DIR/live.key"
+    ms=$(hup_reopened "$log" 1)
+    expect_true "SIGHUP: reopened logged within 1 s ($ms ms)" test "$ms" -lt 1000
+    https /ops2/ack "$E2E_DIR/two.crt"
+    expect_eq "SIGHUP: the new certificate is served" "$HTTP_STATUS $HTTP_BODY" '200 {"ok":true}'
+    https /healthz "$E2E_DIR/one.crt"
+    expect_eq "SIGHUP: the old one is not" "$HTTP_STATUS" 000
+
+    echo "not a certificate" > "$E2E_DIR/live.crt"
+    hup_reopened "$log" 2 >/dev/null
+    expect_true "a bad certificate is logged at error" \
+        grep -q '"level":"error","event":"reopened","message":"kept the current certificate: .*live.crt' "$log"
+    https /ops2/ack "$E2E_DIR/two.crt"
+    expect_eq "a bad certificate keeps the current one" "$HTTP_STATUS" 200
+    expect_true "the handler still runs" kill -0 "$PID"
+    stop_handler "$PID"
+    expect_eq "HTTPS handler: exit 0 after SIGTERM" "$STOP_STATUS" 0
+
+    local out rc
+    out=$(timeout 10 "$OPS2" --listen 127.0.0.1:0 --journal none \
+        --tls-cert "$E2E_DIR/nothing.crt" --tls-key "$E2E_DIR/one.key" 2>&1); rc=$?
+    expect_eq "a missing certificate file: exit 2" "$rc" 2
+    expect_match "... naming it" "$out" 'nothing\.crt'
+    out=$(timeout 10 "$OPS2" --listen 127.0.0.1:0 --journal none \
+        --tls-cert "$E2E_DIR/one.crt" --tls-key "$E2E_DIR/two.key" 2>&1); rc=$?
+    expect_eq "a key of another certificate: exit 2" "$rc" 2
+    timeout 10 "$OPS2" --tls-cert "$E2E_DIR/one.crt" >/dev/null 2>&1
+    expect_eq "--tls-cert without --tls-key: exit 2" "$?" 2
+}
+
+# ---- SIGHUP never stops the handler, nor loses a request -----------------------
+
+test_sighup_load() {
+    local log=$E2E_DIR/hup.log out i
+    start_handler "$log" "$OPS2" --listen 127.0.0.1:0 --journal none \
+        || { fail "handler did not start"; return; }
+    PID=$HANDLER_PID
+    "$LOADGEN" 127.0.0.1 "$HANDLER_PORT" /ops2/ack 3000 200 > "$E2E_DIR/load.out" &
+    local lg=$!
+    for i in 1 2 3 4 5 6 7 8 9 10; do
+        sleep 0.05
+        kill -HUP "$PID"
+    done
+    wait "$lg"
+    out=$(cat "$E2E_DIR/load.out")
+    expect_match "SIGHUP x10 during 3000 requests: every one answered 200" "$out" '^ok=3000 failed=0'
+    expect_true "the handler still runs after SIGHUP" kill -0 "$PID"
+    wait_for_line "$log" '"event":"reopened"' 5
+    expect_eq "each SIGHUP logged reopened" "$(grep -c '"event":"reopened"' "$log")" 10
+    http GET "$HANDLER_URL/healthz"
+    expect_eq "then /healthz" "$HTTP_STATUS" 200
+    stop_handler "$PID"
+    expect_eq "exit 0 after SIGTERM" "$STOP_STATUS" 0
+}
+
+# ---- --listen :PORT ------------------------------------------------------------
+
+test_listen_any() {
+    local log=$E2E_DIR/any.log
+    start_handler "$log" "$OPS2" --listen :0 --journal none \
+        || { fail "--listen :0 did not start"; return; }
+    expect_match "--listen :0 prints [::] (or 0.0.0.0)" "$HANDLER_URL" \
+        '^http://(\[::\]|0\.0\.0\.0):[0-9]+$'
+    http GET "http://127.0.0.1:$HANDLER_PORT/healthz"
+    expect_eq "--listen :PORT answers on IPv4" "$HTTP_STATUS" 200
+    if [[ $HANDLER_URL == *"[::]"* ]]; then
+        http GET "http://[::1]:$HANDLER_PORT/healthz"
+        expect_eq "--listen :PORT answers on IPv6" "$HTTP_STATUS" 200
+    fi
+    stop_handler "$HANDLER_PID"
+}
+
+echo "e2e ops2: building ($BUILD)"
+build || { fail "build"; e2e_finish; exit 1; }
+test_tls
+test_sighup_load
+test_listen_any
+e2e_finish
