@@ -34,11 +34,13 @@
 #include "run/recover.h"
 #include "run/run.h"
 #include "run/sched.h"
+#include "run/step.h"            /* run_id_text, run_trace_id: the access log */
 #include "ops/limits.h"
 #include "ops/log.h"
 #include "ops/metrics.h"
 
 #include <microhttpd.h>
+#include <arpa/inet.h>
 #include <errno.h>
 #include <limits.h>
 #include <malloc.h>
@@ -102,6 +104,9 @@ struct FlConn {
     FlConn *prev, *next;         /* the waiting list */
     HttpLoop *loop;              /* its HTTP thread, woken to resume it */
     Guard *guard;                /* the connection's deadlines (guard.c) */
+    int64_t started_us;          /* the request line arrived (clock_us) */
+    long long answer_bytes;      /* the body of the answer queued */
+    char method[24];             /* for the access log */
     size_t path_len;
     char uri[];                  /* the raw request target */
 };
@@ -121,6 +126,7 @@ static struct {
     Route *routes;
     int nroutes;
     atomic_bool draining;
+    bool access_log;             /* --access-log (spec 14) */
     atomic_long live;            /* FlConn objects */
     pthread_mutex_t wait_lock;   /* guards the waiting list and closing */
     FlConn *waiting;
@@ -173,12 +179,42 @@ static struct MHD_Response *response_make(const FlResponse *resp,
     return r;
 }
 
+/* The body sizes of the shared answers, for the access log (libmicrohttpd
+ * does not tell a response's size); made at start, read-only after. */
+static struct {
+    const struct MHD_Response **r;
+    size_t *len;
+    int n, cap;
+} sizes;
+
+static void sizes_add(const struct MHD_Response *r, size_t len)
+{
+    if (sizes.n == sizes.cap) {
+        sizes.cap = sizes.cap ? 2 * sizes.cap : 32;
+        sizes.r = rt_check(realloc(sizes.r, (size_t)sizes.cap * sizeof *sizes.r));
+        sizes.len = rt_check(realloc(sizes.len, (size_t)sizes.cap * sizeof *sizes.len));
+    }
+    sizes.r[sizes.n] = r;
+    sizes.len[sizes.n++] = len;
+}
+
+/* The body size of a shared answer r. */
+static long long canned_bytes(const struct MHD_Response *r)
+{
+    for (int i = 0; i < sizes.n; i++)
+        if (sizes.r[i] == r)
+            return (long long)sizes.len[i];
+    return 0;
+}
+
 /* A shared JSON answer made at start. */
 static struct MHD_Response *canned_json(const char *body)
 {
     FlResponse resp = { .body = body, .body_len = strlen(body), .body_static = true,
                         .content_type = "application/json" };
-    return response_make(&resp, NULL);
+    struct MHD_Response *r = response_make(&resp, NULL);
+    sizes_add(r, resp.body_len);
+    return r;
 }
 
 static void canned_make(void)
@@ -212,6 +248,11 @@ static void canned_free(void)
         MHD_destroy_response(*all[i]);
         *all[i] = NULL;
     }
+    free(sizes.r);
+    free(sizes.len);
+    sizes.r = NULL;
+    sizes.len = NULL;
+    sizes.n = sizes.cap = 0;
 }
 
 /* ---- routes ------------------------------------------------------------- */
@@ -324,6 +365,7 @@ static void conn_answer(RunCaller *caller, const RunAnswer *a, bool own_thread)
     FlConn *c = (FlConn *)(void *)caller;
     struct MHD_Response *r = response_make(&a->resp, a->run_id);
     c->answer_status = a->resp.status;
+    c->answer_bytes = (long long)a->resp.body_len;
     atomic_store_explicit(&c->answer, r, memory_order_release);
     if (own_thread)
         return;
@@ -399,6 +441,7 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *mc)
     c->caller.ops = &conn_ops;
     c->mhd = mc;
     c->loop = cls;
+    c->started_us = clock_us();
     atomic_init(&c->answer, NULL);
     memcpy(c->uri, uri, n + 1);
     const union MHD_ConnectionInfo *ci =
@@ -411,6 +454,44 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *mc)
     return c;
 }
 
+/* The client's address as text ("" when unknown). */
+static void remote_addr(struct MHD_Connection *mc, char out[INET6_ADDRSTRLEN])
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(mc, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    const struct sockaddr *sa = ci ? ci->client_addr : NULL;
+    out[0] = '\0';
+    if (sa && sa->sa_family == AF_INET)
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr,
+                  out, INET6_ADDRSTRLEN);
+    else if (sa && sa->sa_family == AF_INET6)
+        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr,
+                  out, INET6_ADDRSTRLEN);
+}
+
+/* The access log's line for c's request, answered and sent (spec 14):
+ * at info, event "request", with the run's id and trace when it has a
+ * run.  Request content reaches it only as escaped JSON strings. */
+static void access_log(const FlConn *c, struct MHD_Connection *mc)
+{
+    char addr[INET6_ADDRSTRLEN];
+    const char *id = c->run ? run_id_text(c->run) : NULL;
+    bool has_run = id && id[0];
+    remote_addr(mc, addr);
+    LogRequest rq = {
+        .method = c->method, .path = c->uri, .path_len = c->path_len,
+        .status = c->answer_status, .bytes = c->answer_bytes,
+        .remote_addr = addr[0] ? addr : NULL,
+    };
+    LogLine l = {
+        .run_id = has_run ? id : NULL,
+        .trace_id = has_run ? run_trace_id(c->run) : NULL,
+        .workflow = c->wf ? c->wf->name : NULL, .event = "request",
+        .duration_ms = (clock_us() - c->started_us) / 1000, .request = &rq,
+    };
+    log_write(FL_LOG_INFO, &l);
+}
+
 static void on_completed(void *cls, struct MHD_Connection *mc, void **ctx,
                          enum MHD_RequestTerminationCode why)
 {
@@ -419,6 +500,8 @@ static void on_completed(void *cls, struct MHD_Connection *mc, void **ctx,
     if (!c)
         return;
     *ctx = NULL;
+    if (c->state == CONN_DONE && srv.access_log && log_enabled(FL_LOG_INFO))
+        access_log(c, mc);
     guard_swap_request(c->guard, NULL);
     guard_set(c->guard, GUARD_HEADERS);     /* keep-alive: the next request */
     conn_free(c);
@@ -433,12 +516,24 @@ static bool has_body(struct MHD_Connection *mc)
                                        MHD_HTTP_HEADER_TRANSFER_ENCODING);
 }
 
+/* Counts an answer queued for c: by workflow, with the time it took,
+ * when the request reached one. */
+static void count_answer(const FlConn *c, int status)
+{
+    if (c->wf)
+        metrics_answer(c->wf, status, clock_us() - c->started_us);
+    else
+        metrics_request(status);
+}
+
 /* Queues r (shared) now; the request is done. */
 static enum MHD_Result answer_now(FlConn *c, int status, struct MHD_Response *r)
 {
     c->state = CONN_DONE;
+    c->answer_status = status;
+    c->answer_bytes = canned_bytes(r);
     guard_set(c->guard, GUARD_NONE);
-    metrics_request(status);
+    count_answer(c, status);
     return MHD_queue_response(c->mhd, (unsigned)status, r);
 }
 
@@ -481,6 +576,7 @@ static enum MHD_Result answer_metrics(FlConn *c, const char *method)
         MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE));
     add_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8");
     enum MHD_Result ok = answer_now(c, 200, r);
+    c->answer_bytes = (long long)len;
     MHD_destroy_response(r);
     return ok;
 }
@@ -549,6 +645,7 @@ static bool declared_too_large(struct MHD_Connection *mc, const FlWorkflow *wf)
  * deadline runs (guard.c). */
 static enum MHD_Result conn_route(FlConn *c, const char *method)
 {
+    snprintf(c->method, sizeof c->method, "%s", method);
     guard_set(c->guard, GUARD_BODY);
     if (!framing_ok(c->mhd))
         return answer_now(c, 400, canned.bad_framing);
@@ -606,7 +703,7 @@ static enum MHD_Result conn_queue_answer(FlConn *c)
                                                       memory_order_acquire);
     if (!r)
         return MHD_NO;
-    metrics_request(c->answer_status);
+    count_answer(c, c->answer_status);
     enum MHD_Result ok = MHD_queue_response(c->mhd, (unsigned)c->answer_status, r);
     MHD_destroy_response(r);
     c->state = CONN_DONE;
@@ -706,6 +803,8 @@ static enum MHD_Result conn_finish(FlConn *c, const char *method)
         c->run = NULL;
         return answer_now(c, refusal == canned.bad_json ? 400 : 401, refusal);
     }
+    run_set_traceparent(run, MHD_lookup_connection_value(c->mhd, MHD_HEADER_KIND,
+                                                         "traceparent"));
     if (run_start(run, trigger, received, received_unix, &c->caller))
         return conn_queue_answer(c);
     return MHD_YES;              /* suspended: resumed with the answer */
@@ -1040,6 +1139,7 @@ int srv_run(const FlProgram *p, const FlOptions *o)
     canned_make();
     routes_make(p);
     lim_init(o->max_inflight, o->max_queue);
+    srv.access_log = o->access_log;
     metrics_init(p);
     rc = start(p, o);
     if (rc == 0) {

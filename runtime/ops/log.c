@@ -88,6 +88,18 @@ static void put_count(FlBuf *b, long long v)
     fl_buf_append(b, p, (size_t)(num + sizeof num - p));
 }
 
+/* The access log's fields: method, path, status, bytes, remote_addr. */
+static void put_request(FlBuf *b, const LogRequest *r)
+{
+    put_cstr(b, KEY("method"), r->method);
+    put_field(b, KEY("path"), r->path, r->path_len);
+    FL_BUF_APPEND_LIT(b, ",\"status\":");
+    put_count(b, r->status < 0 ? 0 : r->status);
+    FL_BUF_APPEND_LIT(b, ",\"bytes\":");
+    put_count(b, r->bytes < 0 ? 0 : r->bytes);
+    put_cstr(b, KEY("remote_addr"), r->remote_addr);
+}
+
 void log_write(FlLogLevel level, const LogLine *l)
 {
     char first[2048], now[25];
@@ -108,6 +120,9 @@ void log_write(FlLogLevel level, const LogLine *l)
         FL_BUF_APPEND_LIT(&b, ",\"duration_ms\":");
         put_count(&b, l->duration_ms);
     }
+    put_cstr(&b, KEY("trace_id"), l->trace_id);    /* last: spec 6's order first */
+    if (l->request)
+        put_request(&b, l->request);
     FL_BUF_APPEND_LIT(&b, "}\n");
     (void)write_all(STDERR_FILENO, b.data, b.len);
     fl_arena_destroy(&a);
