@@ -190,9 +190,183 @@ test_listen_any() {
     stop_handler "$HANDLER_PID"
 }
 
+# ---- the access log -------------------------------------------------------------
+
+# json_lines LOG: every line after the ready line parses as a JSON object.
+json_lines() {
+    sed 1d "$1" | python3 -c '
+import json, sys
+for line in sys.stdin:
+    assert isinstance(json.loads(line), dict), line
+'
+}
+
+test_access_log() {
+    local log=$E2E_DIR/access.log id line
+    start_handler "$log" "$OPS2" --listen 127.0.0.1:0 --journal none \
+        || { fail "access log: start"; return; }
+    http POST "$HANDLER_URL/ops2/ack?secret=1" -H 'Content-Type: application/json' -d '{}'
+    id=$(header X-Flusso-Run-Id)
+    http GET "$HANDLER_URL/nope?x=1"
+    http GET "$HANDLER_URL/healthz"
+    wait_for_line "$log" '"path":"/healthz"' 5
+    line=$(grep '"event":"request"' "$log" | grep '"path":"/ops2/ack"')
+    expect_match "access log: a run's request, every field" "$line" \
+        "^\\{\"time\":\"[^\"]+\",\"level\":\"info\",\"run_id\":\"$id\",\"workflow\":\"ops2-ack\",\"event\":\"request\",\"duration_ms\":[0-9]+,\"trace_id\":\"[0-9a-f]{32}\",\"method\":\"POST\",\"path\":\"/ops2/ack\",\"status\":200,\"bytes\":11,\"remote_addr\":\"127\\.0\\.0\\.1\"\\}\$"
+    expect_true "access log: the query is left out" test "$(grep -c 'secret' "$log")" = 0
+    line=$(grep '"event":"request"' "$log" | grep '"path":"/nope"')
+    expect_match "access log: a 404 has no run" "$line" \
+        '"level":"info","event":"request","duration_ms":[0-9]+,"method":"GET","path":"/nope","status":404,"bytes":21,"remote_addr":"127\.0\.0\.1"\}$'
+    expect_match "access log: /healthz too" "$(grep '"path":"/healthz"' "$log")" '"status":200,"bytes":15,'
+    expect_true "access log: every line is JSON" json_lines "$log"
+    stop_handler "$HANDLER_PID"
+
+    start_handler "$log" "$OPS2" --listen 127.0.0.1:0 --journal none --access-log off \
+        || { fail "access log off: start"; return; }
+    http POST "$HANDLER_URL/ops2/ack" -d '{}'
+    wait_for_line "$log" '"message":"acked"' 5
+    expect_eq "--access-log off: no request line" "$(grep -c '"event":"request"' "$log")" 0
+    stop_handler "$HANDLER_PID"
+    start_handler "$log" "$OPS2" --listen 127.0.0.1:0 --journal none --log-level warn \
+        || { fail "access log at warn: start"; return; }
+    http POST "$HANDLER_URL/ops2/ack" -d '{}'
+    http GET "$HANDLER_URL/healthz"
+    expect_eq "--log-level warn: no request line" "$(grep -c '"event":"request"' "$log")" 0
+    stop_handler "$HANDLER_PID"
+    timeout 10 "$OPS2" --access-log maybe >/dev/null 2>&1
+    expect_eq "--access-log maybe: exit 2" "$?" 2
+}
+
+# ---- /metrics: labels, and histograms whose buckets are cumulative -------------
+
+# check_metrics FILE: parses a /metrics text; prints what is wrong, if anything.
+check_metrics() {
+    python3 - "$1" <<'PY'
+import re, sys
+series = {}
+for line in open(sys.argv[1]):
+    if line.startswith('#') or not line.strip():
+        continue
+    m = re.match(r'^([a-z_]+)(\{[^}]*\})? ([0-9.e+-]+)$', line.strip())
+    if not m:
+        print('bad line: ' + line.strip()); continue
+    labels = dict(re.findall(r'([a-z_]+)="([^"]*)"', m.group(2) or ''))
+    series.setdefault(m.group(1), []).append((labels, float(m.group(3))))
+def one(name, **want):
+    got = [v for l, v in series.get(name, []) if all(l.get(k) == w for k, w in want.items())]
+    return got[0] if len(got) == 1 else None
+def histogram(name, **want):
+    buckets = [(l['le'], v) for l, v in series.get(name + '_bucket', [])
+               if all(l.get(k) == w for k, w in want.items())]
+    if not buckets:
+        print('no histogram %s %s' % (name, want)); return
+    les = [float('inf') if le == '+Inf' else float(le) for le, _ in buckets]
+    if les != sorted(les) or les[-1] != float('inf'):
+        print('%s %s: le not increasing to +Inf' % (name, want))
+    counts = [v for _, v in buckets]
+    if any(b < a for a, b in zip(counts, counts[1:])):
+        print('%s %s: buckets not cumulative: %s' % (name, want, counts))
+    if one(name + '_count', **want) != counts[-1]:
+        print('%s %s: _count is not the +Inf bucket' % (name, want))
+    if one(name + '_sum', **want) is None:
+        print('%s %s: no _sum' % (name, want))
+    return counts[-1]
+if one('flusso_http_requests_total', workflow='ops2-ack', status='200') != 5:
+    print('requests_total{workflow="ops2-ack",status="200"} is not 5')
+if one('flusso_http_requests_total', workflow='', status='404') != 1:
+    print('requests_total{workflow="",status="404"} is not 1')
+if histogram('flusso_http_answer_duration_seconds', workflow='ops2-ack') != 5:
+    print('answer histogram of ops2-ack does not count 5')
+if histogram('flusso_step_duration_seconds', workflow='ops2-ack', step='note') != 5:
+    print('step histogram of ops2-ack/note does not count 5')
+if not histogram('flusso_journal_commit_duration_seconds'):
+    print('no journal commit counted')
+histogram('flusso_run_duration_seconds', workflow='ops2-ack')
+PY
+}
+
+test_metrics() {
+    local log=$E2E_DIR/metrics.log out i
+    start_handler "$log" "$OPS2" --listen 127.0.0.1:0 --journal "$E2E_DIR/metrics.journal" \
+        || { fail "metrics: start"; return; }
+    for i in 1 2 3 4 5; do http POST "$HANDLER_URL/ops2/ack" -d '{}'; done
+    http GET "$HANDLER_URL/nope"
+    wait_for_line "$log" '"message":"acked".*' 5
+    sleep 0.3                      # the last tail's step is counted as it ends
+    curl -s --max-time 10 "$HANDLER_URL/metrics" > "$E2E_DIR/m.txt"
+    out=$(check_metrics "$E2E_DIR/m.txt")
+    expect_eq "metrics: labels, counts and cumulative histograms" "$out" ""
+    stop_handler "$HANDLER_PID"
+}
+
+# ---- a failed step's 500, and trace context through http_request --------------
+
+start_downstream() {
+    start_handler "$E2E_DIR/downstream.log" "$E2E_DIR/downstream" --listen 0 \
+        || { fail "downstream did not start"; return 1; }
+    DOWN_PID=$HANDLER_PID
+    export DOWNSTREAM=$HANDLER_URL
+}
+
+test_500() {
+    local log=$E2E_DIR/fail.log id
+    start_handler "$log" "$OPS2" --listen 127.0.0.1:0 --journal none \
+        || { fail "500: start"; return; }
+    http POST "$HANDLER_URL/ops2/fail" -d '{}'
+    id=$(header X-Flusso-Run-Id)
+    expect_eq "500: the body names the step, no more" "$HTTP_STATUS $HTTP_BODY" \
+        "500 {\"error\":\"step 'charge' failed\",\"run_id\":\"$id\"}"
+    expect_true "500: no URL, host or port in the body" \
+        test "$(printf '%s' "$HTTP_BODY" | grep -Ec 'http|127\.0|localhost|:[0-9]')" = 0
+    expect_true "500: the log has the message, at error, with the step" \
+        grep -Eq "\"level\":\"error\",\"run_id\":\"$id\",\"workflow\":\"ops2-fail\",\"step\":\"charge\",\"event\":\"failed\",\"message\":\"GET http://127\\.0\\.0\\.1:[0-9]+ answered HTTP 500\"" "$log"
+    stop_handler "$HANDLER_PID"
+}
+
+test_trace() {
+    local log=$E2E_DIR/trace.log id tp got trace
+    start_handler "$log" "$OPS2" --listen 127.0.0.1:0 --journal none \
+        || { fail "trace: start"; return; }
+    trace=4bf92f3577b34da6a3ce929d0e0e4736
+    tp="00-$trace-00f067aa0ba902b7-01"
+    http POST "$HANDLER_URL/ops2/call" -H "traceparent: $tp" -d '{}'
+    id=$(header X-Flusso-Run-Id)
+    got=$(printf '%s' "$HTTP_BODY" | sed -n 's/.*"traceparent":"\([^"]*\)".*/\1/p')
+    expect_match "traceparent: passed on with the caller's trace id" "$got" \
+        "^00-$trace-[0-9a-f]{16}-01\$"
+    expect_true "traceparent: ... and a new span id" test "${got:36:16}" != 00f067aa0ba902b7
+    wait_for_line "$log" "\"run_id\":\"$id\".*\"event\":\"request\"" 5
+    wait_for_line "$log" "\"run_id\":\"$id\".*\"message\":\"answered\"" 5
+    expect_true "trace_id on every line of the run (at least 2)" \
+        test "$(grep -c "\"run_id\":\"$id\"" "$log")" -ge 2 -a \
+             "$(grep "\"run_id\":\"$id\"" "$log" | grep -vc "\"trace_id\":\"$trace\"")" = 0
+    http POST "$HANDLER_URL/ops2/call" -d '{}'
+    id=$(header X-Flusso-Run-Id)
+    got=$(printf '%s' "$HTTP_BODY" | sed -n 's/.*"traceparent":"\([^"]*\)".*/\1/p')
+    expect_match "no traceparent: the run starts a trace" "$got" '^00-[0-9a-f]{32}-[0-9a-f]{16}-01$'
+    wait_for_line "$log" "\"run_id\":\"$id\".*\"message\":\"answered\"" 5
+    expect_true "... logged as its trace_id" \
+        grep -q "\"run_id\":\"$id\".*\"trace_id\":\"${got:3:32}\"" "$log"
+    for tp in "00-${trace^^}-00f067aa0ba902b7-01" "00-00000000000000000000000000000000-00f067aa0ba902b7-01" \
+              "ff-$trace-00f067aa0ba902b7-01" "00-$trace-0000000000000000-01" "00-$trace-00f067aa0ba902b7-01-x"; do
+        http POST "$HANDLER_URL/ops2/call" -H "traceparent: $tp" -d '{}'
+        got=$(printf '%s' "$HTTP_BODY" | sed -n 's/.*"traceparent":"\([^"]*\)".*/\1/p')
+        expect_true "a malformed traceparent starts a new trace ($tp)" \
+            test "${got:3:32}" != "$trace" -a "${got:3:32}" != "${trace^^}" -a ${#got} = 55
+    done
+    stop_handler "$HANDLER_PID"
+}
+
 echo "e2e ops2: building ($BUILD)"
 build || { fail "build"; e2e_finish; exit 1; }
 test_tls
 test_sighup_load
 test_listen_any
+test_access_log
+test_metrics
+start_downstream && {
+    test_500
+    test_trace
+    stop_handler "$DOWN_PID"
+}
 e2e_finish
