@@ -38,6 +38,7 @@
 #include "ops/limits.h"
 #include "ops/log.h"
 #include "ops/metrics.h"
+#include "ops/notify.h"
 
 #include <microhttpd.h>
 #include <arpa/inet.h>
@@ -1034,6 +1035,7 @@ static bool daemons_start(int n, const struct sockaddr *sa, bool dual)
 static void drain(long grace_ms)
 {
     atomic_store(&srv.draining, true);
+    notify_send("STOPPING=1");
     log_event(FL_LOG_INFO, "draining", "%ld run(s) in flight", run_inflight());
     int64_t end = clock_ms() + grace_ms;
     while (run_inflight() > 0 && clock_ms() < end)
@@ -1120,6 +1122,7 @@ static int start(const FlProgram *p, const FlOptions *o)
     fprintf(stderr, "listening on %s://%s:%u\n", tls_enabled() ? "https" : "http",
             host, listen_port(&ss));
     fflush(stderr);
+    notify_send("READY=1");      /* systemd, Type=notify (spec 14) */
     return 0;
 }
 

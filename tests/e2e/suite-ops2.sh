@@ -357,6 +357,59 @@ test_trace() {
     stop_handler "$HANDLER_PID"
 }
 
+# ---- systemd: readiness on $NOTIFY_SOCKET, the journal in $STATE_DIRECTORY ------
+
+# notify_listen SOCKET FILE: a unix datagram socket (a path, or @name in the
+# abstract namespace) whose messages are appended to FILE, one per line;
+# sets NOTIFY_PID.
+notify_listen() {
+    python3 -c '
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+name = sys.argv[1]
+s.bind("\0" + name[1:] if name.startswith("@") else name)
+with open(sys.argv[2], "a") as f:
+    print("bound", file=f, flush=True)
+    while True:
+        f.write(s.recv(4096).decode() + "\n")
+        f.flush()
+' "$1" "$2" &
+    NOTIFY_PID=$!
+    wait_for_line "$2" '^bound$' 10
+}
+
+test_systemd() {
+    local log=$E2E_DIR/sd.log state=$E2E_DIR/state note=$E2E_DIR/notify.txt out rc
+    mkdir -p "$state" "$E2E_DIR/cwd"
+    notify_listen "$E2E_DIR/notify.sock" "$note" || { fail "notify socket"; return; }
+    cd "$E2E_DIR/cwd" || return
+    start_handler "$log" env NOTIFY_SOCKET="$E2E_DIR/notify.sock" STATE_DIRECTORY="$state" \
+        "$OPS2" --listen 127.0.0.1:0 || { cd "$ROOT"; fail "systemd: start"; return; }
+    cd "$ROOT" || return
+    expect_true "READY=1 sent once listening" wait_for_line "$note" '^READY=1$' 5
+    expect_true "the journal is in \$STATE_DIRECTORY" test -f "$state/ops2.journal"
+    expect_true "... not in the working directory" test ! -e "$E2E_DIR/cwd/ops2.journal"
+    http POST "$HANDLER_URL/ops2/ack" -d '{}'
+    expect_eq "then a run" "$HTTP_STATUS" 200
+    stop_handler "$HANDLER_PID"
+    expect_true "STOPPING=1 sent when draining starts" wait_for_line "$note" '^STOPPING=1$' 5
+    kill "$NOTIFY_PID"
+
+    notify_listen "@flusso-e2e-$$" "$E2E_DIR/notify2.txt" || { fail "abstract socket"; return; }
+    start_handler "$log" env NOTIFY_SOCKET="@flusso-e2e-$$" "$OPS2" --listen 127.0.0.1:0 \
+        --journal none || { fail "systemd (abstract): start"; return; }
+    expect_true "READY=1 to an abstract socket (@name)" \
+        wait_for_line "$E2E_DIR/notify2.txt" '^READY=1$' 5
+    stop_handler "$HANDLER_PID"
+    kill "$NOTIFY_PID"
+
+    out=$(cd "$E2E_DIR/cwd" && STATE_DIRECTORY=$E2E_DIR/missing/dir timeout 10 \
+        "$OPS2" --listen 127.0.0.1:0 2>&1); rc=$?
+    expect_eq "a journal that cannot be created: exit 2" "$rc" 2
+    expect_match "... naming the path" "$out" "missing/dir/ops2\\.journal"
+    expect_match "... and the flag to use" "$out" '--journal PATH'
+}
+
 echo "e2e ops2: building ($BUILD)"
 build || { fail "build"; e2e_finish; exit 1; }
 test_tls
@@ -364,6 +417,7 @@ test_sighup_load
 test_listen_any
 test_access_log
 test_metrics
+test_systemd
 start_downstream && {
     test_500
     test_trace
