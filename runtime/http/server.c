@@ -660,6 +660,7 @@ static enum MHD_Result conn_route(FlConn *c, const char *method)
     const FlWorkflow *wf = route_method(rt, method);
     if (!wf)
         return answer_canned(c, 405, rt->not_allowed);
+    c->wf = wf;                  /* its answers count for it from here */
     if (atomic_load_explicit(&srv.draining, memory_order_relaxed))
         return answer_canned(c, 503, canned.unavailable);
     if (!lim_reserve())
@@ -668,7 +669,6 @@ static enum MHD_Result conn_route(FlConn *c, const char *method)
         lim_unreserve();
         return answer_canned(c, 413, canned.too_large);
     }
-    c->wf = wf;
     c->run = run_new(wf, true);
     fl_buf_init(&c->body, fl_run_arena(c->run));
     c->state = CONN_BODY;

@@ -410,6 +410,26 @@ test_systemd() {
     expect_match "... and the flag to use" "$out" '--journal PATH'
 }
 
+# ---- examples/deploy: the systemd unit is one systemd accepts -------------------
+
+test_deploy_unit() {
+    local unit=$E2E_DIR/payment-handler.service out rc
+    if ! command -v systemd-analyze >/dev/null 2>&1; then
+        echo "  (no systemd-analyze: the unit is not verified)"
+        return
+    fi
+    # the unit as shipped, but for the binary's and the env file's paths
+    sed -e "s|/usr/local/bin/payment-handler|$OPS2|" \
+        -e "s|^EnvironmentFile=.*|EnvironmentFile=-$E2E_DIR/none.env|" \
+        "$ROOT/examples/deploy/flusso-handler.service" > "$unit"
+    out=$(systemd-analyze verify --man=no "$unit" 2>&1); rc=$?
+    expect_eq "systemd-analyze verify: the unit is clean" "$rc:$out" "0:"
+    for key in '^Type=notify$' '^DynamicUser=yes$' '^StateDirectory=' '^ProtectSystem=strict$' \
+               '^ExecReload=/bin/kill -HUP \$MAINPID$' '^NoNewPrivileges=yes$'; do
+        expect_true "the unit has $key" grep -Eq "$key" "$unit"
+    done
+}
+
 echo "e2e ops2: building ($BUILD)"
 build || { fail "build"; e2e_finish; exit 1; }
 test_tls
@@ -418,6 +438,7 @@ test_listen_any
 test_access_log
 test_metrics
 test_systemd
+test_deploy_unit
 start_downstream && {
     test_500
     test_trace
