@@ -1126,6 +1126,11 @@ static int start(const FlProgram *p, const FlOptions *o)
     return 0;
 }
 
+const char *srv_library_version(void)
+{
+    return MHD_get_version();
+}
+
 int srv_run(const FlProgram *p, const FlOptions *o)
 {
     sigset_t set = stop_signals();

@@ -15,6 +15,7 @@
 #include "run/runmem.h"
 #include "ops/limits.h"
 #include "ops/log.h"
+#include "ops/version.h"
 
 #include <stdarg.h>
 #include <errno.h>
@@ -222,7 +223,8 @@ static int parse_option(int argc, char **argv, int *i, FlOptions *o,
         return 1;
     }
     if (strcmp(arg, "--version") == 0) {
-        printf("%s (flusso %s)\n", prog, FLUSSOC_VERSION);
+        printf("%s (flusso %s), running with:\n", prog, FLUSSOC_VERSION);
+        version_print_libraries(stdout, srv_library_version());
         return 1;
     }
     NumOption num;

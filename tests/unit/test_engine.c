@@ -313,8 +313,8 @@ static void test_default_202(void)
     check_tail(&wf_at_start, 202);
 }
 
-/* A step failing under on_error fail: 500 {"error", "run_id"}, and the
- * steps after it never run. */
+/* A step failing under on_error fail: 500 {"error", "run_id"} naming the
+ * step and not its message (spec 14), and the steps after it never run. */
 static void test_failure_500(void)
 {
     Capture c;
@@ -326,7 +326,7 @@ static void test_failure_500(void)
     CU_ASSERT_TRUE(inl);
     CU_ASSERT_EQUAL(c.status, 500);
     CU_ASSERT_STRING_EQUAL(c.content_type, "application/json");
-    snprintf(want, sizeof want, "{\"error\":\"boom \\\"quoted\\\"\",\"run_id\":\"%s\"}",
+    snprintf(want, sizeof want, "{\"error\":\"step 'fails' failed\",\"run_id\":\"%s\"}",
              c.run_id);
     CU_ASSERT_STRING_EQUAL(c.body, want);
     CU_ASSERT_STRING_EQUAL(fl_run_error(run), "boom \"quoted\"");
