@@ -92,7 +92,7 @@ check-examples: $(FLUSSOC)
 # The README's second command: every test.
 test: deps
 	$(Q)$(MAKE) --no-print-directory all
-	$(Q)$(MAKE) --no-print-directory test-unit test-golden test-robust test-cli check-examples test-e2e bench-build fuzz-smoke
+	$(Q)$(MAKE) --no-print-directory test-unit test-golden test-robust test-cli check-examples test-docs test-e2e test-install bench-build fuzz-smoke
 	@echo "all tests passed"
 
 test-unit: $(UNIT_BIN)
@@ -229,6 +229,11 @@ uninstall:
 # make uninstall leaves nothing behind (tests/install/run).
 test-install:
 	$(Q)tests/install/run
+
+# Every relative link, and every repository file named, in README.md and
+# docs/ resolves (tests/docs/check-links).
+test-docs:
+	$(Q)tests/docs/check-links
 
 clean:
 	rm -rf build build-asan build-fuzz
