@@ -430,10 +430,53 @@ test_deploy_unit() {
     done
 }
 
+# ---- SIGHUP reopens the log steps' files (logrotate) ----------------------------
+
+test_reopen_files() {
+    local dir=$E2E_DIR/rotate log=$E2E_DIR/rotate/handler.log
+    mkdir -p "$dir"
+    cd "$dir" || return
+    start_handler "$log" "$OPS2" --listen 127.0.0.1:0 --journal none \
+        || { cd "$ROOT"; fail "reopen: start"; return; }
+    cd "$ROOT" || return
+    PID=$HANDLER_PID
+    http POST "$HANDLER_URL/ops2/file?n=1" -d '{}'
+    wait_for_line "$dir/ops2-file.log" '^line 1$' 5
+    mv "$dir/ops2-file.log" "$dir/ops2-file.log.1"          # as logrotate does
+    http POST "$HANDLER_URL/ops2/file?n=2" -d '{}'
+    wait_for_line "$dir/ops2-file.log.1" '^line 2$' 5
+    hup_reopened "$log" 1 > /dev/null
+    http POST "$HANDLER_URL/ops2/file?n=3" -d '{}'
+    expect_true "after SIGHUP the log step writes to a new file" \
+        wait_for_line "$dir/ops2-file.log" '^line 3$' 5
+    expect_eq "... and the moved one kept what came before" \
+        "$(tr '\n' ' ' < "$dir/ops2-file.log.1")" "line 1 line 2 "
+    stop_handler "$PID"
+}
+
+# ---- --version: the libraries it runs with -------------------------------------
+
+test_version() {
+    local out
+    out=$(timeout 10 "$OPS2" --version 2>&1)
+    expect_eq "--version exits 0" "$?" 0
+    expect_match "--version names libmicrohttpd and its version" "$out" 'libmicrohttpd [0-9]+\.[0-9]+'
+    expect_match "... GnuTLS" "$out" 'GnuTLS [0-9]+\.[0-9]+'
+    expect_match "... OpenSSL" "$out" 'OpenSSL [0-9]+\.[0-9]+'
+    expect_match "... SQLite" "$out" 'SQLite [0-9]+\.[0-9]+'
+    expect_match "... cJSON" "$out" 'cJSON [0-9]+\.[0-9]+'
+    expect_match "... libcurl (this handler calls out)" "$out" 'libcurl [0-9]+\.[0-9]+'
+    out=$("$FLUSSOC" --version | tr "\n" " ")
+    expect_match "flussoc --version names cJSON and what handlers link" "$out" \
+        'cJSON [0-9]+\.[0-9]+.*handlers link: .*-lmicrohttpd'
+}
+
 echo "e2e ops2: building ($BUILD)"
 build || { fail "build"; e2e_finish; exit 1; }
 test_tls
 test_sighup_load
+test_reopen_files
+test_version
 test_listen_any
 test_access_log
 test_metrics
