@@ -343,7 +343,7 @@ test_many_waiting() {
 test_logs() {
     local log=$1
     expect_true "log step lines are JSON on stderr" \
-        grep -Eq '^\{"time":"[^"]+","level":"info","run_id":"[0-9a-f-]{36}","workflow":"runtime-ack","step":"done","event":"log","message":"done [0-9a-f-]{36}"\}$' "$log"
+        grep -Eq '^\{"time":"[^"]+","level":"info","run_id":"[0-9a-f-]{36}","workflow":"runtime-ack","step":"done","event":"log","message":"done [0-9a-f-]{36}","trace_id":"[0-9a-f]{32}"\}$' "$log"
     expect_true "every stderr line but one is a JSON object" \
         test "$(grep -cv '^{"time":.*}$' "$log")" = 1
     expect_true "no line forged from request content" \
