@@ -471,6 +471,12 @@ test_version() {
         'cJSON [0-9]+\.[0-9]+.*handlers link: .*-lmicrohttpd'
 }
 
+# Under ASan/UBSan (make asan-test), any report in a handler's log fails.
+test_sanitizers() {
+    expect_eq "no sanitizer reports" \
+        "$(grep -rlE 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$E2E_DIR" --include='*.log' | wc -l)" 0
+}
+
 echo "e2e ops2: building ($BUILD)"
 build || { fail "build"; e2e_finish; exit 1; }
 test_tls
@@ -487,4 +493,5 @@ start_downstream && {
     test_trace
     stop_handler "$DOWN_PID"
 }
+test_sanitizers
 e2e_finish
