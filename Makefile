@@ -17,7 +17,7 @@ WARN     = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes
 ALLFLAGS = -std=c11 -D_GNU_SOURCE $(SANFLAGS) $(CFLAGS)
 DEPFLAGS = -MMD -MP
 LDLIBS_FRONT = -lcjson
-LDLIBS_RT    = -lmicrohttpd -lcjson -lcrypto -lcurl -lsqlite3 -lpthread -lm
+LDLIBS_RT    = -lmicrohttpd -lgnutls -lcjson -lcrypto -lcurl -lsqlite3 -lpthread -lm
 PREFIX  ?= /usr/local
 
 Q = @
@@ -50,7 +50,8 @@ TOOL_SRC = $(wildcard tests/tools/*.c)
 TOOL_BIN = $(TOOL_SRC:tests/tools/%.c=$(BUILD)/tests/%)
 
 .PHONY: all deps demo check-examples test test-unit test-golden test-robust \
-        test-cli test-e2e golden-update install clean asan-test
+        test-cli test-e2e golden-update install uninstall test-install test-docs \
+        clean asan-test
 .DEFAULT_GOAL := all
 
 all: $(FLUSSOC) $(RT_LIB)
@@ -91,7 +92,7 @@ check-examples: $(FLUSSOC)
 # The README's second command: every test.
 test: deps
 	$(Q)$(MAKE) --no-print-directory all
-	$(Q)$(MAKE) --no-print-directory test-unit test-golden test-robust test-cli check-examples test-e2e bench-build fuzz-smoke
+	$(Q)$(MAKE) --no-print-directory test-unit test-golden test-robust test-cli check-examples test-docs test-e2e test-install bench-build fuzz-smoke
 	@echo "all tests passed"
 
 test-unit: $(UNIT_BIN)
@@ -203,11 +204,36 @@ $(GEN)/%.o: $(GEN)/%.c $(GEN)/parser.h $(GEN)/lexer.h
 # objects a change of parser.y or lexer.l rebuilds.
 $(FRONT_SRC:%.c=$(BUILD)/%.o) $(UNIT_OBJ): | $(GEN)/parser.h $(GEN)/lexer.h
 
+# `make install` puts flussoc in PREFIX/bin, the runtime it compiles
+# handlers against in PREFIX/lib and PREFIX/include, and the man pages;
+# DESTDIR stages it (packaging).  `make uninstall` removes exactly those.
+MANDIR ?= $(PREFIX)/share/man
+RT_HEADERS = $(notdir $(wildcard runtime/*.h))
+
 install: all
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include \
+	    $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man7
 	install -m 755 $(FLUSSOC) $(DESTDIR)$(PREFIX)/bin/flussoc
 	install -m 644 $(RT_LIB) $(DESTDIR)$(PREFIX)/lib/libflusso.a
 	install -m 644 $(wildcard runtime/*.h) $(DESTDIR)$(PREFIX)/include/
+	install -m 644 docs/man/flussoc.1 $(DESTDIR)$(MANDIR)/man1/
+	install -m 644 docs/man/flussoc-handler.7 $(DESTDIR)$(MANDIR)/man7/
+
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/bin/flussoc $(DESTDIR)$(PREFIX)/lib/libflusso.a \
+	    $(addprefix $(DESTDIR)$(PREFIX)/include/,$(RT_HEADERS)) \
+	    $(DESTDIR)$(MANDIR)/man1/flussoc.1 $(DESTDIR)$(MANDIR)/man7/flussoc-handler.7
+
+# From a fresh clone of the committed tree: make install DESTDIR=..., then
+# the installed flussoc compiles a workflow and the handler answers; then
+# make uninstall leaves nothing behind (tests/install/run).
+test-install:
+	$(Q)tests/install/run
+
+# Every relative link, and every repository file named, in README.md and
+# docs/ resolves (tests/docs/check-links).
+test-docs:
+	$(Q)tests/docs/check-links
 
 clean:
 	rm -rf build build-asan build-fuzz

@@ -208,3 +208,8 @@ int cc_build(const char *program, size_t len, const char *out,
         rmdir(dir);
     return status;
 }
+
+const char *cc_runtime_libs(void)
+{
+    return FLUSSOC_RUNTIME_LIBS;
+}

@@ -12,5 +12,7 @@
  * failing (then the generated C is kept, and its path printed). */
 int cc_build(const char *program, size_t len, const char *out,
              const char *opt_level);
+/* The libraries every handler links (the -l flags), for --version. */
+const char *cc_runtime_libs(void);
 
 #endif

@@ -3,6 +3,7 @@
  * Each stage reports into a per-file diagnostics sink; only this file turns
  * them into an exit status (spec §5): 0 success, 1 the workflows have
  * errors, 2 bad usage, an unreadable file or a failing C compiler. */
+#include <cjson/cJSON.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -112,7 +113,9 @@ static int parse_options(int argc, char **argv, Options *o)
             fputs(usage, stdout);
             return EXIT_OK;
         } else if (strcmp(arg, "--version") == 0) {
-            printf("flussoc %s\n", FLUSSOC_VERSION);
+            printf("flussoc %s, with cJSON %s\nhandlers link: %s\n"
+                   "(./handler --version names the versions it runs with)\n",
+                   FLUSSOC_VERSION, cJSON_Version(), cc_runtime_libs());
             return EXIT_OK;
         } else if (strcmp(arg, "--check") == 0) {
             o->check_only = true;

@@ -27,15 +27,33 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+/* Whether this machine can make IPv6 sockets (a kernel without IPv6, or
+ * a container that disabled it, cannot). */
+static bool ipv6_available(void)
+{
+    int fd = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return false;
+    close(fd);
+    return true;
+}
+
 /* Splits [HOST:]PORT ([::1]:PORT for IPv6) and resolves it.  The printable
- * host goes to host (brackets for IPv6).  0 or -1. */
+ * host goes to host (brackets for IPv6).  :PORT (no host) is every
+ * interface: [::] accepting IPv4 too (*dual), or 0.0.0.0 without IPv6.
+ * 0 or -1. */
 int listen_resolve(const char *spec, struct sockaddr_storage *ss,
-                   socklen_t *sslen, char host[80])
+                   socklen_t *sslen, char host[80], bool *dual)
 {
     char name[256];
     const char *port = spec, *colon = strrchr(spec, ':');
     snprintf(name, sizeof name, "127.0.0.1");
-    if (spec[0] == '[') {
+    *dual = false;
+    if (spec[0] == ':') {
+        *dual = ipv6_available();
+        snprintf(name, sizeof name, *dual ? "::" : "0.0.0.0");
+        port = spec + 1;
+    } else if (spec[0] == '[') {
         const char *close = strchr(spec, ']');
         if (!close || close[1] != ':' || (size_t)(close - spec - 1) >= sizeof name)
             return -1;
@@ -66,17 +84,18 @@ int listen_resolve(const char *spec, struct sockaddr_storage *ss,
 }
 
 /* Binds the address once, as a plain server would (SO_REUSEADDR only,
- * IPv6 sockets IPv6 only, as libmicrohttpd makes them), then lets it go;
- * a port of 0 becomes the one the kernel chose.  0, or -1 with errno. */
-int listen_claim(struct sockaddr_storage *ss, socklen_t sslen)
+ * IPv6 sockets IPv6 only unless dual, as libmicrohttpd makes them), then
+ * lets it go; a port of 0 becomes the one the kernel chose.  0, or -1
+ * with errno. */
+int listen_claim(struct sockaddr_storage *ss, socklen_t sslen, bool dual)
 {
-    const int on = 1;
+    const int on = 1, v6only = !dual;
     int fd = socket(ss->ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0)
         return -1;
     (void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
     if (ss->ss_family == AF_INET6)
-        (void)setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof on);
+        (void)setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, sizeof v6only);
     struct sockaddr_storage bound;
     socklen_t len = sizeof bound;
     int rc = bind(fd, (struct sockaddr *)ss, sslen);

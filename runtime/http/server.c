@@ -29,15 +29,19 @@
 #include "http/guard.h"
 #include "http/listen.h"
 #include "http/request.h"
+#include "http/tls.h"
 #include "http/verify.h"
 #include "run/recover.h"
 #include "run/run.h"
 #include "run/sched.h"
+#include "run/step.h"            /* run_id_text, run_trace_id: the access log */
 #include "ops/limits.h"
 #include "ops/log.h"
 #include "ops/metrics.h"
+#include "ops/notify.h"
 
 #include <microhttpd.h>
+#include <arpa/inet.h>
 #include <errno.h>
 #include <limits.h>
 #include <malloc.h>
@@ -101,6 +105,9 @@ struct FlConn {
     FlConn *prev, *next;         /* the waiting list */
     HttpLoop *loop;              /* its HTTP thread, woken to resume it */
     Guard *guard;                /* the connection's deadlines (guard.c) */
+    int64_t started_us;          /* the request line arrived (clock_us) */
+    long long answer_bytes;      /* the body of the answer queued */
+    char method[24];             /* for the access log */
     size_t path_len;
     char uri[];                  /* the raw request target */
 };
@@ -120,6 +127,7 @@ static struct {
     Route *routes;
     int nroutes;
     atomic_bool draining;
+    bool access_log;             /* --access-log (spec 14) */
     atomic_long live;            /* FlConn objects */
     pthread_mutex_t wait_lock;   /* guards the waiting list and closing */
     FlConn *waiting;
@@ -172,12 +180,42 @@ static struct MHD_Response *response_make(const FlResponse *resp,
     return r;
 }
 
+/* The body sizes of the shared answers, for the access log (libmicrohttpd
+ * does not tell a response's size); made at start, read-only after. */
+static struct {
+    const struct MHD_Response **r;
+    size_t *len;
+    int n, cap;
+} sizes;
+
+static void sizes_add(const struct MHD_Response *r, size_t len)
+{
+    if (sizes.n == sizes.cap) {
+        sizes.cap = sizes.cap ? 2 * sizes.cap : 32;
+        sizes.r = rt_check(realloc(sizes.r, (size_t)sizes.cap * sizeof *sizes.r));
+        sizes.len = rt_check(realloc(sizes.len, (size_t)sizes.cap * sizeof *sizes.len));
+    }
+    sizes.r[sizes.n] = r;
+    sizes.len[sizes.n++] = len;
+}
+
+/* The body size of a shared answer r. */
+static long long canned_bytes(const struct MHD_Response *r)
+{
+    for (int i = 0; i < sizes.n; i++)
+        if (sizes.r[i] == r)
+            return (long long)sizes.len[i];
+    return 0;
+}
+
 /* A shared JSON answer made at start. */
 static struct MHD_Response *canned_json(const char *body)
 {
     FlResponse resp = { .body = body, .body_len = strlen(body), .body_static = true,
                         .content_type = "application/json" };
-    return response_make(&resp, NULL);
+    struct MHD_Response *r = response_make(&resp, NULL);
+    sizes_add(r, resp.body_len);
+    return r;
 }
 
 static void canned_make(void)
@@ -211,6 +249,11 @@ static void canned_free(void)
         MHD_destroy_response(*all[i]);
         *all[i] = NULL;
     }
+    free(sizes.r);
+    free(sizes.len);
+    sizes.r = NULL;
+    sizes.len = NULL;
+    sizes.n = sizes.cap = 0;
 }
 
 /* ---- routes ------------------------------------------------------------- */
@@ -323,6 +366,7 @@ static void conn_answer(RunCaller *caller, const RunAnswer *a, bool own_thread)
     FlConn *c = (FlConn *)(void *)caller;
     struct MHD_Response *r = response_make(&a->resp, a->run_id);
     c->answer_status = a->resp.status;
+    c->answer_bytes = (long long)a->resp.body_len;
     atomic_store_explicit(&c->answer, r, memory_order_release);
     if (own_thread)
         return;
@@ -398,6 +442,7 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *mc)
     c->caller.ops = &conn_ops;
     c->mhd = mc;
     c->loop = cls;
+    c->started_us = clock_us();
     atomic_init(&c->answer, NULL);
     memcpy(c->uri, uri, n + 1);
     const union MHD_ConnectionInfo *ci =
@@ -410,6 +455,44 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *mc)
     return c;
 }
 
+/* The client's address as text ("" when unknown). */
+static void remote_addr(struct MHD_Connection *mc, char out[INET6_ADDRSTRLEN])
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(mc, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    const struct sockaddr *sa = ci ? ci->client_addr : NULL;
+    out[0] = '\0';
+    if (sa && sa->sa_family == AF_INET)
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr,
+                  out, INET6_ADDRSTRLEN);
+    else if (sa && sa->sa_family == AF_INET6)
+        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr,
+                  out, INET6_ADDRSTRLEN);
+}
+
+/* The access log's line for c's request, answered and sent (spec 14):
+ * at info, event "request", with the run's id and trace when it has a
+ * run.  Request content reaches it only as escaped JSON strings. */
+static void access_log(const FlConn *c, struct MHD_Connection *mc)
+{
+    char addr[INET6_ADDRSTRLEN];
+    const char *id = c->run ? run_id_text(c->run) : NULL;
+    bool has_run = id && id[0];
+    remote_addr(mc, addr);
+    LogRequest rq = {
+        .method = c->method, .path = c->uri, .path_len = c->path_len,
+        .status = c->answer_status, .bytes = c->answer_bytes,
+        .remote_addr = addr[0] ? addr : NULL,
+    };
+    LogLine l = {
+        .run_id = has_run ? id : NULL,
+        .trace_id = has_run ? run_trace_id(c->run) : NULL,
+        .workflow = c->wf ? c->wf->name : NULL, .event = "request",
+        .duration_ms = (clock_us() - c->started_us) / 1000, .request = &rq,
+    };
+    log_write(FL_LOG_INFO, &l);
+}
+
 static void on_completed(void *cls, struct MHD_Connection *mc, void **ctx,
                          enum MHD_RequestTerminationCode why)
 {
@@ -418,6 +501,8 @@ static void on_completed(void *cls, struct MHD_Connection *mc, void **ctx,
     if (!c)
         return;
     *ctx = NULL;
+    if (c->state == CONN_DONE && srv.access_log && log_enabled(FL_LOG_INFO))
+        access_log(c, mc);
     guard_swap_request(c->guard, NULL);
     guard_set(c->guard, GUARD_HEADERS);     /* keep-alive: the next request */
     conn_free(c);
@@ -432,12 +517,24 @@ static bool has_body(struct MHD_Connection *mc)
                                        MHD_HTTP_HEADER_TRANSFER_ENCODING);
 }
 
+/* Counts an answer queued for c: by workflow, with the time it took,
+ * when the request reached one. */
+static void count_answer(const FlConn *c, int status)
+{
+    if (c->wf)
+        metrics_answer(c->wf, status, clock_us() - c->started_us);
+    else
+        metrics_request(status);
+}
+
 /* Queues r (shared) now; the request is done. */
 static enum MHD_Result answer_now(FlConn *c, int status, struct MHD_Response *r)
 {
     c->state = CONN_DONE;
+    c->answer_status = status;
+    c->answer_bytes = canned_bytes(r);
     guard_set(c->guard, GUARD_NONE);
-    metrics_request(status);
+    count_answer(c, status);
     return MHD_queue_response(c->mhd, (unsigned)status, r);
 }
 
@@ -481,6 +578,7 @@ static enum MHD_Result answer_metrics(FlConn *c, const char *method)
         MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE));
     add_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8");
     enum MHD_Result ok = answer_now(c, 200, r);
+    c->answer_bytes = (long long)len;
     MHD_destroy_response(r);
     return ok;
 }
@@ -549,6 +647,7 @@ static bool declared_too_large(struct MHD_Connection *mc, const FlWorkflow *wf)
  * deadline runs (guard.c). */
 static enum MHD_Result conn_route(FlConn *c, const char *method)
 {
+    snprintf(c->method, sizeof c->method, "%s", method);
     guard_set(c->guard, GUARD_BODY);
     if (!framing_ok(c->mhd))
         return answer_now(c, 400, canned.bad_framing);
@@ -562,6 +661,7 @@ static enum MHD_Result conn_route(FlConn *c, const char *method)
     const FlWorkflow *wf = route_method(rt, method);
     if (!wf)
         return answer_canned(c, 405, rt->not_allowed);
+    c->wf = wf;                  /* its answers count for it from here */
     if (atomic_load_explicit(&srv.draining, memory_order_relaxed))
         return answer_canned(c, 503, canned.unavailable);
     if (!lim_reserve())
@@ -570,7 +670,6 @@ static enum MHD_Result conn_route(FlConn *c, const char *method)
         lim_unreserve();
         return answer_canned(c, 413, canned.too_large);
     }
-    c->wf = wf;
     c->run = run_new(wf, true);
     fl_buf_init(&c->body, fl_run_arena(c->run));
     c->state = CONN_BODY;
@@ -606,7 +705,7 @@ static enum MHD_Result conn_queue_answer(FlConn *c)
                                                       memory_order_acquire);
     if (!r)
         return MHD_NO;
-    metrics_request(c->answer_status);
+    count_answer(c, c->answer_status);
     enum MHD_Result ok = MHD_queue_response(c->mhd, (unsigned)c->answer_status, r);
     MHD_destroy_response(r);
     c->state = CONN_DONE;
@@ -706,6 +805,8 @@ static enum MHD_Result conn_finish(FlConn *c, const char *method)
         c->run = NULL;
         return answer_now(c, refusal == canned.bad_json ? 400 : 401, refusal);
     }
+    run_set_traceparent(run, MHD_lookup_connection_value(c->mhd, MHD_HEADER_KIND,
+                                                         "traceparent"));
     if (run_start(run, trigger, received, received_unix, &c->caller))
         return conn_queue_answer(c);
     return MHD_YES;              /* suspended: resumed with the answer */
@@ -774,16 +875,25 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 /* One daemon: one HTTP thread on its own SO_REUSEPORT socket (listen.c
  * says why), with its share of the connection limit.  With epoll, the
  * thread is ours (loop_main); without, libmicrohttpd's own, on poll(). */
-static struct MHD_Daemon *daemon_start(const struct sockaddr *sa, unsigned limit,
-                                       HttpLoop *loop)
+static struct MHD_Daemon *daemon_start(const struct sockaddr *sa, bool dual,
+                                       unsigned limit, HttpLoop *loop)
 {
     unsigned flags = MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG | MHD_USE_TURBO;
     flags |= MHD_is_feature_supported(MHD_FEATURE_EPOLL) == MHD_YES
            ? MHD_USE_EPOLL : MHD_USE_POLL_INTERNAL_THREAD;
     if (sa->sa_family == AF_INET6)
-        flags |= MHD_USE_IPv6;
+        flags |= dual ? MHD_USE_DUAL_STACK : MHD_USE_IPv6;
+    /* HTTPS: the certificate comes from tls.c at each handshake, so that
+     * SIGHUP can replace it under the running daemons. */
+    struct MHD_OptionItem tls_opts[] = {
+        { MHD_OPTION_HTTPS_CERT_CALLBACK, 0, (void *)tls_pick },
+        { MHD_OPTION_END, 0, NULL },
+    };
+    if (tls_enabled())
+        flags |= MHD_USE_TLS;
     return MHD_start_daemon(flags, 0, NULL, NULL, on_request, NULL,
                             MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL,
+                            MHD_OPTION_ARRAY, tls_enabled() ? tls_opts : tls_opts + 1,
                             MHD_OPTION_SOCK_ADDR, sa,
                             MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u,
                             MHD_OPTION_CONNECTION_LIMIT, limit,
@@ -897,7 +1007,7 @@ static void daemons_stop(void)
 
 /* --workers daemons on the claimed address, each on its HTTP thread;
  * false if one cannot start. */
-static bool daemons_start(int n, const struct sockaddr *sa)
+static bool daemons_start(int n, const struct sockaddr *sa, bool dual)
 {
     unsigned long fds = listen_raise_nofile();
     unsigned long limit = fds > CONN_LIMIT + 64 ? CONN_LIMIT
@@ -908,7 +1018,7 @@ static bool daemons_start(int n, const struct sockaddr *sa)
     for (; srv.nloops < n; srv.nloops++) {
         HttpLoop *l = &srv.loops[srv.nloops];
         l->wake_fd = -1;
-        l->mhd = daemon_start(sa, share > 0 ? share : 1, l);
+        l->mhd = daemon_start(sa, dual, share > 0 ? share : 1, l);
         if (!l->mhd || (epoll && loop_start(l) < 0)) {
             srv.nloops++;        /* this one is stopped too */
             daemons_stop();
@@ -927,6 +1037,7 @@ static void drain(long grace_ms)
 {
     atomic_store(&srv.draining, true);
     recover_quiesce();           /* no run --retry asks for starts now */
+    notify_send("STOPPING=1");
     log_event(FL_LOG_INFO, "draining", "%ld run(s) in flight", run_inflight());
     int64_t end = clock_ms() + grace_ms;
     while (run_inflight() > 0 && clock_ms() < end)
@@ -949,7 +1060,31 @@ static sigset_t stop_signals(void)
     sigemptyset(&set);
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGHUP);
     return set;
+}
+
+/* SIGHUP (logrotate, a renewed certificate): the `log` steps' files are
+ * opened again and the TLS files read again, while requests go on being
+ * served; a certificate that does not load keeps the current one. */
+static void reopen(void)
+{
+    char err[512];
+    log_reopen_files();
+    if (tls_reload(err, sizeof err) < 0)
+        log_event(FL_LOG_ERROR, "reopened", "kept the current certificate: %s", err);
+    else
+        log_event(FL_LOG_INFO, "reopened", "log files reopened%s",
+                  tls_enabled() ? ", certificate reloaded" : "");
+}
+
+/* Waits for SIGTERM or SIGINT, answering every SIGHUP meanwhile. */
+static int wait_stop(const sigset_t *set)
+{
+    int sig;
+    while (sigwait(set, &sig) == 0 && sig == SIGHUP)
+        reopen();
+    return sig;
 }
 
 /* Listens, announces, and starts the threads.  0, or the exit status. */
@@ -957,9 +1092,15 @@ static int start(const FlProgram *p, const FlOptions *o)
 {
     struct sockaddr_storage ss;
     socklen_t sslen;
-    char host[80];
-    if (listen_resolve(o->listen, &ss, &sslen, host) < 0) {
-        fprintf(stderr, "flusso: cannot listen on '%s': expected [HOST:]PORT\n", o->listen);
+    char host[80], err[512];
+    bool dual;
+    if (listen_resolve(o->listen, &ss, &sslen, host, &dual) < 0) {
+        fprintf(stderr, "flusso: cannot listen on '%s': expected [HOST:]PORT or :PORT\n",
+                o->listen);
+        return 2;
+    }
+    if (o->tls_cert && tls_load(o->tls_cert, o->tls_key, err, sizeof err) < 0) {
+        fprintf(stderr, "flusso: cannot serve HTTPS: %s\n", err);
         return 2;
     }
     if (sched_start(o->workers) < 0
@@ -971,18 +1112,25 @@ static int start(const FlProgram *p, const FlOptions *o)
         fprintf(stderr, "flusso: cannot start the HTTP client\n");
         return 2;
     }
-    if (listen_claim(&ss, sslen) < 0) {
+    if (listen_claim(&ss, sslen, dual) < 0) {
         fprintf(stderr, "flusso: cannot listen on %s: %s\n", o->listen, strerror(errno));
         return 2;
     }
-    if (!daemons_start(o->workers, (struct sockaddr *)&ss)) {
+    if (!daemons_start(o->workers, (struct sockaddr *)&ss, dual)) {
         fprintf(stderr, "flusso: cannot listen on %s\n", o->listen);
         return 2;
     }
     recover_resume();            /* the runs the journal kept (spec 7) */
-    fprintf(stderr, "listening on http://%s:%u\n", host, listen_port(&ss));
+    fprintf(stderr, "listening on %s://%s:%u\n", tls_enabled() ? "https" : "http",
+            host, listen_port(&ss));
     fflush(stderr);
+    notify_send("READY=1");      /* systemd, Type=notify (spec 14) */
     return 0;
+}
+
+const char *srv_library_version(void)
+{
+    return MHD_get_version();
 }
 
 int srv_run(const FlProgram *p, const FlOptions *o)
@@ -990,7 +1138,7 @@ int srv_run(const FlProgram *p, const FlOptions *o)
     sigset_t set = stop_signals();
     int sig, rc;
     /* Every thread started from here on inherits the mask: only sigwait()
-     * below sees the stop signals. */
+     * below sees the stop signals and SIGHUP. */
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
     /* glibc gives the free top of a heap back to the kernel once it passes
@@ -1001,10 +1149,11 @@ int srv_run(const FlProgram *p, const FlOptions *o)
     canned_make();
     routes_make(p);
     lim_init(o->max_inflight, o->max_queue);
+    srv.access_log = o->access_log;
     metrics_init(p);
     rc = start(p, o);
     if (rc == 0) {
-        sigwait(&set, &sig);
+        sig = wait_stop(&set);
         drain(o->grace_ms);
     }
     daemons_stop();
@@ -1015,6 +1164,7 @@ int srv_run(const FlProgram *p, const FlOptions *o)
     routes_free();
     canned_free();
     metrics_free();
+    tls_free();
     if (rc == 0)
         log_event(FL_LOG_INFO, "stopped", "stopped after signal %d", sig);
     return rc;

@@ -18,5 +18,7 @@
 /* Serves p's workflows as opt says until SIGTERM/SIGINT.  Returns the
  * exit status. */
 int srv_run(const FlProgram *p, const FlOptions *opt);
+/* libmicrohttpd's version, as loaded (--version). */
+const char *srv_library_version(void);
 
 #endif

@@ -36,6 +36,7 @@
 
 #include "journal/journal.h"
 #include "ops/log.h"
+#include "ops/metrics.h"
 
 enum {
     RETRY_MS = 100,          /* pause after a failed batch */
@@ -453,7 +454,11 @@ static void write_acks(List *acks)
         n++;
     bool hook = jr.fail_at > jr.acks && jr.fail_at <= jr.acks + n;
     jr.acks += n;
-    if (!hook && jr.be->write(jr.db, acks->first, true, err, sizeof err) == 0) {
+    int64_t started = clock_us();
+    bool ok = !hook && jr.be->write(jr.db, acks->first, true, err, sizeof err) == 0;
+    if (!hook)
+        metrics_commit(clock_us() - started);   /* the durable ones: fsync */
+    if (ok) {
         acks_done(acks->first, true);
         list_free(acks->first);
         return;

@@ -16,6 +16,7 @@
 #include "run/runmem.h"
 #include "ops/limits.h"
 #include "ops/log.h"
+#include "ops/version.h"
 
 #include <stdarg.h>
 #include <errno.h>
@@ -94,7 +95,8 @@ static void print_help(const char *prog, const FlProgram *p)
     printf("\nOptions:\n"
            "  --listen [HOST:]PORT  where to listen (default 127.0.0.1:8080, or\n"
            "                        $FLUSSO_LISTEN); PORT alone binds 127.0.0.1,\n"
-           "                        [::1]:PORT is IPv6, port 0 picks a free one\n"
+           "                        :PORT every interface, [::1]:PORT is IPv6,\n"
+           "                        port 0 picks a free one\n"
            "  --workers N           HTTP threads, and as many run workers\n"
            "                        (default: the number of CPUs)\n"
            "  --max-inflight N      runs in flight (asynchronous tails included)\n"
@@ -108,7 +110,8 @@ static void print_help(const char *prog, const FlProgram *p)
            "                        headers (default 60000)\n"
            "  --log-level LEVEL     debug | info | warn | error (default info)\n"
            "  --journal PATH|none   the journal of runs (default: this binary's\n"
-           "                        name and .journal, in the working directory)\n"
+           "                        name and .journal, in $STATE_DIRECTORY or\n"
+           "                        the working directory)\n"
            "  --runs [--json]       list the journal's pending, failed, stranded and\n"
            "                        abandoned runs (as JSON lines), and stop\n"
            "  --retry RUN_ID...     make failed runs pending again (each resumes at\n"
@@ -117,6 +120,10 @@ static void print_help(const char *prog, const FlProgram *p)
            "  --retry RUN_ID --resume-at STEP_KEY\n"
            "                        resume a stranded or failed run at that step\n"
            "                        of this handler's workflow, and stop\n"
+           "  --tls-cert FILE       serve HTTPS with this PEM certificate (chain)\n"
+           "  --tls-key FILE        ... and this PEM private key; both are read\n"
+           "                        again on SIGHUP\n"
+           "  --access-log on|off   a log line per request at info (default on)\n"
            "  --help                this text\n"
            "  --version             the version\n",
            LIM_DEFAULT_INFLIGHT, LIM_DEFAULT_QUEUE);
@@ -212,6 +219,28 @@ static int parse_command(int argc, char **argv, int *i, FlOptions *o)
     return 0;
 }
 
+/* Whether arg is --tls-cert, --tls-key or --access-log (spec 14). */
+static bool ops_option(const char *arg, size_t *len)
+{
+    return option_is(arg, "--tls-cert", len) || option_is(arg, "--tls-key", len)
+        || option_is(arg, "--access-log", len);
+}
+
+/* Sets the option of ops_option() (its name: n bytes of arg) to v; 0 or 2. */
+static int ops_option_set(const char *prog, const char *arg, size_t n, const char *v,
+                          FlOptions *o)
+{
+    if (strncmp(arg, "--tls-cert", n) == 0)
+        o->tls_cert = v;
+    else if (strncmp(arg, "--tls-key", n) == 0)
+        o->tls_key = v;
+    else if (strcmp(v, "on") == 0 || strcmp(v, "off") == 0)
+        o->access_log = strcmp(v, "on") == 0;
+    else
+        return usage_error(prog, "--access-log: expected on or off, got '%s'", v);
+    return 0;
+}
+
 /* Sets one option from argv[*i]; 0, 1 (stop: exit 0), or 2 (bad usage). */
 static int parse_option(int argc, char **argv, int *i, FlOptions *o,
                         const FlProgram *p)
@@ -223,7 +252,8 @@ static int parse_option(int argc, char **argv, int *i, FlOptions *o,
         return 1;
     }
     if (strcmp(arg, "--version") == 0) {
-        printf("%s (flusso %s)\n", prog, FLUSSOC_VERSION);
+        printf("%s (flusso %s), running with:\n", prog, FLUSSOC_VERSION);
+        version_print_libraries(stdout, srv_library_version());
         return 1;
     }
     NumOption num;
@@ -239,6 +269,11 @@ static int parse_option(int argc, char **argv, int *i, FlOptions *o,
     }
     if (strcmp(arg, "--retry") == 0 || strcmp(arg, "--drop") == 0)
         return parse_command(argc, argv, i, o);
+    if (ops_option(arg, &n)) {
+        if (!(v = option_value(argc, argv, i, n)) || !*v)
+            return usage_error(prog, "option '%.*s' needs a value", (int)n, arg);
+        return ops_option_set(prog, arg, n, v, o);
+    }
     if (option_is(arg, "--journal", &n)) {
         if (!(v = option_value(argc, argv, i, n)) || !*v)
             return usage_error(prog, "option '%s' needs a path or 'none'", arg);
@@ -279,6 +314,7 @@ static int parse_options(int argc, char **argv, FlOptions *o, const FlProgram *p
         .max_queue = LIM_DEFAULT_QUEUE,
         .header_timeout_ms = 10000,
         .body_timeout_ms = 60000,
+        .access_log = true,
     };
     for (int i = 1; i < argc; i++) {
         if (argv[i][0] != '-')
@@ -292,6 +328,8 @@ static int parse_options(int argc, char **argv, FlOptions *o, const FlProgram *p
     if (o->runs && o->admin)
         return usage_error(prog_name(argv[0]), "--runs and %s: one command at a time",
                            o->command.op == ADMIN_RETRY ? "--retry" : "--drop");
+    if (!o->tls_cert != !o->tls_key)
+        return usage_error(prog_name(argv[0]), "--tls-cert and --tls-key go together");
     return 0;
 }
 

@@ -27,6 +27,9 @@ typedef struct {
     bool json;               /* --runs --json: as JSON lines */
     bool admin;              /* --retry or --drop (below), and stop */
     AdminCommand command;    /* 8.1: its ids point into argv */
+    const char *tls_cert;    /* --tls-cert, --tls-key: HTTPS; NULL: HTTP */
+    const char *tls_key;
+    bool access_log;         /* --access-log on|off: a line per request */
 } FlOptions;
 
 

@@ -88,6 +88,18 @@ static void put_count(FlBuf *b, long long v)
     fl_buf_append(b, p, (size_t)(num + sizeof num - p));
 }
 
+/* The access log's fields: method, path, status, bytes, remote_addr. */
+static void put_request(FlBuf *b, const LogRequest *r)
+{
+    put_cstr(b, KEY("method"), r->method);
+    put_field(b, KEY("path"), r->path, r->path_len);
+    FL_BUF_APPEND_LIT(b, ",\"status\":");
+    put_count(b, r->status < 0 ? 0 : r->status);
+    FL_BUF_APPEND_LIT(b, ",\"bytes\":");
+    put_count(b, r->bytes < 0 ? 0 : r->bytes);
+    put_cstr(b, KEY("remote_addr"), r->remote_addr);
+}
+
 void log_write(FlLogLevel level, const LogLine *l)
 {
     char first[2048], now[25];
@@ -108,6 +120,9 @@ void log_write(FlLogLevel level, const LogLine *l)
         FL_BUF_APPEND_LIT(&b, ",\"duration_ms\":");
         put_count(&b, l->duration_ms);
     }
+    put_cstr(&b, KEY("trace_id"), l->trace_id);    /* last: spec 6's order first */
+    if (l->request)
+        put_request(&b, l->request);
     FL_BUF_APPEND_LIT(&b, "}\n");
     (void)write_all(STDERR_FILENO, b.data, b.len);
     fl_arena_destroy(&a);
@@ -204,6 +219,27 @@ int log_append_file(FlArena *a, const char *path, const char *msg, size_t len)
         close(fd);
     errno = saved;
     return rc;
+}
+
+/* Each file is opened anew and the new descriptor put in the old one's
+ * place with dup2(), which swaps it atomically: a writer on another
+ * thread writes to the old file or the new one, never to a closed
+ * descriptor, and the table does not change. */
+void log_reopen_files(void)
+{
+    pthread_mutex_lock(&files.lock);
+    int n = atomic_load_explicit(&files.count, memory_order_relaxed);
+    for (int i = 0; i < n; i++) {
+        int fd = file_open(files.path[i]);
+        if (fd < 0) {
+            log_event(FL_LOG_ERROR, "reopened", "cannot reopen %s: %s", files.path[i],
+                      strerror(errno));
+            continue;
+        }
+        (void)dup3(fd, files.fd[i], O_CLOEXEC);
+        close(fd);
+    }
+    pthread_mutex_unlock(&files.lock);
 }
 
 void log_close_files(void)

@@ -12,14 +12,27 @@ static inline bool log_enabled(FlLogLevel level)
     return level >= log_min;
 }
 
+/* The access log's fields of a request (spec 14), in a line at info
+ * with event "request". */
+typedef struct {
+    const char *method;
+    const char *path;        /* path_len bytes, without the query */
+    size_t path_len;
+    int status;
+    long long bytes;         /* the answer's body */
+    const char *remote_addr; /* NULL: absent */
+} LogRequest;
+
 typedef struct {
     const char *run_id;      /* NULL: absent, and so on */
+    const char *trace_id;    /* W3C trace id, 32 hex digits */
     const char *workflow;
     const char *step;
     const char *event;
     const char *message;
     size_t message_len;
     long long duration_ms;   /* < 0: absent */
+    const LogRequest *request;   /* NULL: not an access log line */
 } LogLine;
 
 /* Writes one JSON line to stderr (the caller checked log_enabled()). */
@@ -32,6 +45,9 @@ void log_event(FlLogLevel level, const char *event, const char *fmt, ...)
 int log_append_file(FlArena *a, const char *path, const char *msg, size_t len);
 /* Parses "debug" ... "error"; -1 when unknown. */
 int log_level_parse(const char *s);
+/* Opens the cached `log` step files again (SIGHUP: after logrotate moved
+ * them), each under its old descriptor. */
+void log_reopen_files(void);
 /* Closes the cached `log` step files. */
 void log_close_files(void);
 

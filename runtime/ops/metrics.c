@@ -59,6 +59,9 @@ typedef struct {
 
 typedef struct {
     const FlWorkflow *wf;
+    atomic_ulong requests[STATUS_MAX - STATUS_MIN + 1];   /* answers by status */
+    atomic_ulong requests_other;
+    Histogram answer_time;               /* request line to answer queued */
     atomic_ulong runs[MET_RUN_EVENTS];
     Histogram run_time;
     Histogram *step_time;                /* by step index; [0] unused */
@@ -69,6 +72,7 @@ typedef struct Shard {
     atomic_ulong requests[STATUS_MAX - STATUS_MIN + 1];
     atomic_ulong requests_other;         /* a status outside 100..599 */
     atomic_ulong timeouts[2];            /* headers, body */
+    Histogram commit_time;               /* the journal's commits */
     WorkflowMetrics *wfs;                /* as met.wfs, or NULL: none */
     int nwfs;
     int last;                            /* entry()'s last find; owner only */
@@ -222,13 +226,36 @@ static void observe(Histogram *h, int64_t us)
     bump(&h->sum_us, (unsigned long)us);
 }
 
+/* Counts status in a table of requests by status. */
+static void count_status(atomic_ulong *by_status, atomic_ulong *other, int status)
+{
+    if (status >= STATUS_MIN && status <= STATUS_MAX)
+        bump(&by_status[status - STATUS_MIN], 1);
+    else
+        bump(other, 1);
+}
+
 void metrics_request(int status)
 {
     Shard *s = shard();
-    if (status >= STATUS_MIN && status <= STATUS_MAX)
-        bump(&s->requests[status - STATUS_MIN], 1);
-    else
-        bump(&s->requests_other, 1);
+    count_status(s->requests, &s->requests_other, status);
+}
+
+void metrics_answer(const FlWorkflow *wf, int status, int64_t took_us)
+{
+    Shard *s = shard();
+    WorkflowMetrics *m = entry(s, wf);
+    if (!m) {
+        count_status(s->requests, &s->requests_other, status);
+        return;
+    }
+    count_status(m->requests, &m->requests_other, status);
+    observe(&m->answer_time, took_us);
+}
+
+void metrics_commit(int64_t took_us)
+{
+    observe(&shard()->commit_time, took_us);
 }
 
 void metrics_run(const FlWorkflow *wf, MetRunEvent ev, int64_t took_us)
@@ -277,9 +304,14 @@ static void shard_add(Shard *to, const Shard *from)
     bump(&to->requests_other, get(&from->requests_other));
     for (int i = 0; i < 2; i++)
         bump(&to->timeouts[i], get(&from->timeouts[i]));
+    add_histogram(&to->commit_time, &from->commit_time);
     for (int i = 0; i < from->nwfs && i < to->nwfs; i++) {
         const WorkflowMetrics *f = &from->wfs[i];
         WorkflowMetrics *t = &to->wfs[i];
+        for (int k = 0; k <= STATUS_MAX - STATUS_MIN; k++)
+            bump(&t->requests[k], get(&f->requests[k]));
+        bump(&t->requests_other, get(&f->requests_other));
+        add_histogram(&t->answer_time, &f->answer_time);
         for (int e = 0; e < MET_RUN_EVENTS; e++)
             bump(&t->runs[e], get(&f->runs[e]));
         add_histogram(&t->run_time, &f->run_time);
@@ -323,18 +355,43 @@ static void print_histogram(FILE *f, const char *name, const char *labels,
     fprintf(f, "%s_count{%s} %lu\n", name, labels, get(&h->count));
 }
 
+/* The series of one table of requests by status; workflow "" for the
+ * requests that reached no workflow (404, /healthz, ...). */
+static void print_statuses(FILE *f, const char *workflow, const atomic_ulong *by_status,
+                           const atomic_ulong *other)
+{
+    for (int s = STATUS_MIN; s <= STATUS_MAX; s++) {
+        unsigned long n = get(&by_status[s - STATUS_MIN]);
+        if (n)
+            fprintf(f, "flusso_http_requests_total{workflow=\"%s\",status=\"%d\"} %lu\n",
+                    workflow, s, n);
+    }
+    if (get(other))
+        fprintf(f, "flusso_http_requests_total{workflow=\"%s\",status=\"other\"} %lu\n",
+                workflow, get(other));
+}
+
+/* A histogram without labels. */
+static void print_histogram_bare(FILE *f, const char *name, const Histogram *h)
+{
+    unsigned long cum = 0;
+    for (int b = 0; b <= BUCKETS; b++) {
+        cum += get(&h->bucket[b]);
+        fprintf(f, "%s_bucket{le=\"%s\"} %lu\n", name,
+                b < BUCKETS ? bucket_le[b] : "+Inf", cum);
+    }
+    unsigned long us = get(&h->sum_us);
+    fprintf(f, "%s_sum %lu.%06lu\n", name, us / 1000000, us % 1000000);
+    fprintf(f, "%s_count %lu\n", name, get(&h->count));
+}
+
 static void print_requests(FILE *f, const Shard *t)
 {
     head(f, "flusso_http_requests_total", "counter",
-         "HTTP answers the handler sent, by status code.");
-    for (int s = STATUS_MIN; s <= STATUS_MAX; s++) {
-        unsigned long n = get(&t->requests[s - STATUS_MIN]);
-        if (n)
-            fprintf(f, "flusso_http_requests_total{status=\"%d\"} %lu\n", s, n);
-    }
-    if (get(&t->requests_other))
-        fprintf(f, "flusso_http_requests_total{status=\"other\"} %lu\n",
-                get(&t->requests_other));
+         "HTTP answers the handler sent, by workflow (\"\": none) and status code.");
+    print_statuses(f, "", t->requests, &t->requests_other);
+    for (int i = 0; i < t->nwfs; i++)
+        print_statuses(f, t->wfs[i].wf->name, t->wfs[i].requests, &t->wfs[i].requests_other);
     head(f, "flusso_connections_timed_out_total", "counter",
          "Connections closed for sending their request too slowly.");
     fprintf(f, "flusso_connections_timed_out_total{phase=\"headers\"} %lu\n",
@@ -385,6 +442,13 @@ static void print_gauges(FILE *f, const MetGauges *g)
 static void print_latencies(FILE *f, const Shard *t)
 {
     char labels[512];
+    head(f, "flusso_http_answer_duration_seconds", "histogram",
+         "Time from a request's first line to its answer, by workflow.");
+    for (int i = 0; i < t->nwfs; i++) {
+        snprintf(labels, sizeof labels, "workflow=\"%s\"", t->wfs[i].wf->name);
+        print_histogram(f, "flusso_http_answer_duration_seconds", labels,
+                        &t->wfs[i].answer_time);
+    }
     head(f, "flusso_run_duration_seconds", "histogram",
          "Time from a run's start to its end.");
     for (int i = 0; i < t->nwfs; i++) {
@@ -415,6 +479,9 @@ char *metrics_render(const MetGauges *g, size_t *len)
     print_runs(f, t);
     print_gauges(f, g);
     print_latencies(f, t);
+    head(f, "flusso_journal_commit_duration_seconds", "histogram",
+         "Time a journal commit (fsync included) took.");
+    print_histogram_bare(f, "flusso_journal_commit_duration_seconds", &t->commit_time);
     shard_free(t);
     if (fclose(f) != 0 || !text)
         rt_oom();

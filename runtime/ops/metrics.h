@@ -22,8 +22,13 @@ typedef struct {
  * runs and steps count nothing. */
 void metrics_init(const FlProgram *p);
 void metrics_free(void);
-/* One answer sent with this status. */
+/* One answer sent with this status, to a request that reached no
+ * workflow (404, /healthz, ...). */
 void metrics_request(int status);
+/* One answer to a request for wf, took_us after its first line. */
+void metrics_answer(const FlWorkflow *wf, int status, int64_t took_us);
+/* One journal commit took took_us. */
+void metrics_commit(int64_t took_us);
 /* A run of wf started or ended (took_us: its duration; ignored for
  * MET_STARTED). */
 void metrics_run(const FlWorkflow *wf, MetRunEvent ev, int64_t took_us);

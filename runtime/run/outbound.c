@@ -205,7 +205,8 @@ static void log_call(HttpCall *c, FlLogLevel level, const char *event,
     if (!log_enabled(level))
         return;
     LogLine l = {
-        .run_id = run_id_text(c->run), .workflow = fl_run_workflow(c->run)->u.s,
+        .run_id = run_id_text(c->run), .trace_id = run_trace_id(c->run),
+        .workflow = fl_run_workflow(c->run)->u.s,
         .step = run_step_key(c->run), .event = event, .message = msg,
         .message_len = strlen(msg), .duration_ms = duration_ms,
     };
@@ -601,6 +602,11 @@ static void set_headers(HttpCall *c, const FlHttpRequest *req, FlArena *a)
             : "Content-Type: text/plain; charset=utf-8"));
     if (!has_header(req, "Expect"))      /* no 100-continue round trip */
         c->headers = rt_check(curl_slist_append(c->headers, "Expect:"));
+    if (!has_header(req, "traceparent")) {   /* W3C trace context (spec 14) */
+        char tp[sizeof "traceparent: " - 1 + 56] = "traceparent: ";
+        run_traceparent(c->run, tp + sizeof "traceparent: " - 1);
+        c->headers = rt_check(curl_slist_append(c->headers, tp));
+    }
 }
 
 /* The method and body: GET and HEAD as such, POST as libcurl's POST (so a

@@ -53,8 +53,14 @@ bool recover_journal_path(char *out, size_t size, const char *opt, const char *a
     if (opt) {
         snprintf(out, size, "%s", opt);
     } else {
-        const char *slash = strrchr(argv0, '/');
-        snprintf(out, size, "%s.journal", slash ? slash + 1 : argv0);
+        /* Under systemd (StateDirectory=), $STATE_DIRECTORY names the
+         * directory the service may write: the first of a ':' list. */
+        const char *slash = strrchr(argv0, '/'), *dir = getenv("STATE_DIRECTORY");
+        const char *name = slash ? slash + 1 : argv0;
+        if (dir && *dir)
+            snprintf(out, size, "%.*s/%s.journal", (int)strcspn(dir, ":"), dir, name);
+        else
+            snprintf(out, size, "%s.journal", name);
     }
     return true;
 }
@@ -322,6 +328,9 @@ int recover_open(const FlProgram *p, const char *opt, const char *argv0)
         return 0;
     if (journal_open(path, log_abandoned, NULL, err, sizeof err) != JOURNAL_OK) {
         fprintf(stderr, "flusso: %s\n", err);
+        if (!opt)                /* the default place: say how to choose */
+            fprintf(stderr, "flusso: the journal's place is chosen with --journal PATH "
+                    "(or $STATE_DIRECTORY); --journal none runs without one\n");
         return 2;
     }
     program = p;

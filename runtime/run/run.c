@@ -166,6 +166,8 @@ typedef struct {
                                    waits to try again (8.2); 0: none */
     char id[37];
     char started_at[25];
+    char trace_id[33];          /* W3C trace context: the caller's, or new */
+    char trace_flags[3];
 } RunCore;
 
 struct FlRun {
@@ -233,7 +235,7 @@ static void event_log(FlRun *run, FlLogLevel level, const char *event,
         return;
     const RunCore *k = &run->core;
     LogLine l = {
-        .run_id = k->id, .workflow = k->wf->name,
+        .run_id = k->id, .trace_id = k->trace_id, .workflow = k->wf->name,
         .step = with_step && k->current > 0 ? k->wf->steps[k->current].key : NULL,
         .event = event, .message = msg, .message_len = msg ? strlen(msg) : 0,
         .duration_ms = duration_ms,
@@ -359,6 +361,86 @@ static void run_id_make(char out[37])
     *out = '\0';
 }
 
+/* ---- trace context (W3C Trace Context, spec 14) -----------------------------
+ *
+ * A run belongs to the trace of the request's `traceparent` header, or
+ * starts one: its trace id is logged on each of its lines, and every
+ * outbound call carries a traceparent with that id and a new span id.
+ * The ids come from the same generator as run ids.  A run resumed from
+ * the journal starts a new trace (the journal does not keep it). */
+
+/* Writes n random bytes as 2n lowercase hex digits and a NUL. */
+static void hex_random(char *out, int n)
+{
+    static const char hex[] = "0123456789abcdef";
+    if (!rng_ready)
+        rng_seed();
+    for (int i = 0; i < n; i += 8) {
+        uint64_t r = rng_next();
+        for (int j = i; j < n && j < i + 8; j++, r >>= 8) {
+            *out++ = hex[(r >> 4) & 15];
+            *out++ = hex[r & 15];
+        }
+    }
+    *out = '\0';
+}
+
+/* Whether s[0..n) is lowercase hex. */
+static bool is_hex(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+            return false;
+    return true;
+}
+
+/* Whether s[0..n) is a valid id: lowercase hex, not all zero. */
+static bool hex_id(const char *s, size_t n)
+{
+    return is_hex(s, n) && strspn(s, "0") < n;
+}
+
+/* Whether h is a traceparent this version of the format understands:
+ * version-traceid-parentid-flags, "ff" never a version, and version 00
+ * exactly 55 characters (a later version may append "-..."). */
+static bool traceparent_ok(const char *h)
+{
+    size_t n = strlen(h);
+    if (n < 55 || h[2] != '-' || h[35] != '-' || h[52] != '-')
+        return false;
+    if (!is_hex(h, 2) || memcmp(h, "ff", 2) == 0)
+        return false;
+    if (memcmp(h, "00", 2) == 0 ? n != 55 : n > 55 && h[55] != '-')
+        return false;
+    return hex_id(h + 3, 32) && hex_id(h + 36, 16) && is_hex(h + 53, 2);
+}
+
+void run_set_traceparent(FlRun *run, const char *header)
+{
+    RunCore *k = &run->core;
+    if (header && traceparent_ok(header)) {
+        memcpy(k->trace_id, header + 3, 32);
+        k->trace_id[32] = '\0';
+        memcpy(k->trace_flags, header + 53, 2);
+    } else {
+        hex_random(k->trace_id, 16);
+        memcpy(k->trace_flags, "01", 2);     /* sampled: the log records it */
+    }
+    k->trace_flags[2] = '\0';
+}
+
+void run_traceparent(const FlRun *run, char out[56])
+{
+    char span[17];
+    hex_random(span, 8);
+    snprintf(out, 56, "00-%s-%s-%s", run->core.trace_id, span, run->core.trace_flags);
+}
+
+const char *run_trace_id(const FlRun *run)
+{
+    return run->core.trace_id[0] ? run->core.trace_id : NULL;
+}
+
 /* ---- references and making runs ----------------------------------------- */
 
 void run_retain(FlRun *run)
@@ -437,6 +519,8 @@ static void run_accept(FlRun *run, const FlValue *trigger, int64_t received_ms,
     outputs_make(run);
     run->outputs[0] = trigger;
     run_id_make(k->id);
+    if (!k->trace_id[0])
+        run_set_traceparent(run, NULL);       /* the caller gave none */
     fl_time_rfc3339(k->started_at, received_unix_ms);
     k->attempt = 1;
     run_values(run, 36, 24);
@@ -662,14 +746,20 @@ static int advance(FlRun *run, bool stop_answered)
 }
 
 /* The run is over: the caller, if still waiting, gets a 500 for a failure
- * or the default 202 (the compiler normally sent it already, spec 4.3). */
+ * or the default 202 (the compiler normally sent it already, spec 4.3).
+ * The 500 names the step that failed and no more (spec 14): the step's
+ * message may hold an internal URL or a database's words, and goes to
+ * the log only (EV_FAILED). */
 static void finish(FlRun *run, int rc)
 {
     int64_t took_us = (clock_ms() - run->core.started_ms) * 1000;
     if (rc == FL_NEXT_FAIL) {
+        char what[128];
+        const RunCore *k = &run->core;
+        snprintf(what, sizeof what, "step '%s' failed",
+                 k->current > 0 ? k->wf->steps[k->current].key : "trigger");
         if (claim(run, true))
-            deliver_error(run, 500, run->error ? run->error : "step failed",
-                          on_caller_thread(run));
+            deliver_error(run, 500, what, on_caller_thread(run));
         run_event(run, EV_FAILED, 0);
         metrics_run(run->core.wf, MET_FAILED, took_us);
     } else {
@@ -1186,6 +1276,7 @@ FlRun *run_restore(const FlWorkflow *wf, const JournalSaved *s)
     }
     snprintf(k->id, sizeof k->id, "%s", s->id);
     snprintf(k->started_at, sizeof k->started_at, "%s", s->started_at);
+    run_set_traceparent(run, NULL);
     k->attempt = s->attempt;
     k->tries = s->tries;
     k->tries_at = s->tries ? s->next : 0;

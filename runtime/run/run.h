@@ -58,6 +58,9 @@ struct RunCaller {
  * request, and gives it back when it ends or is released unstarted. */
 FlRun *run_new(const FlWorkflow *wf, bool admitted);
 
+/* Takes the trace of a request's `traceparent` header (borrowed; NULL or
+ * malformed: the run starts a trace of its own).  Before run_start(). */
+void run_set_traceparent(FlRun *run, const char *header);
 /* Starts the run: trigger (in the run's arena) becomes step 0's output,
  * the run gets its id, and it runs on this thread until its caller is
  * answered or it must wait.  received_ms is when the body completed on

@@ -67,5 +67,10 @@ void loop_fail(FlRun *run, int loop);
 /* The run's id ("" before acceptance) and the key of its current step. */
 const char *run_id_text(const FlRun *run);
 const char *run_step_key(const FlRun *run);
+/* The run's W3C trace id (32 hex digits; NULL before acceptance), and a
+ * traceparent header value for an outbound call: the run's trace, a new
+ * span id. */
+const char *run_trace_id(const FlRun *run);
+void run_traceparent(const FlRun *run, char out[56]);
 
 #endif

@@ -88,7 +88,8 @@ int fl_log(FlRun *run, int index, FlLogLevel level, const char *message,
             return run_fail(run, "cannot write log file %s: %m", file);
     } else if (log_enabled(level)) {
         LogLine l = {
-            .run_id = run_id_text(run), .workflow = fl_run_workflow(run)->u.s,
+            .run_id = run_id_text(run), .trace_id = run_trace_id(run),
+            .workflow = fl_run_workflow(run)->u.s,
             .step = run_step_key(run), .event = "log",
             .message = message, .message_len = len, .duration_ms = -1,
         };

@@ -20,7 +20,8 @@
  *   /huge?bytes=N      N bytes of text (&chunked=1: without Content-Length)
  *   /count?key=K       {"count": attempts of K so far}
  *   /last?key=K        {"count": the same, "at_ms": Unix ms of K's latest
- *                      attempt, 0 before any} */
+ *                      attempt, 0 before any}
+ *   /trace             {"traceparent": the request's traceparent header} */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
@@ -171,6 +172,16 @@ static enum MHD_Result reply_echo(struct MHD_Connection *c, const char *method,
     return ok;
 }
 
+/* {"traceparent": the request's W3C trace context header, or ""}. */
+static enum MHD_Result reply_trace(struct MHD_Connection *c)
+{
+    char out[512] = "{\"traceparent\":";
+    const char *v = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "traceparent");
+    json_string(out, sizeof out - 2, v ? v : "", v ? strnlen(v, 200) : 0);
+    strcat(out, "}");
+    return reply(c, 200, "application/json", out);
+}
+
 static ssize_t huge_chunk(void *cls, uint64_t pos, char *buf, size_t max)
 {
     uint64_t total = *(uint64_t *)cls;
@@ -215,6 +226,8 @@ static enum MHD_Result route(struct MHD_Connection *c, const char *url,
         return reply(c, 200, "text/plain", "hello, text");
     if (strcmp(url, "/echo") == 0)
         return reply_echo(c, method, rq);
+    if (strcmp(url, "/trace") == 0)
+        return reply_trace(c);
     if (strcmp(url, "/slow") == 0) {
         long ms = arg_long(c, "ms", 1000);
         sleep_ms(ms);

@@ -89,12 +89,14 @@ test_loop() {
         '200 {"count":0,"results":[]}'
     post /flow/loop '{"lines":"abc"}'
     expect_eq "for_each: items not an array: 500" "$HTTP_STATUS" 500
-    expect_match "for_each: ... saying so" "$HTTP_BODY" \
-        '^\{"error":"the items of a for_each must be an array, not a string","run_id":"[0-9a-f-]{36}"\}$'
+    expect_match "for_each: ... naming the step (spec 14)" "$HTTP_BODY" \
+        '^\{"error":"step '"'"'each_line'"'"' failed","run_id":"[0-9a-f-]{36}"\}$'
+    expect_true "for_each: ... the log saying why" \
+        grep -q 'the items of a for_each must be an array, not a string' handler.log
     post /flow/loop '{"lines":[1,2,3,4,5,6]}'
     expect_eq "for_each: over max_items: 500" "$HTTP_STATUS" 500
-    expect_match "for_each: ... saying so" "$HTTP_BODY" \
-        'the for_each has 6 items, more than its max_items \(5\)'
+    expect_true "for_each: ... the log saying so" \
+        grep -q 'the for_each has 6 items, more than its max_items (5)' handler.log
     post /flow/loop '{"lines":[{"parts":"no"}]}'
     expect_eq "for_each: a nested loop's failure fails the run: 500" "$HTTP_STATUS" 500
 }

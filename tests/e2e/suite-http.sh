@@ -100,14 +100,18 @@ test_sent() {
 # ---- failures before the answer: 500 with the run id ----------------------------
 test_failures() {
     http GET "$URL/h/timeout"
-    expect_match "timeout: 500 before the response" "$HTTP_STATUS $HTTP_BODY" \
-        "^500 \\{\"error\":\"GET http://127\\.0\\.0\\.1:[0-9]+ timed out after 300 ms\",\"run_id\":\"$UUID\"\\}\$"
+    expect_match "timeout: 500 before the response, naming the step" "$HTTP_STATUS $HTTP_BODY" \
+        "^500 \\{\"error\":\"step 'call' failed\",\"run_id\":\"$UUID\"\\}\$"
+    expect_true "timeout: the log says why" grep -Eq \
+        '"level":"error".*"step":"call","event":"failed","message":"GET http://127\.0\.0\.1:[0-9]+ timed out after 300 ms"' handler.log
     expect_true "timeout: cut off at 300 ms, not the downstream's 3 s ($HTTP_MS ms)" \
         test "$HTTP_MS" -lt 2500
     expect_match "timeout: run id header" "$(header X-Flusso-Run-Id)" "^$UUID\$"
     http GET "$URL/h/status?code=500"
-    expect_match "fail_on_status true: 500 {error, run_id}" "$HTTP_STATUS $HTTP_BODY" \
-        "^500 \\{\"error\":\"GET http://127\\.0\\.0\\.1:[0-9]+ answered HTTP 500\",\"run_id\":\"$UUID\"\\}\$"
+    expect_match "fail_on_status true: 500 {error, run_id}, no URL" "$HTTP_STATUS $HTTP_BODY" \
+        "^500 \\{\"error\":\"step 'call' failed\",\"run_id\":\"$UUID\"\\}\$"
+    expect_true "fail_on_status true: the log says why" grep -Eq \
+        '"message":"GET http://127\.0\.0\.1:[0-9]+ answered HTTP 500"' handler.log
     http GET "$URL/h/status-ok?code=500"
     expect_eq "fail_on_status false: the status is in the output" "$HTTP_STATUS $HTTP_BODY" \
         '200 {"status":500,"body":{"error":"status 500"}}'
@@ -115,10 +119,12 @@ test_failures() {
     expect_eq "fail_on_status false: a 404 too" "$HTTP_BODY" '{"status":404,"body":{"error":"status 404"}}'
     http GET "$URL/h/huge?bytes=100000"
     expect_match "max_response_bytes: over (Content-Length)" "$HTTP_STATUS $HTTP_BODY" \
-        '^500 \{"error":"GET http://127\.0\.0\.1:[0-9]+: response body over max_response_bytes \(1000\)"'
+        "^500 \\{\"error\":\"step 'call' failed\""
+    expect_true "max_response_bytes: the log says why" grep -Eq \
+        '"message":"GET http://127\.0\.0\.1:[0-9]+: response body over max_response_bytes \(1000\)"' handler.log
     http GET "$URL/h/huge?bytes=100000&chunked=1"
     expect_match "max_response_bytes: over (chunked, cut off while arriving)" "$HTTP_STATUS $HTTP_BODY" \
-        '^500 \{"error":"GET http://127\.0\.0\.1:[0-9]+: response body over max_response_bytes \(1000\)"'
+        "^500 \\{\"error\":\"step 'call' failed\""
     http GET "$URL/h/huge?bytes=1000&chunked=1"
     expect_eq "max_response_bytes: exactly at the limit" "$HTTP_STATUS $HTTP_BODY" '200 {"len":1000}'
 }
@@ -133,7 +139,9 @@ test_retries() {
     expect_true "503 twice: backed off 100 + 200 ms ($HTTP_MS ms)" test "$HTTP_MS" -ge 290
     http GET "$URL/h/retry?key=${k}b&fail=99&code=429"
     expect_match "429 always: fails after 4 attempts" "$HTTP_STATUS $HTTP_BODY" \
-        '^500 \{"error":"GET http://127\.0\.0\.1:[0-9]+ answered HTTP 429 \(4 attempts\)"'
+        "^500 \\{\"error\":\"step 'call' failed\""
+    expect_true "429 always: the log says so" grep -Eq \
+        '"message":"GET http://127\.0\.0\.1:[0-9]+ answered HTTP 429 \(4 attempts\)"' handler.log
     expect_eq "429 always: retries 3 = 4 attempts" "$(count "${k}b")" 4
     http GET "$URL/h/retry?key=${k}c&fail=99&code=404"
     expect_eq "404: not retried" "$HTTP_STATUS $(count "${k}c")" "500 1"

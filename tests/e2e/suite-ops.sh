@@ -170,18 +170,22 @@ test_run_answers() {
     http POST "$URL/ops/echo?h=a%0d%0aX-Evil:%201"
     id=$(header X-Flusso-Run-Id)
     expect_eq "CR/LF in a rendered header: 500" "$HTTP_STATUS $HTTP_BODY" \
-        "500 {\"error\":\"header X-Echo: value contains CR, LF or NUL\",\"run_id\":\"$id\"}"
+        "500 {\"error\":\"step 'reply' failed\",\"run_id\":\"$id\"}"
+    expect_true "CR/LF: the log says why" grep -q \
+        "\"run_id\":\"$id\".*\"message\":\"header X-Echo: value contains CR, LF or NUL\"" "$LOG"
     expect_match "CR/LF: run id" "$id" "^$RUN_ID_RE\$"
     expect_eq "CR/LF: nothing injected" "$(header X-Evil)" ""
     http POST "$URL/ops/echo?h=a%00b"
     expect_eq "NUL in a rendered header: 500" "$HTTP_STATUS" 500
-    expect_match "NUL: message" "$HTTP_BODY" '^\{"error":"header X-Echo: value contains CR, LF or NUL","run_id":"'
+    expect_match "NUL: message" "$HTTP_BODY" "^\\{\"error\":\"step 'reply' failed\",\"run_id\":\""
     http POST "$URL/ops/echo?h=a%0ab"
     expect_eq "LF alone in a rendered header: 500" "$HTTP_STATUS" 500
     http POST "$URL/ops/fail?ms=abc"
     id=$(header X-Flusso-Run-Id)
     expect_eq "failure before the answer: 500" "$HTTP_STATUS $HTTP_BODY" \
-        "500 {\"error\":\"delay ms must be a non-negative number, got \\\"abc\\\"\",\"run_id\":\"$id\"}"
+        "500 {\"error\":\"step 'hard' failed\",\"run_id\":\"$id\"}"
+    expect_true "failure before the answer: the log says why" grep -q \
+        "\"run_id\":\"$id\".*\"step\":\"hard\",\"event\":\"failed\",\"message\":\"delay ms must be a non-negative number" "$LOG"
     expect_match "500: run id" "$id" "^$RUN_ID_RE\$"
     http POST "$URL/ops/fail?mode=continue&ms=abc"
     expect_eq "on_error continue: the run goes on" "$HTTP_STATUS $HTTP_BODY" \
@@ -329,13 +333,13 @@ test_logs() {
     expect_true "every stderr line but the first is a JSON object" \
         test "$(grep -cv '^{"time":"[0-9T:.-]*Z","level":"\(debug\|info\|warn\|error\)".*}$' "$log")" = 1
     expect_true "step_done lines: run, workflow, step, duration" \
-        grep -Eq '^\{"time":"[^"]+","level":"debug","run_id":"[0-9a-f-]{36}","workflow":"ops-echo","step":"reply","event":"step_done","duration_ms":[0-9]+\}$' "$log"
+        grep -Eq '^\{"time":"[^"]+","level":"debug","run_id":"[0-9a-f-]{36}","workflow":"ops-echo","step":"reply","event":"step_done","duration_ms":[0-9]+,"trace_id":"[0-9a-f]{32}"\}$' "$log"
     expect_true "a delay's step_done counts its wait" \
-        grep -Eq '"workflow":"ops-late","step":"wait","event":"step_done","duration_ms":1[0-9]{3}\}$' "$log"
+        grep -Eq '"workflow":"ops-late","step":"wait","event":"step_done","duration_ms":1[0-9]{3},"trace_id":"[0-9a-f]{32}"\}$' "$log"
     expect_true "finished lines carry the run's duration" \
-        grep -Eq '"workflow":"ops-echo","event":"finished","duration_ms":[0-9]+\}$' "$log"
+        grep -Eq '"workflow":"ops-echo","event":"finished","duration_ms":[0-9]+,"trace_id":"[0-9a-f]{32}"\}$' "$log"
     expect_true "answered lines carry the status" \
-        grep -Eq '"event":"answered","message":"status 504","duration_ms":[0-9]+\}$' "$log"
+        grep -Eq '"event":"answered","message":"status 504","duration_ms":[0-9]+,"trace_id":"[0-9a-f]{32}"\}$' "$log"
     expect_true "a failed run: error level, step and message" \
         grep -Eq '"level":"error","run_id":"[0-9a-f-]{36}","workflow":"ops-fail","step":"hard","event":"failed","message":"delay ms must be' "$log"
     expect_true "an on_error continue failure: warn step_error" \
@@ -494,14 +498,15 @@ test_metrics() {
     http POST "$URL/ops/echo" -H 'Content-Type: application/json' -d '['
     http GET "$URL/healthz"
     scrape "$m"            # inline runs finish before their answer leaves
-    expect_eq "metrics: 200s" "$(metric "$m" 'flusso_http_requests_total{status="200"}')" 4
-    expect_eq "metrics: 202s" "$(metric "$m" 'flusso_http_requests_total{status="202"}')" 1
-    expect_eq "metrics: 400s" "$(metric "$m" 'flusso_http_requests_total{status="400"}')" 1
-    expect_eq "metrics: 404s" "$(metric "$m" 'flusso_http_requests_total{status="404"}')" 2
-    expect_eq "metrics: 405s" "$(metric "$m" 'flusso_http_requests_total{status="405"}')" 1
-    expect_eq "metrics: 413s" "$(metric "$m" 'flusso_http_requests_total{status="413"}')" 1
-    expect_eq "metrics: 500s" "$(metric "$m" 'flusso_http_requests_total{status="500"}')" 1
-    expect_eq "metrics: no other status" "$(grep -c '^flusso_http_requests_total{' "$m")" 7
+    expect_eq "metrics: 200s (echo)" "$(metric "$m" 'flusso_http_requests_total{workflow="ops-echo",status="200"}')" 3
+    expect_eq "metrics: 200s (no workflow: /healthz)" "$(metric "$m" 'flusso_http_requests_total{workflow="",status="200"}')" 1
+    expect_eq "metrics: 202s" "$(metric "$m" 'flusso_http_requests_total{workflow="ops-small",status="202"}')" 1
+    expect_eq "metrics: 400s" "$(metric "$m" 'flusso_http_requests_total{workflow="ops-echo",status="400"}')" 1
+    expect_eq "metrics: 404s" "$(metric "$m" 'flusso_http_requests_total{workflow="",status="404"}')" 2
+    expect_eq "metrics: 405s" "$(metric "$m" 'flusso_http_requests_total{workflow="",status="405"}')" 1
+    expect_eq "metrics: 413s" "$(metric "$m" 'flusso_http_requests_total{workflow="ops-small",status="413"}')" 1
+    expect_eq "metrics: 500s" "$(metric "$m" 'flusso_http_requests_total{workflow="ops-fail",status="500"}')" 1
+    expect_eq "metrics: no other status" "$(grep -c '^flusso_http_requests_total{' "$m")" 8
     expect_eq "metrics: runs started (echo)" "$(metric "$m" 'flusso_runs_started_total{workflow="ops-echo"}')" 3
     expect_eq "metrics: runs finished (echo)" "$(metric "$m" 'flusso_runs_finished_total{workflow="ops-echo"}')" 3
     expect_eq "metrics: runs started (fail)" "$(metric "$m" 'flusso_runs_started_total{workflow="ops-fail"}')" 1
@@ -523,7 +528,7 @@ test_metrics() {
         test "$(grep -v '^#' "$m" | grep -cvE '^[a-z_]+(\{[a-z_]+="[^"]*"(,[a-z_]+="[^"]*")*\})? [0-9]+(\.[0-9]+)?$')" = 0
     scrape "$E2E_DIR/m2.metrics"
     expect_eq "metrics: the first scrape counts in the second" \
-        "$(metric "$E2E_DIR/m2.metrics" 'flusso_http_requests_total{status="200"}')" 5
+        "$(metric "$E2E_DIR/m2.metrics" 'flusso_http_requests_total{workflow="",status="200"}')" 2
     stop_handler "$PID"
 }
 

@@ -266,13 +266,13 @@ test_check() {
     expect_eq "CR/LF header value: 500" "$HTTP_STATUS" 500
     expect_eq "CR/LF header value: nothing injected" "$(header X-Evil)" ""
     expect_match "CR/LF header value: 500 body" "$HTTP_BODY" \
-        '^\{"error":"header X-Echo: value contains CR, LF or NUL","run_id":"[0-9a-f-]{36}"\}$'
+        "^\\{\"error\":\"step 'odd' failed\",\"run_id\":\"[0-9a-f-]{36}\"\\}\$"
     expect_eq "500 run id in body and header" \
         "$(printf '%s' "$HTTP_BODY" | sed 's/.*"run_id":"\([^"]*\)".*/\1/')" \
         "$(header X-Flusso-Run-Id)"
     http POST "$u/hooks/check?h=A&status=abc"
     expect_eq "bad status template: 500" "$HTTP_STATUS" 500
-    expect_match "bad status template: message" "$HTTP_BODY" 'status_code must be'
+    expect_match "bad status template: names the step" "$HTTP_BODY" "step 'odd' failed"
     http POST "$u/hooks/check?h=A&status=%20301%20"
     expect_eq "numeric string status" "$HTTP_STATUS" 301
 }
@@ -343,7 +343,7 @@ test_many_waiting() {
 test_logs() {
     local log=$1
     expect_true "log step lines are JSON on stderr" \
-        grep -Eq '^\{"time":"[^"]+","level":"info","run_id":"[0-9a-f-]{36}","workflow":"runtime-ack","step":"done","event":"log","message":"done [0-9a-f-]{36}"\}$' "$log"
+        grep -Eq '^\{"time":"[^"]+","level":"info","run_id":"[0-9a-f-]{36}","workflow":"runtime-ack","step":"done","event":"log","message":"done [0-9a-f-]{36}","trace_id":"[0-9a-f]{32}"\}$' "$log"
     expect_true "every stderr line but one is a JSON object" \
         test "$(grep -cv '^{"time":.*}$' "$log")" = 1
     expect_true "no line forged from request content" \

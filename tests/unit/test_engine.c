@@ -365,8 +365,8 @@ static void test_default_202(void)
     check_tail(&wf_at_start, 202);
 }
 
-/* A step failing under on_error fail: 500 {"error", "run_id"}, and the
- * steps after it never run. */
+/* A step failing under on_error fail: 500 {"error", "run_id"} naming the
+ * step and not its message (spec 14), and the steps after it never run. */
 static void test_failure_500(void)
 {
     Capture c;
@@ -378,7 +378,7 @@ static void test_failure_500(void)
     CU_ASSERT_TRUE(inl);
     CU_ASSERT_EQUAL(c.status, 500);
     CU_ASSERT_STRING_EQUAL(c.content_type, "application/json");
-    snprintf(want, sizeof want, "{\"error\":\"boom \\\"quoted\\\"\",\"run_id\":\"%s\"}",
+    snprintf(want, sizeof want, "{\"error\":\"step 'fails' failed\",\"run_id\":\"%s\"}",
              c.run_id);
     CU_ASSERT_STRING_EQUAL(c.body, want);
     CU_ASSERT_STRING_EQUAL(fl_run_error(run), "boom \"quoted\"");
@@ -576,17 +576,19 @@ static void test_for_each(void)
     run_loop(&wf_loop, "null", &c);
     CU_ASSERT_STRING_EQUAL(c.body, "{\"results\":[],\"count\":0}");
     capture_free(&c);
-    run_loop(&wf_loop, "{\"a\":1}", &c);
+    run_loop(&wf_loop, "{\"a\":1}", &c);         /* the 500 names the step */
     CU_ASSERT_EQUAL(c.status, 500);
-    CU_ASSERT_PTR_NOT_NULL(strstr(c.body, "must be an array, not an object"));
-    capture_free(&c);
-    run_loop(&wf_loop, "[1,2,3,4]", &c);
-    CU_ASSERT_EQUAL(c.status, 500);
-    CU_ASSERT_PTR_NOT_NULL(strstr(c.body, "4 items, more than its max_items (3)"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(c.body, "\"error\":\"step 'each' failed\""));
     capture_free(&c);
     run_loop(&wf_loop, "[1,\"x\",3]", &c);
     CU_ASSERT_EQUAL(c.status, 500);
-    CU_ASSERT_PTR_NOT_NULL(strstr(c.body, "not a number"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(c.body, "\"error\":\"step 'double' failed\""));
+    capture_free(&c);
+    run_loop(&wf_loop_cont, "{\"a\":1}", &c);    /* its error, in its output */
+    CU_ASSERT_PTR_NOT_NULL(strstr(c.body, "must be an array, not an object"));
+    capture_free(&c);
+    run_loop(&wf_loop_cont, "[1,2,3,4]", &c);
+    CU_ASSERT_PTR_NOT_NULL(strstr(c.body, "4 items, more than its max_items (3)"));
     capture_free(&c);
     run_loop(&wf_loop_cont, "[1,\"x\",3]", &c);
     CU_ASSERT_EQUAL(c.status, 200);

@@ -106,10 +106,10 @@ static void test_metrics_text(void)
     size_t len;
     char *t = metrics_render(&g, &len);
     CU_ASSERT_EQUAL(strlen(t), len);
-    CU_ASSERT_EQUAL(series(t, "flusso_http_requests_total{status=\"200\"}"), 2);
-    CU_ASSERT_EQUAL(series(t, "flusso_http_requests_total{status=\"503\"}"), 1);
-    CU_ASSERT_EQUAL(series(t, "flusso_http_requests_total{status=\"other\"}"), 1);
-    CU_ASSERT_EQUAL(series(t, "flusso_http_requests_total{status=\"404\"}"), -1);
+    CU_ASSERT_EQUAL(series(t, "flusso_http_requests_total{workflow=\"\",status=\"200\"}"), 2);
+    CU_ASSERT_EQUAL(series(t, "flusso_http_requests_total{workflow=\"\",status=\"503\"}"), 1);
+    CU_ASSERT_EQUAL(series(t, "flusso_http_requests_total{workflow=\"\",status=\"other\"}"), 1);
+    CU_ASSERT_EQUAL(series(t, "flusso_http_requests_total{workflow=\"\",status=\"404\"}"), -1);
     CU_ASSERT_EQUAL(series(t, "flusso_runs_started_total{workflow=\"wf-a\"}"), 1);
     CU_ASSERT_EQUAL(series(t, "flusso_runs_finished_total{workflow=\"wf-a\"}"), 1);
     CU_ASSERT_EQUAL(series(t, "flusso_runs_failed_total{workflow=\"wf-a\"}"), 0);
@@ -161,9 +161,9 @@ static void test_metrics_threads(void)
     size_t len;
     char *text = metrics_render(&g, &len);
     long n = (COUNTERS + 1) * COUNTS;
-    CU_ASSERT_EQUAL(series(text, "flusso_http_requests_total{status=\"200\"}"), n / 2);
-    CU_ASSERT_EQUAL(series(text, "flusso_http_requests_total{status=\"404\"}"), n / 2);
-    CU_ASSERT_EQUAL(series(text, "flusso_http_requests_total{status=\"201\"}"), 1);
+    CU_ASSERT_EQUAL(series(text, "flusso_http_requests_total{workflow=\"\",status=\"200\"}"), n / 2);
+    CU_ASSERT_EQUAL(series(text, "flusso_http_requests_total{workflow=\"\",status=\"404\"}"), n / 2);
+    CU_ASSERT_EQUAL(series(text, "flusso_http_requests_total{workflow=\"\",status=\"201\"}"), 1);
     CU_ASSERT_EQUAL(series(text, "flusso_runs_started_total{workflow=\"wf-a\"}"), n);
     CU_ASSERT_EQUAL(series(text, "flusso_runs_finished_total{workflow=\"wf-a\"}"), n);
     CU_ASSERT_EQUAL(series(text, "flusso_connections_timed_out_total{phase=\"body\"}"),
@@ -180,7 +180,7 @@ static void test_metrics_threads(void)
     metrics_request(200);                        /* after free: a new shard */
     metrics_step(&wf, 1, 1);
     text = metrics_render(&g, &len);
-    CU_ASSERT_EQUAL(series(text, "flusso_http_requests_total{status=\"200\"}"), 1);
+    CU_ASSERT_EQUAL(series(text, "flusso_http_requests_total{workflow=\"\",status=\"200\"}"), 1);
     CU_ASSERT_PTR_NULL(strstr(text, "wf-a"));
     free(text);
     metrics_free();
