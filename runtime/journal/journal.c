@@ -280,6 +280,8 @@ static JournalRecord *record_new(JournalRecordKind kind, const JournalRun *run,
     r->attempt = run->attempt;
     r->next = run->next;
     r->wake_at = run->wake_at;
+    r->tries = run->tries;
+    r->shape = run->shape;
     snprintf(r->id, sizeof r->id, "%s", run->id);
     snprintf(r->started_at, sizeof r->started_at, "%s", run->started_at);
     r->len = len;
@@ -297,6 +299,14 @@ static JournalRecord *record_run(JournalRecordKind kind, const JournalRun *run)
             count++;
         }
     JournalRecord *r = record_new(kind, run, len);
+    if (run->key && run->answer) {               /* 8.3: with its answer */
+        r->key = rt_check(malloc(run->key_len + 1));
+        memcpy(r->key, run->key, run->key_len);
+        r->key[run->key_len] = '\0';
+        r->key_len = run->key_len;
+        r->answer = journal_answer_copy(&run->answer->resp, run->answer->run_id,
+                                        run->answer->recorded_at);
+    }
     unsigned char *p = put_u32(r->data, count);
     for (int i = 0; i < run->step_count; i++)
         if (run->outputs[i])
@@ -335,11 +345,18 @@ static void requeue(List *l)
     pthread_mutex_unlock(&jr.lock);
 }
 
+static void record_free(JournalRecord *r)
+{
+    free(r->key);
+    free(r->answer);
+    free(r);
+}
+
 static void list_free(JournalRecord *r)
 {
     while (r) {
         JournalRecord *next = r->link;
-        free(r);
+        record_free(r);
         r = next;
     }
 }
@@ -385,7 +402,7 @@ static void drop_pointless(List *l, const IdSet *acked, const IdSet *ended)
         bool note = r->kind == JR_STARTED, step = r->kind == JR_STEP;
         if ((acked && note && *idset_find(acked, r->id))
             || (ended && (note || step) && *idset_find(ended, r->id)))
-            free(r);
+            record_free(r);
         else
             list_add(&keep, r);
     }
@@ -585,6 +602,15 @@ static const JournalBackend *backend_for(const char *path)
     return &journal_sqlite;
 }
 
+/* 8.3: an answered key of the journal into the table. */
+static void load_key(void *arg, const char *workflow, const char *key, size_t len,
+                     const JournalAnswer *answer)
+{
+    (void)arg;
+    journal_dedupe_load(workflow, key, len, journal_answer_copy(
+        &answer->resp, answer->run_id, answer->recorded_at));
+}
+
 int journal_open(const char *path, JournalScanFn abandoned, void *arg,
                  char *err, size_t errlen)
 {
@@ -593,7 +619,8 @@ int journal_open(const char *path, JournalScanFn abandoned, void *arg,
     jr.db = jr.be->open(path, false, NULL, &status, err, errlen);
     if (!jr.db)
         return status;
-    if (jr.be->start(jr.db, abandoned, arg, err, errlen) < 0)
+    if (jr.be->start(jr.db, abandoned, arg, err, errlen) < 0
+        || jr.be->keys(jr.db, load_key, NULL, err, errlen) < 0)
         goto err;
     jr.fail_at = hook_from_env();
     jr.acks = 0;
@@ -661,6 +688,23 @@ void journal_finish(const char *id)
                                      .next_key = "" };
     JournalRecord *r = record_new(JR_FINISHED, &none, 0);
     snprintf(r->id, sizeof r->id, "%s", id);
+    enqueue(r);
+}
+
+void journal_forget(const char *workflow, const char *key, size_t len,
+                    int64_t recorded_at)
+{
+    static const JournalRun none = { .id = "", .workflow = "", .started_at = "",
+                                     .next_key = "" };
+    if (!jr.on)
+        return;
+    JournalRecord *r = record_new(JR_FORGET, &none, 0);
+    r->workflow = workflow;          /* static: the program's, or a space's */
+    r->key = rt_check(malloc(len + 1));
+    memcpy(r->key, key, len);
+    r->key[len] = '\0';
+    r->key_len = len;
+    r->wake_at = recorded_at;
     enqueue(r);
 }
 

@@ -57,12 +57,23 @@ typedef struct {
     int next;                       /* where it goes on: index or FL_NEXT_END */
     const char *next_key;           /* that step's key; "" for the end */
     int64_t wake_at;                /* a delay: Unix ms it waits until; 0 */
+    int tries;                      /* 8.2: attempts made by the step at next
+                                       (an http_request waiting to retry); 0 */
+    int64_t shape;                  /* 8.4: the workflow's FlWorkflow.shape */
+    /* 8.3, journal_acknowledge() only: a dedupe key and the answer to
+     * record with it in the same commit; key NULL: none. */
+    const char *key;
+    size_t key_len;
+    const struct JournalAnswer *answer;
 } JournalRun;
 
 typedef enum {
     JOURNAL_STARTED,     /* waiting for its answer (live handler only) */
     JOURNAL_PENDING,     /* acknowledged, not finished: resumes at start */
-    JOURNAL_ABANDONED    /* never acknowledged: its sender will retry */
+    JOURNAL_ABANDONED,   /* never acknowledged: its sender will retry */
+    JOURNAL_FAILED,      /* 8.1: failed after its acknowledgement: kept */
+    JOURNAL_STRANDED,    /* 8.4: its workflow changed beyond resuming */
+    JOURNAL_RETRYING     /* 8.1: --retry asked for it; resumes when picked up */
 } JournalState;
 
 /* A step output recorded after the acknowledgement (encoded). */
@@ -80,6 +91,9 @@ typedef struct JournalSaved {
     JournalState state;
     int attempt, next;
     int64_t wake_at;
+    int tries;
+    int64_t shape;
+    const char *error;              /* failed or stranded: why; else NULL */
     const void *outputs;            /* the outputs at the acknowledgement */
     size_t outputs_len;
     const JournalStepData *steps;   /* recorded since, by index */
@@ -133,6 +147,53 @@ int journal_list(const char *path, JournalScanFn fn, void *arg,
 int journal_decode(const JournalSaved *run, FlArena *a, const FlValue **outputs,
                    int n);
 
+/* ---- duplicate deliveries (spec 8.3; dedupe.c) ---------------------------
+ *
+ * The keys of deliveries and the answers recorded for them, per workflow:
+ * claimed by a run before its first step, recorded with its answer, freed
+ * when it ends without one.  One in-memory table serves the SQLite
+ * journal and --journal none alike: one handler owns its journal, so the
+ * table is the authority, and the journal only keeps the answered keys
+ * (written in the acknowledgement's commit, loaded at journal_open()).
+ * A journal shared by several handlers (PostgreSQL, spec 9) would claim
+ * in its database instead, behind the same calls.  Any thread. */
+
+/* A recorded answer: one malloc()ed block holding everything resp points
+ * at (so free() frees all of it). */
+typedef struct JournalAnswer {
+    FlResponse resp;
+    char run_id[37];                /* the run that gave it */
+    int64_t recorded_at;            /* Unix ms */
+    size_t size;                    /* of the block */
+} JournalAnswer;
+
+typedef enum {
+    JOURNAL_KEY_NEW,        /* the key is the claiming run's now */
+    JOURNAL_KEY_ANSWERED,   /* *answer: a copy of the recorded answer */
+    JOURNAL_KEY_BUSY        /* owner: the run that holds it, unanswered */
+} JournalKeyState;
+
+/* A copy of resp given by run_id now, in one block (the caller frees). */
+JournalAnswer *journal_answer_copy(const FlResponse *resp, const char *run_id,
+                                   int64_t recorded_at);
+/* Claims key (len bytes) of workflow for run_id, unless another run holds
+ * it or an answer for it younger than window_s is recorded. */
+JournalKeyState journal_dedupe_claim(const char *workflow, long window_s,
+                                     const char *key, size_t len,
+                                     const char *run_id, char owner[37],
+                                     JournalAnswer **answer);
+/* run_id, which claimed key, answered: answer (taken) is replayed from
+ * now on.  With a journal, call it once the acknowledgement that carried
+ * it is durable. */
+void journal_dedupe_record(const char *workflow, const char *key, size_t len,
+                           JournalAnswer *answer);
+/* run_id ended, or answered 500 or 503, without a recorded answer: the
+ * key is free again. */
+void journal_dedupe_free(const char *workflow, const char *key, size_t len,
+                         const char *run_id);
+/* Forgets every key (journal_close(), tests). */
+void journal_dedupe_reset(void);
+
 /* ==========================================================================
  * 2. Backends
  * ==========================================================================
@@ -145,7 +206,9 @@ typedef enum {
     JR_ACKED,        /* acknowledged: run row, "pending" (replaces started) */
     JR_ABANDONED,    /* its acknowledgement failed: run row, "abandoned" */
     JR_STEP,         /* a step's output and the run's new position */
-    JR_FINISHED      /* the run ended: delete it */
+    JR_FINISHED,     /* the run ended: delete it */
+    JR_FORGET        /* 8.3: a dedupe key past its window: delete its row
+                        if recorded at wake_at or before */
 } JournalRecordKind;
 
 typedef struct JournalRecord JournalRecord;
@@ -160,6 +223,13 @@ struct JournalRecord {
     int step;                    /* JR_STEP: the step's index */
     int next;
     int64_t wake_at;
+    int tries;
+    int64_t shape;
+    JournalAnswer *answer;       /* 8.3, JR_ACKED: the answer recorded with
+                                    key (owned); NULL: none */
+    char *key;                   /* JR_ACKED with an answer, JR_FORGET:
+                                    the dedupe key (owned) */
+    size_t key_len;
     char id[37];
     char started_at[25];
     size_t len;                  /* data: the outputs (run rows) or the
@@ -168,6 +238,28 @@ struct JournalRecord {
 };
 
 typedef struct JournalDb JournalDb;
+
+/* A dedupe row read back: workflow's key and its answer (borrowed). */
+typedef void (*JournalKeyFn)(void *arg, const char *workflow, const char *key,
+                             size_t len, const JournalAnswer *answer);
+/* The headers of an answer as the bytes of the dedupe row's `headers`:
+ * per header a 32-bit little-endian length and the name, then the same
+ * for the value.  journal_headers_size() bytes, written at out. */
+size_t journal_headers_size(const FlResponse *resp);
+void journal_headers_put(const FlResponse *resp, unsigned char *out);
+/* The answer of a dedupe row: the headers bytes decoded, everything
+ * copied into one block (free()); NULL when the bytes are not valid. */
+JournalAnswer *journal_answer_read(int status, const char *content_type,
+                                   const void *headers, size_t headers_len,
+                                   const void *body, size_t body_len,
+                                   const char *run_id, int64_t recorded_at);
+/* Loads an answered key at start (journal_open()). */
+void journal_dedupe_load(const char *workflow, const char *key, size_t len,
+                         JournalAnswer *answer);
+/* A key pruned from the table: its row goes (journal.c; nothing without a
+ * journal). */
+void journal_forget(const char *workflow, const char *key, size_t len,
+                    int64_t recorded_at);
 
 typedef struct {
     const char *name;
@@ -192,6 +284,11 @@ typedef struct {
     int (*scan)(JournalDb *db, bool pending, bool abandoned, bool started,
                 JournalScanFn fn, void *arg, char *err, size_t errlen);
     void (*close)(JournalDb *db);
+    /* 8.3, at start after start(): drops the dedupe rows older than the
+     * longest window and calls fn for each answered key left (the answer
+     * borrowed for the call).  0 or -1 (err). */
+    int (*keys)(JournalDb *db, JournalKeyFn fn, void *arg, char *err,
+                size_t errlen);
 } JournalBackend;
 
 extern const JournalBackend journal_sqlite;

@@ -40,7 +40,7 @@
 enum {
     APP_ID = 0x466c7573,          /* "Flus" */
     CHECKPOINT_FRAMES = 1000,     /* copy the log into the database past it */
-    FORMAT = 1,                   /* PRAGMA user_version */
+    FORMAT = 2,                   /* PRAGMA user_version */
     KEEP_ABANDONED_MS = 7 * 24 * 3600 * 1000
 };
 
@@ -48,26 +48,49 @@ static const char schema[] =
     "CREATE TABLE runs ("
     "  id TEXT PRIMARY KEY NOT NULL,"
     "  workflow TEXT NOT NULL,"
-    "  state TEXT NOT NULL,"                   /* started | pending | abandoned */
+    "  state TEXT NOT NULL,"                   /* started | pending | retrying |
+                                                  failed | stranded | abandoned */
     "  started_at TEXT NOT NULL,"
     "  attempt INTEGER NOT NULL,"
     "  next_step INTEGER NOT NULL,"            /* -1: the end */
     "  next_key TEXT NOT NULL,"
     "  wake_at INTEGER,"                       /* Unix ms, or NULL */
     "  changed_at INTEGER NOT NULL,"           /* Unix ms */
-    "  outputs BLOB NOT NULL);"
+    "  outputs BLOB NOT NULL,"
+    "  tries INTEGER NOT NULL DEFAULT 0,"      /* 8.2: attempts the step at
+                                                  next_step has made */
+    "  error TEXT,"                            /* failed: the error; stranded:
+                                                  the reason */
+    "  shape INTEGER NOT NULL DEFAULT 0);"     /* 8.4: FlWorkflow.shape */
     "CREATE TABLE steps ("
     "  run_id TEXT NOT NULL,"
     "  step INTEGER NOT NULL,"
     "  next_step INTEGER NOT NULL,"
     "  next_key TEXT NOT NULL,"
     "  wake_at INTEGER,"
-    "  output BLOB NOT NULL,"
-    "  PRIMARY KEY (run_id, step)) WITHOUT ROWID;";
+    "  output BLOB NOT NULL,"                  /* empty: no output yet, a
+                                                  position only (8.2) */
+    "  tries INTEGER NOT NULL DEFAULT 0,"
+    "  PRIMARY KEY (run_id, step)) WITHOUT ROWID;"
+    "CREATE TABLE shapes ("                    /* 8.4: step keys by index */
+    "  shape INTEGER PRIMARY KEY NOT NULL,"
+    "  workflow TEXT NOT NULL,"
+    "  keys TEXT NOT NULL);"                   /* joined by '\n' */
+    "CREATE TABLE dedupe ("                    /* 8.3 */
+    "  workflow TEXT NOT NULL,"
+    "  key TEXT NOT NULL,"
+    "  run_id TEXT NOT NULL,"
+    "  answered INTEGER NOT NULL,"             /* 0: in progress */
+    "  status INTEGER,"
+    "  content_type TEXT,"
+    "  headers BLOB,"
+    "  body BLOB,"
+    "  recorded_at INTEGER NOT NULL,"          /* Unix ms */
+    "  PRIMARY KEY (workflow, key)) WITHOUT ROWID;";
 
 typedef enum {
     ST_BEGIN, ST_COMMIT, ST_ROLLBACK, ST_SYNC_FULL, ST_SYNC_NORMAL, ST_PUT_RUN, ST_PUT_STEP, ST_DEL_STEPS,
-    ST_DEL_RUN, ST_SCAN_STEPS, ST_COUNT
+    ST_DEL_RUN, ST_SCAN_STEPS, ST_PUT_KEY, ST_DEL_KEY, ST_COUNT
 } Stmt;
 
 static const char *const stmt_sql[ST_COUNT] = {
@@ -76,12 +99,20 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_ROLLBACK] = "ROLLBACK",
     [ST_SYNC_FULL] = "PRAGMA synchronous = FULL",
     [ST_SYNC_NORMAL] = "PRAGMA synchronous = NORMAL",
-    [ST_PUT_RUN] = "INSERT OR REPLACE INTO runs VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-    [ST_PUT_STEP] = "INSERT OR REPLACE INTO steps VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    [ST_PUT_RUN] = "INSERT OR REPLACE INTO runs (id, workflow, state, started_at, attempt,"
+                   " next_step, next_key, wake_at, changed_at, outputs, tries, shape)"
+                   " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+    [ST_PUT_STEP] = "INSERT OR REPLACE INTO steps (run_id, step, next_step, next_key,"
+                    " wake_at, output, tries) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     [ST_DEL_STEPS] = "DELETE FROM steps WHERE run_id = ?1",
     [ST_DEL_RUN] = "DELETE FROM runs WHERE id = ?1",
     [ST_SCAN_STEPS] = ("SELECT step, next_step, next_key, wake_at, output FROM steps"
                        " WHERE run_id = ?1 ORDER BY step"),
+    [ST_PUT_KEY] = ("INSERT OR REPLACE INTO dedupe (workflow, key, run_id, answered,"
+                    " status, content_type, headers, body, recorded_at)"
+                    " VALUES (?1, ?2, ?3, 1, ?4, ?5, ?6, ?7, ?8)"),
+    [ST_DEL_KEY] = ("DELETE FROM dedupe WHERE workflow = ?1 AND key = ?2"
+                    " AND recorded_at <= ?3"),
 };
 
 struct JournalDb {
@@ -189,7 +220,8 @@ static bool journal_sound(sqlite3 *db, char *why, size_t size)
         return false;
     }
     if (pragma_int(db, "SELECT count(*) FROM sqlite_schema WHERE type = 'table'"
-                       " AND name IN ('runs', 'steps')", &tables) < 0 || tables != 2) {
+                       " AND name IN ('runs', 'steps', 'shapes', 'dedupe')",
+                   &tables) < 0 || tables != 4) {
         snprintf(why, size, "not a flusso journal (tables missing)");
         return false;
     }
@@ -391,6 +423,8 @@ static int put_run(JournalDb *j, const JournalRecord *r)
     bind_wake(st, 8, r->wake_at);
     sqlite3_bind_int64(st, 9, fl_time_now_ms());
     sqlite3_bind_blob64(st, 10, r->data, r->len, SQLITE_STATIC);
+    sqlite3_bind_int(st, 11, r->tries);
+    sqlite3_bind_int64(st, 12, r->shape);
     return step_reset(st);
 }
 
@@ -403,6 +437,39 @@ static int put_step(JournalDb *j, const JournalRecord *r)
     sqlite3_bind_text(st, 4, r->next_key, -1, SQLITE_STATIC);
     bind_wake(st, 5, r->wake_at);
     sqlite3_bind_blob64(st, 6, r->data, r->len, SQLITE_STATIC);
+    sqlite3_bind_int(st, 7, r->tries);
+    return step_reset(st);
+}
+
+/* 8.3: an acknowledgement's dedupe key and answer. */
+static int put_key(JournalDb *j, const JournalRecord *r)
+{
+    sqlite3_stmt *st = j->stmt[ST_PUT_KEY];
+    const FlResponse *resp = &r->answer->resp;
+    size_t hlen = journal_headers_size(resp);
+    unsigned char *hs = rt_check(malloc(hlen + 1));
+    journal_headers_put(resp, hs);
+    sqlite3_bind_text(st, 1, r->workflow, -1, SQLITE_STATIC);
+    sqlite3_bind_blob64(st, 2, r->key, r->key_len, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, r->answer->run_id, -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 4, resp->status);
+    if (resp->content_type)
+        sqlite3_bind_text(st, 5, resp->content_type, -1, SQLITE_STATIC);
+    sqlite3_bind_blob64(st, 6, hs, hlen, SQLITE_STATIC);
+    sqlite3_bind_blob64(st, 7, resp->body, resp->body_len, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 8, r->answer->recorded_at);
+    int rc = step_reset(st);
+    free(hs);
+    return rc;
+}
+
+/* 8.3: a key past its window, unless answered again since. */
+static int del_key(JournalDb *j, const JournalRecord *r)
+{
+    sqlite3_stmt *st = j->stmt[ST_DEL_KEY];
+    sqlite3_bind_text(st, 1, r->workflow, -1, SQLITE_STATIC);
+    sqlite3_bind_blob64(st, 2, r->key, r->key_len, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, r->wake_at);
     return step_reset(st);
 }
 
@@ -419,14 +486,22 @@ static int del_run(JournalDb *j, const JournalRecord *r)
 static int put_record(JournalDb *j, const JournalRecord *r)
 {
     switch (r->kind) {
-    case JR_STARTED:
     case JR_ACKED:
+        if (r->answer) {
+            int rc = put_key(j, r);
+            if (rc != SQLITE_DONE)
+                return rc;
+        }
+        return put_run(j, r);
+    case JR_STARTED:
     case JR_ABANDONED:
         return put_run(j, r);
     case JR_STEP:
         return put_step(j, r);
     case JR_FINISHED:
         return del_run(j, r);
+    case JR_FORGET:
+        return del_key(j, r);
     }
     return SQLITE_MISUSE;
 }
@@ -614,6 +689,49 @@ static int sq_start(JournalDb *j, JournalScanFn abandoned, void *arg, char *err,
     return -1;
 }
 
+/* ---- dedupe keys (8.3) ------------------------------------------------------ */
+
+enum { KEEP_KEYS_MS = 2592000LL * 1000 };     /* the longest window */
+
+/* One dedupe row to fn; a row that does not decode is skipped. */
+static void key_row(sqlite3_stmt *st, JournalKeyFn fn, void *arg)
+{
+    JournalAnswer *a = journal_answer_read(
+        sqlite3_column_int(st, 3), (const char *)sqlite3_column_text(st, 4),
+        sqlite3_column_blob(st, 5), (size_t)sqlite3_column_bytes(st, 5),
+        sqlite3_column_blob(st, 6), (size_t)sqlite3_column_bytes(st, 6),
+        col_text(st, 2), sqlite3_column_int64(st, 7));
+    if (!a)
+        return;
+    fn(arg, col_text(st, 0), sqlite3_column_blob(st, 1),
+       (size_t)sqlite3_column_bytes(st, 1), a);
+    free(a);
+}
+
+static int sq_keys(JournalDb *j, JournalKeyFn fn, void *arg, char *err,
+                   size_t errlen)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = exec(j, "DELETE FROM dedupe WHERE answered = 0 OR recorded_at < ?1",
+                  fl_time_now_ms() - KEEP_KEYS_MS);
+    if (rc == 0 && sqlite3_prepare_v2(j->db, "SELECT workflow, key, run_id, status,"
+                                      " content_type, headers, body, recorded_at"
+                                      " FROM dedupe ORDER BY recorded_at", -1, &st,
+                                      NULL) == SQLITE_OK) {
+        int step;
+        while ((step = sqlite3_step(st)) == SQLITE_ROW)
+            key_row(st, fn, arg);
+        rc = step == SQLITE_DONE ? 0 : -1;
+    } else {
+        rc = -1;
+    }
+    sqlite3_finalize(st);
+    if (rc < 0)
+        snprintf(err, errlen, "cannot read journal %s: %s", j->path,
+                 sqlite3_errmsg(j->db));
+    return rc;
+}
+
 const JournalBackend journal_sqlite = {
     .name = "sqlite",
     .open = sq_open,
@@ -621,4 +739,5 @@ const JournalBackend journal_sqlite = {
     .start = sq_start,
     .scan = sq_scan,
     .close = sq_close,
+    .keys = sq_keys,
 };
