@@ -31,6 +31,8 @@
 
 enum {
     PRUNE_MAX = 8,            /* expired entries pruned per claim, at most */
+    TELL_MAX = 256,           /* forgotten keys before the journal is told */
+    TELL_MS = 1000,           /* ... or this long after the first of them */
     MEMORY_MAX = 100000,      /* keys per workflow without a journal */
     FIRST_BUCKETS = 64
 };
@@ -41,7 +43,7 @@ struct Entry {
     Entry *older, *newer;     /* the age list */
     uint64_t hash;
     int64_t at_ms;            /* claimed or answered, Unix ms */
-    JournalAnswer *answer;    /* NULL: in progress */
+    JournalAnswer *answer;    /* NULL: in progress; shared (refs) */
     char run_id[37];          /* the run that holds or answered it */
     size_t len;
     char key[];
@@ -58,6 +60,11 @@ struct Space {
     size_t mask;              /* buckets - 1 */
     size_t count;
     Entry *oldest, *newest;
+    JournalAnswer *last;      /* the latest answer recorded: an equal one
+                                 is shared instead of kept twice */
+    int64_t forgot_at;        /* the newest answer forgotten ... */
+    int forgot_n;             /* ... of these, not told to the journal */
+    int64_t told_ms;          /* when it was last told */
 };
 
 static struct {
@@ -137,6 +144,7 @@ JournalAnswer *journal_answer_copy(const FlResponse *resp, const char *run_id,
     snprintf(a->run_id, sizeof a->run_id, "%s", run_id);
     a->recorded_at = recorded_at;
     a->size = size;
+    a->refs = 0;
     return a;
 }
 
@@ -266,13 +274,55 @@ static void age_push(Space *s, Entry *e)
     s->newest = e;
 }
 
+/* Whether two answers are the same bytes (status, content type,
+ * headers, body). */
+static bool same_answer(const FlResponse *a, const FlResponse *b)
+{
+    if (a->status != b->status || a->body_len != b->body_len
+        || a->header_count != b->header_count
+        || !a->content_type != !b->content_type
+        || (a->content_type && strcmp(a->content_type, b->content_type) != 0)
+        || memcmp(a->body, b->body, a->body_len) != 0)
+        return false;
+    for (int i = 0; i < a->header_count; i++)
+        if (strcmp(a->headers[i].name, b->headers[i].name) != 0
+            || a->headers[i].value_len != b->headers[i].value_len
+            || memcmp(a->headers[i].value, b->headers[i].value, a->headers[i].value_len) != 0)
+            return false;
+    return true;
+}
+
+/* a (taken), or the space's equal latest answer: many runs of a
+ * workflow answer the same bytes (a fixed {"received": true}). */
+static JournalAnswer *answer_share(Space *s, JournalAnswer *a)
+{
+    if (s->last && same_answer(&s->last->resp, &a->resp)) {
+        free(a);
+        a = s->last;
+    } else {
+        a->refs = 0;
+        s->last = a;
+    }
+    a->refs++;
+    return a;
+}
+
+static void answer_drop(Space *s, JournalAnswer *a)
+{
+    if (!a || --a->refs > 0)
+        return;
+    if (s->last == a)
+        s->last = NULL;
+    free(a);
+}
+
 /* Removes e (found at slot) and frees it. */
 static void entry_drop(Space *s, Entry **slot, Entry *e)
 {
     *slot = e->chain;
     age_unlink(s, e);
     s->count--;
-    free(e->answer);
+    answer_drop(s, e->answer);
     free(e);
 }
 
@@ -299,6 +349,17 @@ static bool expired(const Space *s, const Entry *e, int64_t now)
 
 static void forget(Space *s, Entry **slot, Entry *e);
 
+/* Tells the journal which rows go, in batches: after TELL_MAX forgotten
+ * keys, or TELL_MS after the first. */
+static void tell(Space *s, int64_t now)
+{
+    if (s->forgot_n >= TELL_MAX || (s->forgot_n > 0 && now - s->told_ms >= TELL_MS)) {
+        journal_forget(s->workflow, s->forgot_at);
+        s->forgot_n = 0;
+        s->told_ms = now;
+    }
+}
+
 /* Forgets the oldest entry. */
 static void forget_oldest(Space *s)
 {
@@ -314,15 +375,18 @@ static void prune(Space *s, int64_t now)
         forget_oldest(s);
     while (!journal_enabled() && s->count > MEMORY_MAX)
         forget_oldest(s);
+    tell(s, now);
 }
 
 /* ---- the facade ------------------------------------------------------------- */
 
-/* Forgets e, found at slot (its row too, when it was answered). */
+/* Forgets e, found at slot (its row too, later, when it was answered). */
 static void forget(Space *s, Entry **slot, Entry *e)
 {
-    if (e->answer)
-        journal_forget(s->workflow, e->key, e->len, e->at_ms);
+    if (e->answer) {
+        s->forgot_at = e->at_ms > s->forgot_at ? e->at_ms : s->forgot_at;
+        s->forgot_n++;
+    }
     entry_drop(s, slot, e);
 }
 
@@ -347,8 +411,7 @@ JournalKeyState journal_dedupe_claim(const char *workflow, long window_s,
         st = e->answer ? JOURNAL_KEY_ANSWERED : JOURNAL_KEY_BUSY;
         memcpy(owner, e->run_id, 37);
         if (e->answer)
-            *answer = journal_answer_copy(&e->answer->resp, e->run_id,
-                                          e->answer->recorded_at);
+            *answer = journal_answer_copy(&e->answer->resp, e->run_id, e->at_ms);
     } else {
         e = entry_add(s, key, len, h);
         e->at_ms = now;
@@ -366,10 +429,10 @@ static void record(Space *s, const char *key, size_t len, JournalAnswer *answer)
     Entry *e = *slot_of(s, key, len, h);
     if (!e)
         e = entry_add(s, key, len, h);
-    free(e->answer);
-    e->answer = answer;
     e->at_ms = answer->recorded_at;
     snprintf(e->run_id, sizeof e->run_id, "%s", answer->run_id);
+    answer_drop(s, e->answer);
+    e->answer = answer_share(s, answer);
     age_unlink(s, e);
     age_push(s, e);
 }

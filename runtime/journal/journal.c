@@ -299,13 +299,10 @@ static JournalRecord *record_run(JournalRecordKind kind, const JournalRun *run)
             count++;
         }
     JournalRecord *r = record_new(kind, run, len);
-    if (run->key && run->answer) {               /* 8.3: with its answer */
-        r->key = rt_check(malloc(run->key_len + 1));
-        memcpy(r->key, run->key, run->key_len);
-        r->key[run->key_len] = '\0';
+    if (run->key && run->answer) {   /* 8.3: borrowed until its callback */
+        r->key = run->key;
         r->key_len = run->key_len;
-        r->answer = journal_answer_copy(&run->answer->resp, run->answer->run_id,
-                                        run->answer->recorded_at);
+        r->answer = run->answer;
     }
     unsigned char *p = put_u32(r->data, count);
     for (int i = 0; i < run->step_count; i++)
@@ -345,18 +342,11 @@ static void requeue(List *l)
     pthread_mutex_unlock(&jr.lock);
 }
 
-static void record_free(JournalRecord *r)
-{
-    free(r->key);
-    free(r->answer);
-    free(r);
-}
-
 static void list_free(JournalRecord *r)
 {
     while (r) {
         JournalRecord *next = r->link;
-        record_free(r);
+        free(r);
         r = next;
     }
 }
@@ -402,7 +392,7 @@ static void drop_pointless(List *l, const IdSet *acked, const IdSet *ended)
         bool note = r->kind == JR_STARTED, step = r->kind == JR_STEP;
         if ((acked && note && *idset_find(acked, r->id))
             || (ended && (note || step) && *idset_find(ended, r->id)))
-            record_free(r);
+            free(r);
         else
             list_add(&keep, r);
     }
@@ -466,6 +456,8 @@ static void write_acks(List *acks)
         next = r->link;
         r->kind = JR_ABANDONED;
         r->done = NULL;
+        r->key = NULL;                   /* the run let go of them */
+        r->answer = NULL;
         list_add(&jr.rest, r);
         jr.rest_n++;
     }
@@ -691,8 +683,7 @@ void journal_finish(const char *id)
     enqueue(r);
 }
 
-void journal_forget(const char *workflow, const char *key, size_t len,
-                    int64_t recorded_at)
+void journal_forget(const char *workflow, int64_t recorded_at)
 {
     static const JournalRun none = { .id = "", .workflow = "", .started_at = "",
                                      .next_key = "" };
@@ -700,10 +691,6 @@ void journal_forget(const char *workflow, const char *key, size_t len,
         return;
     JournalRecord *r = record_new(JR_FORGET, &none, 0);
     r->workflow = workflow;          /* static: the program's, or a space's */
-    r->key = rt_check(malloc(len + 1));
-    memcpy(r->key, key, len);
-    r->key[len] = '\0';
-    r->key_len = len;
     r->wake_at = recorded_at;
     enqueue(r);
 }

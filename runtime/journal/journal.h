@@ -165,6 +165,7 @@ typedef struct JournalAnswer {
     char run_id[37];                /* the run that gave it */
     int64_t recorded_at;            /* Unix ms */
     size_t size;                    /* of the block */
+    int refs;                       /* dedupe.c: the keys sharing it */
 } JournalAnswer;
 
 typedef enum {
@@ -207,8 +208,8 @@ typedef enum {
     JR_ABANDONED,    /* its acknowledgement failed: run row, "abandoned" */
     JR_STEP,         /* a step's output and the run's new position */
     JR_FINISHED,     /* the run ended: delete it */
-    JR_FORGET        /* 8.3: a dedupe key past its window: delete its row
-                        if recorded at wake_at or before */
+    JR_FORGET        /* 8.3: keys past their window: delete the
+                        workflow's rows recorded at wake_at or before */
 } JournalRecordKind;
 
 typedef struct JournalRecord JournalRecord;
@@ -225,10 +226,10 @@ struct JournalRecord {
     int64_t wake_at;
     int tries;
     int64_t shape;
-    JournalAnswer *answer;       /* 8.3, JR_ACKED: the answer recorded with
-                                    key (owned); NULL: none */
-    char *key;                   /* JR_ACKED with an answer, JR_FORGET:
-                                    the dedupe key (owned) */
+    const JournalAnswer *answer; /* 8.3, JR_ACKED: the answer recorded
+                                    with key, borrowed from the run until
+                                    its callback; NULL: none */
+    const char *key;             /* ... and its key (borrowed likewise) */
     size_t key_len;
     char id[37];
     char started_at[25];
@@ -256,10 +257,9 @@ JournalAnswer *journal_answer_read(int status, const char *content_type,
 /* Loads an answered key at start (journal_open()). */
 void journal_dedupe_load(const char *workflow, const char *key, size_t len,
                          JournalAnswer *answer);
-/* A key pruned from the table: its row goes (journal.c; nothing without a
- * journal). */
-void journal_forget(const char *workflow, const char *key, size_t len,
-                    int64_t recorded_at);
+/* Keys of workflow recorded at recorded_at or before were pruned from
+ * the table: their rows go (journal.c; nothing without a journal). */
+void journal_forget(const char *workflow, int64_t recorded_at);
 
 typedef struct {
     const char *name;
