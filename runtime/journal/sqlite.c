@@ -7,7 +7,9 @@
  *          acknowledgement (`outputs`, journal.c's byte format), state
  *          (started | pending | abandoned), attempt and position;
  *   steps  one row per step completed after the acknowledgement, with
- *          the run's position after it.
+ *          the run's position after it;
+ *   dedupe one row per answered delivery key (spec 8.3), written with the
+ *          acknowledgement, loaded at start, pruned by age (JR_FORGET).
  *
  * A run's position is that of its latest step row, or its run row's.
  * Finished runs are deleted; abandoned ones are kept for a week so that
