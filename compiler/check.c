@@ -294,14 +294,15 @@ static void check_path(Checker *c, const Expr *root, const Expr *const *segs,
                   "it may use only env.NAME");
         return;
     }
-    const Step *target = find_step(c->wf, root->str);
-    if (c->key_only && (target ? target != c->step : strcmp(root->str, "run") == 0)) {
+    bool is_run = strcmp(root->str, "run") == 0;
+    const Step *target = is_run ? NULL : find_step(c->wf, root->str);
+    if (c->key_only && (is_run || (target && target != c->step))) {
         report_at(c, DIAG_ERROR, root->pos,
                   "the dedupe key is evaluated before the run starts: it may "
                   "use only the trigger's output and env");
         return;
     }
-    if (strcmp(root->str, "run") == 0) {
+    if (is_run) {
         check_run_ref(c, root, first);
         return;
     }
