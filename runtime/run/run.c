@@ -372,6 +372,8 @@ void run_release(FlRun *run)
             lim_release(&run->slot);         /* never started */
         if (run->core.phase == RUN_NEW)
             key_end(run);                    /* claimed, never started */
+        free(run->core.key);                 /* other threads may have
+                                                read it until now */
         fl_arena_destroy(&run->arena);
         runmem_put(run);
     }
@@ -836,6 +838,7 @@ static FlRun *run_compact(FlRun *old)
     atomic_store_explicit(&run->slot, atomic_exchange(&old->slot, LIM_NONE),
                           memory_order_relaxed);
     run->outputs = compact_copy(delay, old->outputs, n, run->first);
+    old->core.key = NULL;                /* the copy has it now */
     run_release(old);
     if (log_enabled(FL_LOG_DEBUG)) {
         char msg[64];
@@ -999,7 +1002,9 @@ static void key_free(FlRun *run)
         journal_dedupe_free(run->core.wf->name, key->key, key->len, run->core.id);
 }
 
-/* The run ends (or is released unstarted): an unanswered key is free. */
+/* The run ends (or is released unstarted): an unanswered key is free.
+ * The RunKey itself goes with the run's last reference: shutdown's 503
+ * may be freeing the key on another thread just now (run_release()). */
 static void key_end(FlRun *run)
 {
     RunKey *key = run->core.key;
@@ -1007,8 +1012,7 @@ static void key_end(FlRun *run)
         return;
     key_free(run);
     free(key->answer);
-    free(key);
-    run->core.key = NULL;
+    key->answer = NULL;
 }
 
 /* The acknowledgement v carries the held answer with the pending key. */
