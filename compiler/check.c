@@ -36,6 +36,7 @@ typedef struct {
     const Reach *flow;          /* what ran before step */
     bool env_only;             /* the verify secret: only env.NAME */
     bool saw_env;              /* env_only: the secret used env.NAME */
+    bool key_only;             /* the dedupe key: the trigger and env only */
     bool in_default;           /* checking x of default(x, ...): a step
                                   that ran on some paths only is handled */
     bool partial;              /* the loader reported errors: the tree may
@@ -342,11 +343,18 @@ static void check_path(Checker *c, const Expr *root, const Expr *const *segs,
                   "it may use only env.NAME");
         return;
     }
-    if (strcmp(root->str, "run") == 0) {
+    bool is_run = strcmp(root->str, "run") == 0;
+    const Step *target = is_run ? NULL : find_step(c->wf, root->str);
+    if (c->key_only && (is_run || (target && target != c->step))) {
+        report_at(c, DIAG_ERROR, root->pos,
+                  "the dedupe key is evaluated before the run starts: it may "
+                  "use only the trigger's output and env");
+        return;
+    }
+    if (is_run) {
         check_run_ref(c, root, first);
         return;
     }
-    const Step *target = find_step(c->wf, root->str);
     if (!target) {
         if (!c->partial || !key_seen(c->wf, root->str))
             check_unknown_name(c, root, nsegs);
@@ -354,7 +362,7 @@ static void check_path(Checker *c, const Expr *root, const Expr *const *segs,
     }
     if (target->type == ST_FOR_EACH && check_loop_name(c, target, first))
         return;
-    if (bit_get(c->in_tree, target->index))
+    if (bit_get(c->in_tree, target->index) && !c->key_only)
         check_step_order(c, root, target);
     check_output_path(c, root, target, segs, nsegs);
 }
@@ -622,6 +630,24 @@ static void check_verify_secret(Checker *c, const VerifyConfig *v)
                     "the handler binary (use {{ env.NAME }})");
 }
 
+/* The dedupe key is computed before any step, from the request: the
+ * trigger's output and env.NAME only. */
+static void check_dedupe_key(Checker *c, const DedupeConfig *d)
+{
+    if (!d->key)
+        return;                  /* the scheme's delivery id */
+    c->key_only = true;
+    check_template(c, d->key);
+    c->key_only = false;
+    const Expr *e = d->key->whole && d->key->count == 1 ? d->key->parts[0].expr : NULL;
+    bool container = e && (e->kind == EX_ARRAY || e->kind == EX_OBJECT
+                           || (e->kind == EX_CALL && strcmp(e->str, "split") == 0));
+    c->tmpl = d->key;
+    if (container)
+        report_at(c, DIAG_ERROR, e->pos, "the dedupe key must be text or a "
+                  "number, not an array or an object");
+}
+
 static void check_template_of(const Template *t, void *c)
 {
     check_template(c, t);
@@ -632,6 +658,8 @@ static void check_step_templates(Checker *c, const Step *s)
 {
     if (s->type == ST_TRIGGER && s->as.trigger.verify)
         check_verify_secret(c, s->as.trigger.verify);
+    if (s->type == ST_TRIGGER && s->as.trigger.dedupe)
+        check_dedupe_key(c, s->as.trigger.dedupe);
     step_each_template(s, check_template_of, c);
 }
 

@@ -580,6 +580,46 @@ static void emit_verify_table(Emitter *e, FILE *out, const VerifyConfig *v)
     fputs("};\n", out);
 }
 
+/* ---- trigger dedupe (spec 8.3) ------------------------------------------- */
+
+/* The verify scheme's delivery id: a header, or the body's id. */
+static void emit_default_key(Emitter *e, FILE *out, VerifyScheme scheme)
+{
+    const char *header = scheme == VS_GITHUB ? "x-github-delivery"
+                       : scheme == VS_SHOPIFY ? "x-shopify-webhook-id"
+                       : scheme == VS_STANDARD_WEBHOOKS ? "webhook-id" : NULL;
+    const char *part = header ? "headers" : "body", *field = header ? header : "id";
+    fprintf(out, "    /* the %s delivery id: %s.%s */\n"
+                 "    return fl_get_field(fl_get_field(fl_out(r, %s), \"%s\", %zu),\n"
+                 "                        %s, %zu);\n",
+            format_verify_schemes.names[scheme], part, field, e->step_names[0],
+            part, strlen(part), cwrite_string(e->arena, field, strlen(field)),
+            strlen(field));
+}
+
+/* The key as a function of the run, called before its first step: the
+ * checker let it read the trigger's output and env.NAME only. */
+static void emit_dedupe_key(Emitter *e, FILE *out, const TriggerConfig *t)
+{
+    char *body = NULL;
+    size_t len = 0;
+    function_start(e);
+    e->fn = open_memstream(&body, &len);
+    if (t->dedupe->key)
+        emit_stmt(e, "return ", emit_template_value(e, t->dedupe->key), ";");
+    else
+        emit_default_key(e, e->fn, t->verify->scheme);
+    fclose(e->fn);
+    fprintf(out, "\n/* dedupe key - %s */\n"
+                 "static const FlValue *w%d_dedupe_key(FlRun *r)\n{\n",
+            cwrite_comment(e->arena, t->dedupe->path), e->wf_index);
+    if (e->facts & CX_ARENA)
+        fputs("    FlArena *ar = fl_run_arena(r);\n", out);
+    fputs(body, out);
+    fputs("}\n", out);
+    free(body);
+}
+
 /* ---- tables ------------------------------------------------------------- */
 
 /* Writes text as a block comment, through cwrite_comment, broken at
@@ -717,7 +757,7 @@ static void name_steps(Emitter *e, StrSet *taken)
 {
     const Workflow *w = e->wf;
     static const char *const tables[] = { "", "_steps", "_methods", "_verify",
-                                          "_secret" };
+                                          "_secret", "_dedupe", "_dedupe_key" };
     for (size_t i = 0; i < sizeof tables / sizeof tables[0]; i++)
         emit_global(e, arena_sprintf(e->arena, "w%d%s", e->wf_index, tables[i]));
     e->step_names = arena_alloc(e->arena, sizeof *e->step_names
@@ -780,13 +820,17 @@ static void emit_workflow_table(Emitter *e, FILE *out, const Flow *flow)
     const char *allow = methods_joined(e, t);
     if (t->verify)
         emit_verify_table(e, out, t->verify);
+    if (t->dedupe)
+        fprintf(out, "static const FlDedupe w%d_dedupe = {\n"
+                     "    .key = w%d_dedupe_key,\n    .window_s = %ld,\n};\n",
+                e->wf_index, e->wf_index, t->dedupe->window_s);
     fprintf(out,
             "static const FlWorkflow w%d = {\n"
             "    .name = %s,\n    .file = %s,\n    .path = %s,\n"
             "    .methods = w%d_methods,\n    .method_count = %d,\n"
             "    .allow = %s,\n"
             "    .response_timeout_ms = %ld,\n    .max_body_bytes = %ld,\n"
-            "    .verify = %s,\n"
+            "    .verify = %s,\n%s"
             "    .steps = w%d_steps,\n    .step_count = %d,\n"
             "    .first = %s,\n    .default_at_start = %s,\n"
             "    .shape = INT64_C(%lld),\n};\n",
@@ -796,6 +840,7 @@ static void emit_workflow_table(Emitter *e, FILE *out, const Flow *flow)
             t->method_count, cwrite_string(a, allow, strlen(allow)),
             t->response_timeout_ms, t->max_body_bytes,
             t->verify ? arena_sprintf(a, "&w%d_verify", e->wf_index) : "NULL",
+            t->dedupe ? arena_sprintf(a, "    .dedupe = &w%d_dedupe,\n", e->wf_index) : "",
             e->wf_index,
             w->step_count, next_text(e, flow->first),
             flow->default_at_start ? "true" : "false", (long long)w->shape);
@@ -812,6 +857,8 @@ static void emit_workflow(Emitter *e, FILE *out, StrSet *taken)
     FILE *functions = open_memstream(&fns, &fns_len);
     if (w->trigger->as.trigger.verify)
         emit_verify_secret(e, functions, w->trigger->as.trigger.verify);
+    if (w->trigger->as.trigger.dedupe)
+        emit_dedupe_key(e, functions, &w->trigger->as.trigger);
     for (int i = 1; i < w->step_count; i++)
         emit_step(e, functions, w->all_steps[i], &flow->edges[i]);
     const CExpr **keeps = arena_alloc(e->arena, (size_t)w->step_count * sizeof *keeps);

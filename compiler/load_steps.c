@@ -212,6 +212,45 @@ static VerifyConfig *load_verify(Loader *l, Field f)
     return v;
 }
 
+/* dedupe (spec 8.3): true, false (none), or {"key": T, "window_s": N}. */
+static const char *const dedupe_fields[] = { "key", "window_s" };
+
+/* Whether the verify scheme v names each delivery (its default key). */
+static bool has_delivery_id(const VerifyConfig *v)
+{
+    return v && (v->scheme == VS_GITHUB || v->scheme == VS_STRIPE
+                 || v->scheme == VS_SHOPIFY || v->scheme == VS_STANDARD_WEBHOOKS);
+}
+
+static DedupeConfig *load_dedupe(Loader *l, Field f, const VerifyConfig *verify)
+{
+    if (!f.v || !load_expect(l, f, cJSON_True | cJSON_False | cJSON_Object,
+                             "true, false or an object"))
+        return NULL;
+    if (cJSON_IsFalse(f.v))
+        return NULL;
+    DedupeConfig *d = arena_alloc(l->arena, sizeof *d);
+    d->window_s = 86400;
+    d->path = f.path;
+    if (cJSON_IsObject(f.v)) {
+        load_check_fields(l, f.v, f.path, "dedupe", dedupe_fields,
+                          COUNT(dedupe_fields));
+        d->key = load_template(l, load_field(l, f.v, f.path, "key", false), NULL);
+        load_integer(l, load_field(l, f.v, f.path, "window_s", false), 1,
+                     2592000, &d->window_s);
+        if (load_field(l, f.v, f.path, "key", false).v)
+            return d;
+    }
+    if (!has_delivery_id(verify))
+        report(l, f.path, arena_sprintf(
+            l->arena, "needs a \"key\", such as \"{{ %s.output.body.id }}\": %s",
+            l->key ? l->key : "trigger",
+            verify ? "the verify scheme has no delivery id (only github, stripe, "
+                     "shopify and standard_webhooks have one)"
+                   : "without a verify scheme there is no delivery id"));
+    return d;
+}
+
 static void load_webhook_trigger(Loader *l, Step *s, const cJSON *cfg,
                                  const char *path)
 {
@@ -225,6 +264,8 @@ static void load_webhook_trigger(Loader *l, Step *s, const cJSON *cfg,
     load_integer(l, load_field(l, cfg, path, "max_body_bytes", false), 1,
                  LOAD_INT_MAX, &t->max_body_bytes);
     t->verify = load_verify(l, load_field(l, cfg, path, "verify", false));
+    t->dedupe = load_dedupe(l, load_field(l, cfg, path, "dedupe", false),
+                            t->verify);
 }
 
 /* ---- logic_gate ------------------------------------------------------ */

@@ -47,6 +47,10 @@ static const FieldDoc field_docs[] = {
     { "webhook_trigger", "verify", false, NULL, NULL,
       "Check the sender's signature on the raw body before any step runs; "
       "a request that fails it is answered 401." },
+    { "webhook_trigger", "dedupe", false, NULL, NULL,
+      "Answer a repeated delivery with the first one's recorded answer "
+      "instead of running it again: true (the verify scheme's delivery id "
+      "is the key), or an object with key and window_s." },
     { "logic_gate", "condition", false, NULL, NULL,
       "Exactly one {{ expression }}: its truthiness picks the branch. "
       "Give either condition or conditions." },
@@ -233,6 +237,8 @@ static cJSON *object_schema(const char *field)
 {
     if (strcmp(field, "verify") == 0)
         return ref("verify");
+    if (strcmp(field, "dedupe") == 0)
+        return ref("dedupe");
     cJSON *o = typed("object", NULL);
     cJSON_AddItemToObject(o, "additionalProperties", ref("value"));
     return o;
@@ -520,6 +526,23 @@ static cJSON *verify_schema(void)
     return o;
 }
 
+/* dedupe: true, false, or a key and a window. */
+static cJSON *dedupe_schema(void)
+{
+    cJSON *props, *o = closed_object(&props);
+    cJSON_AddItemToObject(props, "key", describe(ref("template"),
+        "The delivery's key, from the trigger's output and env (null or "
+        "empty: not deduplicated). Default: the verify scheme's delivery "
+        "id (github, stripe, shopify, standard_webhooks)."));
+    cJSON *window = typed("integer", "Seconds a recorded answer is replayed "
+                                     "to repeated deliveries.");
+    cJSON_AddNumberToObject(window, "default", 86400);
+    cJSON_AddNumberToObject(window, "minimum", 1);
+    cJSON_AddNumberToObject(window, "maximum", 2592000);
+    cJSON_AddItemToObject(props, "window_s", window);
+    return any_of(typed("boolean", NULL), o);
+}
+
 static cJSON *branches_schema(void)
 {
     cJSON *props, *o = closed_object(&props);
@@ -566,6 +589,7 @@ static cJSON *defs(void)
     cJSON_AddItemToObject(d, "methods", methods_schema());
     cJSON_AddItemToObject(d, "headers", headers_schema());
     cJSON_AddItemToObject(d, "verify", verify_schema());
+    cJSON_AddItemToObject(d, "dedupe", dedupe_schema());
     cJSON_AddItemToObject(d, "conditions", conditions_schema());
     cJSON_AddItemToObject(d, "condition", condition_schema());
     cJSON_AddItemToObject(d, "operand", operand_schema());

@@ -67,6 +67,13 @@ typedef struct {
     const char *prefix;      /* hmac_sha256: optional, "" when absent */
 } VerifyConfig;
 
+/* The trigger's dedupe (spec 8.3). */
+typedef struct {
+    Template *key;           /* NULL: the verify scheme's delivery id */
+    long window_s;           /* default 86400, at most 2592000 */
+    const char *path;        /* its JSON path */
+} DedupeConfig;
+
 typedef struct {
     const char *path;           /* request path, starts with '/' */
     const char **methods;       /* upper-case, declared order */
@@ -74,6 +81,7 @@ typedef struct {
     long response_timeout_ms;   /* default 30000 */
     long max_body_bytes;        /* default 1048576 */
     VerifyConfig *verify;       /* NULL when absent */
+    DedupeConfig *dedupe;       /* NULL when absent or false */
 } TriggerConfig;
 
 /* COND_EQUALS...: the rows of FL_COND_OPS. */

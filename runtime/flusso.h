@@ -574,6 +574,14 @@ typedef struct {
     const char *prefix;
 } FlVerify;
 
+/* The trigger's dedupe (spec 8.3). */
+typedef struct {
+    /* The key of a delivery, from the trigger's output (fl_out(run, 0))
+     * and env only, in the run's arena; null or "" means no key. */
+    const FlValue *(*key)(FlRun *run);
+    long window_s;               /* how long a recorded answer is replayed */
+} FlDedupe;
+
 typedef struct {
     const char *name;            /* workflow name */
     const char *file;            /* source file, for --help and logs */
@@ -584,6 +592,7 @@ typedef struct {
     long response_timeout_ms;
     long max_body_bytes;
     const FlVerify *verify;      /* NULL: no signature check */
+    const FlDedupe *dedupe;      /* 8.3: NULL: every delivery runs */
     const FlStepInfo *steps;     /* by index; [0] is the trigger */
     int step_count;
     int first;                   /* the first step's index, or FL_NEXT_END */

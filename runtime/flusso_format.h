@@ -61,7 +61,7 @@
  *   CONDITIONS an array of condition objects */
 #define FL_CONFIG_TRIGGER(F)                                                  \
     F(path, ROUTE) F(method, METHODS) F(response_timeout_ms, INTEGER)         \
-    F(max_body_bytes, INTEGER) F(verify, OBJECT)
+    F(max_body_bytes, INTEGER) F(verify, OBJECT) F(dedupe, OBJECT)
 #define FL_CONFIG_LOGIC_GATE(F)                                               \
     F(condition, TEMPLATE) F(conditions, CONDITIONS) F(match, CHOICE)
 #define FL_CONFIG_RESPONSE(F)                                                 \

@@ -538,6 +538,14 @@ static enum MHD_Result answer_now(FlConn *c, int status, struct MHD_Response *r)
     return MHD_queue_response(c->mhd, (unsigned)status, r);
 }
 
+/* Queues r (the caller's, destroyed here) now; the request is done. */
+static enum MHD_Result answer_made(FlConn *c, int status, struct MHD_Response *r)
+{
+    enum MHD_Result ok = answer_now(c, status, r);
+    MHD_destroy_response(r);
+    return ok;
+}
+
 /* Answers r (shared) without a run.  On the first call of a request with
  * a body, at once (libmicrohttpd then skips the body and closes the
  * connection); otherwise in the final call, keeping the connection alive,
@@ -782,6 +790,49 @@ static bool signature_ok(const FlConn *c, const FlValue *raw)
     return !c->wf->verify || verify_request(c->wf, raw, conn_header, c->mhd);
 }
 
+/* A JSON error made for this request: {"error": message[, "run_id": id]},
+ * with X-Flusso-Run-Id when run_id is not NULL. */
+static struct MHD_Response *json_error(const char *message, const char *run_id)
+{
+    char body[256];
+    FlResponse resp = { .body = body, .content_type = "application/json" };
+    resp.body_len = (size_t)snprintf(body, sizeof body,
+                                     run_id ? "{\"error\":\"%s\",\"run_id\":\"%s\"}"
+                                            : "{\"error\":\"%s\"}", message, run_id);
+    return response_make(&resp, run_id);
+}
+
+/* Spec 8.3, after the body is parsed: a repeated delivery gets its first
+ * delivery's recorded answer again, byte for byte, marked as a duplicate;
+ * one whose first delivery has not answered yet gets 409; an unusable key
+ * 400.  None of them starts a run.  The messages are our own text. */
+static enum MHD_Result answer_duplicate(FlConn *c, RunKeyCheck check,
+                                        RunKeyOutcome *o)
+{
+    struct MHD_Response *r;
+    int status = 400;
+    long long bytes;
+    run_release(c->run);
+    c->run = NULL;
+    if (check == RUN_KEY_ANSWERED) {
+        status = o->answer.resp.status;
+        r = response_make(&o->answer.resp, o->run_id);
+        add_header(r, "X-Flusso-Duplicate", "true");
+    } else if (check == RUN_KEY_BUSY) {
+        status = 409;
+        r = json_error("delivery in progress", o->run_id);
+        add_header(r, "Retry-After", "1");
+    } else {
+        r = json_error(o->error, NULL);
+    }
+    bytes = check == RUN_KEY_ANSWERED ? (long long)o->answer.resp.body_len : -1;
+    run_key_done(o);
+    enum MHD_Result ok = answer_made(c, status, r);
+    if (bytes >= 0)
+        c->answer_bytes = bytes;             /* for the access log */
+    return ok;
+}
+
 /* The final call: the body is complete.  401, 400, or the run starts. */
 static enum MHD_Result conn_finish(FlConn *c, const char *method)
 {
@@ -807,6 +858,10 @@ static enum MHD_Result conn_finish(FlConn *c, const char *method)
     }
     run_set_traceparent(run, MHD_lookup_connection_value(c->mhd, MHD_HEADER_KIND,
                                                          "traceparent"));
+    RunKeyOutcome dup;
+    RunKeyCheck check = run_check_key(run, trigger, &dup);
+    if (check != RUN_KEY_NONE && check != RUN_KEY_CLAIMED)
+        return answer_duplicate(c, check, &dup);
     if (run_start(run, trigger, received, received_unix, &c->caller))
         return conn_queue_answer(c);
     return MHD_YES;              /* suspended: resumed with the answer */

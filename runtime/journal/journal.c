@@ -314,6 +314,11 @@ static JournalRecord *record_run(JournalRecordKind kind, const JournalRun *run)
             count++;
         }
     JournalRecord *r = record_new(kind, run, len);
+    if (run->key && run->answer) {   /* 8.3: borrowed until its callback */
+        r->key = run->key;
+        r->key_len = run->key_len;
+        r->answer = run->answer;
+    }
     unsigned char *p = put_u32(r->data, count);
     for (int i = 0; i < run->step_count; i++)
         if (run->outputs[i])
@@ -470,6 +475,8 @@ static void write_acks(List *acks)
         next = r->link;
         r->kind = JR_ABANDONED;
         r->done = NULL;
+        r->key = NULL;                   /* the run let go of them */
+        r->answer = NULL;
         list_add(&jr.rest, r);
         jr.rest_n++;
     }
@@ -693,6 +700,15 @@ static const JournalBackend *backend_for(const char *path)
     return &journal_sqlite;
 }
 
+/* 8.3: an answered key of the journal into the table. */
+static void load_key(void *arg, const char *workflow, const char *key, size_t len,
+                     const JournalAnswer *answer)
+{
+    (void)arg;
+    journal_dedupe_load(workflow, key, len, journal_answer_copy(
+        &answer->resp, answer->run_id, answer->recorded_at));
+}
+
 int journal_open(const char *path, JournalScanFn abandoned, void *arg,
                  char *err, size_t errlen)
 {
@@ -701,7 +717,8 @@ int journal_open(const char *path, JournalScanFn abandoned, void *arg,
     jr.db = jr.be->open(path, false, NULL, &status, err, errlen);
     if (!jr.db)
         return status;
-    if (jr.be->start(jr.db, abandoned, arg, err, errlen) < 0)
+    if (jr.be->start(jr.db, abandoned, arg, err, errlen) < 0
+        || jr.be->keys(jr.db, load_key, NULL, err, errlen) < 0)
         goto err;
     jr.fail_at = hook_from_env();
     jr.acks = 0;
@@ -798,6 +815,18 @@ int journal_command(const char *path, const JournalCommand *cmd,
                     JournalOutcomeFn fn, void *arg, char *err, size_t errlen)
 {
     return backend_for(path)->command(path, cmd, fn, arg, err, errlen);
+}
+
+void journal_forget(const char *workflow, int64_t recorded_at)
+{
+    static const JournalRun none = { .id = "", .workflow = "", .started_at = "",
+                                     .next_key = "" };
+    if (!jr.on)
+        return;
+    JournalRecord *r = record_new(JR_FORGET, &none, 0);
+    r->workflow = workflow;          /* static: the program's, or a space's */
+    r->wake_at = recorded_at;
+    enqueue(r);
 }
 
 int journal_recover(JournalScanFn fn, void *arg)

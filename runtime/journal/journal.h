@@ -60,6 +60,11 @@ typedef struct {
     int tries;                      /* 8.2: attempts made by the step at next
                                        (an http_request waiting to retry); 0 */
     int64_t shape;                  /* 8.4: the workflow's FlWorkflow.shape */
+    /* 8.3, journal_acknowledge() only: a dedupe key and the answer to
+     * record with it in the same commit; key NULL: none. */
+    const char *key;
+    size_t key_len;
+    const struct JournalAnswer *answer;
 } JournalRun;
 
 typedef enum {
@@ -253,6 +258,54 @@ void journal_admin_close(void);
 /* Calls fn for every run --runs lists (on an admin journal). */
 int journal_admin_scan(JournalScanFn fn, void *arg);
 
+/* ---- duplicate deliveries (spec 8.3; dedupe.c) ---------------------------
+ *
+ * The keys of deliveries and the answers recorded for them, per workflow:
+ * claimed by a run before its first step, recorded with its answer, freed
+ * when it ends without one.  One in-memory table serves the SQLite
+ * journal and --journal none alike: one handler owns its journal, so the
+ * table is the authority, and the journal only keeps the answered keys
+ * (written in the acknowledgement's commit, loaded at journal_open()).
+ * A journal shared by several handlers (PostgreSQL, spec 9) would claim
+ * in its database instead, behind the same calls.  Any thread. */
+
+/* A recorded answer: one malloc()ed block holding everything resp points
+ * at (so free() frees all of it). */
+typedef struct JournalAnswer {
+    FlResponse resp;
+    char run_id[37];                /* the run that gave it */
+    int64_t recorded_at;            /* Unix ms */
+    size_t size;                    /* of the block */
+    int refs;                       /* dedupe.c: the keys sharing it */
+} JournalAnswer;
+
+typedef enum {
+    JOURNAL_KEY_NEW,        /* the key is the claiming run's now */
+    JOURNAL_KEY_ANSWERED,   /* *answer: a copy of the recorded answer */
+    JOURNAL_KEY_BUSY        /* owner: the run that holds it, unanswered */
+} JournalKeyState;
+
+/* A copy of resp given by run_id now, in one block (the caller frees). */
+JournalAnswer *journal_answer_copy(const FlResponse *resp, const char *run_id,
+                                   int64_t recorded_at);
+/* Claims key (len bytes) of workflow for run_id, unless another run holds
+ * it or an answer for it younger than window_s is recorded. */
+JournalKeyState journal_dedupe_claim(const char *workflow, long window_s,
+                                     const char *key, size_t len,
+                                     const char *run_id, char owner[37],
+                                     JournalAnswer **answer);
+/* run_id, which claimed key, answered: answer (taken) is replayed from
+ * now on.  With a journal, call it once the acknowledgement that carried
+ * it is durable. */
+void journal_dedupe_record(const char *workflow, const char *key, size_t len,
+                           JournalAnswer *answer);
+/* run_id ended, or answered 500 or 503, without a recorded answer: the
+ * key is free again. */
+void journal_dedupe_free(const char *workflow, const char *key, size_t len,
+                         const char *run_id);
+/* Forgets every key (journal_close(), tests). */
+void journal_dedupe_reset(void);
+
 /* ==========================================================================
  * 2. Backends
  * ==========================================================================
@@ -268,7 +321,9 @@ typedef enum {
     JR_FINISHED,     /* the run ended: delete it */
     JR_FAILED,       /* 8.1: it failed after its acknowledgement: kept at
                         `next` (data: the error's text, len bytes) */
-    JR_RETRYING      /* 8.4: --resume-at moved it: run row, "retrying" */
+    JR_RETRYING,     /* 8.4: --resume-at moved it: run row, "retrying" */
+    JR_FORGET        /* 8.3: keys past their window: delete the
+                        workflow's rows recorded at wake_at or before */
 } JournalRecordKind;
 
 typedef struct JournalRecord JournalRecord;
@@ -285,6 +340,11 @@ struct JournalRecord {
     int64_t wake_at;
     int tries;
     int64_t shape;
+    const JournalAnswer *answer; /* 8.3, JR_ACKED: the answer recorded
+                                    with key, borrowed from the run until
+                                    its callback; NULL: none */
+    const char *key;             /* ... and its key (borrowed likewise) */
+    size_t key_len;
     char id[37];
     char started_at[25];
     size_t len;                  /* data: the outputs (run rows) or the
@@ -293,6 +353,27 @@ struct JournalRecord {
 };
 
 typedef struct JournalDb JournalDb;
+
+/* A dedupe row read back: workflow's key and its answer (borrowed). */
+typedef void (*JournalKeyFn)(void *arg, const char *workflow, const char *key,
+                             size_t len, const JournalAnswer *answer);
+/* The headers of an answer as the bytes of the dedupe row's `headers`:
+ * per header a 32-bit little-endian length and the name, then the same
+ * for the value.  journal_headers_size() bytes, written at out. */
+size_t journal_headers_size(const FlResponse *resp);
+void journal_headers_put(const FlResponse *resp, unsigned char *out);
+/* The answer of a dedupe row: the headers bytes decoded, everything
+ * copied into one block (free()); NULL when the bytes are not valid. */
+JournalAnswer *journal_answer_read(int status, const char *content_type,
+                                   const void *headers, size_t headers_len,
+                                   const void *body, size_t body_len,
+                                   const char *run_id, int64_t recorded_at);
+/* Loads an answered key at start (journal_open()). */
+void journal_dedupe_load(const char *workflow, const char *key, size_t len,
+                         JournalAnswer *answer);
+/* Keys of workflow recorded at recorded_at or before were pruned from
+ * the table: their rows go (journal.c; nothing without a journal). */
+void journal_forget(const char *workflow, int64_t recorded_at);
 
 typedef struct {
     const char *name;
@@ -350,6 +431,11 @@ typedef struct {
      * -1 (err). */
     int (*strand)(JournalDb *db, const char *id, int attempt, const char *reason,
                   char *err, size_t errlen);
+    /* 8.3, at start after start(): drops the dedupe rows older than the
+     * longest window and calls fn for each answered key left (the answer
+     * borrowed for the call).  0 or -1 (err). */
+    int (*keys)(JournalDb *db, JournalKeyFn fn, void *arg, char *err,
+                size_t errlen);
 } JournalBackend;
 
 extern const JournalBackend journal_sqlite;

@@ -11,7 +11,9 @@
  *          the run's position after it - or, with an empty output, a
  *          position only: an http_request waiting to try again, `tries`
  *          attempts made (spec 8.2).
- *   shapes, dedupe   spec 8.4 and 8.3.
+ *   shapes (spec 8.4) the step keys by index of every workflow version;
+ *   dedupe one row per answered delivery key (spec 8.3), written with the
+ *          acknowledgement, loaded at start, pruned by age (JR_FORGET).
  *
  * A run's position is that of its latest step row, or its run row's; a
  * failed or retrying run's is its run row's (the step that failed).
@@ -54,6 +56,30 @@ enum {
     KEEP_ABANDONED_MS = 7 * 24 * 3600 * 1000
 };
 
+/* The two tables format 2 added, for a new journal and for the upgrade of
+ * a format-1 one alike: shapes (8.4: a workflow version's step keys by
+ * index, joined by '\n') and dedupe (8.3: answered keys; answered 0 is a
+ * key in progress).  Dedupe rows are appended in time order and pruned by
+ * age per workflow (the handler's memory is the authority on keys): an
+ * index by age, not a primary key on random keys, keeps each commit to
+ * the last pages of both. */
+#define NEW_TABLES                                                            \
+    "CREATE TABLE shapes ("                                                   \
+    "  shape INTEGER PRIMARY KEY NOT NULL,"                                   \
+    "  workflow TEXT NOT NULL,"                                               \
+    "  keys TEXT NOT NULL);"                                                  \
+    "CREATE TABLE dedupe ("                                                   \
+    "  workflow TEXT NOT NULL,"                                               \
+    "  key TEXT NOT NULL,"                                                    \
+    "  run_id TEXT NOT NULL,"                                                 \
+    "  answered INTEGER NOT NULL,"                                            \
+    "  status INTEGER,"                                                       \
+    "  content_type TEXT,"                                                    \
+    "  headers BLOB,"                                                         \
+    "  body BLOB,"                                                            \
+    "  recorded_at INTEGER NOT NULL);"                                        \
+    "CREATE INDEX dedupe_age ON dedupe (workflow, recorded_at);"
+
 static const char schema[] =
     "CREATE TABLE runs ("
     "  id TEXT PRIMARY KEY NOT NULL,"
@@ -82,26 +108,13 @@ static const char schema[] =
                                                   position only (8.2) */
     "  tries INTEGER NOT NULL DEFAULT 0,"
     "  PRIMARY KEY (run_id, step)) WITHOUT ROWID;"
-    "CREATE TABLE shapes ("                    /* 8.4: step keys by index */
-    "  shape INTEGER PRIMARY KEY NOT NULL,"
-    "  workflow TEXT NOT NULL,"
-    "  keys TEXT NOT NULL);"                   /* joined by '\n' */
-    "CREATE TABLE dedupe ("                    /* 8.3 */
-    "  workflow TEXT NOT NULL,"
-    "  key TEXT NOT NULL,"
-    "  run_id TEXT NOT NULL,"
-    "  answered INTEGER NOT NULL,"             /* 0: in progress */
-    "  status INTEGER,"
-    "  content_type TEXT,"
-    "  headers BLOB,"
-    "  body BLOB,"
-    "  recorded_at INTEGER NOT NULL,"          /* Unix ms */
-    "  PRIMARY KEY (workflow, key)) WITHOUT ROWID;";
+    NEW_TABLES;
 
 typedef enum {
     ST_BEGIN, ST_COMMIT, ST_ROLLBACK, ST_SYNC_FULL, ST_SYNC_NORMAL, ST_PUT_RUN, ST_PUT_STEP, ST_DEL_STEPS,
     ST_DEL_RUN, ST_SCAN_STEPS,
     ST_FAIL_RUN,
+    ST_PUT_KEY, ST_DEL_KEY,
     ST_COUNT
 } Stmt;
 
@@ -128,6 +141,11 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_FAIL_RUN] = ("UPDATE runs SET state = 'failed', attempt = ?2, next_step = ?3,"
                      " next_key = ?4, wake_at = NULL, error = ?5, changed_at = ?6"
                      " WHERE id = ?1"),
+    [ST_PUT_KEY] = ("INSERT OR REPLACE INTO dedupe (workflow, key, run_id, answered,"
+                    " status, content_type, headers, body, recorded_at)"
+                    " VALUES (?1, ?2, ?3, 1, ?4, ?5, ?6, ?7, ?8)"),
+    [ST_DEL_KEY] = ("DELETE FROM dedupe WHERE rowid IN (SELECT rowid FROM dedupe"
+                    " WHERE workflow = ?1 AND recorded_at <= ?2 LIMIT 4096)"),
 };
 
 struct JournalDb {
@@ -374,21 +392,7 @@ static const char upgrade_sql[] =
     "ALTER TABLE runs ADD COLUMN error TEXT;"
     "ALTER TABLE runs ADD COLUMN shape INTEGER NOT NULL DEFAULT 0;"
     "ALTER TABLE steps ADD COLUMN tries INTEGER NOT NULL DEFAULT 0;"
-    "CREATE TABLE shapes ("
-    "  shape INTEGER PRIMARY KEY NOT NULL,"
-    "  workflow TEXT NOT NULL,"
-    "  keys TEXT NOT NULL);"
-    "CREATE TABLE dedupe ("
-    "  workflow TEXT NOT NULL,"
-    "  key TEXT NOT NULL,"
-    "  run_id TEXT NOT NULL,"
-    "  answered INTEGER NOT NULL,"
-    "  status INTEGER,"
-    "  content_type TEXT,"
-    "  headers BLOB,"
-    "  body BLOB,"
-    "  recorded_at INTEGER NOT NULL,"
-    "  PRIMARY KEY (workflow, key)) WITHOUT ROWID;";
+    NEW_TABLES;
 
 /* Upgrades j (open for writing) to FORMAT when it is older; 0 or -1. */
 static int upgrade(JournalDb *j, char *err, size_t errlen)
@@ -528,6 +532,38 @@ static int put_step(JournalDb *j, const JournalRecord *r)
     return step_reset(st);
 }
 
+/* 8.3: an acknowledgement's dedupe key and answer. */
+static int put_key(JournalDb *j, const JournalRecord *r)
+{
+    sqlite3_stmt *st = j->stmt[ST_PUT_KEY];
+    const FlResponse *resp = &r->answer->resp;
+    size_t hlen = journal_headers_size(resp);
+    unsigned char *hs = rt_check(malloc(hlen + 1));
+    journal_headers_put(resp, hs);
+    sqlite3_bind_text(st, 1, r->workflow, -1, SQLITE_STATIC);
+    sqlite3_bind_blob64(st, 2, r->key, r->key_len, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, r->answer->run_id, -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 4, resp->status);
+    if (resp->content_type)
+        sqlite3_bind_text(st, 5, resp->content_type, -1, SQLITE_STATIC);
+    sqlite3_bind_blob64(st, 6, hs, hlen, SQLITE_STATIC);
+    sqlite3_bind_blob64(st, 7, resp->body, resp->body_len, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 8, r->answer->recorded_at);
+    int rc = step_reset(st);
+    free(hs);
+    return rc;
+}
+
+/* 8.3: the workflow's keys recorded at wake_at or before: past their
+ * window (at most 4096 rows a record: the table forgets as it goes). */
+static int del_keys(JournalDb *j, const JournalRecord *r)
+{
+    sqlite3_stmt *st = j->stmt[ST_DEL_KEY];
+    sqlite3_bind_text(st, 1, r->workflow, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, r->wake_at);
+    return step_reset(st);
+}
+
 static int del_run(JournalDb *j, const JournalRecord *r)
 {
     int rc = SQLITE_DONE;
@@ -554,8 +590,14 @@ static int fail_run(JournalDb *j, const JournalRecord *r)
 static int put_record(JournalDb *j, const JournalRecord *r)
 {
     switch (r->kind) {
-    case JR_STARTED:
     case JR_ACKED:
+        if (r->answer) {
+            int rc = put_key(j, r);
+            if (rc != SQLITE_DONE)
+                return rc;
+        }
+        return put_run(j, r);
+    case JR_STARTED:
     case JR_ABANDONED:
     case JR_RETRYING:
         return put_run(j, r);
@@ -565,6 +607,8 @@ static int put_record(JournalDb *j, const JournalRecord *r)
         return del_run(j, r);
     case JR_FAILED:
         return fail_run(j, r);
+    case JR_FORGET:
+        return del_keys(j, r);
     }
     return SQLITE_MISUSE;
 }
@@ -1187,6 +1231,49 @@ static int sq_strand(JournalDb *j, const char *id, int attempt, const char *reas
     return -1;
 }
 
+/* ---- dedupe keys (8.3) ------------------------------------------------------ */
+
+enum { KEEP_KEYS_MS = 2592000LL * 1000 };     /* the longest window */
+
+/* One dedupe row to fn; a row that does not decode is skipped. */
+static void key_row(sqlite3_stmt *st, JournalKeyFn fn, void *arg)
+{
+    JournalAnswer *a = journal_answer_read(
+        sqlite3_column_int(st, 3), (const char *)sqlite3_column_text(st, 4),
+        sqlite3_column_blob(st, 5), (size_t)sqlite3_column_bytes(st, 5),
+        sqlite3_column_blob(st, 6), (size_t)sqlite3_column_bytes(st, 6),
+        col_text(st, 2), sqlite3_column_int64(st, 7));
+    if (!a)
+        return;
+    fn(arg, col_text(st, 0), sqlite3_column_blob(st, 1),
+       (size_t)sqlite3_column_bytes(st, 1), a);
+    free(a);
+}
+
+static int sq_keys(JournalDb *j, JournalKeyFn fn, void *arg, char *err,
+                   size_t errlen)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = exec(j, "DELETE FROM dedupe WHERE answered = 0 OR recorded_at < ?1",
+                  fl_time_now_ms() - KEEP_KEYS_MS);
+    if (rc == 0 && sqlite3_prepare_v2(j->db, "SELECT workflow, key, run_id, status,"
+                                      " content_type, headers, body, recorded_at"
+                                      " FROM dedupe ORDER BY recorded_at", -1, &st,
+                                      NULL) == SQLITE_OK) {
+        int step;
+        while ((step = sqlite3_step(st)) == SQLITE_ROW)
+            key_row(st, fn, arg);
+        rc = step == SQLITE_DONE ? 0 : -1;
+    } else {
+        rc = -1;
+    }
+    sqlite3_finalize(st);
+    if (rc < 0)
+        snprintf(err, errlen, "cannot read journal %s: %s", j->path,
+                 sqlite3_errmsg(j->db));
+    return rc;
+}
+
 const JournalBackend journal_sqlite = {
     .name = "sqlite",
     .open = sq_open,
@@ -1203,4 +1290,5 @@ const JournalBackend journal_sqlite = {
     .put_shape = sq_put_shape,
     .shape_keys = sq_shape_keys,
     .strand = sq_strand,
+    .keys = sq_keys,
 };

@@ -63,6 +63,7 @@ typedef struct {
     atomic_ulong requests_other;
     Histogram answer_time;               /* request line to answer queued */
     atomic_ulong runs[MET_RUN_EVENTS];
+    atomic_ulong duplicates;             /* 8.3: answered from the record */
     Histogram run_time;
     Histogram *step_time;                /* by step index; [0] unused */
 } WorkflowMetrics;
@@ -268,6 +269,13 @@ void metrics_run(const FlWorkflow *wf, MetRunEvent ev, int64_t took_us)
         observe(&m->run_time, took_us);
 }
 
+void metrics_duplicate(const FlWorkflow *wf)
+{
+    WorkflowMetrics *m = entry(shard(), wf);
+    if (m)
+        bump(&m->duplicates, 1);
+}
+
 void metrics_step(const FlWorkflow *wf, int step, int64_t took_us)
 {
     WorkflowMetrics *m = entry(shard(), wf);
@@ -314,6 +322,7 @@ static void shard_add(Shard *to, const Shard *from)
         add_histogram(&t->answer_time, &f->answer_time);
         for (int e = 0; e < MET_RUN_EVENTS; e++)
             bump(&t->runs[e], get(&f->runs[e]));
+        bump(&t->duplicates, get(&f->duplicates));
         add_histogram(&t->run_time, &f->run_time);
         for (int s = 1; s < f->wf->step_count; s++)
             add_histogram(&t->step_time[s], &f->step_time[s]);
@@ -419,6 +428,16 @@ static void print_runs(FILE *f, const Shard *t)
     }
 }
 
+/* 8.3: deliveries answered from a recorded answer, by workflow. */
+static void print_duplicates(FILE *f, const Shard *t)
+{
+    head(f, "flusso_deliveries_duplicate_total", "counter",
+         "Repeated deliveries answered with the recorded answer (dedupe).");
+    for (int i = 0; i < t->nwfs; i++)
+        fprintf(f, "flusso_deliveries_duplicate_total{workflow=\"%s\"} %lu\n",
+                t->wfs[i].wf->name, get(&t->wfs[i].duplicates));
+}
+
 static void print_gauges(FILE *f, const MetGauges *g)
 {
     head(f, "flusso_runs_in_flight", "gauge",
@@ -477,6 +496,7 @@ char *metrics_render(const MetGauges *g, size_t *len)
     Shard *t = shard_total();
     print_requests(f, t);
     print_runs(f, t);
+    print_duplicates(f, t);
     print_gauges(f, g);
     print_latencies(f, t);
     head(f, "flusso_journal_commit_duration_seconds", "histogram",

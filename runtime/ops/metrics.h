@@ -32,6 +32,8 @@ void metrics_commit(int64_t took_us);
 /* A run of wf started or ended (took_us: its duration; ignored for
  * MET_STARTED). */
 void metrics_run(const FlWorkflow *wf, MetRunEvent ev, int64_t took_us);
+/* 8.3: a repeated delivery of wf was answered from its recorded answer. */
+void metrics_duplicate(const FlWorkflow *wf);
 /* The run left step index of wf after took_us. */
 void metrics_step(const FlWorkflow *wf, int step, int64_t took_us);
 /* A connection was cut off for slowness, in its body or its headers. */

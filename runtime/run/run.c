@@ -164,6 +164,7 @@ typedef struct {
     int attempt;                /* run.attempt */
     int tries, tries_at;        /* attempts step tries_at has made while it
                                    waits to try again (8.2); 0: none */
+    struct RunKey *key;         /* 8.3: the dedupe key it claimed; NULL */
     char id[37];
     char started_at[25];
     char trace_id[33];          /* W3C trace context: the caller's, or new */
@@ -190,6 +191,8 @@ struct FlRun {
     int held_rc;                /* where the run goes on once committed */
     void **loops;               /* loop.c's state of each running for_each,
                                    by step index; NULL until the first */
+    bool held_late;             /* held only to be recorded with its key
+                                   (8.3: answered after a 504) */
     _Alignas(8) char first[];   /* the arena's first block: RUN_FIRST_BLOCK
                                    bytes, or a compact run's */
 };
@@ -207,6 +210,11 @@ typedef enum {
 static atomic_long inflight;
 
 static void run_task(FlTask *t, bool discard);
+static void key_free(FlRun *run);
+static void key_end(FlRun *run);
+static bool key_pending(const FlRun *run);
+static void key_record(FlRun *run, const FlResponse *resp);
+static void key_committed(FlRun *run, bool durable);
 static void run_park(FlRun *run);
 static bool waits_long(const FlRun *run);
 static FlRun *run_compact(FlRun *old);
@@ -453,6 +461,10 @@ void run_release(FlRun *run)
     if (atomic_fetch_sub_explicit(&run->refs, 1, memory_order_acq_rel) == 1) {
         if (atomic_load_explicit(&run->slot, memory_order_relaxed) != LIM_NONE)
             lim_release(&run->slot);         /* never started */
+        if (run->core.phase == RUN_NEW)
+            key_end(run);                    /* claimed, never started */
+        free(run->core.key);                 /* other threads may have
+                                                read it until now */
         fl_arena_destroy(&run->arena);
         runmem_put(run);
     }
@@ -516,9 +528,11 @@ static void run_accept(FlRun *run, const FlValue *trigger, int64_t received_ms,
                        int64_t received_unix_ms, RunCaller *caller)
 {
     RunCore *k = &run->core;
-    outputs_make(run);
+    if (!run->outputs)                        /* run_check_key() made them */
+        outputs_make(run);
     run->outputs[0] = trigger;
-    run_id_make(k->id);
+    if (!k->id[0])
+        run_id_make(k->id);
     if (!k->trace_id[0])
         run_set_traceparent(run, NULL);       /* the caller gave none */
     fl_time_rfc3339(k->started_at, received_unix_ms);
@@ -537,6 +551,7 @@ static void run_accept(FlRun *run, const FlValue *trigger, int64_t received_ms,
 /* The execution ends: its reference goes. */
 static void run_end(FlRun *run)
 {
+    key_end(run);
     run_move(run, RUN_ENDED);
     atomic_fetch_sub(&inflight, 1);
     lim_release(&run->slot);
@@ -607,25 +622,49 @@ static void hold(FlRun *run, const FlResponse *resp)
     run->held = held;
 }
 
-/* An acknowledgement (a webhook_response or the default 202): with a
- * journal it is held until the run is durable (commit() below). */
-bool run_answer(FlRun *run, const FlResponse *resp)
+/* A webhook_response reached after the caller got a 504, while the run
+ * still holds its dedupe key: its answer is recorded, not sent (8.3) -
+ * with a journal in a commit that acknowledges the run. */
+static void answer_late(FlRun *run, const FlResponse *resp)
 {
-    if (!claim(run, true))
+    if (!key_pending(run))
+        return;
+    if (journal_enabled()) {
+        hold(run, resp);
+        run->held_late = true;
+    } else {
+        key_record(run, resp);
+    }
+}
+
+/* An acknowledgement (a webhook_response, by_step, or the default 202):
+ * with a journal it is held until the run is durable (commit() below). */
+static bool answer_with(FlRun *run, const FlResponse *resp, bool by_step)
+{
+    if (!claim(run, true)) {
+        if (by_step)
+            answer_late(run, resp);
         return false;
+    }
     if (journal_enabled()) {
         hold(run, resp);
     } else {
         RunAnswer a = { .resp = *resp, .run_id = run->core.id };
+        key_record(run, resp);
         deliver(run, &a, on_caller_thread(run));
     }
     return true;
 }
 
+bool run_answer(FlRun *run, const FlResponse *resp)
+{
+    return answer_with(run, resp, true);
+}
+
 bool run_answer_default(FlRun *run)
 {
     static const FlResponse accepted = { .status = 202, .body_static = true };
-    return run_answer(run, &accepted);
+    return answer_with(run, &accepted, false);
 }
 
 /* Hands the claimed answer {"error": message, "run_id": id} over at
@@ -656,6 +695,8 @@ static void deliver_error(FlRun *run, int status, const char *message,
         ans.resp.body = b.data;
         ans.resp.body_len = b.len;
     }
+    if (status != 504)
+        key_free(run);           /* 8.3: the sender's next delivery runs */
     deliver(run, &ans, own_thread);
     fl_arena_destroy(&a);
 }
@@ -897,6 +938,7 @@ static FlRun *run_compact(FlRun *old)
     atomic_store_explicit(&run->slot, atomic_exchange(&old->slot, LIM_NONE),
                           memory_order_relaxed);
     run->outputs = compact_copy(delay, old->outputs, n, run->first);
+    old->core.key = NULL;                /* the copy has it now */
     run_release(old);
     if (log_enabled(FL_LOG_DEBUG)) {
         char msg[64];
@@ -1038,6 +1080,181 @@ const char *run_step_key(const FlRun *run)
     return run->core.wf->steps[run->core.current].key;
 }
 
+/* ---- duplicate deliveries (spec 8.3) ----------------------------------------
+ *
+ * A run of a workflow with `dedupe` claims its delivery's key before its
+ * first step (run_check_key(), called by the server after verify and body
+ * parsing).  The key is pending until the run's answer is recorded with
+ * it - at once without a journal, otherwise once the acknowledgement that
+ * carries the answer is durable (key_attach(), key_committed()) - or
+ * until it is freed: by a 500 or 503 the run answers, or by its end with
+ * no answer recorded (after a 504).  The state is atomic: shutdown's 503
+ * may free the key from another thread while the run goes on. */
+
+typedef enum {
+    KEY_PENDING,     /* claimed, no answer recorded */
+    KEY_ANSWERED,    /* the answer is recorded (or on its way, durable) */
+    KEY_FREED        /* given back: the next delivery runs */
+} RunKeyState;
+
+typedef struct RunKey {
+    atomic_int state;           /* a RunKeyState */
+    JournalAnswer *answer;      /* the copy a commit carries, until
+                                   key_committed() (the run's thread) */
+    size_t len;
+    char key[];
+} RunKey;
+
+static bool key_pending(const FlRun *run)
+{
+    const RunKey *key = run->core.key;
+    return key && atomic_load(&key->state) == KEY_PENDING;
+}
+
+/* Moves the key from pending to `to`; true for the one call that does. */
+static bool key_settle(FlRun *run, RunKeyState to)
+{
+    int pending = KEY_PENDING;
+    RunKey *key = run->core.key;
+    return key && atomic_compare_exchange_strong(&key->state, &pending, (int)to);
+}
+
+/* Without a journal: resp is the key's answer from now on. */
+static void key_record(FlRun *run, const FlResponse *resp)
+{
+    RunKey *key = run->core.key;
+    if (key_settle(run, KEY_ANSWERED))
+        journal_dedupe_record(run->core.wf->name, key->key, key->len,
+                              journal_answer_copy(resp, run->core.id, fl_time_now_ms()));
+}
+
+static void key_free(FlRun *run)
+{
+    RunKey *key = run->core.key;
+    if (key_settle(run, KEY_FREED))
+        journal_dedupe_free(run->core.wf->name, key->key, key->len, run->core.id);
+}
+
+/* The run ends (or is released unstarted): an unanswered key is free.
+ * The RunKey itself goes with the run's last reference: shutdown's 503
+ * may be freeing the key on another thread just now (run_release()). */
+static void key_end(FlRun *run)
+{
+    RunKey *key = run->core.key;
+    if (!key)
+        return;
+    key_free(run);
+    free(key->answer);
+    key->answer = NULL;
+}
+
+/* The acknowledgement v carries the held answer with the pending key. */
+static void key_attach(FlRun *run, JournalRun *v)
+{
+    RunKey *key = run->core.key;
+    if (!key_pending(run))
+        return;
+    free(key->answer);
+    key->answer = journal_answer_copy(&run->held->resp, run->core.id, fl_time_now_ms());
+    v->key = key->key;
+    v->key_len = key->len;
+    v->answer = key->answer;
+}
+
+/* The acknowledgement that carried the key's answer is durable: the
+ * answer is replayed from now on; or it failed: the key is free. */
+static void key_committed(FlRun *run, bool durable)
+{
+    RunKey *key = run->core.key;
+    if (!key || !key->answer)
+        return;
+    if (durable && key_settle(run, KEY_ANSWERED))
+        journal_dedupe_record(run->core.wf->name, key->key, key->len, key->answer);
+    else
+        free(key->answer);
+    key->answer = NULL;
+    if (!durable)
+        key_free(run);
+}
+
+/* The key's value as text in the run's arena: NULL for none (null, "")
+ * or, with out->error set, for an unusable one. */
+static const FlValue *key_text(FlRun *run, const FlValue *v, RunKeyOutcome *out)
+{
+    if (v->type == FL_ARRAY || v->type == FL_OBJECT) {
+        out->error = "the dedupe key is an array or an object: it must be text or a number";
+        return NULL;
+    }
+    if (v->type != FL_STRING) {
+        FlBuf b;
+        fl_buf_init(&b, &run->arena);
+        fl_buf_append_text(&b, v);
+        v = fl_buf_finish(&b);
+    }
+    if (v->len > RUN_KEY_MAX) {
+        out->error = "the dedupe key is longer than 1024 bytes";
+        return NULL;
+    }
+    return v->len ? v : NULL;
+}
+
+/* A duplicate delivery, logged (event "duplicate") under the original
+ * run's id. */
+static void key_log(const FlWorkflow *wf, const char *original, const char *msg)
+{
+    if (!log_enabled(FL_LOG_INFO))
+        return;
+    LogLine l = { .run_id = original, .workflow = wf->name, .event = "duplicate",
+                  .message = msg, .message_len = strlen(msg), .duration_ms = -1 };
+    log_write(FL_LOG_INFO, &l);
+}
+
+RunKeyCheck run_check_key(FlRun *run, const FlValue *trigger, RunKeyOutcome *out)
+{
+    const FlWorkflow *wf = run->core.wf;
+    JournalAnswer *a = NULL;
+    char msg[80];
+    memset(out, 0, sizeof *out);
+    if (!wf->dedupe)
+        return RUN_KEY_NONE;
+    outputs_make(run);
+    run->outputs[0] = trigger;
+    run_id_make(run->core.id);
+    const FlValue *v = key_text(run, wf->dedupe->key(run), out);
+    if (!v)
+        return out->error ? RUN_KEY_BAD : RUN_KEY_NONE;
+    switch (journal_dedupe_claim(wf->name, wf->dedupe->window_s, v->u.s, v->len,
+                                 run->core.id, out->run_id, &a)) {
+    case JOURNAL_KEY_NEW: {
+        RunKey *key = rt_check(calloc(1, sizeof *key + v->len));
+        atomic_init(&key->state, KEY_PENDING);
+        memcpy(key->key, v->u.s, v->len);
+        key->len = v->len;
+        run->core.key = key;
+        return RUN_KEY_CLAIMED;
+    }
+    case JOURNAL_KEY_BUSY:
+        key_log(wf, out->run_id, "a repeated delivery while the first has not "
+                "answered: 409");
+        return RUN_KEY_BUSY;
+    case JOURNAL_KEY_ANSWERED:
+        break;
+    }
+    out->block = a;
+    out->answer = (RunAnswer){ .resp = a->resp, .run_id = out->run_id };
+    snprintf(msg, sizeof msg, "a repeated delivery: the recorded answer (%d) "
+             "replayed", a->resp.status);
+    key_log(wf, out->run_id, msg);
+    metrics_duplicate(wf);
+    return RUN_KEY_ANSWERED;
+}
+
+void run_key_done(RunKeyOutcome *out)
+{
+    free(out->block);
+    out->block = NULL;
+}
+
 /* ---- the journal (spec 7) -------------------------------------------------
  *
  * With a journal, an acknowledgement (a webhook_response, the default 202)
@@ -1152,7 +1369,7 @@ static bool must_commit(FlRun *run, int rc)
 {
     if (!holds_answer(run))
         return false;
-    if (rc == FL_NEXT_END || rc == FL_NEXT_FAIL) {
+    if ((rc == FL_NEXT_END && !key_pending(run)) || rc == FL_NEXT_FAIL) {
         release(run, on_caller_thread(run));
         return false;
     }
@@ -1165,15 +1382,21 @@ static bool must_commit(FlRun *run, int rc)
 static void committed(void *arg, bool durable)
 {
     FlRun *run = arg;
+    key_committed(run, durable);
     if (!durable) {
         run->held = NULL;
-        deliver_error(run, 503, "the run could not be journaled", false);
+        if (!run->held_late)
+            deliver_error(run, 503, "the run could not be journaled", false);
         run_event(run, EV_ABANDONED, 1);
         run_end(run);
         return;
     }
     run->core.jphase = JP_ACKED;
-    release(run, false);
+    if (run->held_late)
+        run->held = NULL;            /* recorded, not sent: answered 504 */
+    else
+        release(run, false);
+    run->held_late = false;
     if (run->held_rc == FL_NEXT_WAIT) {
         run_move(run, RUN_WAITING);
         run_park(run);
@@ -1199,6 +1422,7 @@ static void commit(FlRun *run)
     }
     run->core.jstep = 0;                 /* its outputs go with it */
     journal_view(run, &v, next, wake_ms);
+    key_attach(run, &v);
     journal_acknowledge(&v, committed, run);
 }
 

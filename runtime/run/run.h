@@ -78,6 +78,34 @@ bool run_start(FlRun *run, const FlValue *trigger, int64_t received_ms,
  * answered.  Any thread, e.g. shutdown's 503. */
 bool run_answer_error(FlRun *run, int status, const char *message);
 
+/* ---- duplicate deliveries (spec 8.3) ------------------------------------ */
+
+/* The most bytes a dedupe key may have; a longer one is refused (400). */
+enum { RUN_KEY_MAX = 1024 };
+
+typedef enum {
+    RUN_KEY_NONE,      /* no dedupe, or a null or empty key: start the run */
+    RUN_KEY_CLAIMED,   /* the key is this run's: start it */
+    RUN_KEY_ANSWERED,  /* a duplicate: replay out->answer, no run */
+    RUN_KEY_BUSY,      /* its first delivery has not answered yet: 409 */
+    RUN_KEY_BAD        /* the key is unusable (out->error): 400 */
+} RunKeyCheck;
+
+typedef struct {
+    RunAnswer answer;          /* RUN_KEY_ANSWERED: the recorded answer,
+                                  its run_id the original run */
+    char run_id[37];           /* ANSWERED, BUSY: the original run */
+    const char *error;         /* RUN_KEY_BAD: why (static text) */
+    void *block;               /* what run_key_done() frees */
+} RunKeyOutcome;
+
+/* Before run_start(), after verify and body parsing: the workflow's
+ * dedupe key of trigger (which becomes the run's trigger output), claimed
+ * for the run - whose id is made here - unless another run holds it. */
+RunKeyCheck run_check_key(FlRun *run, const FlValue *trigger, RunKeyOutcome *out);
+/* Frees what an outcome holds. */
+void run_key_done(RunKeyOutcome *out);
+
 void run_retain(FlRun *run);
 /* Drops a reference; the last one frees the run (and gives back an
  * admission slot a run never started still holds). */

@@ -1,7 +1,7 @@
 /* crashload.c - signed requests for the journal's crash test
  * (tests/e2e/suite-journal.sh).
  *
- *   crashload HOST PORT PATH COUNT SECRET OUT [CONCURRENCY]
+ *   crashload HOST PORT PATH COUNT SECRET OUT [CONCURRENCY [REPEAT]]
  *
  * Sends COUNT requests "POST PATH" to HOST:PORT (IPv4), at most
  * CONCURRENCY (default 32) at once, each with its own JSON body
@@ -11,7 +11,10 @@
  * Connection: close.  As each exchange ends it appends "evt-N STATUS" to
  * OUT, STATUS 0 when no answer came (refused, reset: the handler was
  * killed).  So the file says, line by line, which events were
- * acknowledged.  Gives up after 60 s; exits 0. */
+ * acknowledged.  With REPEAT (default 1), each event is sent REPEAT times
+ * in a row - the same body, so the same signature: duplicate deliveries
+ * (suite-dedupe.sh) - and COUNT counts requests, not events.  Gives up
+ * after 60 s; exits 0. */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
@@ -130,7 +133,7 @@ static int client_step(Client *c)
 int main(int argc, char **argv)
 {
     if (argc < 7) {
-        fprintf(stderr, "usage: crashload HOST PORT PATH COUNT SECRET OUT [CONCURRENCY]\n");
+        fprintf(stderr, "usage: crashload HOST PORT PATH COUNT SECRET OUT [CONCURRENCY [REPEAT]]\n");
         return 2;
     }
     host = argv[1];
@@ -139,11 +142,12 @@ int main(int argc, char **argv)
     inet_pton(AF_INET, host, &addr.sin_addr);
     path = argv[3];
     int count = atoi(argv[4]), conc = argc > 7 ? atoi(argv[7]) : 32;
+    int repeat = argc > 8 ? atoi(argv[8]) : 1;
     secret = argv[5];
     out = fopen(argv[6], "w");
     Client *clients = calloc((size_t)conc, sizeof *clients);
     epfd = epoll_create1(EPOLL_CLOEXEC);
-    if (!out || !clients || epfd < 0 || conc < 1) {
+    if (!out || !clients || epfd < 0 || conc < 1 || repeat < 1) {
         perror("crashload");
         return 2;
     }
@@ -155,7 +159,8 @@ int main(int argc, char **argv)
         for (int i = 0; i < conc && next <= count; i++) {
             if (clients[i].fd >= 0)
                 continue;
-            if (client_open(&clients[i], next++) < 0) {
+            int event = (next++ - 1) / repeat + 1;
+            if (client_open(&clients[i], event) < 0) {
                 perror("crashload: socket");
                 return 2;
             }

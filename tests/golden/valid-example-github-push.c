@@ -59,6 +59,14 @@ static const FlValue *w0_secret(FlArena *ar)
     return fl_env(0);
 }
 
+/* dedupe key - trigger.config.dedupe */
+static const FlValue *w0_dedupe_key(FlRun *r)
+{
+    /* the github delivery id: headers.x-github-delivery */
+    return fl_get_field(fl_get_field(fl_out(r, W0_TRIGGER), "headers", 7),
+                        "x-github-delivery", 17);
+}
+
 /* release_push (logic_gate) - steps[0] */
 static int w0_release_push(FlRun *r)
 {
@@ -288,6 +296,10 @@ static const FlVerify w0_verify = {
     .secret = w0_secret,
     .tolerance_s = 300,
 };
+static const FlDedupe w0_dedupe = {
+    .key = w0_dedupe_key,
+    .window_s = 86400,
+};
 static const FlWorkflow w0 = {
     .name = "github-push",
     .file = "valid-example-github-push.json",
@@ -298,11 +310,12 @@ static const FlWorkflow w0 = {
     .response_timeout_ms = 10000,
     .max_body_bytes = 26214400,
     .verify = &w0_verify,
+    .dedupe = &w0_dedupe,
     .steps = w0_steps,
     .step_count = 9,
     .first = W0_RELEASE_PUSH,
     .default_at_start = false,
-    .shape = INT64_C(3190416814417831201),
+    .shape = INT64_C(7051166860507275972),
 };
 
 /* ==== the program ==== */

@@ -58,6 +58,14 @@ static const FlValue *w0_secret(FlArena *ar)
     return fl_env(0);
 }
 
+/* dedupe key - trigger.config.dedupe */
+static const FlValue *w0_dedupe_key(FlRun *r)
+{
+    /* the stripe delivery id: body.id */
+    return fl_get_field(fl_get_field(fl_out(r, W0_TRIGGER), "body", 4),
+                        "id", 2);
+}
+
 /* paid (logic_gate) - steps[0] */
 static int w0_paid(FlRun *r)
 {
@@ -294,6 +302,10 @@ static const FlVerify w0_verify = {
     .secret = w0_secret,
     .tolerance_s = 300,
 };
+static const FlDedupe w0_dedupe = {
+    .key = w0_dedupe_key,
+    .window_s = 86400,
+};
 static const FlWorkflow w0 = {
     .name = "invoice-paid",
     .file = "valid-example-invoice-paid.json",
@@ -304,11 +316,12 @@ static const FlWorkflow w0 = {
     .response_timeout_ms = 30000,
     .max_body_bytes = 1048576,
     .verify = &w0_verify,
+    .dedupe = &w0_dedupe,
     .steps = w0_steps,
     .step_count = 9,
     .first = W0_PAID,
     .default_at_start = false,
-    .shape = INT64_C(6309662077430170127),
+    .shape = INT64_C(3069667085649655856),
 };
 
 /* ==== the program ==== */

@@ -54,6 +54,14 @@ static const FlValue *w0_secret(FlArena *ar)
     return fl_env(0);
 }
 
+/* dedupe key - trigger.config.dedupe */
+static const FlValue *w0_dedupe_key(FlRun *r)
+{
+    /* the shopify delivery id: headers.x-shopify-webhook-id */
+    return fl_get_field(fl_get_field(fl_out(r, W0_TRIGGER), "headers", 7),
+                        "x-shopify-webhook-id", 20);
+}
+
 /* is_test (logic_gate) - steps[0] */
 static int w0_is_test(FlRun *r)
 {
@@ -364,6 +372,10 @@ static const FlVerify w0_verify = {
     .secret = w0_secret,
     .tolerance_s = 300,
 };
+static const FlDedupe w0_dedupe = {
+    .key = w0_dedupe_key,
+    .window_s = 86400,
+};
 static const FlWorkflow w0 = {
     .name = "order-created",
     .file = "valid-example-order-created.json",
@@ -374,11 +386,12 @@ static const FlWorkflow w0 = {
     .response_timeout_ms = 5000,
     .max_body_bytes = 262144,
     .verify = &w0_verify,
+    .dedupe = &w0_dedupe,
     .steps = w0_steps,
     .step_count = 14,
     .first = W0_IS_TEST,
     .default_at_start = false,
-    .shape = INT64_C(4799752826827949980),
+    .shape = INT64_C(2142703907623917399),
 };
 
 /* ==== the program ==== */

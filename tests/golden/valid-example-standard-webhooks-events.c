@@ -22,6 +22,14 @@ static const FlValue *w0_secret(FlArena *ar)
     return fl_env(0);
 }
 
+/* dedupe key - trigger.config.dedupe */
+static const FlValue *w0_dedupe_key(FlRun *r)
+{
+    /* the standard_webhooks delivery id: headers.webhook-id */
+    return fl_get_field(fl_get_field(fl_out(r, W0_TRIGGER), "headers", 7),
+                        "webhook-id", 10);
+}
+
 /* ack (webhook_response) - steps[0] */
 static int w0_ack(FlRun *r)
 {
@@ -126,6 +134,10 @@ static const FlVerify w0_verify = {
     .secret = w0_secret,
     .tolerance_s = 300,
 };
+static const FlDedupe w0_dedupe = {
+    .key = w0_dedupe_key,
+    .window_s = 86400,
+};
 static const FlWorkflow w0 = {
     .name = "standard-webhooks-events",
     .file = "valid-example-standard-webhooks-events.json",
@@ -136,11 +148,12 @@ static const FlWorkflow w0 = {
     .response_timeout_ms = 15000,
     .max_body_bytes = 1048576,
     .verify = &w0_verify,
+    .dedupe = &w0_dedupe,
     .steps = w0_steps,
     .step_count = 5,
     .first = W0_ACK,
     .default_at_start = false,
-    .shape = INT64_C(1046192279461625100),
+    .shape = INT64_C(4392059881956926087),
 };
 
 /* ==== the program ==== */
