@@ -522,13 +522,15 @@ static void check_step_templates(Checker *c, const Step *s)
 
 /* ---- the walk ------------------------------------------------------------ */
 
-/* Worst-case time step s may block the run: a literal delay, or an
- * http_request's attempts and the back-off between them (100 ms doubling,
- * at most 5 s, plus up to 10% jitter). */
+/* Worst-case time step s may block the run: a literal delay, a database
+ * statement's timeout, or an http_request's attempts and the back-off
+ * between them (100 ms doubling, at most 5 s, plus up to 10% jitter). */
 static long long blocking_ms(const Step *s)
 {
     if (s->type == ST_DELAY && !s->as.delay.ms.is_template)
         return s->as.delay.ms.value;
+    if (s->type == ST_DATABASE)
+        return s->as.db.timeout_ms;
     if (s->type != ST_HTTP_REQUEST)
         return 0;
     const HttpConfig *h = &s->as.http;

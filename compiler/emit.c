@@ -412,6 +412,80 @@ static void emit_http_request(Emitter *e, const Step *s, const FlowEdge *edge)
     emit_line(e, "return FL_NEXT_WAIT;");
 }
 
+/* The params array of a database step: static when every value is
+ * constant, else a local.  NULL when there are none. */
+static const CExpr *db_params(Emitter *e, const Step *s)
+{
+    const DatabaseConfig *c = &s->as.db;
+    if (c->param_count == 0)
+        return NULL;
+    const CExpr **values = arena_alloc(e->arena, sizeof *values
+                                                 * (size_t)c->param_count);
+    bool constant = true;
+    for (int i = 0; i < c->param_count; i++) {
+        values[i] = emit_tvalue(e, c->params[i]);
+        constant &= !(values[i]->facts & CX_RUNTIME);
+    }
+    int ind = constant ? 4 : e->indent + 4;
+    const char *rows = "";
+    for (int i = 0; i < c->param_count; i++)
+        rows = arena_sprintf(e->arena, "%s%*s%s,\n", rows, ind, "",
+                             values[i]->flat);
+    if (constant)
+        return cx_atom(e, emit_shared_const(
+            e, "FlValue *const", arena_sprintf(e->arena, "%s_params",
+                                               step_fn_name(e, s)),
+            "[]", arena_sprintf(e->arena, "{\n%s}", rows)), 0);
+    const char *name = emit_local(e, "p");
+    fprintf(e->fn, "%*sconst FlValue *const %s[] = {\n%s%*s};\n", e->indent,
+            "", name, rows, e->indent, "");
+    return cx_local(e, name);
+}
+
+/* The step's row of the program's database table (opened at start),
+ * returning its index there. */
+static int db_register(Emitter *e, const Step *s)
+{
+    const DatabaseConfig *c = &s->as.db;
+    Arena *a = e->arena;
+    CInit f[] = {
+        { ".url", c->env_name ? NULL : c_string(e, c->url->src) },
+        { ".env", c->env_name ? c_int(e, emit_env_index(e, c->env_name)) : NULL },
+        { ".workflow", c_string(e, e->wf->name) },
+        { ".step", c_string(e, s->key) },
+    };
+    const char *row = cx_row(e, "", f, 4, 4);
+    e->databases = (const char **)arena_push(a, (void **)e->databases,
+                                             &e->database_count,
+                                             &e->database_cap, (void *)row);
+    return e->database_count - 1;
+}
+
+/* The statement goes to fl_database(), which continues the run at next
+ * once the database has answered (or fails the step); the run waits on
+ * no thread.  The SQL is literal, the values bound to $1...$N. */
+static void emit_database(Emitter *e, const Step *s, const FlowEdge *edge)
+{
+    int next = edge->next;
+    const DatabaseConfig *c = &s->as.db;
+    const CExpr *params = db_params(e, s);
+    CInit f[] = {
+        { ".database", c_int(e, db_register(e, s)) },
+        { ".sql", c_string(e, c->sql) },
+        { ".params", params },
+        { ".param_count", params ? c_int(e, c->param_count) : NULL },
+        { ".timeout_ms", c_int(e, c->timeout_ms) },
+        { ".max_rows", c_int(e, c->max_rows) },
+    };
+    const char *q = emit_struct(e, s, "FlDbQuery", "query", f,
+                                sizeof f / sizeof f[0]);
+    emit_checked(e, s, cx_call_n(e, "fl_database", 4, cx_run(e), step_atom(e, s),
+                                 cx_atom(e, arena_sprintf(e->arena, "&%s", q), 0),
+                                 cx_atom(e, next_text(e, next), 0)),
+                 true, next);
+    emit_line(e, "return FL_NEXT_WAIT;");
+}
+
 /* ---- a step function --------------------------------------------------- */
 
 /* The trigger has no function: the runtime fills its output. */
@@ -783,6 +857,17 @@ static bool program_calls_out(Workflow *const *ws, int count)
     return false;
 }
 
+/* The databases the handler opens at start, one row a database step. */
+static void emit_databases(Emitter *e, FILE *out)
+{
+    if (e->database_count == 0)
+        return;
+    fputs("static const FlDatabase databases[] = {\n", out);
+    for (int i = 0; i < e->database_count; i++)
+        fprintf(out, "    %s,\n", e->databases[i]);
+    fputs("};\n", out);
+}
+
 static void emit_main(Emitter *e, FILE *out, int count, bool calls_out)
 {
     fputs("\n/* ==== the program ==== */\n\n", out);
@@ -799,17 +884,25 @@ static void emit_main(Emitter *e, FILE *out, int count, bool calls_out)
                     cwrite_string(e->arena, e->regexes[i], strlen(e->regexes[i])));
         fputs("};\n", out);
     }
+    emit_databases(e, out);
     fprintf(out,
             "static const FlProgram program = {\n"
             "    .workflows = workflows,\n    .workflow_count = %d,\n"
             "    .env_names = %s,\n    .env_count = %d,\n"
-            "    .regexes = %s,\n    .regex_count = %d,\n%s};\n\n"
+            "    .regexes = %s,\n    .regex_count = %d,\n%s%s};\n\n"
             "int main(int argc, char **argv)\n{\n"
             "    return fl_main(argc, argv, &program);\n}\n",
             count, e->env_count ? "env_names" : "NULL", e->env_count,
             e->regex_count ? "regexes" : "NULL", e->regex_count,
             calls_out ? "    .http_start = fl_http_start,\n"
-                        "    .http_stop = fl_http_stop,\n" : "");
+                        "    .http_stop = fl_http_stop,\n" : "",
+            /* only then are the database clients (and libpq) linked */
+            e->database_count
+                ? arena_sprintf(e->arena, "    .databases = databases,\n"
+                                "    .database_count = %d,\n"
+                                "    .db_start = fl_db_start,\n"
+                                "    .db_stop = fl_db_stop,\n",
+                                e->database_count) : "");
 }
 
 void emit_program(Arena *a, FILE *out, Workflow *const *ws,

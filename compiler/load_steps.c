@@ -16,6 +16,7 @@
 #include <strings.h>
 
 #include "jsonpath.h"
+#include "sqlscan.h"
 
 static void report(Loader *l, const char *path, const char *message)
 {
@@ -560,6 +561,101 @@ static void load_http_request(Loader *l, Step *s, const cJSON *cfg,
                  &h->follow_redirects);
     load_integer(l, load_field(l, cfg, path, "max_response_bytes", false), 1,
                  LOAD_INT_MAX, &h->max_response_bytes);
+}
+
+/* ---- database -------------------------------------------------------- */
+
+/* Whether the url names a scheme the handler can open. */
+static bool db_scheme_known(const char *url)
+{
+    return strncmp(url, "sqlite:", 7) == 0
+           || strncmp(url, "postgresql://", 13) == 0
+           || strncmp(url, "postgres://", 11) == 0;
+}
+
+/* The url: literal, or exactly {{ env.NAME }} - nothing from the request
+ * may choose the database (spec §10). */
+static void load_db_url(Loader *l, DatabaseConfig *d, Field f)
+{
+    bool ok;
+    d->url = load_template(l, f, &ok);
+    if (!d->url || !ok)
+        return;
+    if (is_literal(d->url)) {
+        if (!db_scheme_known(d->url->src))
+            report(l, f.path, "must start with sqlite:, postgresql:// or "
+                              "postgres://");
+        return;
+    }
+    const Expr *x = d->url->whole ? d->url->parts[0].expr : NULL;
+    if (x && x->kind == EX_FIELD && x->lhs->kind == EX_NAME
+        && strcmp(x->lhs->str, "env") == 0)
+        d->env_name = x->str;
+    else
+        report(l, f.path, "must be literal or exactly {{ env.NAME }}: a "
+                          "database url never comes from the request");
+}
+
+/* The statement: literal, one of it, its $N placeholders counted. */
+static void load_db_sql(Loader *l, DatabaseConfig *d, Field f)
+{
+    d->sql = load_string(l, f);
+    if (!d->sql)
+        return;
+    SqlScan scan = sql_scan(d->sql);
+    if (strstr(d->sql, "{{"))
+        report(l, f.path, "must be literal SQL: a template here would let a "
+                          "request change the statement; put values in "
+                          "params and write $1, $2... in their place");
+    else if (d->sql[strspn(d->sql, " \t\r\n")] == '\0')
+        report(l, f.path, "must not be empty");
+    else if (scan.problem && scan.missing)
+        diag_report(l->diag, DIAG_ERROR, f.path, l->key,
+                    "%s: $%d is missing (the statement uses up to $%d)",
+                    scan.problem, scan.missing, scan.count);
+    else if (scan.problem)
+        diag_report(l->diag, DIAG_ERROR, f.path, l->key, "%s (at '%s')",
+                    scan.problem, jsonpath_excerpt(l->arena, d->sql + scan.at));
+    else
+        d->placeholders = scan.count;
+}
+
+static void load_db_params(Loader *l, DatabaseConfig *d, Field f)
+{
+    if (!f.v || !load_expect(l, f, cJSON_Array, "an array"))
+        return;
+    int n = cJSON_GetArraySize(f.v);
+    d->params = arena_alloc(l->arena, sizeof *d->params * (size_t)(n + 1));
+    for (const cJSON *m = f.v->child; m; m = m->next, d->param_count++) {
+        Field item = { m, jsonpath_index(l->arena, f.path, d->param_count),
+                       NULL };
+        d->params[d->param_count] = load_tvalue(l, item);
+    }
+}
+
+static void load_database(Loader *l, Step *s, const cJSON *cfg,
+                          const char *path)
+{
+    DatabaseConfig *d = &s->as.db;
+    d->timeout_ms = 10000;
+    d->max_rows = 10000;
+    d->placeholders = -1;     /* until the statement is known good */
+    load_db_url(l, d, load_field(l, cfg, path, "url", true));
+    Field sql = load_field(l, cfg, path, "sql", true);
+    load_db_sql(l, d, sql);
+    Field params = load_field(l, cfg, path, "params", false);
+    load_db_params(l, d, params);
+    if (d->placeholders >= 0 && d->placeholders != d->param_count
+        && !(params.v && !cJSON_IsArray(params.v)))
+        diag_report(l->diag, DIAG_ERROR, params.v ? params.path : sql.path,
+                    l->key, "the statement has %d placeholder%s but params "
+                    "has %d value%s: one value for each of $1...$N",
+                    d->placeholders, d->placeholders == 1 ? "" : "s",
+                    d->param_count, d->param_count == 1 ? "" : "s");
+    load_integer(l, load_field(l, cfg, path, "timeout_ms", false), 1,
+                 LOAD_INT_MAX, &d->timeout_ms);
+    load_integer(l, load_field(l, cfg, path, "max_rows", false), 1, 1000000,
+                 &d->max_rows);
 }
 
 /* ---- dispatch -------------------------------------------------------- */

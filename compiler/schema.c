@@ -93,6 +93,19 @@ static const FieldDoc field_docs[] = {
       "Follow redirects." },
     { "http_request", "max_response_bytes", false, "10485760", POSITIVE,
       "A larger response body fails the step." },
+    { "database", "url", true, NULL, NULL,
+      "sqlite:PATH, postgresql://... or postgres://..., literal or exactly "
+      "{{ env.NAME }}; opened when the handler starts." },
+    { "database", "sql", true, NULL, NULL,
+      "One literal statement; values go in params, written $1, $2... in "
+      "it." },
+    { "database", "params", false, NULL, NULL,
+      "The values bound to $1...$N, templates by the typed rule; arrays "
+      "and objects are bound as JSON text." },
+    { "database", "timeout_ms", false, "10000", POSITIVE,
+      "The statement is cancelled, and the step fails, after this long." },
+    { "database", "max_rows", false, "10000", "{\"minimum\": 1, \"maximum\": 1000000}",
+      "A result with more rows fails the step." },
 };
 
 static const char *const type_docs[] = {
@@ -106,6 +119,7 @@ static const char *const type_docs[] = {
     [ST_LOG] = "Writes a line to the handler's log, or to a file.",
     [ST_DELAY] = "Waits.",
     [ST_HTTP_REQUEST] = "Calls another system over HTTP(S).",
+    [ST_DATABASE] = "Runs one SQL statement on SQLite or PostgreSQL.",
 };
 
 /* Rules of a type's config beyond its fields, as JSON text. */
@@ -194,7 +208,7 @@ static void require(cJSON *o, const char *name)
 typedef enum {
     KIND_ROUTE, KIND_METHODS, KIND_INTEGER, KIND_BOOLEAN,
     KIND_INT_OR_TEMPLATE, KIND_TEMPLATE, KIND_LITERAL, KIND_CHOICE,
-    KIND_VALUE, KIND_HEADERS, KIND_OBJECT, KIND_CONDITIONS
+    KIND_VALUE, KIND_HEADERS, KIND_OBJECT, KIND_CONDITIONS, KIND_VALUES
 } FieldKind;
 
 typedef struct {
@@ -240,6 +254,11 @@ static cJSON *kind_schema(const ConfigField *f)
     case KIND_HEADERS: return ref("headers");
     case KIND_OBJECT: return object_schema(f->name);
     case KIND_CONDITIONS: return ref("conditions");
+    case KIND_VALUES: {
+        cJSON *o = typed("array", NULL);
+        cJSON_AddItemToObject(o, "items", ref("value"));
+        return o;
+    }
     }
     return cJSON_CreateObject();
 }

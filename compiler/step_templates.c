@@ -56,5 +56,10 @@ void step_each_template(const Step *s, StepTemplateFn fn, void *arg)
         each_header(s->as.http.headers, s->as.http.header_count, fn, arg);
         each_tvalue(s->as.http.body, fn, arg);
         break;
+    case ST_DATABASE:
+        fn(s->as.db.url, arg);
+        for (int i = 0; i < s->as.db.param_count; i++)
+            each_tvalue(s->as.db.params[i], fn, arg);
+        break;
     }
 }

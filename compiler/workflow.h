@@ -137,6 +137,19 @@ typedef struct {
     long max_response_bytes; /* default 10485760 */
 } HttpConfig;
 
+/* A database step (spec §10).  The url is literal text or exactly
+ * {{ env.NAME }} (env_name set), never from the request. */
+typedef struct {
+    Template *url;
+    const char *env_name;    /* the NAME of {{ env.NAME }}, or NULL */
+    const char *sql;         /* literal, one statement */
+    int placeholders;        /* N of $1...$N in sql */
+    TValue **params;         /* bound to $1...$N */
+    int param_count;
+    long timeout_ms;         /* default 10000 */
+    long max_rows;           /* default 10000 */
+} DatabaseConfig;
+
 typedef struct Step Step;
 
 typedef struct {
@@ -159,6 +172,7 @@ struct Step {
         LogConfig log;
         DelayConfig delay;
         HttpConfig http;
+        DatabaseConfig db;
     } as;
     StepList on_true, on_false;  /* ST_LOGIC_GATE only */
 };

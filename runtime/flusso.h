@@ -587,6 +587,16 @@ typedef struct {
     regex_t compiled;            /* compiled once at start by the runtime */
 } FlRegex;
 
+/* A database a database step names (spec §10): one row a step, so a
+ * database that cannot be opened at start is reported naming its step.
+ * Steps naming the same url share one pool of connections. */
+typedef struct {
+    const char *url;             /* literal; NULL: the value of env `env` */
+    int env;                     /* index into FlProgram.env_names */
+    const char *workflow;        /* for messages */
+    const char *step;            /* the key of the step naming it */
+} FlDatabase;
+
 typedef struct {
     const FlWorkflow *const *workflows;
     int workflow_count;
@@ -599,6 +609,13 @@ typedef struct {
      * runtime's HTTP client nor libcurl (less memory, one thread less). */
     int (*http_start)(void);
     void (*http_stop)(void);
+    /* The databases of the database steps, and fl_db_start and fl_db_stop
+     * when there are any, else NULL: only then are the database clients
+     * and libpq linked. */
+    const FlDatabase *databases;
+    int database_count;
+    int (*db_start)(const FlDatabase *databases, int count);
+    void (*db_stop)(void);
 } FlProgram;
 
 /* Starts and stops outbound HTTP (one libcurl multi thread); see
@@ -734,6 +751,32 @@ typedef struct {
  * method that is not an HTTP token, a url that is not http(s), a header
  * value holding CR, LF or NUL. */
 int fl_http(FlRun *run, int index, const FlHttpRequest *req, int next);
+
+/* Opens every database (connections checked, SQLite files opened) and
+ * starts their threads.  Returns 0, or 2 after printing which step names
+ * a database that cannot be opened (never its password). */
+int fl_db_start(const FlDatabase *databases, int count);
+/* Stops them, after the scheduler: statements in flight are abandoned. */
+void fl_db_stop(void);
+
+/* A database step's statement (spec §10): sql is literal, with $1...$N
+ * bound to params (values living as long as the run). */
+typedef struct {
+    int database;                /* index into FlProgram.databases */
+    const char *sql;
+    const FlValue *const *params;
+    int param_count;
+    long timeout_ms;             /* cancels the statement */
+    long max_rows;               /* more rows fail the step */
+} FlDbQuery;
+
+/* The database step index: sends the statement and arranges for the run
+ * to continue once the database has answered - at step next with the
+ * output {"rows", "row_count"} recorded, or as fl_step_failed(run, index,
+ * message, next) decides.  The step function then returns FL_NEXT_WAIT:
+ * no run worker waits for the database.  Returns 0, or -1 (with an
+ * error) when the databases are not running. */
+int fl_database(FlRun *run, int index, const FlDbQuery *q, int next);
 
 /* ====================== end of section 2: Runs ========================== */
 

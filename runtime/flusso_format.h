@@ -30,7 +30,8 @@
     X(SET, set, FL_OUTPUT_SET, FL_CONFIG_SET)                                 \
     X(LOG, log, FL_OUTPUT_LOG, FL_CONFIG_LOG)                                 \
     X(DELAY, delay, FL_OUTPUT_DELAY, FL_CONFIG_DELAY)                         \
-    X(HTTP_REQUEST, http_request, FL_OUTPUT_HTTP_REQUEST, FL_CONFIG_HTTP_REQUEST)
+    X(HTTP_REQUEST, http_request, FL_OUTPUT_HTTP_REQUEST, FL_CONFIG_HTTP_REQUEST) \
+    X(DATABASE, database, FL_OUTPUT_DATABASE, FL_CONFIG_DATABASE)
 
 /* Output fields, F(name): the fields every output of the type has (spec
  * §3).  A set's output is its values, so its list is empty; every step
@@ -43,6 +44,7 @@
 #define FL_OUTPUT_LOG(F)            F(logged)
 #define FL_OUTPUT_DELAY(F)          F(waited_ms)
 #define FL_OUTPUT_HTTP_REQUEST(F)   F(status) F(headers) F(body)
+#define FL_OUTPUT_DATABASE(F)       F(rows) F(row_count)
 
 /* Config fields, F(name, KIND), in the order the spec lists them.  KIND
  * says what the value may be:
@@ -54,7 +56,8 @@
  *   VALUE      any JSON, its strings templates
  *   HEADERS    an object of header name -> template
  *   OBJECT     an object of its own rules (verify, values)
- *   CONDITIONS an array of condition objects */
+ *   CONDITIONS an array of condition objects
+ *   VALUES     an array of any JSON, its strings templates */
 #define FL_CONFIG_TRIGGER(F)                                                  \
     F(path, ROUTE) F(method, METHODS) F(response_timeout_ms, INTEGER)         \
     F(max_body_bytes, INTEGER) F(verify, OBJECT)
@@ -71,6 +74,9 @@
     F(method, TEMPLATE) F(url, TEMPLATE) F(headers, HEADERS) F(body, VALUE)   \
     F(timeout_ms, INTEGER) F(retries, INTEGER) F(fail_on_status, BOOLEAN)     \
     F(follow_redirects, BOOLEAN) F(max_response_bytes, INTEGER)
+#define FL_CONFIG_DATABASE(F)                                                 \
+    F(url, TEMPLATE) F(sql, LITERAL) F(params, VALUES) F(timeout_ms, INTEGER) \
+    F(max_rows, INTEGER)
 
 /* ---- `conditions` operators (spec §3, logic_gate) --------------------------
  *
