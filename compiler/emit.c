@@ -426,19 +426,22 @@ static const CExpr *db_params(Emitter *e, const Step *s)
         values[i] = emit_tvalue(e, c->params[i]);
         constant &= !(values[i]->facts & CX_RUNTIME);
     }
-    int ind = constant ? 4 : e->indent + 4;
-    const char *rows = "";
-    for (int i = 0; i < c->param_count; i++)
-        rows = arena_sprintf(e->arena, "%s%*s%s,\n", rows, ind, "",
-                             values[i]->flat);
-    if (constant)
+    if (constant) {
+        const char *rows = "";
+        for (int i = 0; i < c->param_count; i++)
+            rows = arena_sprintf(e->arena, "%s    %s,\n", rows, values[i]->flat);
         return cx_atom(e, emit_shared_const(
             e, "FlValue *const", arena_sprintf(e->arena, "%s_params",
                                                step_fn_name(e, s)),
             "[]", arena_sprintf(e->arena, "{\n%s}", rows)), 0);
+    }
     const char *name = emit_local(e, "p");
-    fprintf(e->fn, "%*sconst FlValue *const %s[] = {\n%s%*s};\n", e->indent,
-            "", name, rows, e->indent, "");
+    emit_line(e, "const FlValue *const %s[] = {", name);
+    e->indent += 4;
+    for (int i = 0; i < c->param_count; i++)
+        emit_stmt(e, "", values[i], ",");
+    e->indent -= 4;
+    emit_line(e, "};");
     return cx_local(e, name);
 }
 

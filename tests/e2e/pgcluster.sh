@@ -8,6 +8,8 @@
 #                                      and writes it to DIR/url, the port
 #                                      to DIR/port
 #   tests/e2e/pgcluster.sh stop DIR    stops it (fast, then immediate)
+#   tests/e2e/pgcluster.sh restart DIR starts a stopped cluster again, on
+#                                      the same port
 #   tests/e2e/pgcluster.sh psql DIR ARGS...   psql on it, as postgres
 #
 # DIR must be a new or empty directory; the caller removes it.  Every wait
@@ -22,7 +24,7 @@ PGBIN=${PGBIN:-$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1
 WAIT=${PGCLUSTER_WAIT:-30}
 
 usage() {
-    echo "usage: pgcluster.sh start|stop|psql DIR [ARGS...]" >&2
+    echo "usage: pgcluster.sh start|stop|restart|psql DIR [ARGS...]" >&2
     exit 2
 }
 
@@ -70,9 +72,7 @@ start() {
     local port try
     for try in 1 2 3; do
         port=$(free_port)
-        if as_owner "$PGBIN/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w \
-                -t "$WAIT" -o "-p $port -k $dir/sock -c listen_addresses=127.0.0.1 -c fsync=off" \
-                start > /dev/null 2>&1; then
+        if server_start "$port"; then
             echo "$port" > "$dir/port"
             echo "postgresql://postgres@127.0.0.1:$port/postgres" > "$dir/url"
             cat "$dir/url"
@@ -81,6 +81,17 @@ start() {
     done
     cat "$dir/server.log" >&2
     exit 1
+}
+
+# server_start PORT: starts the cluster in DIR/data on PORT.
+server_start() {
+    as_owner "$PGBIN/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t "$WAIT" \
+        -o "-p $1 -k $dir/sock -c listen_addresses=127.0.0.1 -c fsync=off" \
+        start > /dev/null 2>&1
+}
+
+restart() {
+    server_start "$(cat "$dir/port")" || { cat "$dir/server.log" >&2; exit 1; }
 }
 
 stop() {
@@ -93,6 +104,7 @@ stop() {
 case $cmd in
 start) start ;;
 stop) stop ;;
+restart) restart ;;
 psql) as_owner "$PGBIN/psql" -X -q -v ON_ERROR_STOP=1 -h "$dir/sock" \
           -p "$(cat "$dir/port")" -U postgres -d postgres "$@" ;;
 *) usage ;;
