@@ -658,6 +658,82 @@ static void load_database(Loader *l, Step *s, const cJSON *cfg,
                  &d->max_rows);
 }
 
+/* ---- send_email ------------------------------------------------------ */
+
+/* A literal header text with CR or LF would start a header of its own
+ * (header injection): refused now; rendered ones fail the step. */
+static Template *load_header_text(Loader *l, Field f)
+{
+    bool ok;
+    Template *t = load_template(l, f, &ok);
+    if (t && ok && is_literal(t) && strpbrk(t->src, "\r\n"))
+        report(l, f.path, "may not contain CR or LF: it would start another "
+                          "header line");
+    return t;
+}
+
+/* to, cc, bcc: a template or an array of them. */
+static void load_recipients(Loader *l, Field f, Recipients *r)
+{
+    if (!f.v || !load_expect(l, f, cJSON_String | cJSON_Array,
+                             "an address or an array of addresses"))
+        return;
+    int n = cJSON_IsArray(f.v) ? cJSON_GetArraySize(f.v) : 1;
+    r->items = arena_alloc(l->arena, sizeof *r->items * (size_t)(n + 1));
+    if (cJSON_IsString(f.v)) {
+        r->items[r->count++] = load_header_text(l, f);
+        return;
+    }
+    int i = 0;
+    for (const cJSON *m = f.v->child; m; m = m->next, i++) {
+        Field item = { m, jsonpath_index(l->arena, f.path, i), NULL };
+        if (load_expect(l, item, cJSON_String, "an address"))
+            r->items[r->count++] = load_header_text(l, item);
+    }
+}
+
+static void load_smtp_url(Loader *l, EmailConfig *m, Field f)
+{
+    bool ok;
+    m->smtp_url = load_template(l, f, &ok);
+    if (ok && is_literal(m->smtp_url)
+        && strncasecmp(m->smtp_url->src, "smtp://", 7)
+        && strncasecmp(m->smtp_url->src, "smtps://", 8))
+        report(l, f.path, "must start with smtp:// or smtps://");
+}
+
+static void load_send_email(Loader *l, Step *s, const cJSON *cfg,
+                            const char *path)
+{
+    EmailConfig *m = &s->as.email;
+    m->timeout_ms = 30000;
+    m->retry_max_delay_ms = 5000;
+    load_smtp_url(l, m, load_field(l, cfg, path, "smtp_url", true));
+    m->username = load_template(l, load_field(l, cfg, path, "username", false), NULL);
+    m->password = load_template(l, load_field(l, cfg, path, "password", false), NULL);
+    m->from = load_header_text(l, load_field(l, cfg, path, "from", true));
+    Field to = load_field(l, cfg, path, "to", true);
+    load_recipients(l, to, &m->to);
+    if (to.v && cJSON_IsArray(to.v) && cJSON_GetArraySize(to.v) == 0)
+        report(l, to.path, "must name at least one recipient");
+    load_recipients(l, load_field(l, cfg, path, "cc", false), &m->cc);
+    load_recipients(l, load_field(l, cfg, path, "bcc", false), &m->bcc);
+    m->reply_to = load_header_text(l, load_field(l, cfg, path, "reply_to", false));
+    m->subject = load_header_text(l, load_field(l, cfg, path, "subject", true));
+    Field text = load_field(l, cfg, path, "text", false);
+    Field html = load_field(l, cfg, path, "html", false);
+    if (!text.v && !html.v)
+        report(l, path, "missing field 'text' or 'html': a message needs a body");
+    m->text = load_template(l, text, NULL);
+    m->html = load_template(l, html, NULL);
+    load_integer(l, load_field(l, cfg, path, "timeout_ms", false), 1,
+                 LOAD_INT_MAX, &m->timeout_ms);
+    load_integer(l, load_field(l, cfg, path, "retries", false), 0, 100,
+                 &m->retries);
+    load_integer(l, load_field(l, cfg, path, "retry_max_delay_ms", false), 1,
+                 86400000, &m->retry_max_delay_ms);
+}
+
 /* ---- dispatch -------------------------------------------------------- */
 
 /* load_<json name> for each step type of FL_STEP_TYPES. */

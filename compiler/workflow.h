@@ -150,6 +150,22 @@ typedef struct {
     long max_rows;           /* default 10000 */
 } DatabaseConfig;
 
+/* A send_email step (spec §10): every text a template. */
+typedef struct {
+    Template **items;
+    int count;
+} Recipients;
+
+typedef struct {
+    Template *smtp_url, *username, *password;   /* the last two may be NULL */
+    Template *from, *reply_to, *subject;        /* reply_to may be NULL */
+    Template *text, *html;                      /* at least one of them */
+    Recipients to, cc, bcc;
+    long timeout_ms;         /* default 30000 */
+    long retries;            /* default 0 */
+    long retry_max_delay_ms; /* default 5000 */
+} EmailConfig;
+
 typedef struct Step Step;
 
 typedef struct {
@@ -173,6 +189,7 @@ struct Step {
         DelayConfig delay;
         HttpConfig http;
         DatabaseConfig db;
+        EmailConfig email;
     } as;
     StepList on_true, on_false;  /* ST_LOGIC_GATE only */
 };

@@ -616,6 +616,10 @@ typedef struct {
     int database_count;
     int (*db_start)(const FlDatabase *databases, int count);
     void (*db_stop)(void);
+    /* fl_email_start and fl_email_stop when a workflow has a send_email
+     * step, else NULL. */
+    int (*email_start)(void);
+    void (*email_stop)(void);
 } FlProgram;
 
 /* Starts and stops outbound HTTP (one libcurl multi thread); see
@@ -777,6 +781,42 @@ typedef struct {
  * no run worker waits for the database.  Returns 0, or -1 (with an
  * error) when the databases are not running. */
 int fl_database(FlRun *run, int index, const FlDbQuery *q, int next);
+
+/* Starts and stops outbound SMTP (one libcurl multi thread); see
+ * FlProgram.email_start.  fl_email_start returns 0 or -1. */
+int fl_email_start(void);
+void fl_email_stop(void);
+
+/* Recipients: each value an address ("Name <a@b>" or "a@b") or an array
+ * of them (one {{ expression }} may give a list); null counts as none. */
+typedef struct {
+    const FlValue *const *items;
+    int count;
+} FlRecipients;
+
+/* A send_email step's config, rendered (spec §10).  Texts are string
+ * values living as long as the run; NULL where the setting is absent. */
+typedef struct {
+    const FlValue *smtp_url;     /* smtp:// or smtps:// */
+    const FlValue *username, *password;
+    const FlValue *from;
+    FlRecipients to, cc, bcc;
+    const FlValue *reply_to;
+    const FlValue *subject;
+    const FlValue *text, *html;  /* at least one */
+    long timeout_ms;             /* each attempt */
+    int retries;
+    long retry_max_delay_ms;
+} FlEmail;
+
+/* The send_email step index: builds the message (RFC 5322, MIME, RFC 2047
+ * subject), and sends it over SMTP, arranging for the run to continue
+ * once the server has taken it (retries included) - at step next with
+ * {"sent", "message_id", "recipients"} recorded, or as fl_step_failed()
+ * decides.  The step function then returns FL_NEXT_WAIT.  Returns 0, or
+ * -1 (with an error) when the rendered message is unusable: CR or LF in
+ * an address or the subject, no recipient, an address without '@'. */
+int fl_send_email(FlRun *run, int index, const FlEmail *m, int next);
 
 /* ====================== end of section 2: Runs ========================== */
 

@@ -31,7 +31,8 @@
     X(LOG, log, FL_OUTPUT_LOG, FL_CONFIG_LOG)                                 \
     X(DELAY, delay, FL_OUTPUT_DELAY, FL_CONFIG_DELAY)                         \
     X(HTTP_REQUEST, http_request, FL_OUTPUT_HTTP_REQUEST, FL_CONFIG_HTTP_REQUEST) \
-    X(DATABASE, database, FL_OUTPUT_DATABASE, FL_CONFIG_DATABASE)
+    X(DATABASE, database, FL_OUTPUT_DATABASE, FL_CONFIG_DATABASE)             \
+    X(SEND_EMAIL, send_email, FL_OUTPUT_SEND_EMAIL, FL_CONFIG_SEND_EMAIL)
 
 /* Output fields, F(name): the fields every output of the type has (spec
  * §3).  A set's output is its values, so its list is empty; every step
@@ -45,6 +46,7 @@
 #define FL_OUTPUT_DELAY(F)          F(waited_ms)
 #define FL_OUTPUT_HTTP_REQUEST(F)   F(status) F(headers) F(body)
 #define FL_OUTPUT_DATABASE(F)       F(rows) F(row_count)
+#define FL_OUTPUT_SEND_EMAIL(F)     F(sent) F(message_id) F(recipients)
 
 /* Config fields, F(name, KIND), in the order the spec lists them.  KIND
  * says what the value may be:
@@ -57,7 +59,8 @@
  *   HEADERS    an object of header name -> template
  *   OBJECT     an object of its own rules (verify, values)
  *   CONDITIONS an array of condition objects
- *   VALUES     an array of any JSON, its strings templates */
+ *   VALUES     an array of any JSON, its strings templates
+ *   RECIPIENTS a template or an array of templates */
 #define FL_CONFIG_TRIGGER(F)                                                  \
     F(path, ROUTE) F(method, METHODS) F(response_timeout_ms, INTEGER)         \
     F(max_body_bytes, INTEGER) F(verify, OBJECT)
@@ -77,6 +80,12 @@
 #define FL_CONFIG_DATABASE(F)                                                 \
     F(url, TEMPLATE) F(sql, LITERAL) F(params, VALUES) F(timeout_ms, INTEGER) \
     F(max_rows, INTEGER)
+#define FL_CONFIG_SEND_EMAIL(F)                                               \
+    F(smtp_url, TEMPLATE) F(username, TEMPLATE) F(password, TEMPLATE)         \
+    F(from, TEMPLATE) F(to, RECIPIENTS) F(cc, RECIPIENTS) F(bcc, RECIPIENTS)  \
+    F(reply_to, TEMPLATE) F(subject, TEMPLATE) F(text, TEMPLATE)              \
+    F(html, TEMPLATE) F(timeout_ms, INTEGER) F(retries, INTEGER)              \
+    F(retry_max_delay_ms, INTEGER)
 
 /* ---- `conditions` operators (spec §3, logic_gate) --------------------------
  *

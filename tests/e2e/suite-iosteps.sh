@@ -10,7 +10,14 @@
 # password never printed, the server going away mid-run (a clear step
 # failure) and coming back, and 5,000 runs waiting on the database while a
 # pg_sleep is in flight, on an unchanged number of threads.
+# send_email, against aiosmtpd (tests/e2e/smtp_sink.py keeps each message
+# as received): the message byte for byte (MIME, RFC 2047 subject), the
+# envelope with bcc, a refused recipient, retried temporary refusals and
+# a server that is down, CR/LF in a subject or an address, STARTTLS with
+# a throw-away certificate (used when offered, always verified, required
+# with a username off loopback).
 #
+# IOSTEPS_ONLY=sqlite|pg|mail|linking runs one part.
 # Usage: tests/e2e/suite-iosteps.sh FLUSSOC BUILDDIR
 # PostgreSQL parts are skipped (said so) when PostgreSQL is not installed.
 set -u
@@ -224,6 +231,173 @@ test_pg() {
     expect_eq "PostgreSQL handler: clean stop" "$STOP_STATUS" 0
 }
 
+# ---- send_email -------------------------------------------------------------
+
+SMTP_PY=/usr/bin/python3
+
+# start_smtp NAME HOST [aiosmtpd options...]: an aiosmtpd on a free port
+# of HOST keeping messages in $E2E_DIR/NAME/; sets SMTP_PORT.
+start_smtp() {
+    local name=$1 host=$2 end
+    shift 2
+    mkdir -p "$E2E_DIR/$name"
+    SMTP_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    # not a job of this shell: killed at exit without a word
+    ( PYTHONPATH=$ROOT/tests/e2e "$SMTP_PY" -m aiosmtpd -n -l "$host:$SMTP_PORT" \
+        -c smtp_sink.Sink "$@" "$E2E_DIR/$name" > "$E2E_DIR/$name.log" 2>&1 &
+      echo $! > "$E2E_DIR/$name.pid" )
+    E2E_PIDS="$E2E_PIDS $(cat "$E2E_DIR/$name.pid")"
+    end=$(( $(now_ms) + 10000 ))
+    while [ "$(now_ms)" -lt "$end" ]; do
+        (exec 3<> "/dev/tcp/$host/$SMTP_PORT") 2> /dev/null && return 0
+        sleep 0.05
+    done
+    sed 's/^/  | /' "$E2E_DIR/$name.log" >&2
+    return 1
+}
+
+# The message exactly as the server received it: every byte but the Date
+# value (checked by its form), the Message-ID (the step's output) and the
+# boundary (checked by its form, then used).
+test_mail_bytes() {
+    local url=$1 msg id date boundary subject
+    http POST "$url/mail/send" -H 'Content-Type: application/json' \
+        -d '{"to":"alice@example.com","cc":"Doe, Jane <jane@example.com>","subject":"Commande n° 1001 reçue — merci beaucoup pour votre confiance et à bientôt chez nous","id":1001}'
+    expect_eq "send_email: answered" "$HTTP_STATUS" 200
+    expect_match "send_email: the output" "$HTTP_BODY" \
+        '^\{"sent":true,"message_id":"[0-9a-f-]{36}@example\.com","recipients":4\}$'
+    id=$(printf '%s' "$HTTP_BODY" | sed 's/.*"message_id":"\([^"]*\)".*/\1/')
+    msg=$E2E_DIR/inbox/1.eml
+    [ -s "$msg" ] || { fail "send_email: no message received"; return; }
+    date=$(sed -n '1s/^Date: \(.*\)\r$/\1/p' "$msg")
+    expect_match "send_email: Date in RFC 5322 form" "$date" \
+        '^(Mon|Tue|Wed|Thu|Fri|Sat|Sun), [0-9]{2} [A-Z][a-z]{2} [0-9]{4} [0-9]{2}:[0-9]{2}:[0-9]{2} \+0000$'
+    boundary=$(sed -n 's/^Content-Type: multipart\/alternative; boundary="\(flusso-[0-9a-f-]*\)"\r$/\1/p' "$msg")
+    expect_match "send_email: a boundary of its own" "$boundary" '^flusso-[0-9a-f-]{36}$'
+    subject='=?UTF-8?B?Q29tbWFuZGUgbsKwIDEwMDEgcmXDp3VlIOKAlCBtZXJjaSBiZWF1?=\r\n =?UTF-8?B?Y291cCBwb3VyIHZvdHJlIGNvbmZpYW5jZSBldCDDoCBiaWVudMO0dCBjaGV6?=\r\n =?UTF-8?B?IG5vdXM=?='
+    printf '%s\r\n' "Date: $date" "Message-ID: <$id>" "From: Shop <shop@example.com>" \
+        "To: alice@example.com, Second Person <second@example.com>" \
+        'Cc: "Doe, Jane" <jane@example.com>' "Reply-To: help@example.com" > expected.eml
+    printf "Subject: $subject\r\n" >> expected.eml
+    printf '%s\r\n' "MIME-Version: 1.0" \
+        "Content-Type: multipart/alternative; boundary=\"$boundary\"" "" \
+        "--$boundary" "Content-Type: text/plain; charset=utf-8" \
+        "Content-Transfer-Encoding: 7bit" "" "Thank you for order 1001!" "See you." \
+        "--$boundary" "Content-Type: text/html; charset=utf-8" \
+        "Content-Transfer-Encoding: 7bit" "" "<p>Thank you for order <b>1001</b></p>" \
+        "--$boundary--" >> expected.eml
+    if cmp -s expected.eml "$msg"; then
+        pass "send_email: the message, byte for byte"
+    else
+        fail "send_email: the message differs"
+        diff <(cat -A expected.eml) <(cat -A "$msg") | head -20 >&2
+    fi
+    expect_eq "send_email: the envelope (bcc in it, not in the headers)" \
+        "$(cat "$E2E_DIR/inbox/1.env")" \
+        "$(printf 'from=shop@example.com\nto=alice@example.com,second@example.com,jane@example.com,hidden@example.com\ntls=no')"
+    expect_eq "send_email: the subject decodes" "$("$SMTP_PY" -c '
+import email, sys
+from email.header import decode_header, make_header
+m = email.message_from_bytes(open(sys.argv[1], "rb").read())
+print(str(make_header(decode_header(m["Subject"]))))' "$msg")" \
+        "Commande n° 1001 reçue — merci beaucoup pour votre confiance et à bientôt chez nous"
+}
+
+test_mail_refused() {
+    local url=$1 before
+    before=$(ls "$E2E_DIR/inbox" | wc -l)
+    http POST "$url/mail/plain" -H 'Content-Type: application/json' \
+        -d '{"from":"shop@example.com","to":"refuse-me@example.com","subject":"x","text":"x"}'
+    expect_eq "refused recipient: the step fails" "$HTTP_STATUS" 500
+    expect_match "refused recipient: the server's reply" "$HTTP_BODY" \
+        '"error":"smtp://127.0.0.1:[0-9]+ refused the message: 550 5.1.1 <refuse-me@example.com>: Recipient address rejected"'
+    http POST "$url/mail/plain" -H 'Content-Type: application/json' \
+        -d '{"from":"shop@example.com","to":"later@example.com","subject":"x","text":"x"}'
+    expect_eq "temporary refusal: the step fails after its retries" "$HTTP_STATUS" 500
+    expect_match "temporary refusal: 3 attempts" "$HTTP_BODY" '451 4.3.0 .*\(3 attempts\)"'
+    http POST "$url/mail/plain" -H 'Content-Type: application/json' \
+        --data-binary '{"from":"shop@example.com","to":"bob@example.com","subject":"Hi\r\nBcc: evil@example.com","text":"x"}'
+    expect_eq "CR/LF in the subject: the step fails" "$HTTP_STATUS" 500
+    expect_match "CR/LF in the subject: says so" "$HTTP_BODY" '"error":"subject: contains CR or LF"'
+    http POST "$url/mail/plain" -H 'Content-Type: application/json' \
+        --data-binary '{"from":"shop@example.com","to":"bob@example.com\nBcc: evil@example.com","subject":"x","text":"x"}'
+    expect_match "CR/LF in an address: the step fails" "$HTTP_BODY" '"error":"to: the address contains CR or LF"'
+    http POST "$url/mail/plain" -H 'Content-Type: application/json' \
+        -d '{"from":"shop@example.com","to":"not an address","subject":"x","text":"x"}'
+    expect_match "not an address: the step fails" "$HTTP_BODY" '"error":"to: the address is not an email address'
+    expect_eq "nothing refused was delivered" "$(ls "$E2E_DIR/inbox" | wc -l)" "$before"
+}
+
+test_mail_down() {
+    local closed
+    closed=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    SMTP_URL=smtp://127.0.0.1:$closed SMTP_USER= SMTP_PASSWORD= start_handler down.log ./mailh --listen 0 --journal none ||
+        { fail "mail handler (no server)"; return; }
+    http POST "$HANDLER_URL/mail/plain" -H 'Content-Type: application/json' \
+        -d '{"from":"shop@example.com","to":"bob@example.com","subject":"x","text":"x"}'
+    expect_eq "no SMTP server: the step fails" "$HTTP_STATUS" 500
+    expect_match "no SMTP server: after 3 attempts" "$HTTP_BODY" "smtp://127.0.0.1:$closed failed: .*\\(3 attempts\\)"
+    stop_handler "$HANDLER_PID"
+}
+
+# STARTTLS with a throw-away certificate: used when offered, verified
+# always; required with a username off loopback.
+test_mail_tls() {
+    local ip
+    openssl req -x509 -newkey rsa:2048 -nodes -keyout key.pem -out cert.pem -days 1 \
+        -subj /CN=localhost -addext "subjectAltName=IP:127.0.0.1,DNS:localhost" \
+        > openssl.log 2>&1 || { fail "openssl: no certificate"; return; }
+    start_smtp tlsbox 127.0.0.1 --tlscert cert.pem --tlskey key.pem --no-requiretls ||
+        { fail "aiosmtpd with STARTTLS"; return; }
+    SSL_CERT_FILE=$E2E_DIR/cert.pem SMTP_URL=smtp://127.0.0.1:$SMTP_PORT SMTP_USER= SMTP_PASSWORD= \
+        start_handler tls.log ./mailh --listen 0 --journal none || { fail "mail handler (TLS)"; return; }
+    http POST "$HANDLER_URL/mail/plain" -H 'Content-Type: application/json' \
+        -d '{"from":"shop@example.com","to":"bob@example.com","subject":"over TLS","text":"secret"}'
+    expect_eq "STARTTLS offered: sent" "$HTTP_STATUS" 200
+    expect_match "STARTTLS offered: used" "$(cat "$E2E_DIR/tlsbox/1.env" 2>/dev/null)" 'tls=yes'
+    stop_handler "$HANDLER_PID"
+    SMTP_URL=smtp://127.0.0.1:$SMTP_PORT SMTP_USER= SMTP_PASSWORD= \
+        start_handler tls2.log ./mailh --listen 0 --journal none || { fail "mail handler (TLS 2)"; return; }
+    http POST "$HANDLER_URL/mail/plain" -H 'Content-Type: application/json' \
+        -d '{"from":"shop@example.com","to":"bob@example.com","subject":"x","text":"x"}'
+    expect_eq "an untrusted certificate: the step fails" "$HTTP_STATUS" 500
+    expect_eq "an untrusted certificate: nothing sent" "$(ls "$E2E_DIR/tlsbox"/*.eml | wc -l)" 1
+    stop_handler "$HANDLER_PID"
+    ip=$(hostname -I 2>/dev/null | tr ' ' '\n' | grep -E '^[0-9.]+$' | grep -v '^127\.' | head -1)
+    if [ -z "$ip" ]; then
+        echo "  skip STARTTLS required off loopback: no other IPv4 address"
+        return
+    fi
+    start_smtp plainbox "$ip" || { fail "aiosmtpd on $ip"; return; }
+    SMTP_URL=smtp://$ip:$SMTP_PORT SMTP_USER=shop SMTP_PASSWORD=pw \
+        start_handler req.log ./mailh --listen 0 --journal none || { fail "mail handler (required TLS)"; return; }
+    http POST "$HANDLER_URL/mail/plain" -H 'Content-Type: application/json' \
+        -d '{"from":"shop@example.com","to":"bob@example.com","subject":"x","text":"x"}'
+    expect_eq "username off loopback without STARTTLS: the step fails" "$HTTP_STATUS" 500
+    expect_eq "username off loopback without STARTTLS: nothing sent (no password in clear)" \
+        "$(ls "$E2E_DIR/plainbox" | wc -l)" 0
+    stop_handler "$HANDLER_PID"
+}
+
+test_mail() {
+    if ! "$SMTP_PY" -c 'import aiosmtpd' 2> /dev/null; then
+        echo "  skip send_email: python3-aiosmtpd is not installed (make deps)"
+        return
+    fi
+    echo "e2e iosteps: send_email"
+    compile mailh "$WF"/mail-*.json || return
+    start_smtp inbox 127.0.0.1 || { fail "aiosmtpd"; return; }
+    SMTP_URL=smtp://127.0.0.1:$SMTP_PORT SMTP_USER= SMTP_PASSWORD= \
+        start_handler mail.log ./mailh --listen 0 --journal none || { fail "mail handler"; return; }
+    local url=$HANDLER_URL
+    test_mail_bytes "$url"
+    test_mail_refused "$url"
+    stop_handler "$HANDLER_PID"
+    expect_eq "mail handler: clean stop" "$STOP_STATUS" 0
+    test_mail_down
+    test_mail_tls
+}
+
 # ---- links only what it uses ---------------------------------------------------
 
 test_linking() {
@@ -234,7 +408,8 @@ test_linking() {
         sh -c 'ldd ./pgh | grep -q libpq'
 }
 
-test_sqlite
-test_pg
-test_linking
+case ${IOSTEPS_ONLY:-all} in
+all) test_sqlite; test_pg; test_mail; test_linking ;;
+*) "test_$IOSTEPS_ONLY" ;;
+esac
 e2e_finish

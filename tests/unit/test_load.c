@@ -760,6 +760,7 @@ static void test_all_errors_reported(void)
 #define WRONG_OBJECT "true"
 #define WRONG_CONDITIONS "true"
 #define WRONG_VALUES "true"
+#define WRONG_RECIPIENTS "true"
 
 typedef struct {
     const char *field;
