@@ -398,6 +398,52 @@ test_mail() {
     test_mail_tls
 }
 
+# ---- the example: a signed Shopify order into PostgreSQL, then an email -------
+
+# wait_count FILE RE N SECS: until FILE has N lines matching RE.
+wait_count() {
+    local end=$(( $(now_ms) + $4 * 1000 ))
+    while [ "$(now_ms)" -lt "$end" ]; do
+        [ "$(grep -Ec -- "$2" "$1" 2>/dev/null)" -ge "$3" ] && return 0
+        sleep 0.05
+    done
+    return 1
+}
+
+test_example() {
+    if [ ! -s "$PG/url" ] || ! "$SMTP_PY" -c 'import aiosmtpd' 2> /dev/null; then
+        echo "  skip examples/shopify-order.json: needs PostgreSQL and aiosmtpd"
+        return
+    fi
+    echo "e2e iosteps: examples/shopify-order.json"
+    compile shop "$ROOT/examples/shopify-order.json" || return
+    pg_sql "CREATE TABLE shop_orders (id bigint PRIMARY KEY, name text, email text, total_price numeric, currency text, line_items jsonb)" > /dev/null
+    start_smtp shopbox 127.0.0.1 || { fail "aiosmtpd (example)"; return; }
+    export SHOPIFY_WEBHOOK_SECRET=shpss_example-secret
+    SMTP_URL=smtp://127.0.0.1:$SMTP_PORT SMTP_USER= SMTP_PASSWORD= DATABASE_URL=$(cat "$PG/url") \
+        start_handler shop.log ./shop --listen 0 --journal none --log-level debug ||
+        { fail "example handler"; return; }
+    printf '%s' '{"id":820982911946154508,"name":"#1001","email":"jon@example.com","total_price":"199.00","currency":"EUR","line_items":[{"sku":"A-1","quantity":2}]}' > order.json
+    local sig i
+    sig=$(openssl dgst -sha256 -hmac "$SHOPIFY_WEBHOOK_SECRET" -binary < order.json | openssl base64 -A)
+    for i in 1 2; do
+        http POST "$HANDLER_URL/hooks/shopify/orders" -H 'Content-Type: application/json' \
+            -H "X-Shopify-Hmac-Sha256: $sig" --data-binary @order.json
+        expect_eq "example: delivery $i acknowledged" "$HTTP_STATUS $HTTP_BODY" '200 {"received":true}'
+        wait_count shop.log '"step":"(sent|duplicate)"' "$i" 10 ||
+            fail "example: delivery $i never finished"
+    done
+    expect_true "example: the second delivery is a duplicate" grep -q '"step":"duplicate"' shop.log
+    expect_eq "example: the order is in PostgreSQL" \
+        "$(pg_sql "SELECT name, email, total_price, line_items->0->>'sku' FROM shop_orders")" \
+        '#1001|jon@example.com|199.00|A-1'
+    expect_eq "example: one confirmation, not two" "$(ls "$E2E_DIR/shopbox" | grep -c '\.eml$')" 1
+    expect_match "example: the confirmation" "$(tr -d '\r' < "$E2E_DIR/shopbox/1.eml")" \
+        'Subject: Order #1001 received'
+    stop_handler "$HANDLER_PID"
+    unset SHOPIFY_WEBHOOK_SECRET
+}
+
 # ---- links only what it uses ---------------------------------------------------
 
 test_linking() {
@@ -409,7 +455,7 @@ test_linking() {
 }
 
 case ${IOSTEPS_ONLY:-all} in
-all) test_sqlite; test_pg; test_mail; test_linking ;;
+all) test_sqlite; test_pg; test_mail; test_example; test_linking ;;
 *) "test_$IOSTEPS_ONLY" ;;
 esac
 e2e_finish
