@@ -125,7 +125,8 @@ static void bytes_append(DbBytes *b, const void *p, size_t n)
         b->p = rt_check(realloc(b->p, cap));
         b->cap = cap;
     }
-    memcpy(b->p + b->len, p, n);
+    if (n)                        /* p may be NULL then (a NULL cell) */
+        memcpy(b->p + b->len, p, n);
     b->len += n;
 }
 
