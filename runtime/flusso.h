@@ -779,7 +779,8 @@ typedef struct {
  * output {"rows", "row_count"} recorded, or as fl_step_failed(run, index,
  * message, next) decides.  The step function then returns FL_NEXT_WAIT:
  * no run worker waits for the database.  Returns 0, or -1 (with an
- * error) when the databases are not running. */
+ * error) when the databases are not running or a PostgreSQL text
+ * parameter holds a NUL byte. */
 int fl_database(FlRun *run, int index, const FlDbQuery *q, int next);
 
 /* Starts and stops outbound SMTP (one libcurl multi thread); see

@@ -281,13 +281,14 @@ static DbParam param_of(FlArena *a, const FlValue *v)
 {
     DbParam p = { .kind = DB_NULL, .text = NULL, .len = 0 };
     char num[32];
+    const FlValue *text = NULL;
     switch (v->type) {
     case FL_NULL:
         return p;
     case FL_BOOL:
         p.kind = DB_BOOL;
         p.i = v->u.b;
-        p.text = v->u.b ? "true" : "false";
+        text = fl_string(a, v->u.b ? "true" : "false", v->u.b ? 4 : 5);
         break;
     case FL_NUMBER:
         if (v->u.n == floor(v->u.n) && fabs(v->u.n) < 9.2e18) {
@@ -299,20 +300,19 @@ static DbParam param_of(FlArena *a, const FlValue *v)
             p.d = v->u.n;
             fl_number_format(v->u.n, num);
         }
-        p.text = fl_string(a, num, strlen(num))->u.s;
+        text = fl_string(a, num, strlen(num));
         break;
     case FL_STRING:
         p.kind = DB_TEXT;
-        p.text = fl_string(a, v->u.s, v->len)->u.s;
+        text = fl_string(a, v->u.s, v->len);   /* a NUL-terminated copy */
         break;
     case FL_ARRAY: case FL_OBJECT:
         p.kind = DB_JSON;
-        p.text = fl_json_text(a, v)->u.s;
+        text = fl_json_text(a, v);
         break;
     }
-    p.len = strlen(p.text);
-    if (v->type == FL_STRING)
-        p.len = v->len;
+    p.text = text->u.s;
+    p.len = text->len;
     return p;
 }
 
