@@ -15,7 +15,8 @@
 # envelope with bcc, a refused recipient, retried temporary refusals and
 # a server that is down, CR/LF in a subject or an address, STARTTLS with
 # a throw-away certificate (used when offered, always verified, required
-# with a username off loopback).
+# with a username off loopback), and 300 runs waiting on the SMTP server
+# on an unchanged number of threads.
 #
 # IOSTEPS_ONLY=sqlite|pg|mail|linking runs one part.
 # Usage: tests/e2e/suite-iosteps.sh FLUSSOC BUILDDIR
@@ -328,6 +329,23 @@ test_mail_refused() {
     expect_eq "nothing refused was delivered" "$(ls "$E2E_DIR/inbox" | wc -l)" "$before"
 }
 
+# 300 runs waiting on the SMTP server at once: no thread more.
+test_mail_threads() {
+    local before out
+    if [ ! -x "$LOADGEN" ]; then
+        LOADGEN=$E2E_DIR/loadgen
+        # shellcheck disable=SC2086
+        $CC $E2E_CFLAGS $WARN -o "$LOADGEN" "$ROOT/tests/e2e/loadgen.c" || return
+    fi
+    before=$(threads "$HANDLER_PID")
+    out=$("$LOADGEN" 127.0.0.1 "$HANDLER_PORT" /mail/many 300 201 "$HANDLER_PID")
+    echo "  300 runs sending email: $out (threads before: $before)"
+    expect_match "300 runs sending email all answered 201" "$out" '^ok=300 failed=0 '
+    expect_match "thread count unchanged while 300 runs wait on SMTP" "$out" \
+        "threads_min=$before threads_max=$before "
+    expect_eq "300 messages received" "$(ls "$E2E_DIR/inbox" | grep -c 'eml$')" 301
+}
+
 test_mail_down() {
     local closed
     closed=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
@@ -392,6 +410,7 @@ test_mail() {
     local url=$HANDLER_URL
     test_mail_bytes "$url"
     test_mail_refused "$url"
+    test_mail_threads
     stop_handler "$HANDLER_PID"
     expect_eq "mail handler: clean stop" "$STOP_STATUS" 0
     test_mail_down
