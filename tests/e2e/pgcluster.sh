@@ -69,8 +69,8 @@ start() {
         cat "$dir/initdb.log" >&2
         exit 1
     fi
-    local port try
-    for try in 1 2 3; do
+    local port _
+    for _ in 1 2 3; do
         port=$(free_port)
         if server_start "$port"; then
             echo "$port" > "$dir/port"

@@ -43,6 +43,11 @@ cleanup_pg() {
 }
 trap cleanup_pg EXIT
 
+# emails DIR: how many messages DIR holds.
+emails() {
+    find "$1" -name '*.eml' | wc -l
+}
+
 threads() {
     awk '/^Threads:/ { print $2 }' "/proc/$1/status"
 }
@@ -195,8 +200,7 @@ test_pg_threads() {
 # The server stops mid-run: a clear step failure, no crash; it comes back,
 # and so do the answers.
 test_pg_gone() {
-    local url=$1 port
-    port=$(cat "$PG/port")
+    local url=$1
     "$PGCLUSTER" stop "$PG"
     http POST "$url/pg/quick"
     expect_eq "PostgreSQL gone: the step fails" "$HTTP_STATUS" 500
@@ -279,7 +283,7 @@ test_mail_bytes() {
     printf '%s\r\n' "Date: $date" "Message-ID: <$id>" "From: Shop <shop@example.com>" \
         "To: alice@example.com, Second Person <second@example.com>" \
         'Cc: "Doe, Jane" <jane@example.com>' "Reply-To: help@example.com" > expected.eml
-    printf "Subject: $subject\r\n" >> expected.eml
+    printf 'Subject: %b\r\n' "$subject" >> expected.eml
     printf '%s\r\n' "MIME-Version: 1.0" \
         "Content-Type: multipart/alternative; boundary=\"$boundary\"" "" \
         "--$boundary" "Content-Type: text/plain; charset=utf-8" \
@@ -306,7 +310,7 @@ print(str(make_header(decode_header(m["Subject"]))))' "$msg")" \
 
 test_mail_refused() {
     local url=$1 before
-    before=$(ls "$E2E_DIR/inbox" | wc -l)
+    before=$(emails "$E2E_DIR/inbox")
     http POST "$url/mail/plain" -H 'Content-Type: application/json' \
         -d '{"from":"shop@example.com","to":"refuse-me@example.com","subject":"x","text":"x"}'
     expect_eq "refused recipient: the step fails" "$HTTP_STATUS" 500
@@ -326,7 +330,7 @@ test_mail_refused() {
     http POST "$url/mail/plain" -H 'Content-Type: application/json' \
         -d '{"from":"shop@example.com","to":"not an address","subject":"x","text":"x"}'
     expect_match "not an address: the step fails" "$HTTP_BODY" '"error":"to: the address is not an email address'
-    expect_eq "nothing refused was delivered" "$(ls "$E2E_DIR/inbox" | wc -l)" "$before"
+    expect_eq "nothing refused was delivered" "$(emails "$E2E_DIR/inbox")" "$before"
 }
 
 # 300 runs waiting on the SMTP server at once: no thread more.
@@ -343,13 +347,13 @@ test_mail_threads() {
     expect_match "300 runs sending email all answered 201" "$out" '^ok=300 failed=0 '
     expect_match "thread count unchanged while 300 runs wait on SMTP" "$out" \
         "threads_min=$before threads_max=$before "
-    expect_eq "300 messages received" "$(ls "$E2E_DIR/inbox" | grep -c 'eml$')" 301
+    expect_eq "300 messages received" "$(emails "$E2E_DIR/inbox")" 301
 }
 
 test_mail_down() {
     local closed
     closed=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-    SMTP_URL=smtp://127.0.0.1:$closed SMTP_USER= SMTP_PASSWORD= start_handler down.log ./mailh --listen 0 --journal none ||
+    SMTP_URL=smtp://127.0.0.1:$closed SMTP_USER='' SMTP_PASSWORD='' start_handler down.log ./mailh --listen 0 --journal none ||
         { fail "mail handler (no server)"; return; }
     http POST "$HANDLER_URL/mail/plain" -H 'Content-Type: application/json' \
         -d '{"from":"shop@example.com","to":"bob@example.com","subject":"x","text":"x"}'
@@ -367,19 +371,19 @@ test_mail_tls() {
         > openssl.log 2>&1 || { fail "openssl: no certificate"; return; }
     start_smtp tlsbox 127.0.0.1 --tlscert cert.pem --tlskey key.pem --no-requiretls ||
         { fail "aiosmtpd with STARTTLS"; return; }
-    SSL_CERT_FILE=$E2E_DIR/cert.pem SMTP_URL=smtp://127.0.0.1:$SMTP_PORT SMTP_USER= SMTP_PASSWORD= \
+    SSL_CERT_FILE=$E2E_DIR/cert.pem SMTP_URL=smtp://127.0.0.1:$SMTP_PORT SMTP_USER='' SMTP_PASSWORD='' \
         start_handler tls.log ./mailh --listen 0 --journal none || { fail "mail handler (TLS)"; return; }
     http POST "$HANDLER_URL/mail/plain" -H 'Content-Type: application/json' \
         -d '{"from":"shop@example.com","to":"bob@example.com","subject":"over TLS","text":"secret"}'
     expect_eq "STARTTLS offered: sent" "$HTTP_STATUS" 200
     expect_match "STARTTLS offered: used" "$(cat "$E2E_DIR/tlsbox/1.env" 2>/dev/null)" 'tls=yes'
     stop_handler "$HANDLER_PID"
-    SMTP_URL=smtp://127.0.0.1:$SMTP_PORT SMTP_USER= SMTP_PASSWORD= \
+    SMTP_URL=smtp://127.0.0.1:$SMTP_PORT SMTP_USER='' SMTP_PASSWORD='' \
         start_handler tls2.log ./mailh --listen 0 --journal none || { fail "mail handler (TLS 2)"; return; }
     http POST "$HANDLER_URL/mail/plain" -H 'Content-Type: application/json' \
         -d '{"from":"shop@example.com","to":"bob@example.com","subject":"x","text":"x"}'
     expect_eq "an untrusted certificate: the step fails" "$HTTP_STATUS" 500
-    expect_eq "an untrusted certificate: nothing sent" "$(ls "$E2E_DIR/tlsbox"/*.eml | wc -l)" 1
+    expect_eq "an untrusted certificate: nothing sent" "$(emails "$E2E_DIR/tlsbox")" 1
     stop_handler "$HANDLER_PID"
     ip=$(hostname -I 2>/dev/null | tr ' ' '\n' | grep -E '^[0-9.]+$' | grep -v '^127\.' | head -1)
     if [ -z "$ip" ]; then
@@ -393,7 +397,7 @@ test_mail_tls() {
         -d '{"from":"shop@example.com","to":"bob@example.com","subject":"x","text":"x"}'
     expect_eq "username off loopback without STARTTLS: the step fails" "$HTTP_STATUS" 500
     expect_eq "username off loopback without STARTTLS: nothing sent (no password in clear)" \
-        "$(ls "$E2E_DIR/plainbox" | wc -l)" 0
+        "$(emails "$E2E_DIR/plainbox")" 0
     stop_handler "$HANDLER_PID"
 }
 
@@ -405,7 +409,7 @@ test_mail() {
     echo "e2e iosteps: send_email"
     compile mailh "$WF"/mail-*.json || return
     start_smtp inbox 127.0.0.1 || { fail "aiosmtpd"; return; }
-    SMTP_URL=smtp://127.0.0.1:$SMTP_PORT SMTP_USER= SMTP_PASSWORD= \
+    SMTP_URL=smtp://127.0.0.1:$SMTP_PORT SMTP_USER='' SMTP_PASSWORD='' \
         start_handler mail.log ./mailh --listen 0 --journal none || { fail "mail handler"; return; }
     local url=$HANDLER_URL
     test_mail_bytes "$url"
@@ -439,7 +443,7 @@ test_example() {
     pg_sql "CREATE TABLE shop_orders (id bigint PRIMARY KEY, name text, email text, total_price numeric, currency text, line_items jsonb)" > /dev/null
     start_smtp shopbox 127.0.0.1 || { fail "aiosmtpd (example)"; return; }
     export SHOPIFY_WEBHOOK_SECRET=shpss_example-secret
-    SMTP_URL=smtp://127.0.0.1:$SMTP_PORT SMTP_USER= SMTP_PASSWORD= DATABASE_URL=$(cat "$PG/url") \
+    SMTP_URL=smtp://127.0.0.1:$SMTP_PORT SMTP_USER='' SMTP_PASSWORD='' DATABASE_URL=$(cat "$PG/url") \
         start_handler shop.log ./shop --listen 0 --journal none --log-level debug ||
         { fail "example handler"; return; }
     printf '%s' '{"id":820982911946154508,"name":"#1001","email":"jon@example.com","total_price":"199.00","currency":"EUR","line_items":[{"sku":"A-1","quantity":2}]}' > order.json
@@ -456,7 +460,7 @@ test_example() {
     expect_eq "example: the order is in PostgreSQL" \
         "$(pg_sql "SELECT name, email, total_price, line_items->0->>'sku' FROM shop_orders")" \
         '#1001|jon@example.com|199.00|A-1'
-    expect_eq "example: one confirmation, not two" "$(ls "$E2E_DIR/shopbox" | grep -c '\.eml$')" 1
+    expect_eq "example: one confirmation, not two" "$(emails "$E2E_DIR/shopbox")" 1
     expect_match "example: the confirmation" "$(tr -d '\r' < "$E2E_DIR/shopbox/1.eml")" \
         'Subject: Order #1001 received'
     stop_handler "$HANDLER_PID"
