@@ -17,7 +17,7 @@ WARN     = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes
 ALLFLAGS = -std=c11 -D_GNU_SOURCE $(SANFLAGS) $(CFLAGS)
 DEPFLAGS = -MMD -MP
 LDLIBS_FRONT = -lcjson
-LDLIBS_RT    = -lmicrohttpd -lgnutls -lcjson -lcrypto -lcurl -lsqlite3 -lpthread -lm
+LDLIBS_RT    = -lmicrohttpd -lgnutls -lcjson -lcrypto -lcurl -lsqlite3 -lpq -lpthread -lm
 PREFIX  ?= /usr/local
 
 Q = @
@@ -41,6 +41,9 @@ FLUSSOC   = $(BUILD)/flussoc
 RT_SRC = $(wildcard runtime/*/*.c)
 RT_OBJ = $(RT_SRC:%.c=$(BUILD)/%.o)
 RT_LIB = $(BUILD)/libflusso.a
+# libpq's header lives in its own directory (Debian's libpq-dev); only the
+# database step's PostgreSQL backend includes it.
+$(BUILD)/runtime/run/db_pg.o: ALLFLAGS += -I$(shell pg_config --includedir 2>/dev/null || echo /usr/include/postgresql)
 
 # ---- tests ----------------------------------------------------------------
 UNIT_SRC = $(wildcard tests/unit/*.c)

@@ -665,23 +665,37 @@ static void check_step_templates(Checker *c, const Step *s)
 
 /* ---- the walk ------------------------------------------------------------ */
 
-/* Worst-case time step s may block the run: a literal delay, or an
- * http_request's attempts and the back-off between them (100 ms doubling,
- * at most retry_max_delay_ms, plus up to 10% jitter: spec 3, 8.2). */
-static long long blocking_ms(const Step *s)
+/* Attempts of timeout_ms each, and the back-off between them (100 ms
+ * doubling, at most max_delay, plus up to 10% jitter: spec 3, 8.2). */
+static long long attempts_ms(long timeout_ms, long retries, long max_delay)
 {
-    if (s->type == ST_DELAY && !s->as.delay.ms.is_template)
-        return s->as.delay.ms.value;
-    if (s->type != ST_HTTP_REQUEST)
-        return 0;
-    const HttpConfig *h = &s->as.http;
-    long long total = (long long)h->timeout_ms * (h->retries + 1);
-    long long cap = h->retry_max_delay_ms, backoff = 100 < cap ? 100 : cap;
-    for (long i = 0; i < h->retries; i++) {
+    long long total = (long long)timeout_ms * (retries + 1);
+    long long backoff = 100 < max_delay ? 100 : max_delay;
+    for (long i = 0; i < retries; i++) {
         total += backoff + backoff / 10;
-        backoff = backoff * 2 > cap ? cap : backoff * 2;
+        backoff = backoff * 2 > max_delay ? max_delay : backoff * 2;
     }
     return total;
+}
+
+/* Worst-case time step s may block the run: a literal delay, a database
+ * statement's timeout, or the attempts of an http_request or send_email. */
+static long long blocking_ms(const Step *s)
+{
+    switch (s->type) {
+    case ST_DELAY:
+        return s->as.delay.ms.is_template ? 0 : s->as.delay.ms.value;
+    case ST_DATABASE:
+        return s->as.db.timeout_ms;
+    case ST_HTTP_REQUEST:
+        return attempts_ms(s->as.http.timeout_ms, s->as.http.retries,
+                           s->as.http.retry_max_delay_ms);
+    case ST_SEND_EMAIL:
+        return attempts_ms(s->as.email.timeout_ms, s->as.email.retries,
+                           s->as.email.retry_max_delay_ms);
+    default:
+        return 0;
+    }
 }
 
 static void check_response(Checker *c, const Step *s, const Reach *f)

@@ -480,6 +480,144 @@ static void emit_for_each(Emitter *e, const Step *s, const FlowEdge *edge)
     emit_return(e, edge->next);
 }
 
+/* An array of the n values: static data named <step function>_<what>
+ * when every value is constant, else a local.  NULL when n is 0. */
+static const CExpr *value_array(Emitter *e, const Step *s, const char *what,
+                                const CExpr *const *values, int n)
+{
+    if (n == 0)
+        return NULL;
+    bool constant = true;
+    for (int i = 0; i < n; i++)
+        constant &= !(values[i]->facts & CX_RUNTIME);
+    if (constant) {
+        const char *rows = "";
+        for (int i = 0; i < n; i++)
+            rows = arena_sprintf(e->arena, "%s    %s,\n", rows, values[i]->flat);
+        return cx_atom(e, emit_shared_const(
+            e, "FlValue *const", arena_sprintf(e->arena, "%s_%s",
+                                               step_fn_name(e, s), what),
+            "[]", arena_sprintf(e->arena, "{\n%s}", rows)), 0);
+    }
+    const char *name = emit_local(e, "p");
+    emit_line(e, "const FlValue *const %s[] = {", name);
+    e->indent += 4;
+    for (int i = 0; i < n; i++)
+        emit_stmt(e, "", values[i], ",");
+    e->indent -= 4;
+    emit_line(e, "};");
+    return cx_local(e, name);
+}
+
+/* The params array of a database step. */
+static const CExpr *db_params(Emitter *e, const Step *s)
+{
+    const DatabaseConfig *c = &s->as.db;
+    const CExpr **values = arena_alloc(e->arena, sizeof *values
+                                                 * (size_t)(c->param_count + 1));
+    for (int i = 0; i < c->param_count; i++)
+        values[i] = emit_tvalue(e, c->params[i]);
+    return value_array(e, s, "params", values, c->param_count);
+}
+
+/* The step's row of the program's database table (opened at start),
+ * returning its index there. */
+static int db_register(Emitter *e, const Step *s)
+{
+    const DatabaseConfig *c = &s->as.db;
+    Arena *a = e->arena;
+    CInit f[] = {
+        { ".url", c->env_name ? NULL : c_string(e, c->url->src) },
+        { ".env", c->env_name ? c_int(e, emit_env_index(e, c->env_name)) : NULL },
+        { ".workflow", c_string(e, e->wf->name) },
+        { ".step", c_string(e, s->key) },
+    };
+    const char *row = cx_row(e, "", f, 4, 4);
+    e->databases = (const char **)arena_push(a, (void **)e->databases,
+                                             &e->database_count,
+                                             &e->database_cap, (void *)row);
+    return e->database_count - 1;
+}
+
+/* The statement goes to fl_database(), which continues the run at next
+ * once the database has answered (or fails the step); the run waits on
+ * no thread.  The SQL is literal, the values bound to $1...$N. */
+static void emit_database(Emitter *e, const Step *s, const FlowEdge *edge)
+{
+    int next = edge->next;
+    const DatabaseConfig *c = &s->as.db;
+    const CExpr *params = db_params(e, s);
+    CInit f[] = {
+        { ".database", c_int(e, db_register(e, s)) },
+        { ".sql", c_string(e, c->sql) },
+        { ".params", params },
+        { ".param_count", params ? c_int(e, c->param_count) : NULL },
+        { ".timeout_ms", c_int(e, c->timeout_ms) },
+        { ".max_rows", c_int(e, c->max_rows) },
+    };
+    const char *q = emit_struct(e, s, "FlDbQuery", "query", f,
+                                sizeof f / sizeof f[0]);
+    emit_checked(e, s, cx_call_n(e, "fl_database", 4, cx_run(e), step_atom(e, s),
+                                 cx_atom(e, arena_sprintf(e->arena, "&%s", q), 0),
+                                 cx_atom(e, next_text(e, next), 0)),
+                 true, next);
+    emit_line(e, "return FL_NEXT_WAIT;");
+}
+
+/* A text template of a send_email step as text, or NULL when absent. */
+static const CExpr *email_text(Emitter *e, const Template *t)
+{
+    return t ? emit_template_text(e, t) : NULL;
+}
+
+/* The recipients' FlRecipients initializer: each by the typed rule, so
+ * one {{ expression }} may give an array of addresses. */
+static const CExpr *email_recipients(Emitter *e, const Step *s,
+                                     const char *what, const Recipients *r)
+{
+    if (r->count == 0)
+        return NULL;
+    const CExpr **values = arena_alloc(e->arena, sizeof *values * (size_t)r->count);
+    for (int i = 0; i < r->count; i++)
+        values[i] = emit_template_value(e, r->items[i]);
+    const CExpr *array = value_array(e, s, what, values, r->count);
+    CInit f[] = { { ".items", array }, { ".count", c_int(e, r->count) } };
+    return cx_atom(e, cx_row(e, "", f, 2, e->indent + 4),
+                   array->facts & CX_RUNTIME);
+}
+
+/* The rendered message goes to fl_send_email(), which builds it, checks
+ * its headers and continues the run at next once the SMTP server has
+ * taken it (or fails the step); the run waits on no thread. */
+static void emit_send_email(Emitter *e, const Step *s, const FlowEdge *edge)
+{
+    int next = edge->next;
+    const EmailConfig *c = &s->as.email;
+    CInit f[] = {
+        { ".smtp_url", email_text(e, c->smtp_url) },
+        { ".username", email_text(e, c->username) },
+        { ".password", email_text(e, c->password) },
+        { ".from", email_text(e, c->from) },
+        { ".to", email_recipients(e, s, "to", &c->to) },
+        { ".cc", email_recipients(e, s, "cc", &c->cc) },
+        { ".bcc", email_recipients(e, s, "bcc", &c->bcc) },
+        { ".reply_to", email_text(e, c->reply_to) },
+        { ".subject", email_text(e, c->subject) },
+        { ".text", email_text(e, c->text) },
+        { ".html", email_text(e, c->html) },
+        { ".timeout_ms", c_int(e, c->timeout_ms) },
+        { ".retries", c_int(e, c->retries) },
+        { ".retry_max_delay_ms", c_int(e, c->retry_max_delay_ms) },
+    };
+    const char *m = emit_struct(e, s, "FlEmail", "email", f,
+                                sizeof f / sizeof f[0]);
+    emit_checked(e, s, cx_call_n(e, "fl_send_email", 4, cx_run(e), step_atom(e, s),
+                                 cx_atom(e, arena_sprintf(e->arena, "&%s", m), 0),
+                                 cx_atom(e, next_text(e, next), 0)),
+                 true, next);
+    emit_line(e, "return FL_NEXT_WAIT;");
+}
+
 /* ---- a step function --------------------------------------------------- */
 
 /* The trigger has no function: the runtime fills its output. */
@@ -918,18 +1056,30 @@ static void emit_string_array(Emitter *e, FILE *out, const char *type,
     fputs("};\n", out);
 }
 
-/* Whether any workflow has an http_request step: only then does the
- * program link the runtime's HTTP client (and libcurl). */
-static bool program_calls_out(Workflow *const *ws, int count)
+/* Whether any workflow has a step of type t: only then does the program
+ * link the runtime's client for it (and its library: libcurl). */
+static bool program_has(Workflow *const *ws, int count, StepType t)
 {
     for (int i = 0; i < count; i++)
         for (int j = 0; j < ws[i]->step_count; j++)
-            if (ws[i]->all_steps[j]->type == ST_HTTP_REQUEST)
+            if (ws[i]->all_steps[j]->type == t)
                 return true;
     return false;
 }
 
-static void emit_main(Emitter *e, FILE *out, int count, bool calls_out)
+/* The databases the handler opens at start, one row a database step. */
+static void emit_databases(Emitter *e, FILE *out)
+{
+    if (e->database_count == 0)
+        return;
+    fputs("static const FlDatabase databases[] = {\n", out);
+    for (int i = 0; i < e->database_count; i++)
+        fprintf(out, "    %s,\n", e->databases[i]);
+    fputs("};\n", out);
+}
+
+static void emit_main(Emitter *e, FILE *out, int count, bool calls_out,
+                      bool emails)
 {
     fputs("\n/* ==== the program ==== */\n\n", out);
     fputs("static const FlWorkflow *const workflows[] = {", out);
@@ -945,17 +1095,27 @@ static void emit_main(Emitter *e, FILE *out, int count, bool calls_out)
                     cwrite_string(e->arena, e->regexes[i], strlen(e->regexes[i])));
         fputs("};\n", out);
     }
+    emit_databases(e, out);
     fprintf(out,
             "static const FlProgram program = {\n"
             "    .workflows = workflows,\n    .workflow_count = %d,\n"
             "    .env_names = %s,\n    .env_count = %d,\n"
-            "    .regexes = %s,\n    .regex_count = %d,\n%s};\n\n"
+            "    .regexes = %s,\n    .regex_count = %d,\n%s%s%s};\n\n"
             "int main(int argc, char **argv)\n{\n"
             "    return fl_main(argc, argv, &program);\n}\n",
             count, e->env_count ? "env_names" : "NULL", e->env_count,
             e->regex_count ? "regexes" : "NULL", e->regex_count,
             calls_out ? "    .http_start = fl_http_start,\n"
-                        "    .http_stop = fl_http_stop,\n" : "");
+                        "    .http_stop = fl_http_stop,\n" : "",
+            /* only then are the database clients (and libpq) linked */
+            e->database_count
+                ? arena_sprintf(e->arena, "    .databases = databases,\n"
+                                "    .database_count = %d,\n"
+                                "    .db_start = fl_db_start,\n"
+                                "    .db_stop = fl_db_stop,\n",
+                                e->database_count) : "",
+            emails ? "    .email_start = fl_email_start,\n"
+                     "    .email_stop = fl_email_stop,\n" : "");
 }
 
 void emit_program(Arena *a, FILE *out, Workflow *const *ws,
@@ -975,5 +1135,6 @@ void emit_program(Arena *a, FILE *out, Workflow *const *ws,
         e.wf_index = i;
         emit_workflow(&e, out, enums);
     }
-    emit_main(&e, out, count, program_calls_out(ws, count));
+    emit_main(&e, out, count, program_has(ws, count, ST_HTTP_REQUEST),
+              program_has(ws, count, ST_SEND_EMAIL));
 }

@@ -58,7 +58,7 @@ static const CExpr *int_atom(Emitter *e, long n)
     return cx_atom(e, arena_sprintf(e->arena, "%ld", n), 0);
 }
 
-static int env_index(const Emitter *e, const char *name)
+int emit_env_index(const Emitter *e, const char *name)
 {
     for (int i = 0; i < e->env_count; i++)
         if (strcmp(e->env_names[i], name) == 0)
@@ -140,7 +140,7 @@ static const CExpr *emit_root(Emitter *e, const Expr *root,
     const char *name = root->str;
     if (strcmp(name, "env") == 0) {
         *used = 1;
-        return cx_call_n(e, "fl_env", 1, int_atom(e, env_index(
+        return cx_call_n(e, "fl_env", 1, int_atom(e, emit_env_index(
                              e, expr_segment_name(segs[0]))));
     }
     if (strcmp(name, "run") == 0) {

@@ -60,6 +60,8 @@ typedef struct {
     int env_count;
     const char **regexes;     /* program-wide `matches` patterns, once each */
     int regex_count, regex_cap;
+    const char **databases;   /* program-wide FlDatabase rows, one a step */
+    int database_count, database_cap;
     StrSet *shared;           /* constant's initializer -> its name */
     int const_count;          /* k<N> constants written so far */
     /* The function being written: */
@@ -161,6 +163,9 @@ const char *emit_shared_const(Emitter *e, const char *type, const char *prefix,
 /* name, or name_2, name_3... whichever no file-scope object has yet;
  * it is taken from now on. */
 const char *emit_global(Emitter *e, const char *name);
+
+/* The index of env.NAME in the program's env_names. */
+int emit_env_index(const Emitter *e, const char *name);
 
 /* A new local name with the given prefix ("t", "b", "h"). */
 const char *emit_local(Emitter *e, const char *prefix);

@@ -16,6 +16,7 @@
 #include <strings.h>
 
 #include "jsonpath.h"
+#include "sqlscan.h"
 
 static void report(Loader *l, const char *path, const char *message)
 {
@@ -635,6 +636,177 @@ static void load_for_each(Loader *l, Step *s, const cJSON *cfg,
                     c->concurrency);
     load_integer(l, load_field(l, cfg, path, "max_items", false), 1, 100000,
                  &c->max_items);
+}
+
+/* ---- database -------------------------------------------------------- */
+
+/* Whether the url names a scheme the handler can open. */
+static bool db_scheme_known(const char *url)
+{
+    return strncmp(url, "sqlite:", 7) == 0
+           || strncmp(url, "postgresql://", 13) == 0
+           || strncmp(url, "postgres://", 11) == 0;
+}
+
+/* The url: literal, or exactly {{ env.NAME }} - nothing from the request
+ * may choose the database (spec §10). */
+static void load_db_url(Loader *l, DatabaseConfig *d, Field f)
+{
+    bool ok;
+    d->url = load_template(l, f, &ok);
+    if (!d->url || !ok)
+        return;
+    if (is_literal(d->url)) {
+        if (!db_scheme_known(d->url->src))
+            report(l, f.path, "must start with sqlite:, postgresql:// or "
+                              "postgres://");
+        return;
+    }
+    const Expr *x = d->url->whole ? d->url->parts[0].expr : NULL;
+    if (x && x->kind == EX_FIELD && x->lhs->kind == EX_NAME
+        && strcmp(x->lhs->str, "env") == 0)
+        d->env_name = x->str;
+    else
+        report(l, f.path, "must be literal or exactly {{ env.NAME }}: a "
+                          "database url never comes from the request");
+}
+
+/* The statement: literal, one of it, its $N placeholders counted. */
+static void load_db_sql(Loader *l, DatabaseConfig *d, Field f)
+{
+    d->sql = load_string(l, f);
+    if (!d->sql)
+        return;
+    SqlScan scan = sql_scan(d->sql);
+    if (strstr(d->sql, "{{"))
+        report(l, f.path, "must be literal SQL: a template here would let a "
+                          "request change the statement; put values in "
+                          "params and write $1, $2... in their place");
+    else if (d->sql[strspn(d->sql, " \t\r\n")] == '\0')
+        report(l, f.path, "must not be empty");
+    else if (scan.problem && scan.missing)
+        diag_report(l->diag, DIAG_ERROR, f.path, l->key,
+                    "%s: $%d is missing (the statement uses up to $%d)",
+                    scan.problem, scan.missing, scan.count);
+    else if (scan.problem)
+        diag_report(l->diag, DIAG_ERROR, f.path, l->key, "%s (at '%s')",
+                    scan.problem, jsonpath_excerpt(l->arena, d->sql + scan.at));
+    else
+        d->placeholders = scan.count;
+}
+
+static void load_db_params(Loader *l, DatabaseConfig *d, Field f)
+{
+    if (!f.v || !load_expect(l, f, cJSON_Array, "an array"))
+        return;
+    int n = cJSON_GetArraySize(f.v);
+    d->params = arena_alloc(l->arena, sizeof *d->params * (size_t)(n + 1));
+    for (const cJSON *m = f.v->child; m; m = m->next, d->param_count++) {
+        Field item = { m, jsonpath_index(l->arena, f.path, d->param_count),
+                       NULL };
+        d->params[d->param_count] = load_tvalue(l, item);
+    }
+}
+
+static void load_database(Loader *l, Step *s, const cJSON *cfg,
+                          const char *path)
+{
+    DatabaseConfig *d = &s->as.db;
+    d->timeout_ms = 10000;
+    d->max_rows = 10000;
+    d->placeholders = -1;     /* until the statement is known good */
+    load_db_url(l, d, load_field(l, cfg, path, "url", true));
+    Field sql = load_field(l, cfg, path, "sql", true);
+    load_db_sql(l, d, sql);
+    Field params = load_field(l, cfg, path, "params", false);
+    load_db_params(l, d, params);
+    if (d->placeholders >= 0 && d->placeholders != d->param_count
+        && !(params.v && !cJSON_IsArray(params.v)))
+        diag_report(l->diag, DIAG_ERROR, params.v ? params.path : sql.path,
+                    l->key, "the statement has %d placeholder%s but params "
+                    "has %d value%s: one value for each of $1...$N",
+                    d->placeholders, d->placeholders == 1 ? "" : "s",
+                    d->param_count, d->param_count == 1 ? "" : "s");
+    load_integer(l, load_field(l, cfg, path, "timeout_ms", false), 1,
+                 LOAD_INT_MAX, &d->timeout_ms);
+    load_integer(l, load_field(l, cfg, path, "max_rows", false), 1, 1000000,
+                 &d->max_rows);
+}
+
+/* ---- send_email ------------------------------------------------------ */
+
+/* A literal header text with CR or LF would start a header of its own
+ * (header injection): refused now; rendered ones fail the step. */
+static Template *load_header_text(Loader *l, Field f)
+{
+    bool ok;
+    Template *t = load_template(l, f, &ok);
+    if (t && ok && is_literal(t) && strpbrk(t->src, "\r\n"))
+        report(l, f.path, "may not contain CR or LF: it would start another "
+                          "header line");
+    return t;
+}
+
+/* to, cc, bcc: a template or an array of them. */
+static void load_recipients(Loader *l, Field f, Recipients *r)
+{
+    if (!f.v || !load_expect(l, f, cJSON_String | cJSON_Array,
+                             "an address or an array of addresses"))
+        return;
+    int n = cJSON_IsArray(f.v) ? cJSON_GetArraySize(f.v) : 1;
+    r->items = arena_alloc(l->arena, sizeof *r->items * (size_t)(n + 1));
+    if (cJSON_IsString(f.v)) {
+        r->items[r->count++] = load_header_text(l, f);
+        return;
+    }
+    int i = 0;
+    for (const cJSON *m = f.v->child; m; m = m->next, i++) {
+        Field item = { m, jsonpath_index(l->arena, f.path, i), NULL };
+        if (load_expect(l, item, cJSON_String, "an address"))
+            r->items[r->count++] = load_header_text(l, item);
+    }
+}
+
+static void load_smtp_url(Loader *l, EmailConfig *m, Field f)
+{
+    bool ok;
+    m->smtp_url = load_template(l, f, &ok);
+    if (ok && is_literal(m->smtp_url)
+        && strncasecmp(m->smtp_url->src, "smtp://", 7)
+        && strncasecmp(m->smtp_url->src, "smtps://", 8))
+        report(l, f.path, "must start with smtp:// or smtps://");
+}
+
+static void load_send_email(Loader *l, Step *s, const cJSON *cfg,
+                            const char *path)
+{
+    EmailConfig *m = &s->as.email;
+    m->timeout_ms = 30000;
+    m->retry_max_delay_ms = 5000;
+    load_smtp_url(l, m, load_field(l, cfg, path, "smtp_url", true));
+    m->username = load_template(l, load_field(l, cfg, path, "username", false), NULL);
+    m->password = load_template(l, load_field(l, cfg, path, "password", false), NULL);
+    m->from = load_header_text(l, load_field(l, cfg, path, "from", true));
+    Field to = load_field(l, cfg, path, "to", true);
+    load_recipients(l, to, &m->to);
+    if (to.v && cJSON_IsArray(to.v) && cJSON_GetArraySize(to.v) == 0)
+        report(l, to.path, "must name at least one recipient");
+    load_recipients(l, load_field(l, cfg, path, "cc", false), &m->cc);
+    load_recipients(l, load_field(l, cfg, path, "bcc", false), &m->bcc);
+    m->reply_to = load_header_text(l, load_field(l, cfg, path, "reply_to", false));
+    m->subject = load_header_text(l, load_field(l, cfg, path, "subject", true));
+    Field text = load_field(l, cfg, path, "text", false);
+    Field html = load_field(l, cfg, path, "html", false);
+    if (!text.v && !html.v)
+        report(l, path, "missing field 'text' or 'html': a message needs a body");
+    m->text = load_template(l, text, NULL);
+    m->html = load_template(l, html, NULL);
+    load_integer(l, load_field(l, cfg, path, "timeout_ms", false), 1,
+                 LOAD_INT_MAX, &m->timeout_ms);
+    load_integer(l, load_field(l, cfg, path, "retries", false), 0, 100,
+                 &m->retries);
+    load_integer(l, load_field(l, cfg, path, "retry_max_delay_ms", false), 1,
+                 86400000, &m->retry_max_delay_ms);
 }
 
 /* ---- dispatch -------------------------------------------------------- */

@@ -111,6 +111,49 @@ static const FieldDoc field_docs[] = {
       "a time." },
     { "for_each", "max_items", false, "1000", "{\"minimum\": 1, \"maximum\": 100000}",
       "More items fail the step." },
+    { "database", "url", true, NULL, NULL,
+      "sqlite:PATH, postgresql://... or postgres://..., literal or exactly "
+      "{{ env.NAME }}; opened when the handler starts." },
+    { "database", "sql", true, NULL, NULL,
+      "One literal statement; values go in params, written $1, $2... in "
+      "it." },
+    { "database", "params", false, NULL, NULL,
+      "The values bound to $1...$N, templates by the typed rule; arrays "
+      "and objects are bound as JSON text." },
+    { "database", "timeout_ms", false, "10000", POSITIVE,
+      "The statement is cancelled, and the step fails, after this long." },
+    { "database", "max_rows", false, "10000", "{\"minimum\": 1, \"maximum\": 1000000}",
+      "A result with more rows fails the step." },
+    { "send_email", "smtp_url", true, NULL, NULL,
+      "smtps://HOST[:PORT] (TLS from the start) or smtp://HOST[:PORT] "
+      "(STARTTLS when offered; required with a username on a host that is "
+      "not loopback)." },
+    { "send_email", "username", false, NULL, NULL,
+      "The SMTP login, normally {{ env.NAME }}." },
+    { "send_email", "password", false, NULL, NULL,
+      "The SMTP password, normally {{ env.NAME }}." },
+    { "send_email", "from", true, NULL, NULL,
+      "The sender, 'Name <address>' or an address; also the envelope "
+      "sender." },
+    { "send_email", "to", true, NULL, NULL,
+      "Recipients: an address template, or an array of them." },
+    { "send_email", "cc", false, NULL, NULL, "Copy recipients, as to." },
+    { "send_email", "bcc", false, NULL, NULL,
+      "Blind copy recipients: in the envelope only." },
+    { "send_email", "reply_to", false, NULL, NULL, "The Reply-To address." },
+    { "send_email", "subject", true, NULL, NULL,
+      "The subject, a template; RFC 2047 encoded when not ASCII." },
+    { "send_email", "text", false, NULL, NULL,
+      "The plain-text body.  Give text, html or both." },
+    { "send_email", "html", false, NULL, NULL,
+      "The HTML body; with text, the message is multipart/alternative." },
+    { "send_email", "timeout_ms", false, "30000", POSITIVE,
+      "Milliseconds for each attempt." },
+    { "send_email", "retries", false, "0", "{\"minimum\": 0, \"maximum\": 100}",
+      "Retries of connection failures, time-outs and temporary (4xx) "
+      "refusals, with exponential back-off." },
+    { "send_email", "retry_max_delay_ms", false, "5000", "{\"minimum\": 1, \"maximum\": 86400000}",
+      "The longest wait between two attempts." },
 };
 
 static const char *const type_docs[] = {
@@ -128,6 +171,8 @@ static const char *const type_docs[] = {
                   "text, or its default steps, then the step after it.",
     [ST_FOR_EACH] = "Runs its steps once per item; its output is the "
                     "results of the iterations.",
+    [ST_DATABASE] = "Runs one SQL statement on SQLite or PostgreSQL.",
+    [ST_SEND_EMAIL] = "Sends an email over SMTP.",
 };
 
 /* Rules of a type's config beyond its fields, as JSON text. */
@@ -216,7 +261,8 @@ static void require(cJSON *o, const char *name)
 typedef enum {
     KIND_ROUTE, KIND_METHODS, KIND_INTEGER, KIND_BOOLEAN,
     KIND_INT_OR_TEMPLATE, KIND_TEMPLATE, KIND_LITERAL, KIND_CHOICE,
-    KIND_VALUE, KIND_HEADERS, KIND_OBJECT, KIND_CONDITIONS
+    KIND_VALUE, KIND_HEADERS, KIND_OBJECT, KIND_CONDITIONS, KIND_VALUES,
+    KIND_RECIPIENTS
 } FieldKind;
 
 typedef struct {
@@ -264,6 +310,17 @@ static cJSON *kind_schema(const ConfigField *f)
     case KIND_HEADERS: return ref("headers");
     case KIND_OBJECT: return object_schema(f->name);
     case KIND_CONDITIONS: return ref("conditions");
+    case KIND_RECIPIENTS: {
+        cJSON *list = typed("array", NULL);
+        cJSON_AddItemToObject(list, "items", ref("template"));
+        cJSON_AddNumberToObject(list, "minItems", 1);
+        return any_of(ref("template"), list);
+    }
+    case KIND_VALUES: {
+        cJSON *o = typed("array", NULL);
+        cJSON_AddItemToObject(o, "items", ref("value"));
+        return o;
+    }
     }
     return cJSON_CreateObject();
 }

@@ -21,6 +21,28 @@ static void each_header(const NamedTemplate *h, int count, StepTemplateFn fn,
         fn(h[i].tmpl, arg);
 }
 
+static void each_recipient(const Recipients *r, StepTemplateFn fn, void *arg)
+{
+    for (int i = 0; i < r->count; i++)
+        fn(r->items[i], arg);
+}
+
+static void each_email_template(const EmailConfig *m, StepTemplateFn fn,
+                                void *arg)
+{
+    fn(m->smtp_url, arg);
+    fn(m->username, arg);
+    fn(m->password, arg);
+    fn(m->from, arg);
+    each_recipient(&m->to, fn, arg);
+    each_recipient(&m->cc, fn, arg);
+    each_recipient(&m->bcc, fn, arg);
+    fn(m->reply_to, arg);
+    fn(m->subject, arg);
+    fn(m->text, arg);
+    fn(m->html, arg);
+}
+
 void step_each_template(const Step *s, StepTemplateFn fn, void *arg)
 {
     switch (s->type) {
@@ -61,6 +83,14 @@ void step_each_template(const Step *s, StepTemplateFn fn, void *arg)
         break;
     case ST_FOR_EACH:
         fn(s->as.loop.items, arg);
+        break;
+    case ST_SEND_EMAIL:
+        each_email_template(&s->as.email, fn, arg);
+        break;
+    case ST_DATABASE:
+        fn(s->as.db.url, arg);
+        for (int i = 0; i < s->as.db.param_count; i++)
+            each_tvalue(s->as.db.params[i], fn, arg);
         break;
     }
 }

@@ -147,6 +147,35 @@ typedef struct {
     long max_response_bytes; /* default 10485760 */
 } HttpConfig;
 
+/* A database step (spec §10).  The url is literal text or exactly
+ * {{ env.NAME }} (env_name set), never from the request. */
+typedef struct {
+    Template *url;
+    const char *env_name;    /* the NAME of {{ env.NAME }}, or NULL */
+    const char *sql;         /* literal, one statement */
+    int placeholders;        /* N of $1...$N in sql */
+    TValue **params;         /* bound to $1...$N */
+    int param_count;
+    long timeout_ms;         /* default 10000 */
+    long max_rows;           /* default 10000 */
+} DatabaseConfig;
+
+/* A send_email step (spec §10): every text a template. */
+typedef struct {
+    Template **items;
+    int count;
+} Recipients;
+
+typedef struct {
+    Template *smtp_url, *username, *password;   /* the last two may be NULL */
+    Template *from, *reply_to, *subject;        /* reply_to may be NULL */
+    Template *text, *html;                      /* at least one of them */
+    Recipients to, cc, bcc;
+    long timeout_ms;         /* default 30000 */
+    long retries;            /* default 0 */
+    long retry_max_delay_ms; /* default 5000 */
+} EmailConfig;
+
 typedef struct Step Step;
 
 typedef struct {
@@ -189,6 +218,8 @@ struct Step {
         HttpConfig http;
         SwitchConfig sw;
         ForEachConfig loop;
+        DatabaseConfig db;
+        EmailConfig email;
     } as;
     StepList on_true, on_false;  /* ST_LOGIC_GATE only */
     StepList body;           /* ST_FOR_EACH only: its nested steps */

@@ -609,6 +609,16 @@ typedef struct {
     regex_t compiled;            /* compiled once at start by the runtime */
 } FlRegex;
 
+/* A database a database step names (spec §10): one row a step, so a
+ * database that cannot be opened at start is reported naming its step.
+ * Steps naming the same url share one pool of connections. */
+typedef struct {
+    const char *url;             /* literal; NULL: the value of env `env` */
+    int env;                     /* index into FlProgram.env_names */
+    const char *workflow;        /* for messages */
+    const char *step;            /* the key of the step naming it */
+} FlDatabase;
+
 typedef struct {
     const FlWorkflow *const *workflows;
     int workflow_count;
@@ -621,6 +631,17 @@ typedef struct {
      * runtime's HTTP client nor libcurl (less memory, one thread less). */
     int (*http_start)(void);
     void (*http_stop)(void);
+    /* The databases of the database steps, and fl_db_start and fl_db_stop
+     * when there are any, else NULL: only then are the database clients
+     * and libpq linked. */
+    const FlDatabase *databases;
+    int database_count;
+    int (*db_start)(const FlDatabase *databases, int count);
+    void (*db_stop)(void);
+    /* fl_email_start and fl_email_stop when a workflow has a send_email
+     * step, else NULL. */
+    int (*email_start)(void);
+    void (*email_stop)(void);
 } FlProgram;
 
 /* Starts and stops outbound HTTP (one libcurl multi thread); see
@@ -788,6 +809,69 @@ int fl_loop_start(FlRun *run, int index, const FlValue *items, long max_items);
 bool fl_loop_next(FlRun *run, int index);
 const FlValue *fl_loop_item(const FlRun *run, int index);
 const FlValue *fl_loop_index(const FlRun *run, int index);
+
+/* Opens every database (connections checked, SQLite files opened) and
+ * starts their threads.  Returns 0, or 2 after printing which step names
+ * a database that cannot be opened (never its password). */
+int fl_db_start(const FlDatabase *databases, int count);
+/* Stops them, after the scheduler: statements in flight are abandoned. */
+void fl_db_stop(void);
+
+/* A database step's statement (spec §10): sql is literal, with $1...$N
+ * bound to params (values living as long as the run). */
+typedef struct {
+    int database;                /* index into FlProgram.databases */
+    const char *sql;
+    const FlValue *const *params;
+    int param_count;
+    long timeout_ms;             /* cancels the statement */
+    long max_rows;               /* more rows fail the step */
+} FlDbQuery;
+
+/* The database step index: sends the statement and arranges for the run
+ * to continue once the database has answered - at step next with the
+ * output {"rows", "row_count"} recorded, or as fl_step_failed(run, index,
+ * message, next) decides.  The step function then returns FL_NEXT_WAIT:
+ * no run worker waits for the database.  Returns 0, or -1 (with an
+ * error) when the databases are not running or a PostgreSQL text
+ * parameter holds a NUL byte. */
+int fl_database(FlRun *run, int index, const FlDbQuery *q, int next);
+
+/* Starts and stops outbound SMTP (one libcurl multi thread); see
+ * FlProgram.email_start.  fl_email_start returns 0 or -1. */
+int fl_email_start(void);
+void fl_email_stop(void);
+
+/* Recipients: each value an address ("Name <a@b>" or "a@b") or an array
+ * of them (one {{ expression }} may give a list); null counts as none. */
+typedef struct {
+    const FlValue *const *items;
+    int count;
+} FlRecipients;
+
+/* A send_email step's config, rendered (spec §10).  Texts are string
+ * values living as long as the run; NULL where the setting is absent. */
+typedef struct {
+    const FlValue *smtp_url;     /* smtp:// or smtps:// */
+    const FlValue *username, *password;
+    const FlValue *from;
+    FlRecipients to, cc, bcc;
+    const FlValue *reply_to;
+    const FlValue *subject;
+    const FlValue *text, *html;  /* at least one */
+    long timeout_ms;             /* each attempt */
+    int retries;
+    long retry_max_delay_ms;
+} FlEmail;
+
+/* The send_email step index: builds the message (RFC 5322, MIME, RFC 2047
+ * subject), and sends it over SMTP, arranging for the run to continue
+ * once the server has taken it (retries included) - at step next with
+ * {"sent", "message_id", "recipients"} recorded, or as fl_step_failed()
+ * decides.  The step function then returns FL_NEXT_WAIT.  Returns 0, or
+ * -1 (with an error) when the rendered message is unusable: CR or LF in
+ * an address or the subject, no recipient, an address without '@'. */
+int fl_send_email(FlRun *run, int index, const FlEmail *m, int next);
 
 /* ====================== end of section 2: Runs ========================== */
 

@@ -32,7 +32,9 @@
     X(DELAY, delay, FL_OUTPUT_DELAY, FL_CONFIG_DELAY)                         \
     X(HTTP_REQUEST, http_request, FL_OUTPUT_HTTP_REQUEST, FL_CONFIG_HTTP_REQUEST) \
     X(SWITCH, switch, FL_OUTPUT_SWITCH, FL_CONFIG_SWITCH)                     \
-    X(FOR_EACH, for_each, FL_OUTPUT_FOR_EACH, FL_CONFIG_FOR_EACH)
+    X(FOR_EACH, for_each, FL_OUTPUT_FOR_EACH, FL_CONFIG_FOR_EACH)             \
+    X(DATABASE, database, FL_OUTPUT_DATABASE, FL_CONFIG_DATABASE)             \
+    X(SEND_EMAIL, send_email, FL_OUTPUT_SEND_EMAIL, FL_CONFIG_SEND_EMAIL)
 
 /* Output fields, F(name): the fields every output of the type has (spec
  * §3).  A set's output is its values, so its list is empty; every step
@@ -47,6 +49,8 @@
 #define FL_OUTPUT_HTTP_REQUEST(F)   F(status) F(headers) F(body) F(attempts)
 #define FL_OUTPUT_SWITCH(F)         F(matched)
 #define FL_OUTPUT_FOR_EACH(F)       F(results) F(count)
+#define FL_OUTPUT_DATABASE(F)       F(rows) F(row_count)
+#define FL_OUTPUT_SEND_EMAIL(F)     F(sent) F(message_id) F(recipients)
 
 /* Config fields, F(name, KIND), in the order the spec lists them.  KIND
  * says what the value may be:
@@ -58,7 +62,9 @@
  *   VALUE      any JSON, its strings templates
  *   HEADERS    an object of header name -> template
  *   OBJECT     an object of its own rules (verify, values)
- *   CONDITIONS an array of condition objects */
+ *   CONDITIONS an array of condition objects
+ *   VALUES     an array of any JSON, its strings templates
+ *   RECIPIENTS a template or an array of templates */
 #define FL_CONFIG_TRIGGER(F)                                                  \
     F(path, ROUTE) F(method, METHODS) F(response_timeout_ms, INTEGER)         \
     F(max_body_bytes, INTEGER) F(verify, OBJECT) F(dedupe, OBJECT)
@@ -79,6 +85,15 @@
 #define FL_CONFIG_SWITCH(F)         F(value, TEMPLATE)
 #define FL_CONFIG_FOR_EACH(F)                                                 \
     F(items, TEMPLATE) F(concurrency, INTEGER) F(max_items, INTEGER)
+#define FL_CONFIG_DATABASE(F)                                                 \
+    F(url, TEMPLATE) F(sql, LITERAL) F(params, VALUES) F(timeout_ms, INTEGER) \
+    F(max_rows, INTEGER)
+#define FL_CONFIG_SEND_EMAIL(F)                                               \
+    F(smtp_url, TEMPLATE) F(username, TEMPLATE) F(password, TEMPLATE)         \
+    F(from, TEMPLATE) F(to, RECIPIENTS) F(cc, RECIPIENTS) F(bcc, RECIPIENTS)  \
+    F(reply_to, TEMPLATE) F(subject, TEMPLATE) F(text, TEMPLATE)              \
+    F(html, TEMPLATE) F(timeout_ms, INTEGER) F(retries, INTEGER)              \
+    F(retry_max_delay_ms, INTEGER)
 
 /* ---- `conditions` operators (spec §3, logic_gate) --------------------------
  *

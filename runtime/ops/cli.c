@@ -406,10 +406,20 @@ int fl_main(int argc, char **argv, const FlProgram *p)
     if (rc == 0) {
         fl_crypto_init();
         rc = verify_init(p);   /* the verify secrets, once */
+        if (rc == 0 && p->db_start)   /* every database, opened and checked */
+            rc = p->db_start(p->databases, p->database_count);
+        if (rc == 0 && p->email_start && p->email_start() < 0) {
+            fprintf(stderr, "flusso: cannot start the SMTP client\n");
+            rc = 2;
+        }
         if (rc == 0)
             rc = recover_open(p, o.journal, argv[0]);   /* spec 7 */
         if (rc == 0)
             rc = srv_run(p, &o);
+        if (p->db_stop)
+            p->db_stop();      /* after srv_run's sched_stop */
+        if (p->email_stop)
+            p->email_stop();
         recover_close();
         runmem_free_all();       /* every thread is gone */
         verify_free();

@@ -763,6 +763,8 @@ static void test_all_errors_reported(void)
 #define WRONG_HEADERS "true"
 #define WRONG_OBJECT "true"
 #define WRONG_CONDITIONS "true"
+#define WRONG_VALUES "true"
+#define WRONG_RECIPIENTS "true"
 
 typedef struct {
     const char *field;
