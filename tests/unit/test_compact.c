@@ -56,7 +56,8 @@ static void test_fields_only(void)
     static const FlKeep trigger[] = { { 0, "body", 4, body, 3 } };
     static const FlKeep top[] = { { 0, NULL, 0, trigger, 1 }, { 3, NULL, 0, NULL, 0 } };
     static const FlKeepList list = { top, 2 };
-    const FlStepInfo step = { .key = "pause", .type = FL_STEP_DELAY, .path = "p", .fn = NULL, .on_error_continue = false, .keep = &list };
+    const FlStepInfo step = { .key = "pause", .type = FL_STEP_DELAY, .path = "p",
+                              .fn = NULL, .on_error_continue = false, .keep = &list };
     FlArena a;
     void *block;
     const FlValue **out = kept(&step, trigger_and_set, &block);
@@ -80,7 +81,8 @@ static void test_field_of_non_object(void)
     static const FlKeep sub[] = { { 0, "x", 1, NULL, 0 } };
     static const FlKeep top[] = { { 0, NULL, 0, sub, 1 }, { 1, NULL, 0, sub, 1 } };
     static const FlKeepList list = { top, 2 };
-    const FlStepInfo step = { .key = "pause", .type = FL_STEP_DELAY, .path = "p", .fn = NULL, .on_error_continue = false, .keep = &list };
+    const FlStepInfo step = { .key = "pause", .type = FL_STEP_DELAY, .path = "p",
+                              .fn = NULL, .on_error_continue = false, .keep = &list };
     FlArena a;
     void *block;
     const FlValue **out = kept(&step, outputs, &block);
@@ -96,8 +98,10 @@ static void test_field_of_non_object(void)
 static void test_unknown_and_empty(void)
 {
     static const FlKeepList none = { NULL, 0 };
-    const FlStepInfo unknown = { .key = "pause", .type = FL_STEP_DELAY, .path = "p", .fn = NULL, .on_error_continue = false, .keep = NULL };
-    const FlStepInfo nothing = { .key = "pause", .type = FL_STEP_DELAY, .path = "p", .fn = NULL, .on_error_continue = false, .keep = &none };
+    const FlStepInfo unknown = { .key = "pause", .type = FL_STEP_DELAY, .path = "p",
+                                 .fn = NULL, .on_error_continue = false, .keep = NULL };
+    const FlStepInfo nothing = { .key = "pause", .type = FL_STEP_DELAY, .path = "p",
+                                 .fn = NULL, .on_error_continue = false, .keep = &none };
     FlArena a;
     void *block;
     const FlValue **out = kept(&unknown, trigger_and_set, &block);
@@ -120,7 +124,8 @@ static void test_strings_end_in_nul(void)
 {
     static const FlKeep top[] = { { 0, NULL, 0, NULL, 0 } };
     static const FlKeepList list = { top, 1 };
-    const FlStepInfo step = { .key = "pause", .type = FL_STEP_DELAY, .path = "p", .fn = NULL, .on_error_continue = false, .keep = &list };
+    const FlStepInfo step = { .key = "pause", .type = FL_STEP_DELAY, .path = "p",
+                              .fn = NULL, .on_error_continue = false, .keep = &list };
     FlArena a;
     fl_arena_init(&a, NULL, 0);
     const FlValue *outputs[STEPS] = { fl_string_ref(&a, "abcdef", 3) };

@@ -63,8 +63,10 @@ static void test_queue_bound(void)
 /* ---- metrics -------------------------------------------------------------- */
 
 static const FlStepInfo steps[] = {
-    { .key = "trigger", .type = FL_STEP_TRIGGER, .path = "trigger", .fn = NULL, .on_error_continue = false, .keep = NULL },
-    { .key = "ack", .type = FL_STEP_RESPONSE, .path = "steps[0]", .fn = NULL, .on_error_continue = false, .keep = NULL },
+    { .key = "trigger", .type = FL_STEP_TRIGGER, .path = "trigger",
+      .fn = NULL, .on_error_continue = false, .keep = NULL },
+    { .key = "ack", .type = FL_STEP_RESPONSE, .path = "steps[0]",
+      .fn = NULL, .on_error_continue = false, .keep = NULL },
 };
 static const FlWorkflow wf = { .name = "wf-a", .path = "/a", .steps = steps, .step_count = 2 };
 static const FlWorkflow *const wfs[] = { &wf };

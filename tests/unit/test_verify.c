@@ -263,7 +263,8 @@ static const FlValue *secret_fn(FlArena *a)
 static int init_with(FlVerifyScheme scheme, const char *s)
 {
     static const FlStepInfo steps[] = {
-        { .key = "trigger", .type = FL_STEP_TRIGGER, .path = "trigger", .fn = NULL, .on_error_continue = false, .keep = NULL },
+        { .key = "trigger", .type = FL_STEP_TRIGGER, .path = "trigger",
+          .fn = NULL, .on_error_continue = false, .keep = NULL },
     };
     const FlVerify v = { .scheme = scheme, .secret = secret_fn, .tolerance_s = 300 };
     const FlWorkflow wf = { .name = "w", .path = "/w", .verify = &v, .steps = steps,
