@@ -176,7 +176,7 @@ test_pg_timeout() {
     local url=$1 left
     http POST "$url/pg/short"
     expect_eq "PostgreSQL timeout: the step fails" "$HTTP_STATUS" 500
-    expect_match "PostgreSQL timeout: says why" "$(why)" '"message":"timed out after 300 ms"'
+    expect_match "PostgreSQL timeout: says why" "$(why)" '"message":"timed out after 300 ms( waiting for a connection)?"'
     expect_true "PostgreSQL timeout: within 5 s" [ "$HTTP_MS" -lt 5000 ]
     left=$(pg_sql "SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%flusso-timeout-test%' AND state = 'active' AND pid <> pg_backend_pid()")
     expect_eq "PostgreSQL timeout: the statement was cancelled on the server" "$left" 0
