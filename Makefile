@@ -64,7 +64,8 @@ deps:
 	$(Q)./tools/install-deps
 
 # The README's first command: build everything, compile the payment example
-# and serve it on 127.0.0.1:8080 (printing a signed curl line to try).
+# checked by `verify` (examples/payment-verify.json) and serve it on
+# 127.0.0.1:8080 (printing a signed curl line to try).
 demo: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)tools/demo $(FLUSSOC) $(BUILD)
@@ -72,7 +73,7 @@ demo: deps
 # Every example checks clean, together, has its generated-C golden and
 # validates against the JSON Schema, whose committed copy is --schema's
 # output (a few err- cases must not validate); README.md's picture is the
-# payment example's.
+# demo's (examples/payment-verify.json).
 SCHEMA = docs/workflow.schema.json
 SCHEMA_REJECTS = $(addprefix tests/golden/err-,unknown-config-field.json \
     unknown-type.json status-range.json unknown-step-field.json)
@@ -84,8 +85,8 @@ check-examples: $(FLUSSOC)
 	done
 	$(Q)awk '/^```mermaid$$/ { on = 1; next } /^```$$/ { on = 0 } on' README.md \
 	    >$(BUILD)/readme.mmd
-	$(Q)$(FLUSSOC) --emit-mermaid - examples/payment.json | cmp -s - $(BUILD)/readme.mmd \
-	    || { echo "README.md's mermaid block is not flussoc --emit-mermaid - examples/payment.json" >&2; exit 1; }
+	$(Q)$(FLUSSOC) --emit-mermaid - examples/payment-verify.json | cmp -s - $(BUILD)/readme.mmd \
+	    || { echo "README.md's mermaid block is not flussoc --emit-mermaid - examples/payment-verify.json" >&2; exit 1; }
 	$(Q)$(FLUSSOC) --schema | cmp -s - $(SCHEMA) \
 	    || { echo "$(SCHEMA) is not flussoc --schema: make golden-update" >&2; exit 1; }
 	$(Q)tests/schema/validate $(SCHEMA) examples/*.json $(SCHEMA_REJECTS) >$(BUILD)/schema.log \
