@@ -18,6 +18,10 @@ ALLFLAGS = -std=c11 -D_GNU_SOURCE $(SANFLAGS) $(CFLAGS)
 DEPFLAGS = -MMD -MP
 LDLIBS_FRONT = -lcjson
 LDLIBS_RT    = -lmicrohttpd -lgnutls -lcjson -lcrypto -lcurl -lsqlite3 -lpq -lpthread -lm
+# Those `flussoc --static` links from their .a: Debian 12 ships the static
+# archive of each and of everything it needs that is not in LDLIBS_RT
+# (docs/operations.md says why the others stay shared).
+LDLIBS_RT_STATIC = -lmicrohttpd -lsqlite3
 PREFIX  ?= /usr/local
 
 Q = @
@@ -149,7 +153,8 @@ $(FLUSSOC): $(BUILD)/compiler/main.o $(FRONT_LIB) $(RT_LIB)
 # Handlers link LDLIBS_RT, listed only here.
 $(BUILD)/compiler/cc.o: ALLFLAGS += -DFLUSSOC_RUNTIME_FLAGS='"$(SANFLAGS)"' \
     -DFLUSSOC_SOURCE_INCLUDE='"$(abspath runtime)"' \
-    -DFLUSSOC_RUNTIME_LIBS='"$(LDLIBS_RT)"'
+    -DFLUSSOC_RUNTIME_LIBS='"$(LDLIBS_RT)"' \
+    -DFLUSSOC_STATIC_LIBS='"$(LDLIBS_RT_STATIC)"'
 $(BUILD)/compiler/cc.o: Makefile
 
 
