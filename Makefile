@@ -18,6 +18,10 @@ ALLFLAGS = -std=c11 -D_GNU_SOURCE $(SANFLAGS) $(CFLAGS)
 DEPFLAGS = -MMD -MP
 LDLIBS_FRONT = -lcjson
 LDLIBS_RT    = -lmicrohttpd -lgnutls -lcjson -lcrypto -lcurl -lsqlite3 -lpq -lpthread -lm
+# Those `flussoc --static` links from their .a: Debian 12 ships the static
+# archive of each and of everything it needs that is not in LDLIBS_RT
+# (docs/operations.md says why the others stay shared).
+LDLIBS_RT_STATIC = -lmicrohttpd -lsqlite3
 PREFIX  ?= /usr/local
 
 Q = @
@@ -64,7 +68,8 @@ deps:
 	$(Q)./tools/install-deps
 
 # The README's first command: build everything, compile the payment example
-# and serve it on 127.0.0.1:8080 (printing a signed curl line to try).
+# checked by `verify` (examples/payment-verify.json) and serve it on
+# 127.0.0.1:8080 (printing a signed curl line to try).
 demo: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)tools/demo $(FLUSSOC) $(BUILD)
@@ -72,7 +77,7 @@ demo: deps
 # Every example checks clean, together, has its generated-C golden and
 # validates against the JSON Schema, whose committed copy is --schema's
 # output (a few err- cases must not validate); README.md's picture is the
-# payment example's.
+# demo's (examples/payment-verify.json).
 SCHEMA = docs/workflow.schema.json
 SCHEMA_REJECTS = $(addprefix tests/golden/err-,unknown-config-field.json \
     unknown-type.json status-range.json unknown-step-field.json)
@@ -84,8 +89,8 @@ check-examples: $(FLUSSOC)
 	done
 	$(Q)awk '/^```mermaid$$/ { on = 1; next } /^```$$/ { on = 0 } on' README.md \
 	    >$(BUILD)/readme.mmd
-	$(Q)$(FLUSSOC) --emit-mermaid - examples/payment.json | cmp -s - $(BUILD)/readme.mmd \
-	    || { echo "README.md's mermaid block is not flussoc --emit-mermaid - examples/payment.json" >&2; exit 1; }
+	$(Q)$(FLUSSOC) --emit-mermaid - examples/payment-verify.json | cmp -s - $(BUILD)/readme.mmd \
+	    || { echo "README.md's mermaid block is not flussoc --emit-mermaid - examples/payment-verify.json" >&2; exit 1; }
 	$(Q)$(FLUSSOC) --schema | cmp -s - $(SCHEMA) \
 	    || { echo "$(SCHEMA) is not flussoc --schema: make golden-update" >&2; exit 1; }
 	$(Q)tests/schema/validate $(SCHEMA) examples/*.json $(SCHEMA_REJECTS) >$(BUILD)/schema.log \
@@ -148,7 +153,8 @@ $(FLUSSOC): $(BUILD)/compiler/main.o $(FRONT_LIB) $(RT_LIB)
 # Handlers link LDLIBS_RT, listed only here.
 $(BUILD)/compiler/cc.o: ALLFLAGS += -DFLUSSOC_RUNTIME_FLAGS='"$(SANFLAGS)"' \
     -DFLUSSOC_SOURCE_INCLUDE='"$(abspath runtime)"' \
-    -DFLUSSOC_RUNTIME_LIBS='"$(LDLIBS_RT)"'
+    -DFLUSSOC_RUNTIME_LIBS='"$(LDLIBS_RT)"' \
+    -DFLUSSOC_STATIC_LIBS='"$(LDLIBS_RT_STATIC)"'
 $(BUILD)/compiler/cc.o: Makefile
 
 

@@ -31,6 +31,13 @@
 #error "FLUSSOC_RUNTIME_LIBS: the Makefile passes the runtime's libraries"
 #endif
 
+/* The libraries --static links from their .a: those whose static archive
+ * and every dependency's Debian ships (docs/operations.md says why the rest
+ * stay shared). */
+#ifndef FLUSSOC_STATIC_LIBS
+#error "FLUSSOC_STATIC_LIBS: the Makefile passes the statically linkable ones"
+#endif
+
 extern char **environ;
 
 enum { MAX_ARGS = 256 };
@@ -127,8 +134,24 @@ static int write_source(const char *path, const char *program, size_t len)
     return fclose(f) == 0 && wrote == len ? 0 : -1;
 }
 
+/* The runtime's libraries: with link_static, those that can be linked
+ * statically first, from their .a (-Bstatic), then the full list as shared
+ * objects, where --as-needed drops the ones already linked in. */
+static void add_runtime_libs(Args *args, bool link_static)
+{
+    /* Only the libraries the program uses become dependencies: a handler
+     * without http_request does not load libcurl at all. */
+    args_add(args, "-Wl,--as-needed");
+    if (link_static) {
+        args_add(args, "-Wl,-Bstatic");
+        args_add_words(args, FLUSSOC_STATIC_LIBS);
+        args_add(args, "-Wl,-Bdynamic");
+    }
+    args_add_words(args, FLUSSOC_RUNTIME_LIBS);
+}
+
 static int compile_in(const char *dir, const char *program, size_t len,
-                      const char *out, const char *opt_level)
+                      const char *out, const CcOptions *opts)
 {
     char lib[PATH_MAX], include[PATH_MAX], source[PATH_MAX + 16];
     if (find_runtime(lib, include, sizeof lib) < 0) {
@@ -146,7 +169,7 @@ static int compile_in(const char *dir, const char *program, size_t len,
     const char *cc = getenv("CC");
     args_add_words(&args, cc && *cc ? cc : "cc");
     char opt[64];
-    snprintf(opt, sizeof opt, "-O%s", opt_level);
+    snprintf(opt, sizeof opt, "-O%s", opts->opt_level);
     args_add(&args, opt);
     args_add(&args, "-std=c11");
     args_add_words(&args, FLUSSOC_RUNTIME_FLAGS);
@@ -154,10 +177,7 @@ static int compile_in(const char *dir, const char *program, size_t len,
     args_add(&args, include);
     args_add(&args, source);
     args_add(&args, lib);
-    /* Only the libraries the program uses become dependencies: a handler
-     * without http_request does not load libcurl at all. */
-    args_add(&args, "-Wl,--as-needed");
-    args_add_words(&args, FLUSSOC_RUNTIME_LIBS);
+    add_runtime_libs(&args, opts->link_static);
     args_add(&args, "-o");
     args_add(&args, out);
     args_add_words(&args, getenv("CFLAGS"));
@@ -191,7 +211,7 @@ static int check_output_dir(const char *out)
 }
 
 int cc_build(const char *program, size_t len, const char *out,
-             const char *opt_level)
+             const CcOptions *opts)
 {
     if (check_output_dir(out) < 0)
         return -1;
@@ -203,7 +223,7 @@ int cc_build(const char *program, size_t len, const char *out,
                 strerror(errno));
         return -1;
     }
-    int status = compile_in(dir, program, len, out, opt_level);
+    int status = compile_in(dir, program, len, out, opts);
     if (status == 0)
         rmdir(dir);
     return status;
@@ -212,4 +232,9 @@ int cc_build(const char *program, size_t len, const char *out,
 const char *cc_runtime_libs(void)
 {
     return FLUSSOC_RUNTIME_LIBS;
+}
+
+const char *cc_static_libs(void)
+{
+    return FLUSSOC_STATIC_LIBS;
 }

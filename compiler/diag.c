@@ -11,7 +11,7 @@
  * (diag_place); a diagnostic looks its path up, and a path with no value
  * (a missing field) falls back to the nearest enclosing one.  Line and
  * column are computed only when printing.  Without a source (unit tests)
- * the plain §5 form "FILE: error: ..." is printed.
+ * the plain form of spec §5, "FILE: error: ...", is printed.
  *
  * Diagnostics are kept in report order and printed at the end, so every
  * stage can keep going after a problem and main.c alone decides the exit

@@ -34,6 +34,7 @@ typedef struct {
     bool check_only;
     bool schema;             /* --schema */
     bool werror;
+    bool link_static;        /* --static */
 } Options;
 
 static const char usage[] =
@@ -47,6 +48,8 @@ static const char usage[] =
     "  --check          check the workflows and stop\n"
     "  --schema         print the JSON Schema of the workflow format\n"
     "  -O LEVEL         optimisation level passed to the C compiler (default 2)\n"
+    "  --static         link statically the runtime's libraries Debian ships\n"
+    "                   static archives for (see --version)\n"
     "  --werror         treat warnings as errors\n"
     "  --help           show this help\n"
     "  --version        show the version\n"
@@ -114,8 +117,10 @@ static int parse_options(int argc, char **argv, Options *o)
             return EXIT_OK;
         } else if (strcmp(arg, "--version") == 0) {
             printf("flussoc %s, with cJSON %s\nhandlers link: %s\n"
+                   "--static links statically: %s\n"
                    "(./handler --version names the versions it runs with)\n",
-                   FLUSSOC_VERSION, cJSON_Version(), cc_runtime_libs());
+                   FLUSSOC_VERSION, cJSON_Version(), cc_runtime_libs(),
+                   cc_static_libs());
             return EXIT_OK;
         } else if (strcmp(arg, "--check") == 0) {
             o->check_only = true;
@@ -123,6 +128,8 @@ static int parse_options(int argc, char **argv, Options *o)
             o->schema = true;
         } else if (strcmp(arg, "--werror") == 0) {
             o->werror = true;
+        } else if (strcmp(arg, "--static") == 0) {
+            o->link_static = true;
         } else if ((slot = value_slot(o, arg))) {
             if (!(*slot = option_value(argc, argv, &i)))
                 return usage_error(needs_value, arg);
@@ -242,7 +249,9 @@ static int generate(Arena *a, const Options *o, Workflow *const *ws,
         status = write_output(o->emit_c, program, len);
     } else {
         const char *out = o->output ? o->output : ws[0]->name;
-        if (cc_build(program, len, out, o->opt_level) < 0)
+        CcOptions cc = { .opt_level = o->opt_level,
+                         .link_static = o->link_static };
+        if (cc_build(program, len, out, &cc) < 0)
             status = EXIT_USAGE;
     }
     free(program);

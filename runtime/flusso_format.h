@@ -109,7 +109,7 @@
     X(IS_EMPTY, is_empty, 1) X(IS_NOT_EMPTY, is_not_empty, 1)                 \
     X(EXISTS, exists, 1) X(MATCHES, matches, 2)
 
-/* ---- trigger verify schemes (spec §1.2): X(CONST, name) ------------------ */
+/* ---- trigger verify schemes (spec §3): X(CONST, name) -------------------- */
 #define FL_VERIFY_SCHEMES(X)                                                  \
     X(GITHUB, github) X(STRIPE, stripe) X(SHOPIFY, shopify) X(SLACK, slack)   \
     X(STANDARD_WEBHOOKS, standard_webhooks) X(HMAC_SHA256, hmac_sha256)

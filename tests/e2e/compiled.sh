@@ -33,6 +33,7 @@ compile main "$WF/respond-then-tail.json" "$WF/branch-default.json" \
     "$WF/failing.json" "$WF/response-continue.json" "$WF/long-tail.json" || exit 1
 compile sleepers "$WF/sleepers.json" || exit 1
 compile payment "$ROOT/examples/payment.json" || exit 1
+compile payment-verify "$ROOT/examples/payment-verify.json" || exit 1
 
 cd "$E2E_DIR" || exit 1
 start_handler main.log ./main --listen 127.0.0.1:0 || exit 1
@@ -220,6 +221,26 @@ test_payment() {
     stop_handler "$HANDLER_PID"
 }
 
+# ---- the demo's payment example: signature checked by the trigger's verify --------
+test_payment_verify() {
+    local body='{"id":"evt_2","amount":4200}' sig
+    sig=$(printf '%s' "$body" | openssl dgst -sha256 -hmac s3cret -r | cut -d' ' -f1)
+    PAYMENT_SECRET=s3cret start_handler verify.log ./payment-verify --listen 0 \
+        --journal none || return 1
+    http POST "$HANDLER_URL/hooks/payment-verify" -H 'Content-Type: application/json' \
+        -H "X-Signature: $sig" -d '{"id":"evt_3","amount":1}'
+    expect_eq "verify: tampered -> 401" "$HTTP_STATUS $HTTP_BODY" '401 {"error":"invalid signature"}'
+    http POST "$HANDLER_URL/hooks/payment-verify" -H 'Content-Type: application/json' \
+        -H "X-Signature: $sig" -d "$body"
+    expect_eq "verify: signed -> 200" "$HTTP_STATUS $HTTP_BODY" '200 {"received":true}'
+    expect_true "verify: log step ran" \
+        wait_for_line verify.log '"message":"payment evt_2 for 4200"' 10
+    stop_handler "$HANDLER_PID"
+    # the tampered request started no run: one run, so one `done` line
+    expect_eq "verify: a bad signature starts no run" \
+        "$(grep -c '"step":"done"' verify.log)" 1
+}
+
 # ---- the handler CLI of spec §6 ---------------------------------------------------------
 test_cli() {
     local out
@@ -315,6 +336,7 @@ test_goldens_compile() {
 }
 
 test_payment
+test_payment_verify
 test_cli
 test_keep_after_delay
 test_goldens_compile
