@@ -521,13 +521,14 @@ test_example() {
     fi
     echo "e2e iosteps: examples/shopify-order.json"
     compile shop "$ROOT/examples/shopify-order.json" || return
-    pg_sql "CREATE TABLE shop_orders (id bigint PRIMARY KEY, name text, email text, total_price numeric, currency text, line_items jsonb)" > /dev/null
+    pg_sql "CREATE TABLE shop_orders (id bigint PRIMARY KEY, name text, email text, total_price numeric, currency text)" > /dev/null
+    pg_sql "CREATE TABLE shop_order_lines (order_id bigint, position int, sku text, title text, quantity int, price numeric, PRIMARY KEY (order_id, position))" > /dev/null
     start_smtp shopbox 127.0.0.1 || { fail "aiosmtpd (example)"; return; }
     export SHOPIFY_WEBHOOK_SECRET=shpss_example-secret
     SMTP_URL=smtp://127.0.0.1:$SMTP_PORT SMTP_USER='' SMTP_PASSWORD='' DATABASE_URL=$(cat "$PG/url") \
         start_handler shop.log ./shop --listen 0 --journal none --log-level debug ||
         { fail "example handler"; return; }
-    printf '%s' '{"id":820982911946154508,"name":"#1001","email":"jon@example.com","total_price":"199.00","currency":"EUR","line_items":[{"sku":"A-1","quantity":2}]}' > order.json
+    printf '%s' '{"id":5718345678901,"name":"#1001","email":"jon@example.com","total_price":"199.00","currency":"EUR","line_items":[{"sku":"A-1","title":"Mug","quantity":2,"price":"49.50"},{"sku":null,"title":"Gift wrap","quantity":1,"price":"0.00"},{"sku":"C-3","title":"Tea, 250 g","quantity":4,"price":"25.00"}]}' > order.json
     local sig i
     sig=$(openssl dgst -sha256 -hmac "$SHOPIFY_WEBHOOK_SECRET" -binary < order.json | openssl base64 -A)
     for i in 1 2; do
@@ -539,8 +540,12 @@ test_example() {
     done
     expect_true "example: the second delivery is a duplicate" grep -q '"step":"duplicate"' shop.log
     expect_eq "example: the order is in PostgreSQL" \
-        "$(pg_sql "SELECT name, email, total_price, line_items->0->>'sku' FROM shop_orders")" \
-        '#1001|jon@example.com|199.00|A-1'
+        "$(pg_sql "SELECT id, name, email, total_price, currency FROM shop_orders")" \
+        '5718345678901|#1001|jon@example.com|199.00|EUR'
+    expect_eq "example: each line item is a row, once" \
+        "$(pg_sql "SELECT order_id, position, coalesce(sku, '-'), title, quantity, price FROM shop_order_lines ORDER BY position")" \
+        "$(printf '%s\n' '5718345678901|0|A-1|Mug|2|49.50' \
+            '5718345678901|1|-|Gift wrap|1|0.00' '5718345678901|2|C-3|Tea, 250 g|4|25.00')"
     expect_eq "example: one confirmation, not two" "$(emails "$E2E_DIR/shopbox")" 1
     expect_match "example: the confirmation" "$(tr -d '\r' < "$E2E_DIR/shopbox/1.eml")" \
         'Subject: Order #1001 received'
