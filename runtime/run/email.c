@@ -219,7 +219,8 @@ static void log_call(MailCall *c, FlLogLevel level, const char *event,
     if (!log_enabled(level))
         return;
     LogLine l = {
-        .run_id = run_id_text(c->run), .workflow = fl_run_workflow(c->run)->u.s,
+        .run_id = run_id_text(c->run), .trace_id = run_trace_id(c->run),
+        .workflow = fl_run_workflow(c->run)->u.s,
         .step = run_step_key(c->run), .event = event, .message = msg,
         .message_len = strlen(msg), .duration_ms = took,
     };
