@@ -867,8 +867,10 @@ typedef struct {
 /* The send_email step index: builds the message (RFC 5322, MIME, RFC 2047
  * subject), and sends it over SMTP, arranging for the run to continue
  * once the server has taken it (retries included) - at step next with
- * {"sent", "message_id", "recipients"} recorded, or as fl_step_failed()
- * decides.  The step function then returns FL_NEXT_WAIT.  Returns 0, or
+ * {"sent", "message_id", "recipients", "attempts"} recorded, or as
+ * fl_step_failed() decides (after the acknowledgement the waits between
+ * attempts are the run's, spec 8.2).  The step function then returns
+ * FL_NEXT_WAIT.  Returns 0, or
  * -1 (with an error) when the rendered message is unusable: CR or LF in
  * an address or the subject, no recipient, an address without '@'. */
 int fl_send_email(FlRun *run, int index, const FlEmail *m, int next);

@@ -50,7 +50,7 @@
 #define FL_OUTPUT_SWITCH(F)         F(matched)
 #define FL_OUTPUT_FOR_EACH(F)       F(results) F(count)
 #define FL_OUTPUT_DATABASE(F)       F(rows) F(row_count)
-#define FL_OUTPUT_SEND_EMAIL(F)     F(sent) F(message_id) F(recipients)
+#define FL_OUTPUT_SEND_EMAIL(F)     F(sent) F(message_id) F(recipients) F(attempts)
 
 /* Config fields, F(name, KIND), in the order the spec lists them.  KIND
  * says what the value may be:

@@ -1,4 +1,5 @@
-/* backoff.c - the wait between an http_request's attempts (see
+/* backoff.c - the wait between an http_request's or a
+ * send_email's attempts (see
  * run/backoff.h). */
 #include "run/backoff.h"
 

@@ -1,5 +1,5 @@
-/* run/backoff.h - the wait between an http_request's attempts (spec 3,
- * 8.2): 100 ms after the first, doubling, capped at retry_max_delay_ms,
+/* run/backoff.h - the wait between an http_request's or a
+ * send_email's attempts (spec 3, 8.2): 100 ms after the first, doubling, capped at retry_max_delay_ms,
  * plus up to 10% jitter.  A function of the attempts made, not a state:
  * a retry resumed from the journal after a restart picks the schedule up
  * where it was. */

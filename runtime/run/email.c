@@ -13,12 +13,22 @@
  * the run.  The thread only reads the message bytes, which live as long
  * as the run; it never touches the run itself.
  *
+ * Retries (spec 8.2) back off as http_request's do (run/backoff.h): on
+ * the call's own timer before the run's acknowledgement, and after it as
+ * the run (run_retry_later(), see run.c's "retries that outlast an
+ * outage"): the worker frees the call, the run waits holding no thread
+ * with its position journaled, and after a restart the step runs again
+ * when due, its attempt count kept (run_take_tries()).  Such a retry
+ * builds the message anew, with a new Date and Message-ID: none was
+ * delivered.
+ *
  * TLS (spec §10): smtps:// is TLS from the start; smtp:// upgrades with
  * STARTTLS when the server offers it, and requires it when a username is
  * set and the host is not a loopback address.  Certificates are always
  * verified, against the system's CAs or the file SSL_CERT_FILE names (as
  * OpenSSL's own tools do).  Ownership is outbound.c's: one holder at a
  * time - this thread, the timer heap, a worker - and the last frees. */
+#include "run/backoff.h"
 #include "run/mailmsg.h"
 #include "run/sched.h"
 #include "run/step.h"
@@ -37,7 +47,6 @@
 #define container_of(p, T, m) ((T *)(void *)((char *)(p) - offsetof(T, m)))
 
 enum {
-    BACKOFF_FIRST_MS = 100,      /* as http_request: 100 ms, doubling */
     POLL_MS = 1000,
     ORIGIN_MAX = 160,
     REPLY_MAX = 256
@@ -53,8 +62,11 @@ struct MailCall {
     size_t sent;                 /* bytes of it read by libcurl this attempt */
     const char *message_id;      /* in the run's arena */
     int recipients;
-    long timeout_ms, max_delay_ms, backoff_ms;
-    int retries, attempts;
+    long timeout_ms;
+    int64_t max_delay_ms;        /* retry_max_delay_ms */
+    int retries, attempts;       /* attempts: made, earlier calls' included */
+    bool journaled;              /* back off as the run (run_retry_later) */
+    int64_t retry_wait_ms;       /* journaled: the back-off; 0: none */
     long reply_code;             /* the server's last reply code */
     char reply[REPLY_MAX];       /* its first refusal's text */
     int64_t started_ms;
@@ -175,18 +187,15 @@ static bool retryable(const MailCall *c, CURLcode rc)
     }
 }
 
-/* 100 ms doubling up to retry_max_delay_ms, plus up to 10% jitter. */
-static long backoff_next(MailCall *c)
+/* The back-off after the attempts made (run/backoff.h), with jitter. */
+static int64_t backoff_next(MailCall *c)
 {
     uint64_t x = smtp.rng;          /* xorshift64 */
     x ^= x << 13;
     x ^= x >> 7;
     x ^= x << 17;
     smtp.rng = x;
-    long wait = c->backoff_ms + (long)(x % (uint64_t)(c->backoff_ms / 10 + 1));
-    c->backoff_ms = c->backoff_ms * 2 > c->max_delay_ms ? c->max_delay_ms
-                                                        : c->backoff_ms * 2;
-    return wait;
+    return backoff_ms(c->attempts, c->max_delay_ms, x);
 }
 
 static void describe_failure(MailCall *c, CURLcode rc, bool attempts)
@@ -210,29 +219,42 @@ static void log_call(MailCall *c, FlLogLevel level, const char *event,
     if (!log_enabled(level))
         return;
     LogLine l = {
-        .run_id = run_id_text(c->run), .workflow = fl_run_workflow(c->run)->u.s,
+        .run_id = run_id_text(c->run), .trace_id = run_trace_id(c->run),
+        .workflow = fl_run_workflow(c->run)->u.s,
         .step = run_step_key(c->run), .event = event, .message = msg,
         .message_len = strlen(msg), .duration_ms = took,
     };
     log_write(level, &l);
 }
 
+/* The attempt failed and another is due: logs it and returns the wait. */
+static int64_t retry_announce(MailCall *c, CURLcode rc)
+{
+    int64_t wait = backoff_next(c);
+    char msg[sizeof c->error + 64];
+    describe_failure(c, rc, false);
+    snprintf(msg, sizeof msg, "%s; attempt %d of %d in %lld ms", c->error,
+             c->attempts + 1, c->retries + 1, (long long)wait);
+    log_call(c, FL_LOG_WARN, "email_retry", msg, -1);
+    c->error[0] = '\0';
+    return wait;
+}
+
+/* An attempt is over: retry after a back-off - on the call's timer, or,
+ * journaled, as the run (call_done()) - or hand the call to a worker. */
 static void attempt_end(MailCall *c, CURLcode rc)
 {
     active_unlink(c);
     curl_multi_remove_handle(smtp.multi, c->easy);
     curl_easy_getinfo(c->easy, CURLINFO_RESPONSE_CODE, &c->reply_code);
-    if (rc != CURLE_OK && c->attempts <= c->retries && retryable(c, rc)) {
-        long wait = backoff_next(c);
-        char msg[sizeof c->error + 64];
-        describe_failure(c, rc, false);
-        snprintf(msg, sizeof msg, "%s; attempt %d of %d in %ld ms", c->error,
-                 c->attempts + 1, c->retries + 1, wait);
-        log_call(c, FL_LOG_WARN, "email_retry", msg, -1);
-        sched_at(&c->retry, clock_ms() + wait);
+    bool again = rc != CURLE_OK && c->attempts <= c->retries && retryable(c, rc);
+    if (again && !c->journaled) {
+        sched_at(&c->retry, clock_ms() + retry_announce(c, rc));
         return;
     }
-    if (rc != CURLE_OK)
+    if (again)
+        c->retry_wait_ms = retry_announce(c, rc);
+    else if (rc != CURLE_OK)
         describe_failure(c, rc, true);
     else
         c->error[0] = '\0';
@@ -378,6 +400,38 @@ void fl_email_stop(void)
 
 /* ---- the output, on a worker ---------------------------------------------- */
 
+/* {"attempts": n}: what a failed step's output knows. */
+static const FlValue *attempts_only(FlArena *a, int attempts)
+{
+    FlObjectBuilder ob;
+    fl_object_init(&ob, a, 1);
+    fl_object_add(&ob, "attempts", 8, fl_number(a, attempts));
+    return fl_object_finish(&ob);
+}
+
+/* Records the step's output or failure; returns where the run goes on. */
+static int call_record(MailCall *c)
+{
+    FlRun *run = c->run;
+    FlArena *a = fl_run_arena(run);
+    long long took = clock_ms() - c->started_ms;
+    if (c->error[0]) {
+        log_call(c, FL_LOG_DEBUG, "email", c->error, took);
+        return run_step_failed(run, c->index, c->error, c->next,
+                               attempts_only(a, c->attempts));
+    }
+    FlObjectBuilder ob;
+    fl_object_init(&ob, a, 4);
+    fl_object_add(&ob, "sent", 4, &fl_true);
+    fl_object_add(&ob, "message_id", 10,
+                  fl_string_ref(a, c->message_id, strlen(c->message_id)));
+    fl_object_add(&ob, "recipients", 10, fl_number(a, c->recipients));
+    fl_object_add(&ob, "attempts", 8, fl_number(a, c->attempts));
+    fl_step_done(run, c->index, fl_object_finish(&ob));
+    log_call(c, FL_LOG_DEBUG, "email", "sent", took);
+    return c->next;
+}
+
 static void call_done(FlTask *t, bool discard)
 {
     MailCall *c = container_of(t, MailCall, done);
@@ -386,22 +440,14 @@ static void call_done(FlTask *t, bool discard)
         call_abandon(c);
         return;
     }
-    long long took = clock_ms() - c->started_ms;
-    int next = c->next;
-    if (c->error[0]) {
-        log_call(c, FL_LOG_DEBUG, "email", c->error, took);
-        next = fl_step_failed(run, c->index, c->error, c->next);
-    } else {
-        FlArena *a = fl_run_arena(run);
-        FlObjectBuilder ob;
-        fl_object_init(&ob, a, 3);
-        fl_object_add(&ob, "sent", 4, &fl_true);
-        fl_object_add(&ob, "message_id", 10,
-                      fl_string_ref(a, c->message_id, strlen(c->message_id)));
-        fl_object_add(&ob, "recipients", 10, fl_number(a, c->recipients));
-        fl_step_done(run, c->index, fl_object_finish(&ob));
-        log_call(c, FL_LOG_DEBUG, "email", "sent", took);
+    if (c->retry_wait_ms) {       /* journaled: the run waits, not the call */
+        int64_t wait = c->retry_wait_ms;
+        int attempts = c->attempts;
+        call_free(c);
+        run_retry_later(run, wait, attempts);
+        return;
     }
+    int next = call_record(c);
     call_free(c);
     run_resume(run, next);
 }
@@ -600,8 +646,10 @@ int fl_send_email(FlRun *run, int index, const FlEmail *m, int next)
     c->message_id = parts.message_id;
     c->timeout_ms = m->timeout_ms > 0 ? m->timeout_ms : 30000;
     c->retries = m->retries > 0 ? m->retries : 0;
-    c->max_delay_ms = m->retry_max_delay_ms > 0 ? m->retry_max_delay_ms : 5000;
-    c->backoff_ms = BACKOFF_FIRST_MS;
+    c->attempts = run_take_tries(run, index);
+    c->journaled = run_journaled(run);
+    c->max_delay_ms = m->retry_max_delay_ms > 0 ? m->retry_max_delay_ms
+                                                : BACKOFF_DEFAULT_CAP_MS;
     c->retry = (FlTimer){ .fire = retry_fire, .heap_index = -1 };
     c->done.run = call_done;
     snprintf(c->origin, sizeof c->origin, "%s", origin);

@@ -34,7 +34,7 @@ void run_resume(FlRun *run, int next);
  * (NULL: all null), such as an http_request's attempts. */
 int run_step_failed(FlRun *run, int index, const char *message, int next,
                     const FlValue *known);
-/* Spec 8.2, an http_request's retries.  Whether the run's acknowledgement
+/* Spec 8.2, an http_request's or a send_email's retries.  Whether the run's acknowledgement
  * is journaled: its waits between attempts are then the run's own
  * (run_retry_later()), recorded and resumed after a restart. */
 bool run_journaled(const FlRun *run);

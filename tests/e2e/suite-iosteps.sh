@@ -13,7 +13,8 @@
 # send_email, against aiosmtpd (tests/e2e/smtp_sink.py keeps each message
 # as received): the message byte for byte (MIME, RFC 2047 subject), the
 # envelope with bcc, a refused recipient, retried temporary refusals and
-# a server that is down, CR/LF in a subject or an address, STARTTLS with
+# a server that is down, retries after the answer outlasting a kill -9
+# and a restart (spec 8.2), CR/LF in a subject or an address, STARTTLS with
 # a throw-away certificate (used when offered, always verified, required
 # with a username off loopback), and 300 runs waiting on the SMTP server
 # on an unchanged number of threads.
@@ -254,13 +255,19 @@ test_pg() {
 
 SMTP_PY=/usr/bin/python3
 
+# A port free on 127.0.0.1 (nothing listens on it).
+free_port() {
+    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
 # start_smtp NAME HOST [aiosmtpd options...]: an aiosmtpd on a free port
-# of HOST keeping messages in $E2E_DIR/NAME/; sets SMTP_PORT.
+# of HOST (on port $SMTP_PORT_AT when set) keeping messages in
+# $E2E_DIR/NAME/; sets SMTP_PORT.
 start_smtp() {
     local name=$1 host=$2 end
     shift 2
     mkdir -p "$E2E_DIR/$name"
-    SMTP_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    SMTP_PORT=${SMTP_PORT_AT:-$(free_port)}
     # not a job of this shell: killed at exit without a word
     ( PYTHONPATH=$ROOT/tests/e2e "$SMTP_PY" -m aiosmtpd -n -l "$host:$SMTP_PORT" \
         -c smtp_sink.Sink "$@" "$E2E_DIR/$name" > "$E2E_DIR/$name.log" 2>&1 &
@@ -284,7 +291,7 @@ test_mail_bytes() {
         -d '{"to":"alice@example.com","cc":"Doe, Jane <jane@example.com>","subject":"Commande n° 1001 reçue — merci beaucoup pour votre confiance et à bientôt chez nous","id":1001}'
     expect_eq "send_email: answered" "$HTTP_STATUS" 200
     expect_match "send_email: the output" "$HTTP_BODY" \
-        '^\{"sent":true,"message_id":"[0-9a-f-]{36}@example\.com","recipients":4\}$'
+        '^\{"sent":true,"message_id":"[0-9a-f-]{36}@example\.com","recipients":4,"attempts":1\}$'
     id=$(printf '%s' "$HTTP_BODY" | sed 's/.*"message_id":"\([^"]*\)".*/\1/')
     msg=$E2E_DIR/inbox/1.eml
     [ -s "$msg" ] || { fail "send_email: no message received"; return; }
@@ -366,7 +373,7 @@ test_mail_threads() {
 
 test_mail_down() {
     local closed
-    closed=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    closed=$(free_port)
     SMTP_URL=smtp://127.0.0.1:$closed SMTP_USER='' SMTP_PASSWORD='' start_handler down.log ./mailh --listen 0 --journal none ||
         { fail "mail handler (no server)"; return; }
     http POST "$HANDLER_URL/mail/plain" -H 'Content-Type: application/json' \
@@ -374,6 +381,65 @@ test_mail_down() {
     expect_eq "no SMTP server: the step fails" "$HTTP_STATUS" 500
     expect_match "no SMTP server: after 3 attempts" "$(why)" "smtp://127.0.0.1:$closed failed: .*\\(3 attempts\\)"
     stop_handler "$HANDLER_PID"
+}
+
+# A send_email after the answer, its SMTP server down: the waits between
+# attempts are the run's, journaled (spec 8.2).  retry_max_delay_ms 4000:
+# attempts at about 0, 0.1, 0.3, 0.7, 1.5 and 3.1 s, the 7th 3.2-3.52 s
+# after the 6th.  The handler is killed 0.3 s after the 6th failed, the
+# server comes up on that port, the handler restarts: the 7th attempt,
+# when due (not at once), delivers the message, and the output counts 7
+# attempts, as run.attempt 2.
+test_mail_restart() {
+    local port journal=$E2E_DIR/mailr.journal pid t6 up t7 due runs end
+    compile mailr "$WF/mailretry-restart.json" || return
+    port=$(free_port)
+    SMTP_URL=smtp://127.0.0.1:$port start_handler mr1.log ./mailr --listen 0 --journal "$journal" ||
+        { fail "mail retry handler"; return; }
+    pid=$HANDLER_PID
+    http POST "$HANDLER_URL/mail/retry" -H 'Content-Type: application/json' \
+        -d '{"to":"bob@example.com","subject":"outage"}'
+    expect_eq "email retries over a restart: answered first" "$HTTP_STATUS" 202
+    wait_count mr1.log '"event":"email_retry"' 6 30 ||
+        fail "email retries over a restart: 6 attempts not made"
+    t6=$(now_ms)
+    sleep 0.3
+    kill -KILL "$pid"
+    end=$(( $(now_ms) + 5000 ))
+    while kill -0 "$pid" 2> /dev/null && [ "$(now_ms)" -lt "$end" ]; do
+        sleep 0.02
+    done
+    expect_eq "email retries: killed between attempts 6 and 7" \
+        "$(grep -c '"event":"email_retry"' mr1.log)" 6
+    runs=$(./mailr --runs --journal "$journal")
+    expect_match "email retries: pending at the send while it waits" "$runs" \
+        "	pending	mailretry-restart	notify	"
+    SMTP_PORT_AT=$port start_smtp retrybox 127.0.0.1 || { fail "aiosmtpd (retries)"; return; }
+    SMTP_URL=smtp://127.0.0.1:$port start_handler mr2.log ./mailr --listen 0 --journal "$journal" ||
+        { fail "mail retry handler (restart)"; return; }
+    up=$(now_ms)
+    expect_true "email retries: resumed with its 6 attempts" \
+        grep -q '"event":"recovered","message":"resumes at notify (attempt 2), 6 tries made"' mr2.log
+    end=$(( $(now_ms) + 30000 ))
+    while [ ! -e "$E2E_DIR/retrybox/1.eml" ] && [ "$(now_ms)" -lt "$end" ]; do
+        sleep 0.02
+    done
+    t7=$(now_ms)
+    due=$(( t6 + 3520 > up ? t6 + 3520 : up ))
+    echo "  kill -9 after attempt 6, restart $(( up - t6 )) ms later, delivered $(( t7 - t6 )) ms after attempt 6 (due after 3200-3520)"
+    expect_eq "email retries: delivered after the restart" "$(emails "$E2E_DIR/retrybox")" 1
+    expect_true "email retries: attempt 7 not before its back-off ($(( t7 - t6 )) ms)" \
+        test $(( t7 - t6 )) -ge 3000
+    expect_true "email retries: attempt 7 when due ($(( t7 - due )) ms after)" \
+        test "$t7" -le $(( due + 3000 ))
+    expect_true "email retries: output attempts 7 across the restart, run.attempt 2" \
+        wait_count mr2.log '"message":"outage sent: attempts 7, run.attempt 2"' 1 10
+    sleep 0.3
+    expect_eq "email retries: one message" "$(emails "$E2E_DIR/retrybox")" 1
+    stop_handler "$HANDLER_PID"
+    expect_eq "email retries: stopped cleanly" "$STOP_STATUS" 0
+    expect_eq "email retries: the finished run left the journal" \
+        "$(./mailr --runs --journal "$journal" | grep -c mailretry-restart)" 0
 }
 
 # STARTTLS with a throw-away certificate: used when offered, verified
@@ -432,6 +498,7 @@ test_mail() {
     stop_handler "$HANDLER_PID"
     expect_eq "mail handler: clean stop" "$STOP_STATUS" 0
     test_mail_down
+    test_mail_restart
     test_mail_tls
 }
 
@@ -454,13 +521,14 @@ test_example() {
     fi
     echo "e2e iosteps: examples/shopify-order.json"
     compile shop "$ROOT/examples/shopify-order.json" || return
-    pg_sql "CREATE TABLE shop_orders (id bigint PRIMARY KEY, name text, email text, total_price numeric, currency text, line_items jsonb)" > /dev/null
+    pg_sql "CREATE TABLE shop_orders (id bigint PRIMARY KEY, name text, email text, total_price numeric, currency text)" > /dev/null
+    pg_sql "CREATE TABLE shop_order_lines (order_id bigint, position int, sku text, title text, quantity int, price numeric, PRIMARY KEY (order_id, position))" > /dev/null
     start_smtp shopbox 127.0.0.1 || { fail "aiosmtpd (example)"; return; }
     export SHOPIFY_WEBHOOK_SECRET=shpss_example-secret
     SMTP_URL=smtp://127.0.0.1:$SMTP_PORT SMTP_USER='' SMTP_PASSWORD='' DATABASE_URL=$(cat "$PG/url") \
         start_handler shop.log ./shop --listen 0 --journal none --log-level debug ||
         { fail "example handler"; return; }
-    printf '%s' '{"id":820982911946154508,"name":"#1001","email":"jon@example.com","total_price":"199.00","currency":"EUR","line_items":[{"sku":"A-1","quantity":2}]}' > order.json
+    printf '%s' '{"id":5718345678901,"name":"#1001","email":"jon@example.com","total_price":"199.00","currency":"EUR","line_items":[{"sku":"A-1","title":"Mug","quantity":2,"price":"49.50"},{"sku":null,"title":"Gift wrap","quantity":1,"price":"0.00"},{"sku":"C-3","title":"Tea, 250 g","quantity":4,"price":"25.00"}]}' > order.json
     local sig i
     sig=$(openssl dgst -sha256 -hmac "$SHOPIFY_WEBHOOK_SECRET" -binary < order.json | openssl base64 -A)
     for i in 1 2; do
@@ -472,8 +540,12 @@ test_example() {
     done
     expect_true "example: the second delivery is a duplicate" grep -q '"step":"duplicate"' shop.log
     expect_eq "example: the order is in PostgreSQL" \
-        "$(pg_sql "SELECT name, email, total_price, line_items->0->>'sku' FROM shop_orders")" \
-        '#1001|jon@example.com|199.00|A-1'
+        "$(pg_sql "SELECT id, name, email, total_price, currency FROM shop_orders")" \
+        '5718345678901|#1001|jon@example.com|199.00|EUR'
+    expect_eq "example: each line item is a row, once" \
+        "$(pg_sql "SELECT order_id, position, coalesce(sku, '-'), title, quantity, price FROM shop_order_lines ORDER BY position")" \
+        "$(printf '%s\n' '5718345678901|0|A-1|Mug|2|49.50' \
+            '5718345678901|1|-|Gift wrap|1|0.00' '5718345678901|2|C-3|Tea, 250 g|4|25.00')"
     expect_eq "example: one confirmation, not two" "$(emails "$E2E_DIR/shopbox")" 1
     expect_match "example: the confirmation" "$(tr -d '\r' < "$E2E_DIR/shopbox/1.eml")" \
         'Subject: Order #1001 received'

@@ -8,10 +8,12 @@ enum {
     W0_TRIGGER,     /* trigger */
     W0_ACK,         /* steps[0] */
     W0_SAVE_ORDER,  /* steps[1] */
-    W0_IS_NEW,      /* steps[2] */
-    W0_CONFIRM,     /* steps[2].branches.true[0] */
-    W0_SENT,        /* steps[2].branches.true[1] */
-    W0_DUPLICATE,   /* steps[2].branches.false[0] */
+    W0_EACH_LINE,   /* steps[2] */
+    W0_SAVE_LINE,   /* steps[2].steps[0] */
+    W0_IS_NEW,      /* steps[3] */
+    W0_CONFIRM,     /* steps[3].branches.true[0] */
+    W0_SENT,        /* steps[3].branches.true[1] */
+    W0_DUPLICATE,   /* steps[3].branches.false[0] */
 };
 
 static const char w0_ack_body[] = "{\"received\":true}";
@@ -24,6 +26,10 @@ static const FlResponse w0_ack_response = {
 };
 static const FlValue k1 = FL_NUMBER_LIT(1);
 static const FlValue k2 = FL_STRING_LIT("Shop <orders@shop.example>");
+/* a run resumed at each_line needs the outputs of these steps */
+static const int w0_each_line_needs[] = { W0_SAVE_ORDER };
+/* a run resumed at save_line needs the outputs of these steps */
+static const int w0_save_line_needs[] = { W0_SAVE_ORDER };
 /* a run resumed at is_new needs the outputs of these steps */
 static const int w0_is_new_needs[] = { W0_SAVE_ORDER };
 /* a run resumed at sent needs the outputs of these steps */
@@ -53,24 +59,63 @@ static int w0_save_order(FlRun *r)
         fl_get_field(trigger_body, "email", 5),
         fl_get_field(trigger_body, "total_price", 11),
         fl_get_field(trigger_body, "currency", 8),
-        fl_get_field(trigger_body, "line_items", 10),
     };
     const FlDbQuery query = {
         .database = 0,
-        .sql = "INSERT INTO shop_orders (id, name, email, total_price, currency, line_it"
-        "ems) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (id) DO NOTHING RETURNI"
-        "NG id",
+        .sql = "INSERT INTO shop_orders (id, name, email, total_price, currency) VALUES "
+        "($1, $2, $3, $4, $5) ON CONFLICT (id) DO NOTHING RETURNING id",
+        .params = p1,
+        .param_count = 5,
+        .timeout_ms = 5000,
+        .max_rows = 10000,
+    };
+    if (fl_database(r, W0_SAVE_ORDER, &query, W0_EACH_LINE) < 0)
+        return fl_step_failed(r, W0_SAVE_ORDER, fl_run_error(r), W0_EACH_LINE);
+    return FL_NEXT_WAIT;
+}
+
+/* each_line (for_each) - steps[2] */
+static int w0_each_line(FlRun *r)
+{
+    if (!fl_loop_running(r, W0_EACH_LINE)) {
+        const FlValue *items = fl_get_field(
+            fl_get_field(fl_out(r, W0_TRIGGER), "body", 4), "line_items", 10);
+        if (fl_loop_start(r, W0_EACH_LINE, items, 500) < 0)
+            return fl_step_failed(r, W0_EACH_LINE, fl_run_error(r), W0_IS_NEW);
+    }
+    if (fl_loop_next(r, W0_EACH_LINE))
+        return W0_SAVE_LINE;  /* the body, for the next item */
+    return W0_IS_NEW;
+}
+
+/* save_line (database) - steps[2].steps[0] */
+static int w0_save_line(FlRun *r)
+{
+    const FlValue *each_line_item = fl_loop_item(r, W0_EACH_LINE);
+    const FlValue *const p1[] = {
+        fl_get_field(fl_get_field(fl_out(r, W0_TRIGGER), "body", 4), "id", 2),
+        fl_loop_index(r, W0_EACH_LINE),
+        fl_get_field(each_line_item, "sku", 3),
+        fl_get_field(each_line_item, "title", 5),
+        fl_get_field(each_line_item, "quantity", 8),
+        fl_get_field(each_line_item, "price", 5),
+    };
+    const FlDbQuery query = {
+        .database = 1,
+        .sql = "INSERT INTO shop_order_lines (order_id, position, sku, title, quantity, "
+        "price) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (order_id, position) "
+        "DO NOTHING",
         .params = p1,
         .param_count = 6,
         .timeout_ms = 5000,
         .max_rows = 10000,
     };
-    if (fl_database(r, W0_SAVE_ORDER, &query, W0_IS_NEW) < 0)
-        return fl_step_failed(r, W0_SAVE_ORDER, fl_run_error(r), W0_IS_NEW);
+    if (fl_database(r, W0_SAVE_LINE, &query, W0_EACH_LINE) < 0)
+        return fl_step_failed(r, W0_SAVE_LINE, fl_run_error(r), W0_EACH_LINE);
     return FL_NEXT_WAIT;
 }
 
-/* is_new (logic_gate) - steps[2] */
+/* is_new (logic_gate) - steps[3] */
 static int w0_is_new(FlRun *r)
 {
     FlArena *ar = fl_run_arena(r);
@@ -82,7 +127,7 @@ static int w0_is_new(FlRun *r)
     return W0_DUPLICATE;
 }
 
-/* confirm (send_email) - steps[2].branches.true[0] */
+/* confirm (send_email) - steps[3].branches.true[0] */
 static int w0_confirm(FlRun *r)
 {
     FlArena *ar = fl_run_arena(r);
@@ -151,7 +196,7 @@ static int w0_confirm(FlRun *r)
     return FL_NEXT_WAIT;
 }
 
-/* sent (log) - steps[2].branches.true[1] */
+/* sent (log) - steps[3].branches.true[1] */
 static int w0_sent(FlRun *r)
 {
     FlArena *ar = fl_run_arena(r);
@@ -169,7 +214,7 @@ static int w0_sent(FlRun *r)
     return FL_NEXT_END;
 }
 
-/* duplicate (log) - steps[2].branches.false[0] */
+/* duplicate (log) - steps[3].branches.false[0] */
 static int w0_duplicate(FlRun *r)
 {
     FlArena *ar = fl_run_arena(r);
@@ -193,10 +238,27 @@ static const FlStepInfo w0_steps[] = {
         .path = "steps[1]",
         .fn = w0_save_order,
     },
+    [W0_EACH_LINE] = {
+        .key = "each_line",
+        .type = FL_STEP_FOR_EACH,
+        .path = "steps[2]",
+        .fn = w0_each_line,
+        .needs = w0_each_line_needs,
+        .need_count = 1,
+    },
+    [W0_SAVE_LINE] = {
+        .key = "save_line",
+        .type = FL_STEP_DATABASE,
+        .path = "steps[2].steps[0]",
+        .fn = w0_save_line,
+        .needs = w0_save_line_needs,
+        .need_count = 1,
+        .loop = W0_EACH_LINE,
+    },
     [W0_IS_NEW] = {
         .key = "is_new",
         .type = FL_STEP_LOGIC_GATE,
-        .path = "steps[2]",
+        .path = "steps[3]",
         .fn = w0_is_new,
         .needs = w0_is_new_needs,
         .need_count = 1,
@@ -204,13 +266,13 @@ static const FlStepInfo w0_steps[] = {
     [W0_CONFIRM] = {
         .key = "confirm",
         .type = FL_STEP_SEND_EMAIL,
-        .path = "steps[2].branches.true[0]",
+        .path = "steps[3].branches.true[0]",
         .fn = w0_confirm,
     },
     [W0_SENT] = {
         .key = "sent",
         .type = FL_STEP_LOG,
-        .path = "steps[2].branches.true[1]",
+        .path = "steps[3].branches.true[1]",
         .fn = w0_sent,
         .needs = w0_sent_needs,
         .need_count = 1,
@@ -218,7 +280,7 @@ static const FlStepInfo w0_steps[] = {
     [W0_DUPLICATE] = {
         .key = "duplicate",
         .type = FL_STEP_LOG,
-        .path = "steps[2].branches.false[0]",
+        .path = "steps[3].branches.false[0]",
         .fn = w0_duplicate,
     },
 };
@@ -239,10 +301,10 @@ static const FlWorkflow w0 = {
     .max_body_bytes = 262144,
     .verify = &w0_verify,
     .steps = w0_steps,
-    .step_count = 7,
+    .step_count = 9,
     .first = W0_ACK,
     .default_at_start = false,
-    .shape = INT64_C(4000815994038512870),
+    .shape = INT64_C(1581679144068707077),
 };
 
 /* ==== the program ==== */
@@ -257,6 +319,7 @@ static const char *const env_names[] = {
 };
 static const FlDatabase databases[] = {
     { .env = 0, .workflow = "shopify-order", .step = "save_order" },
+    { .env = 0, .workflow = "shopify-order", .step = "save_line" },
 };
 static const FlProgram program = {
     .workflows = workflows,
@@ -266,7 +329,7 @@ static const FlProgram program = {
     .regexes = NULL,
     .regex_count = 0,
     .databases = databases,
-    .database_count = 1,
+    .database_count = 2,
     .db_start = fl_db_start,
     .db_stop = fl_db_stop,
     .email_start = fl_email_start,
