@@ -4,10 +4,10 @@
  * fl_send_email() checks the rendered addresses and subject (CR or LF
  * fails the step: no header injection), builds the whole message in the
  * run's arena (mailmsg.c) and tells run.c what the run waits for.  Once
- * the run is parked the message goes to this file's thread, which loops
- * on curl_multi_perform() and curl_multi_poll() over every transfer in
- * flight, as outbound.c does for http_request: a run waiting on an SMTP
- * server holds no thread.  A finished transfer either arms a back-off
+ * the run is parked the message goes to this file's curl lane
+ * (curl_lane.c), whose one thread drives every transfer in flight, as
+ * outbound.c's does for http_request: a run waiting on an SMTP server
+ * holds no thread.  A finished transfer either arms a back-off
  * timer (a retry: connection failures, time-outs and 4xx replies) or
  * posts the call to a run worker, which records the output and re-enters
  * the run.  The thread only reads the message bytes, which live as long
@@ -29,6 +29,7 @@
  * OpenSSL's own tools do).  Ownership is outbound.c's: one holder at a
  * time - this thread, the timer heap, a worker - and the last frees. */
 #include "run/backoff.h"
+#include "run/curl_lane.h"
 #include "run/mailmsg.h"
 #include "run/sched.h"
 #include "run/step.h"
@@ -36,8 +37,6 @@
 #include "value/value.h"
 
 #include <curl/curl.h>
-#include <pthread.h>
-#include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,7 +46,6 @@
 #define container_of(p, T, m) ((T *)(void *)((char *)(p) - offsetof(T, m)))
 
 enum {
-    POLL_MS = 1000,
     ORIGIN_MAX = 160,
     REPLY_MAX = 256
 };
@@ -56,7 +54,7 @@ typedef struct MailCall MailCall;
 struct MailCall {
     FlRun *run;
     int index, next;
-    CURL *easy;
+    CurlJob job;                 /* its easy handle; NULL when done */
     struct curl_slist *rcpts;
     const FlValue *message;      /* in the run's arena */
     size_t sent;                 /* bytes of it read by libcurl this attempt */
@@ -72,31 +70,28 @@ struct MailCall {
     int64_t started_ms;
     FlTimer retry;
     FlTask done;
-    MailCall *link, *prev;
     char origin[ORIGIN_MAX];     /* "smtp://host:port", for messages */
     char curl_error[CURL_ERROR_SIZE];
     char error[CURL_ERROR_SIZE + ORIGIN_MAX + REPLY_MAX + 64];
 };
 
-static struct {
-    pthread_mutex_t lock;        /* guards the queue and stopping */
-    MailCall *queue, *queue_tail;
-    bool stopping, started, global;
-    CURLM *multi;
-    MailCall *active;            /* the curl thread's */
-    uint64_t rng;
-    pthread_t thread;
-    char *ca_file;               /* SSL_CERT_FILE, read at start */
-} smtp = { .lock = PTHREAD_MUTEX_INITIALIZER };
+static void attempt_begin(CurlJob *j);
+static void attempt_end(CurlJob *j, CURLcode rc);
+static void job_abandon(CurlJob *j);
+static const CurlLaneOps lane_ops = { attempt_begin, attempt_end, job_abandon };
 
-static void attempt_end(MailCall *c, CURLcode rc);
+static struct {
+    CurlLane lane;               /* the transfers */
+    uint64_t rng;                /* back-off jitter (curl thread only) */
+    char *ca_file;               /* SSL_CERT_FILE, read at start */
+} smtp = { .lane = CURL_LANE_INIT(&lane_ops) };
 
 /* ---- calls ---------------------------------------------------------------- */
 
 static void call_free(MailCall *c)
 {
-    if (c->easy)
-        curl_easy_cleanup(c->easy);
+    if (c->job.easy)
+        curl_easy_cleanup(c->job.easy);
     curl_slist_free_all(c->rcpts);
     free(c);
 }
@@ -142,29 +137,13 @@ static int on_debug(CURL *e, curl_infotype type, char *data, size_t n, void *arg
 
 /* ---- the curl thread -------------------------------------------------------- */
 
-static void active_unlink(MailCall *c)
+static void attempt_begin(CurlJob *j)
 {
-    if (c->prev)
-        c->prev->link = c->link;
-    else
-        smtp.active = c->link;
-    if (c->link)
-        c->link->prev = c->prev;
-}
-
-static void attempt_start(MailCall *c)
-{
+    MailCall *c = container_of(j, MailCall, job);
     c->attempts++;
     c->sent = 0;
     c->reply[0] = c->curl_error[0] = '\0';
     c->reply_code = 0;
-    c->prev = NULL;
-    c->link = smtp.active;
-    if (smtp.active)
-        smtp.active->prev = c;
-    smtp.active = c;
-    if (curl_multi_add_handle(smtp.multi, c->easy) != CURLM_OK)
-        attempt_end(c, CURLE_FAILED_INIT);
 }
 
 /* Temporary failures: no connection, a time-out, a 4xx reply. */
@@ -242,11 +221,10 @@ static int64_t retry_announce(MailCall *c, CURLcode rc)
 
 /* An attempt is over: retry after a back-off - on the call's timer, or,
  * journaled, as the run (call_done()) - or hand the call to a worker. */
-static void attempt_end(MailCall *c, CURLcode rc)
+static void attempt_end(CurlJob *j, CURLcode rc)
 {
-    active_unlink(c);
-    curl_multi_remove_handle(smtp.multi, c->easy);
-    curl_easy_getinfo(c->easy, CURLINFO_RESPONSE_CODE, &c->reply_code);
+    MailCall *c = container_of(j, MailCall, job);
+    curl_easy_getinfo(c->job.easy, CURLINFO_RESPONSE_CODE, &c->reply_code);
     bool again = rc != CURLE_OK && c->attempts <= c->retries && retryable(c, rc);
     if (again && !c->journaled) {
         sched_at(&c->retry, clock_ms() + retry_announce(c, rc));
@@ -258,88 +236,19 @@ static void attempt_end(MailCall *c, CURLcode rc)
         describe_failure(c, rc, true);
     else
         c->error[0] = '\0';
-    curl_easy_cleanup(c->easy);
-    c->easy = NULL;
+    curl_easy_cleanup(c->job.easy);
+    c->job.easy = NULL;
     sched_post(&c->done);
-}
-
-static void reap(void)
-{
-    CURLMsg *m;
-    int left;
-    while ((m = curl_multi_info_read(smtp.multi, &left))) {
-        if (m->msg != CURLMSG_DONE)
-            continue;
-        char *c = NULL;
-        CURLcode rc = m->data.result;
-        curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, &c);
-        attempt_end((MailCall *)(void *)c, rc);
-    }
-}
-
-static bool take_queue(MailCall **q)
-{
-    pthread_mutex_lock(&smtp.lock);
-    bool running = !smtp.stopping;
-    *q = smtp.queue;
-    smtp.queue = smtp.queue_tail = NULL;
-    pthread_mutex_unlock(&smtp.lock);
-    return running;
-}
-
-static void abort_all(MailCall *q)
-{
-    while (q) {
-        MailCall *c = q;
-        q = q->link;
-        call_abandon(c);
-    }
-    while (smtp.active) {
-        MailCall *c = smtp.active;
-        active_unlink(c);
-        curl_multi_remove_handle(smtp.multi, c->easy);
-        call_abandon(c);
-    }
-}
-
-static void *smtp_main(void *arg)
-{
-    MailCall *q;
-    (void)arg;
-    sigset_t all;                     /* signals are the main thread's */
-    sigfillset(&all);
-    pthread_sigmask(SIG_BLOCK, &all, NULL);
-    while (take_queue(&q)) {
-        while (q) {
-            MailCall *c = q;
-            q = q->link;
-            attempt_start(c);
-        }
-        int running;
-        curl_multi_perform(smtp.multi, &running);
-        reap();
-        curl_multi_poll(smtp.multi, NULL, 0, POLL_MS, NULL);
-    }
-    abort_all(q);
-    return NULL;
 }
 
 static void call_submit(MailCall *c)
 {
-    pthread_mutex_lock(&smtp.lock);
-    bool stopping = smtp.stopping;
-    if (!stopping) {
-        c->link = NULL;
-        if (smtp.queue_tail)
-            smtp.queue_tail->link = c;
-        else
-            smtp.queue = c;
-        smtp.queue_tail = c;
-        curl_multi_wakeup(smtp.multi);
-    }
-    pthread_mutex_unlock(&smtp.lock);
-    if (stopping)
-        call_abandon(c);
+    curl_lane_submit(&smtp.lane, &c->job);
+}
+
+static void job_abandon(CurlJob *j)
+{
+    call_abandon(container_of(j, MailCall, job));
 }
 
 static void call_start(void *arg)
@@ -360,42 +269,19 @@ static void retry_fire(FlTimer *t, bool discard)
 
 int fl_email_start(void)
 {
-    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
-        return -1;
-    smtp.global = true;
-    smtp.multi = curl_multi_init();
-    if (!smtp.multi)
-        return -1;
     const char *ca = getenv("SSL_CERT_FILE");
     smtp.ca_file = ca && *ca ? strdup(ca) : NULL;
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     smtp.rng = ((uint64_t)ts.tv_nsec << 20) ^ (uint64_t)ts.tv_sec ^ 0x9e3779b97f4a7c15u;
-    smtp.stopping = false;
-    if (pthread_create(&smtp.thread, NULL, smtp_main, NULL) != 0)
-        return -1;
-    smtp.started = true;
-    return 0;
+    return curl_lane_start(&smtp.lane);
 }
 
 void fl_email_stop(void)
 {
-    if (smtp.started) {
-        pthread_mutex_lock(&smtp.lock);
-        smtp.stopping = true;
-        curl_multi_wakeup(smtp.multi);
-        pthread_mutex_unlock(&smtp.lock);
-        pthread_join(smtp.thread, NULL);
-        smtp.started = false;
-    }
-    if (smtp.multi)
-        curl_multi_cleanup(smtp.multi);
-    smtp.multi = NULL;
+    curl_lane_stop(&smtp.lane);
     free(smtp.ca_file);
     smtp.ca_file = NULL;
-    if (smtp.global)
-        curl_global_cleanup();
-    smtp.global = false;
 }
 
 /* ---- the output, on a worker ---------------------------------------------- */
@@ -542,13 +428,12 @@ static const char *c_text(FlArena *a, const FlValue *v)
 static void set_options(MailCall *c, const FlEmail *m, FlArena *a,
                         const char *url, const char *from, bool loopback)
 {
-    CURL *e = c->easy;
+    CURL *e = c->job.easy;
     const char *user = c_text(a, m->username), *pass = c_text(a, m->password);
     char mail_from[512];
     snprintf(mail_from, sizeof mail_from, "<%s>", from);
     curl_easy_setopt(e, CURLOPT_URL, url);
     curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "smtp,smtps");
-    curl_easy_setopt(e, CURLOPT_PRIVATE, (char *)c);
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(e, CURLOPT_MAIL_FROM, mail_from);
     curl_easy_setopt(e, CURLOPT_MAIL_RCPT, c->rcpts);
@@ -619,7 +504,7 @@ int fl_send_email(FlRun *run, int index, const FlEmail *m, int next)
     const char *url = c_text(a, m->smtp_url);
     if (!url || origin_of(url, origin, &loopback) < 0)
         return run_fail(run, "smtp_url must be smtp://HOST or smtps://HOST");
-    if (!smtp.multi)
+    if (!smtp.lane.multi)
         return run_fail(run, "the SMTP client is not running");
     if (check_headers(run, m, &from, &reply_to) < 0 || envelope_of(run, m, &env) < 0) {
         curl_slist_free_all(env.rcpts);
@@ -639,7 +524,7 @@ int fl_send_email(FlRun *run, int index, const FlEmail *m, int next)
     c->run = run;
     c->index = index;
     c->next = next;
-    c->easy = rt_check(curl_easy_init());
+    c->job.easy = rt_check(curl_easy_init());
     c->rcpts = env.rcpts;
     c->recipients = env.count;
     c->message = mail_message(a, &parts);

@@ -1,13 +1,12 @@
 /* outbound.c - the http_request step: outbound HTTP on libcurl's multi
- * interface, all of it driven by one thread.
+ * interface, all of it driven by one thread (a curl lane, curl_lane.c).
  *
  * A waiting request holds no thread.  fl_http() checks the rendered
  * request, prepares a curl easy handle for it (an HttpCall) and tells
  * run.c what the run waits for (run_set_wait).  Once the step's thread has
- * let go of the run, run_park() hands the call to the curl thread through
- * a small queue and curl_multi_wakeup().  That thread loops on
- * curl_multi_perform() and curl_multi_poll() over every transfer in
- * flight, so one thread serves them all however many runs wait.  When a
+ * let go of the run, run_park() hands the call to the lane's thread,
+ * which drives every transfer in flight, so one thread serves them all
+ * however many runs wait.  When a
  * transfer ends it either arms a back-off timer on the scheduler's heap (a
  * retry: the timer submits the call again) or posts the call's task to the
  * worker pool, which turns what arrived into the step's output in the
@@ -28,11 +27,11 @@
  * running are aborted and their runs abandoned. */
 #include "run/step.h"
 #include "run/backoff.h"
+#include "run/curl_lane.h"
 #include "run/sched.h"
 #include "ops/log.h"
 
 #include <curl/curl.h>
-#include <pthread.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,7 +44,6 @@
 
 enum {
     MAX_REDIRECTS = 10,
-    POLL_MS = 1000,               /* idle wake-up; new work wakes it at once */
     ORIGIN_MAX = 160
 };
 
@@ -58,7 +56,8 @@ typedef struct HttpCall HttpCall;
 struct HttpCall {
     FlRun *run;
     int index, next;              /* the step, and the step after it */
-    CURL *easy;                   /* NULL once the transfer is over */
+    CurlJob job;                  /* its easy handle; NULL once the
+                                     transfer is over */
     struct curl_slist *headers;   /* the request's */
     long timeout_ms;
     int retries, attempts;        /* attempts: made, earlier calls' included */
@@ -74,26 +73,23 @@ struct HttpCall {
     int64_t started_ms;
     FlTimer retry;                /* the back-off */
     FlTask done;                  /* the output, on a worker */
-    HttpCall *prev, *link;        /* the queue (link only) or in flight */
     char origin[ORIGIN_MAX];      /* "POST https://host:port", for messages */
     char curl_error[CURL_ERROR_SIZE];
     char error[CURL_ERROR_SIZE + ORIGIN_MAX + 64];  /* "" unless it failed */
 };
 
+static void attempt_begin(CurlJob *j);
+static void attempt_end(CurlJob *j, CURLcode rc);
+static void job_abandon(CurlJob *j);
+static const CurlLaneOps lane_ops = { attempt_begin, attempt_end, job_abandon };
+
 static struct {
-    pthread_mutex_t lock;         /* guards the queue and stopping */
-    HttpCall *queue, *queue_tail; /* submitted, not yet in the multi handle */
-    bool stopping;
-    CURLM *multi;
-    HttpCall *active;             /* in the multi handle (curl thread only) */
+    CurlLane lane;                /* the transfers */
     uint64_t rng;                 /* back-off jitter (curl thread only) */
-    pthread_t thread;
-    bool started, global;
-} http = { .lock = PTHREAD_MUTEX_INITIALIZER };
+} http = { .lane = CURL_LANE_INIT(&lane_ops) };
 
 static void retry_fire(FlTimer *t, bool discard);
 static void call_done(FlTask *t, bool discard);
-static void attempt_end(HttpCall *c, CURLcode rc);
 
 /* ---- calls -------------------------------------------------------------- */
 
@@ -113,8 +109,8 @@ static void bytes_append(Bytes *b, const void *p, size_t n)
 /* Frees the call, not its run. */
 static void call_free(HttpCall *c)
 {
-    if (c->easy)
-        curl_easy_cleanup(c->easy);
+    if (c->job.easy)
+        curl_easy_cleanup(c->job.easy);
     curl_slist_free_all(c->headers);
     free(c->body.p);
     free(c->header_pairs.p);
@@ -145,31 +141,15 @@ static size_t on_body(char *p, size_t size, size_t n, void *arg)
 
 /* ---- the curl thread ------------------------------------------------- */
 
-/* Adds c to the multi handle for its next attempt. */
-static void attempt_start(HttpCall *c)
+/* Its next attempt begins (the lane's thread). */
+static void attempt_begin(CurlJob *j)
 {
+    HttpCall *c = container_of(j, HttpCall, job);
     c->attempts++;
     c->status = 0;
     c->too_large = false;
     c->body.len = 0;
     c->curl_error[0] = '\0';
-    c->prev = NULL;
-    c->link = http.active;
-    if (http.active)
-        http.active->prev = c;
-    http.active = c;
-    if (curl_multi_add_handle(http.multi, c->easy) != CURLM_OK)
-        attempt_end(c, CURLE_FAILED_INIT);   /* out of memory: fail, not hang */
-}
-
-static void active_unlink(HttpCall *c)
-{
-    if (c->prev)
-        c->prev->link = c->link;
-    else
-        http.active = c->link;
-    if (c->link)
-        c->link->prev = c->prev;
 }
 
 /* Connection failures, time-outs, 429 and 5xx are worth another try. */
@@ -240,7 +220,7 @@ static void describe_failure(HttpCall *c, CURLcode rc, bool attempts)
 static void copy_headers(HttpCall *c)
 {
     struct curl_header *h, *prev = NULL;
-    while ((h = curl_easy_nextheader(c->easy, CURLH_HEADER, -1, prev))) {
+    while ((h = curl_easy_nextheader(c->job.easy, CURLH_HEADER, -1, prev))) {
         size_t start = c->header_pairs.len, nlen = strlen(h->name);
         bytes_append(&c->header_pairs, h->name, nlen + 1);
         for (char *p = c->header_pairs.p + start; *p; p++)
@@ -270,12 +250,11 @@ static int64_t retry_announce(HttpCall *c, CURLcode rc)
 /* An attempt is over: retry after a back-off - on the call's timer, or,
  * journaled, as the run (call_done()) - or hand the call to a worker with
  * what it needs. */
-static void attempt_end(HttpCall *c, CURLcode rc)
+static void attempt_end(CurlJob *j, CURLcode rc)
 {
-    active_unlink(c);
-    curl_multi_remove_handle(http.multi, c->easy);
+    HttpCall *c = container_of(j, HttpCall, job);
     if (rc == CURLE_OK)
-        curl_easy_getinfo(c->easy, CURLINFO_RESPONSE_CODE, &c->status);
+        curl_easy_getinfo(c->job.easy, CURLINFO_RESPONSE_CODE, &c->status);
     bool again = c->attempts <= c->retries && retryable(c, rc);
     if (again && !c->journaled) {
         sched_at(&c->retry, clock_ms() + retry_announce(c, rc));
@@ -287,89 +266,21 @@ static void attempt_end(HttpCall *c, CURLcode rc)
         describe_failure(c, rc, true);
     if (!again && !c->error[0])
         copy_headers(c);
-    curl_easy_cleanup(c->easy);
-    c->easy = NULL;
+    curl_easy_cleanup(c->job.easy);
+    c->job.easy = NULL;
     sched_post(&c->done);
-}
-
-static void reap(void)
-{
-    CURLMsg *m;
-    int left;
-    while ((m = curl_multi_info_read(http.multi, &left))) {
-        if (m->msg != CURLMSG_DONE)
-            continue;
-        char *c = NULL;
-        CURLcode rc = m->data.result;
-        curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, &c);
-        attempt_end((HttpCall *)(void *)c, rc);
-    }
-}
-
-/* Takes the queue; true while not stopping. */
-static bool take_queue(HttpCall **q)
-{
-    pthread_mutex_lock(&http.lock);
-    bool running = !http.stopping;
-    *q = http.queue;
-    http.queue = http.queue_tail = NULL;
-    pthread_mutex_unlock(&http.lock);
-    return running;
-}
-
-/* Shutdown: every call still queued or in flight is abandoned. */
-static void abort_all(HttpCall *q)
-{
-    while (q) {
-        HttpCall *c = q;
-        q = q->link;
-        call_abandon(c);
-    }
-    while (http.active) {
-        HttpCall *c = http.active;
-        active_unlink(c);
-        curl_multi_remove_handle(http.multi, c->easy);
-        call_abandon(c);
-    }
-}
-
-static void *http_main(void *arg)
-{
-    HttpCall *q;
-    (void)arg;
-    while (take_queue(&q)) {
-        while (q) {
-            HttpCall *c = q;
-            q = q->link;
-            attempt_start(c);
-        }
-        int running;
-        curl_multi_perform(http.multi, &running);
-        reap();
-        curl_multi_poll(http.multi, NULL, 0, POLL_MS, NULL);
-    }
-    abort_all(q);
-    return NULL;
 }
 
 /* Queues c for the curl thread (first attempt or a retry); any thread.
  * After fl_http_stop() has begun, c is abandoned instead. */
 static void call_submit(HttpCall *c)
 {
-    pthread_mutex_lock(&http.lock);
-    bool stopping = http.stopping;
-    if (!stopping) {
-        c->link = NULL;
-        if (http.queue_tail)
-            http.queue_tail->link = c;
-        else
-            http.queue = c;
-        http.queue_tail = c;
-        curl_multi_wakeup(http.multi);
-    }
-    pthread_mutex_unlock(&http.lock);
-    if (stopping)
-        call_abandon(c);
+    curl_lane_submit(&http.lane, &c->job);
+}
+
+static void job_abandon(CurlJob *j)
+{
+    call_abandon(container_of(j, HttpCall, job));
 }
 
 /* run_park(): the step's thread has let go of the run. */
@@ -391,38 +302,15 @@ static void retry_fire(FlTimer *t, bool discard)
 
 int fl_http_start(void)
 {
-    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
-        return -1;
-    http.global = true;
-    http.multi = curl_multi_init();
-    if (!http.multi)
-        return -1;
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     http.rng = ((uint64_t)ts.tv_nsec << 20) ^ (uint64_t)ts.tv_sec ^ 0x9e3779b97f4a7c15u;
-    http.stopping = false;
-    if (pthread_create(&http.thread, NULL, http_main, NULL) != 0)
-        return -1;
-    http.started = true;
-    return 0;
+    return curl_lane_start(&http.lane);
 }
 
 void fl_http_stop(void)
 {
-    if (http.started) {
-        pthread_mutex_lock(&http.lock);
-        http.stopping = true;
-        curl_multi_wakeup(http.multi);
-        pthread_mutex_unlock(&http.lock);
-        pthread_join(http.thread, NULL);
-        http.started = false;
-    }
-    if (http.multi)
-        curl_multi_cleanup(http.multi);
-    http.multi = NULL;
-    if (http.global)
-        curl_global_cleanup();
-    http.global = false;
+    curl_lane_stop(&http.lane);
 }
 
 /* ---- the output, on a worker ----------------------------------------- */
@@ -632,9 +520,8 @@ static void set_method(CURL *e, const char *method, const FlValue *body)
 
 static void set_options(HttpCall *c, const FlHttpRequest *req, const char *url)
 {
-    CURL *e = c->easy;
+    CURL *e = c->job.easy;
     curl_easy_setopt(e, CURLOPT_URL, url);
-    curl_easy_setopt(e, CURLOPT_PRIVATE, (char *)c);
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
@@ -680,7 +567,7 @@ static int check_request(FlRun *run, const FlHttpRequest *req,
         if (bad_header_value(req->headers[i].value, req->headers[i].value_len))
             return run_fail(run, "header %s: value contains CR, LF or NUL",
                             req->headers[i].name);
-    if (!http.multi)
+    if (!http.lane.multi)
         return run_fail(run, "the HTTP client is not running");
     return 0;
 }
@@ -691,7 +578,7 @@ int fl_http(FlRun *run, int index, const FlHttpRequest *req, int next)
     if (check_request(run, req, &method, &url) < 0)
         return -1;
     HttpCall *c = rt_check(calloc(1, sizeof *c));
-    c->easy = rt_check(curl_easy_init());
+    c->job.easy = rt_check(curl_easy_init());
     c->run = run;
     c->index = index;
     c->next = next;
@@ -707,7 +594,7 @@ int fl_http(FlRun *run, int index, const FlHttpRequest *req, int next)
     c->done.run = call_done;
     origin_of(c->origin, method, url);
     set_headers(c, req, fl_run_arena(run));
-    set_method(c->easy, method, req->body);
+    set_method(c->job.easy, method, req->body);
     set_options(c, req, url);
     run_set_wait(run, call_start, c);
     return 0;
