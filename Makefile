@@ -56,7 +56,7 @@ UNIT_BIN = $(BUILD)/tests/unit_tests
 TOOL_SRC = $(wildcard tests/tools/*.c)
 TOOL_BIN = $(TOOL_SRC:tests/tools/%.c=$(BUILD)/tests/%)
 
-.PHONY: all deps demo check-examples test test-unit test-golden test-robust \
+.PHONY: all deps deps-build demo check-examples test test-unit test-golden test-robust \
         test-cli test-e2e golden-update install uninstall test-install test-docs \
         clean asan-test
 .DEFAULT_GOAL := all
@@ -67,10 +67,14 @@ all: $(FLUSSOC) $(RT_LIB)
 deps:
 	$(Q)./tools/install-deps
 
+# Only what building needs (make demo): no test servers or tools.
+deps-build:
+	$(Q)./tools/install-deps --build
+
 # The README's first command: build everything, compile the payment example
 # checked by `verify` (examples/payment-verify.json) and serve it on
 # 127.0.0.1:8080 (printing a signed curl line to try).
-demo: deps
+demo: deps-build
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)tools/demo $(FLUSSOC) $(BUILD)
 
