@@ -57,7 +57,8 @@ TOOL_SRC = $(wildcard tests/tools/*.c)
 TOOL_BIN = $(TOOL_SRC:tests/tools/%.c=$(BUILD)/tests/%)
 
 .PHONY: all deps deps-build demo check-examples test test-unit test-golden test-robust \
-        test-cli test-e2e golden-update install uninstall test-install test-docs \
+        test-cli test-e2e golden-update install uninstall test-install test-shipping \
+        test-docs \
         clean asan-test
 .DEFAULT_GOAL := all
 
@@ -104,7 +105,7 @@ check-examples: $(FLUSSOC)
 # The README's second command: every test.
 test: deps
 	$(Q)$(MAKE) --no-print-directory all
-	$(Q)$(MAKE) --no-print-directory test-unit test-golden test-robust test-cli check-examples test-docs test-e2e test-install bench-build fuzz-smoke
+	$(Q)$(MAKE) --no-print-directory test-unit test-golden test-robust test-cli check-examples test-docs test-e2e test-install test-shipping bench-build fuzz-smoke
 	@echo "all tests passed"
 
 test-unit: $(UNIT_BIN)
@@ -242,6 +243,12 @@ uninstall:
 # make uninstall leaves nothing behind (tests/install/run).
 test-install:
 	$(Q)tests/install/run
+
+# docs/operations.md's list of the Debian packages a shipped handler needs:
+# handlers run with chroot in a root holding only those packages' files
+# and their dependencies' (tests/install/shipping; needs root).
+test-shipping: $(FLUSSOC) $(RT_LIB)
+	$(Q)tests/install/shipping $(FLUSSOC)
 
 # Every relative link, and every repository file named, in README.md and
 # docs/ resolves (tests/docs/check-links).
