@@ -317,6 +317,66 @@ static Template *load_operand(Loader *l, Field f)
                                 : load_template(l, f, NULL);
 }
 
+/* How many copies of its innermost atom a regular expression's nested and
+ * stacked repetitions may make glibc's regcomp() build: the product of
+ * their bounds (2 for *, + and ?; m for {n,m}).  regcomp() expands them
+ * into an automaton that doubles with every level - 16 nested (a+)+ take
+ * 46 MB, 30 all of memory - so a pattern past REGEX_WEIGHT_MAX is refused
+ * before it is compiled (a fuzzer found "[0-9]++++...+": stacked
+ * repetitions are undefined in POSIX EREs anyway). */
+enum { REGEX_WEIGHT_MAX = 65536 };
+
+/* A repetition's bound at p ('*', '+', '?' or '{'), and its length. */
+static long regex_bound(const char *p, size_t *len)
+{
+    *len = 1;
+    if (*p != '{')
+        return 2;
+    char *end;
+    long n = strtol(p + 1, &end, 10), m = n;
+    if (*end == ',')
+        m = end[1] == '}' ? n + 1 : strtol(end + 1, &end, 10);
+    else
+        end--;
+    end = strchr(end + 1, '}');
+    *len = end ? (size_t)(end - p) + 1 : strlen(p);
+    return m > n ? (m > 1 ? m : 2) : (n > 1 ? n : 2);
+}
+
+/* The weight of pattern p (see REGEX_WEIGHT_MAX), saturated there. */
+static long regex_weight(const char *p)
+{
+    long stack[64], max = 1, atom = 1;   /* per open group: its heaviest */
+    int depth = 0;
+    for (size_t len; *p; p += len) {
+        len = 1;
+        if (*p == '\\' && p[1]) {
+            atom = 1, len = 2;
+        } else if (*p == '[') {              /* a bracket expression */
+            const char *q = p + 1 + (p[1] == '^');
+            q += *q == ']';
+            q = strchr(q, ']');
+            len = q ? (size_t)(q - p) + 1 : strlen(p);
+            atom = 1;
+        } else if (*p == '(' && depth < 64) {
+            stack[depth++] = 1;
+            atom = 1;
+            continue;
+        } else if (*p == ')' && depth > 0) {
+            atom = stack[--depth] > atom ? stack[depth] : atom;
+        } else if (strchr("*+?{", *p)) {
+            long b = regex_bound(p, &len);
+            atom = atom > REGEX_WEIGHT_MAX / b ? REGEX_WEIGHT_MAX + 1 : atom * b;
+        } else {
+            atom = 1;
+        }
+        if (depth > 0 && atom > stack[depth - 1])
+            stack[depth - 1] = atom;
+        max = atom > max ? atom : max;
+    }
+    return max;
+}
+
 /* The right side of "matches": a literal POSIX extended regular
  * expression, compiled here only to report a bad one now rather than at
  * run time. */
@@ -328,6 +388,13 @@ static void load_pattern(Loader *l, Field f, Condition *c)
     if (strstr(p, "{{")) {
         report(l, f.path, "the pattern of 'matches' must be literal: no "
                           "{{ }} templates");
+        return;
+    }
+    if (regex_weight(p) > REGEX_WEIGHT_MAX) {
+        diag_report(l->diag, DIAG_ERROR, f.path, l->key,
+                    "this regular expression nests or stacks repetitions too "
+                    "deeply (*, +, ? and {n,m} multiply: at most %d copies)",
+                    REGEX_WEIGHT_MAX);
         return;
     }
     regex_t re;
