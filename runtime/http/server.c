@@ -373,10 +373,12 @@ static void conn_answer(RunCaller *caller, const RunAnswer *a, bool own_thread)
     /* Resumed under the lock, so shutdown never sees c unlisted yet still
      * suspended.  libmicrohttpd calls us under none of its locks that
      * MHD_resume_connection() takes. */
+    HttpLoop *loop = c->loop;    /* c may be freed once resumed: its
+                                    thread can answer and finish it first */
     pthread_mutex_lock(&srv.wait_lock);
     waitlist_unlink(c);
     MHD_resume_connection(c->mhd);
-    loop_wake(c->loop);
+    loop_wake(loop);
     pthread_mutex_unlock(&srv.wait_lock);
 }
 

@@ -368,11 +368,22 @@ static void forget_oldest(Space *s)
 }
 
 /* A few expired entries from the oldest end; without a journal, the
- * oldest beyond MEMORY_MAX. */
+ * oldest beyond MEMORY_MAX.  A key in progress is not forgotten by age:
+ * it goes to the newest end, so that the answered keys behind it still
+ * expire (it moves there anyway once answered). */
 static void prune(Space *s, int64_t now)
 {
-    for (int i = 0; i < PRUNE_MAX && s->oldest && expired(s, s->oldest, now); i++)
-        forget_oldest(s);
+    for (int i = 0; i < PRUNE_MAX && s->oldest; i++) {
+        Entry *e = s->oldest;
+        if (!e->answer) {
+            age_unlink(s, e);
+            age_push(s, e);
+        } else if (expired(s, e, now)) {
+            forget_oldest(s);
+        } else {
+            break;
+        }
+    }
     while (!journal_enabled() && s->count > MEMORY_MAX)
         forget_oldest(s);
     tell(s, now);

@@ -42,8 +42,9 @@ static void url_shown(char out[URL_SHOWN_MAX], const char *url)
 {
     const char *sep = strstr(url, "://");
     const char *auth = sep ? sep + 3 : url;
-    const char *at = strchr(auth, '@'), *colon = strchr(auth, ':');
     const char *slash = strchr(auth, '/');
+    const char *at = memrchr(auth, '@', slash ? (size_t)(slash - auth) : strlen(auth));
+    const char *colon = strchr(auth, ':');   /* the last @ ends the password */
     if (at && colon && colon < at && (!slash || at < slash))
         snprintf(out, URL_SHOWN_MAX, "%.*s:***%s", (int)(colon - url), url, at);
     else
