@@ -9,6 +9,7 @@
 
 #include <signal.h>
 #include <stddef.h>
+#include <time.h>
 
 enum { POLL_MS = 1000 };          /* idle wake-up; new work wakes it at once */
 
@@ -129,8 +130,20 @@ void curl_lane_submit(CurlLane *l, CurlJob *j)
         l->ops->abandon(j);
 }
 
+uint64_t curl_lane_random(CurlLane *l)
+{
+    uint64_t x = l->rng;
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    return l->rng = x;
+}
+
 int curl_lane_start(CurlLane *l)
 {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    l->rng = ((uint64_t)ts.tv_nsec << 20) ^ (uint64_t)ts.tv_sec ^ 0x9e3779b97f4a7c15u;
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
         return -1;
     l->global = true;

@@ -14,6 +14,7 @@
 #include <curl/curl.h>
 #include <pthread.h>
 #include <stdbool.h>
+#include <stdint.h>
 
 typedef struct CurlJob CurlJob;
 struct CurlJob {
@@ -40,6 +41,7 @@ typedef struct {
     bool stopping, started, global;
     CURLM *multi;
     CurlJob *active;            /* in the multi handle (lane thread only) */
+    uint64_t rng;               /* curl_lane_random()'s (lane thread only) */
     pthread_t thread;
 } CurlLane;
 
@@ -53,5 +55,8 @@ void curl_lane_stop(CurlLane *l);
 /* Queues j (its first attempt or another); any thread.  Once the lane is
  * stopping, j is abandoned at once instead. */
 void curl_lane_submit(CurlLane *l, CurlJob *j);
+/* 64 random bits for a back-off's jitter (xorshift64, seeded at start);
+ * the lane's thread only - its callbacks. */
+uint64_t curl_lane_random(CurlLane *l);
 
 #endif

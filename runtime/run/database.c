@@ -227,24 +227,12 @@ static const FlValue *rows_value(FlArena *a, const DbCall *c)
     return fl_array_finish(&ab);
 }
 
-static void log_call(DbCall *c, const char *msg, long long took)
-{
-    if (!log_enabled(FL_LOG_DEBUG))
-        return;
-    LogLine l = {
-        .run_id = run_id_text(c->run), .workflow = fl_run_workflow(c->run)->u.s,
-        .step = run_step_key(c->run), .event = "database", .message = msg,
-        .message_len = strlen(msg), .duration_ms = took,
-    };
-    log_write(FL_LOG_DEBUG, &l);
-}
-
 /* Records the step's output or failure; returns where the run goes on. */
 static int call_record(DbCall *c)
 {
     long long took = clock_ms() - c->started_ms;
     if (c->error[0]) {
-        log_call(c, c->error, took);
+        run_log(c->run, FL_LOG_DEBUG, "database", c->error, took);
         return fl_step_failed(c->run, c->index, c->error, c->next);
     }
     FlArena *a = fl_run_arena(c->run);
@@ -256,7 +244,7 @@ static int call_record(DbCall *c)
     fl_step_done(c->run, c->index, fl_object_finish(&ob));
     char msg[64];
     snprintf(msg, sizeof msg, "%ld row(s)", c->columns ? c->rows : c->changed);
-    log_call(c, msg, took);
+    run_log(c->run, FL_LOG_DEBUG, "database", msg, took);
     return c->next;
 }
 

@@ -82,7 +82,6 @@ static const CurlLaneOps lane_ops = { attempt_begin, attempt_end, job_abandon };
 
 static struct {
     CurlLane lane;               /* the transfers */
-    uint64_t rng;                /* back-off jitter (curl thread only) */
     char *ca_file;               /* SSL_CERT_FILE, read at start */
 } smtp = { .lane = CURL_LANE_INIT(&lane_ops) };
 
@@ -169,12 +168,7 @@ static bool retryable(const MailCall *c, CURLcode rc)
 /* The back-off after the attempts made (run/backoff.h), with jitter. */
 static int64_t backoff_next(MailCall *c)
 {
-    uint64_t x = smtp.rng;          /* xorshift64 */
-    x ^= x << 13;
-    x ^= x >> 7;
-    x ^= x << 17;
-    smtp.rng = x;
-    return backoff_ms(c->attempts, c->max_delay_ms, x);
+    return backoff_ms(c->attempts, c->max_delay_ms, curl_lane_random(&smtp.lane));
 }
 
 static void describe_failure(MailCall *c, CURLcode rc, bool attempts)
@@ -192,20 +186,6 @@ static void describe_failure(MailCall *c, CURLcode rc, bool attempts)
         snprintf(c->error + w, n - (size_t)w, " (%d attempts)", c->attempts);
 }
 
-static void log_call(MailCall *c, FlLogLevel level, const char *event,
-                     const char *msg, long long took)
-{
-    if (!log_enabled(level))
-        return;
-    LogLine l = {
-        .run_id = run_id_text(c->run), .trace_id = run_trace_id(c->run),
-        .workflow = fl_run_workflow(c->run)->u.s,
-        .step = run_step_key(c->run), .event = event, .message = msg,
-        .message_len = strlen(msg), .duration_ms = took,
-    };
-    log_write(level, &l);
-}
-
 /* The attempt failed and another is due: logs it and returns the wait. */
 static int64_t retry_announce(MailCall *c, CURLcode rc)
 {
@@ -214,7 +194,7 @@ static int64_t retry_announce(MailCall *c, CURLcode rc)
     describe_failure(c, rc, false);
     snprintf(msg, sizeof msg, "%s; attempt %d of %d in %lld ms", c->error,
              c->attempts + 1, c->retries + 1, (long long)wait);
-    log_call(c, FL_LOG_WARN, "email_retry", msg, -1);
+    run_log(c->run, FL_LOG_WARN, "email_retry", msg, -1);
     c->error[0] = '\0';
     return wait;
 }
@@ -271,9 +251,6 @@ int fl_email_start(void)
 {
     const char *ca = getenv("SSL_CERT_FILE");
     smtp.ca_file = ca && *ca ? strdup(ca) : NULL;
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    smtp.rng = ((uint64_t)ts.tv_nsec << 20) ^ (uint64_t)ts.tv_sec ^ 0x9e3779b97f4a7c15u;
     return curl_lane_start(&smtp.lane);
 }
 
@@ -302,7 +279,7 @@ static int call_record(MailCall *c)
     FlArena *a = fl_run_arena(run);
     long long took = clock_ms() - c->started_ms;
     if (c->error[0]) {
-        log_call(c, FL_LOG_DEBUG, "email", c->error, took);
+        run_log(c->run, FL_LOG_DEBUG, "email", c->error, took);
         return run_step_failed(run, c->index, c->error, c->next,
                                attempts_only(a, c->attempts));
     }
@@ -314,7 +291,7 @@ static int call_record(MailCall *c)
     fl_object_add(&ob, "recipients", 10, fl_number(a, c->recipients));
     fl_object_add(&ob, "attempts", 8, fl_number(a, c->attempts));
     fl_step_done(run, c->index, fl_object_finish(&ob));
-    log_call(c, FL_LOG_DEBUG, "email", "sent", took);
+    run_log(c->run, FL_LOG_DEBUG, "email", "sent", took);
     return c->next;
 }
 

@@ -85,7 +85,6 @@ static const CurlLaneOps lane_ops = { attempt_begin, attempt_end, job_abandon };
 
 static struct {
     CurlLane lane;                /* the transfers */
-    uint64_t rng;                 /* back-off jitter (curl thread only) */
 } http = { .lane = CURL_LANE_INIT(&lane_ops) };
 
 static void retry_fire(FlTimer *t, bool discard);
@@ -171,26 +170,7 @@ static bool retryable(const HttpCall *c, CURLcode rc)
 /* The back-off after the attempts made (run/backoff.h), with jitter. */
 static int64_t backoff_next(HttpCall *c)
 {
-    uint64_t x = http.rng;          /* xorshift64 */
-    x ^= x << 13;
-    x ^= x >> 7;
-    x ^= x << 17;
-    http.rng = x;
-    return backoff_ms(c->attempts, c->max_delay_ms, x);
-}
-
-static void log_call(HttpCall *c, FlLogLevel level, const char *event,
-                     const char *msg, long long duration_ms)
-{
-    if (!log_enabled(level))
-        return;
-    LogLine l = {
-        .run_id = run_id_text(c->run), .trace_id = run_trace_id(c->run),
-        .workflow = fl_run_workflow(c->run)->u.s,
-        .step = run_step_key(c->run), .event = event, .message = msg,
-        .message_len = strlen(msg), .duration_ms = duration_ms,
-    };
-    log_write(level, &l);
+    return backoff_ms(c->attempts, c->max_delay_ms, curl_lane_random(&http.lane));
 }
 
 /* Why the attempt failed, into c->error ("" if it did not), with the
@@ -242,7 +222,7 @@ static int64_t retry_announce(HttpCall *c, CURLcode rc)
                  c->origin, c->status);
     snprintf(msg, sizeof msg, "%s; attempt %d of %d in %lld ms", c->error,
              c->attempts + 1, c->retries + 1, (long long)wait);
-    log_call(c, FL_LOG_WARN, "http_retry", msg, -1);
+    run_log(c->run, FL_LOG_WARN, "http_retry", msg, -1);
     c->error[0] = '\0';
     return wait;
 }
@@ -302,9 +282,6 @@ static void retry_fire(FlTimer *t, bool discard)
 
 int fl_http_start(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    http.rng = ((uint64_t)ts.tv_nsec << 20) ^ (uint64_t)ts.tv_sec ^ 0x9e3779b97f4a7c15u;
     return curl_lane_start(&http.lane);
 }
 
@@ -378,7 +355,7 @@ static int call_record(HttpCall *c)
     long long took = clock_ms() - c->started_ms;
     FlArena *a = fl_run_arena(run);
     if (c->error[0]) {
-        log_call(c, FL_LOG_DEBUG, "http", c->error, took);
+        run_log(c->run, FL_LOG_DEBUG, "http", c->error, took);
         return run_step_failed(run, c->index, c->error, c->next,
                                attempts_only(a, c->attempts));
     }
@@ -393,7 +370,7 @@ static int call_record(HttpCall *c)
     if (log_enabled(FL_LOG_DEBUG)) {
         char msg[ORIGIN_MAX + 32];
         snprintf(msg, sizeof msg, "%s answered HTTP %ld", c->origin, c->status);
-        log_call(c, FL_LOG_DEBUG, "http", msg, took);
+        run_log(c->run, FL_LOG_DEBUG, "http", msg, took);
     }
     return c->next;
 }

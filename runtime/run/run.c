@@ -236,7 +236,7 @@ static void run_move(FlRun *run, RunPhase to)
 
 /* Logs a run's event; with_step names the current step (only the thread
  * running the run may ask: others would race with it). */
-static void event_log(FlRun *run, FlLogLevel level, const char *event,
+static void event_log(const FlRun *run, FlLogLevel level, const char *event,
                       bool with_step, const char *msg, long long duration_ms)
 {
     if (!log_enabled(level))
@@ -249,6 +249,12 @@ static void event_log(FlRun *run, FlLogLevel level, const char *event,
         .duration_ms = duration_ms,
     };
     log_write(level, &l);
+}
+
+void run_log(const FlRun *run, FlLogLevel level, const char *event,
+             const char *msg, long long duration_ms)
+{
+    event_log(run, level, event, true, msg, duration_ms);
 }
 
 /* Every life-cycle event of a run passes here, in the order it happens to

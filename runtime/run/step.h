@@ -72,5 +72,10 @@ const char *run_step_key(const FlRun *run);
  * span id. */
 const char *run_trace_id(const FlRun *run);
 void run_traceparent(const FlRun *run, char out[56]);
+/* A log line of the run at its current step (its id, trace id, workflow
+ * and step filled in); duration_ms -1: none.  Nothing is read when level
+ * is filtered out. */
+void run_log(const FlRun *run, FlLogLevel level, const char *event,
+             const char *msg, long long duration_ms);
 
 #endif
